@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A client's channel: one memfd region holding the region header and the
+ * control ring pair, mapped by ndkd and by the client.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ndkd.h"
+
+static uint32_t
+place_ring(struct ndk_abi_ring_desc *d, uint32_t off, uint32_t entries)
+{
+	d->off_prod = off;
+	d->off_cons = off + NDK_ABI_CACHE_LINE;
+	d->off_flags = off + 2 * NDK_ABI_CACHE_LINE;
+	d->off_entries = off + 3 * NDK_ABI_CACHE_LINE;
+	d->entries = entries;
+	d->entry_size = NDK_ABI_ENTRY_SIZE;
+	return off + (uint32_t)ndk_abi_ring_bytes(entries);
+}
+
+int
+channel_create(struct client *c, uint32_t entries)
+{
+	struct ndk_abi_region *h;
+	long page = sysconf(_SC_PAGESIZE);
+	uint32_t off;
+	size_t size;
+	char name[32];
+
+	if (entries < NDK_ABI_RING_MIN_ENTRIES || entries > NDK_ABI_RING_MAX_ENTRIES ||
+	    (entries & (entries - 1)) != 0)
+		return -EINVAL;
+	off = 4 * NDK_ABI_CACHE_LINE; /* header, rounded up to a cache line */
+	off = (uint32_t)(off + ndk_abi_ring_bytes(entries));
+	off = (uint32_t)(off + ndk_abi_ring_bytes(entries));
+	size = ((size_t)off + (size_t)page - 1) & ~((size_t)page - 1);
+
+	snprintf(name, sizeof(name), "ndkd-client-%u", c->id);
+	c->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (c->memfd < 0)
+		return -errno;
+	if (ftruncate(c->memfd, (off_t)size) != 0)
+		goto err;
+	/*
+	 * Seal the size: a client that could shrink the file would turn the
+	 * engine's next access into SIGBUS. Writes stay allowed, of course.
+	 */
+	if (fcntl(c->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+		goto err;
+	c->region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, c->memfd, 0);
+	if (c->region == MAP_FAILED) {
+		c->region = NULL;
+		goto err;
+	}
+	c->region_size = size;
+
+	h = c->region;
+	h->magic = NDK_ABI_REGION_MAGIC;
+	h->abi_version = NDK_ABI_VERSION;
+	h->region_size = size;
+	h->header_size = sizeof(*h);
+	h->client_id = c->id;
+	h->engine_id = c->engine;
+	off = place_ring(&h->ctrl_sq, 4 * NDK_ABI_CACHE_LINE, entries);
+	place_ring(&h->ctrl_cq, off, entries);
+	atomic_store_explicit((_Atomic uint32_t *)&h->kstate, NDK_ABI_STATE_ACTIVE,
+			      memory_order_relaxed);
+	/* Our view is computed here, once; the header copy is the client's to read. */
+	ndk_ring_attach(&c->sq, c->region, &h->ctrl_sq);
+	ndk_ring_attach(&c->cq, c->region, &h->ctrl_cq);
+	return 0;
+err:
+	{
+		int e = errno;
+
+		close(c->memfd);
+		c->memfd = -1;
+		return -e;
+	}
+}
+
+void
+channel_destroy(struct client *c)
+{
+	if (c->region != NULL)
+		munmap(c->region, c->region_size);
+	c->region = NULL;
+	if (c->memfd >= 0)
+		close(c->memfd);
+	c->memfd = -1;
+}
+
+void
+channel_set_state(struct client *c, uint32_t state)
+{
+	struct ndk_abi_region *h = c->region;
+
+	/* Pairs with the client's load-acquire in daemon_stopping(). */
+	atomic_store_explicit((_Atomic uint32_t *)&h->kstate, state, memory_order_release);
+}

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_lcore.h>
+#include <rte_pause.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "engine.h"
+
+_Static_assert(sizeof(struct engine_msg) == 16, "engine_msg is a 16-byte ring element");
+
+int
+engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients)
+{
+	char name[RTE_RING_NAMESIZE];
+	unsigned int i, ring_size;
+
+	memset(set, 0, sizeof(*set));
+	set->event_fd = -1;
+	/* Room for an ADD and a REMOVE per client plus STOP: sends never fail. */
+	ring_size = rte_align32pow2(2 * max_clients + 8);
+	set->engines = calloc(n, sizeof(*set->engines));
+	if (set->engines == NULL)
+		return -ENOMEM;
+	set->n = n;
+	set->outbox = rte_ring_create_elem("ndkd_outbox", sizeof(struct engine_msg),
+					   rte_align32pow2(n * ring_size), SOCKET_ID_ANY,
+					   RING_F_SC_DEQ);
+	if (set->outbox == NULL)
+		goto err;
+	set->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (set->event_fd < 0)
+		goto err;
+	for (i = 0; i < n; i++) {
+		struct engine *e = &set->engines[i];
+
+		e->id = i;
+		e->set = set;
+		e->max_clients = max_clients;
+		e->rl.burst = 10;
+		e->clients = calloc(max_clients, sizeof(*e->clients));
+		snprintf(name, sizeof(name), "ndkd_eng%u", i);
+		e->inbox = rte_ring_create_elem(name, sizeof(struct engine_msg), ring_size,
+						SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (e->clients == NULL || e->inbox == NULL)
+			goto err;
+	}
+	return 0;
+err:
+	engines_destroy(set);
+	return -ENOMEM;
+}
+
+void
+engines_destroy(struct engine_set *set)
+{
+	unsigned int i;
+
+	for (i = 0; set->engines != NULL && i < set->n; i++) {
+		rte_ring_free(set->engines[i].inbox);
+		free(set->engines[i].clients);
+	}
+	free(set->engines);
+	set->engines = NULL;
+	rte_ring_free(set->outbox);
+	set->outbox = NULL;
+	if (set->event_fd >= 0)
+		close(set->event_fd);
+	set->event_fd = -1;
+}
+
+int
+engine_send(struct engine *e, uint32_t type, struct client *c)
+{
+	struct engine_msg m = { .type = type, .engine = e->id, .client = c };
+
+	return rte_ring_enqueue_elem(e->inbox, &m, sizeof(m));
+}
+
+static void
+reply(struct engine *e, uint32_t type, struct client *c)
+{
+	struct engine_msg m = { .type = type, .engine = e->id, .client = c };
+	uint64_t one = 1;
+
+	/* Sized for every client twice over, so this cannot fail; spin if it ever does. */
+	while (rte_ring_enqueue_elem(e->set->outbox, &m, sizeof(m)) != 0)
+		rte_pause();
+	/* Slow path only (attach, detach, stop): a syscall is fine here. */
+	if (write(e->set->event_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		NDKD_LOG(ERR, engine, "engine %u: eventfd write: %s", e->id, strerror(errno));
+}
+
+unsigned int
+engines_collect(struct engine_set *set, struct engine_msg *msgs, unsigned int max)
+{
+	uint64_t v;
+
+	if (read(set->event_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		NDKD_LOG(ERR, main, "eventfd read: %s", strerror(errno));
+	return rte_ring_dequeue_burst_elem(set->outbox, msgs, sizeof(*msgs), max, NULL);
+}
+
+static void
+drop_client(struct engine *e, unsigned int i)
+{
+	e->clients[i] = e->clients[--e->n_clients];
+	e->clients[e->n_clients] = NULL;
+}
+
+static void
+handle_msg(struct engine *e, const struct engine_msg *m)
+{
+	unsigned int i;
+
+	switch (m->type) {
+	case MSG_ADD:
+		if (e->n_clients < e->max_clients) {
+			e->clients[e->n_clients++] = m->client;
+			break;
+		}
+		/* main never sends more than max_clients; refuse rather than overrun */
+		reply(e, MSG_BROKEN, m->client);
+		break;
+	case MSG_REMOVE:
+		for (i = 0; i < e->n_clients; i++) {
+			if (e->clients[i] == m->client) {
+				drop_client(e, i);
+				break;
+			}
+		}
+		/* Acked even when BROKEN already dropped it: main frees on this ack. */
+		reply(e, MSG_REMOVED, m->client);
+		break;
+	case MSG_STOP:
+		/*
+		 * Shutdown: main has already told every client (kstate SHUTDOWN).
+		 * Answer whatever is still queued with DEVICE_REMOVED, so no request
+		 * is silently dropped, then stop polling.
+		 */
+		for (i = 0; i < e->n_clients; i++) {
+			uint64_t bad = 0;
+
+			ctrl_serve(e->clients[i], UINT32_MAX, true, &bad);
+		}
+		e->stopped = true;
+		reply(e, MSG_STOPPED, NULL);
+		break;
+	default:
+		NDKD_LOG(ERR, engine, "engine %u: unknown message %u", e->id, m->type);
+		break;
+	}
+}
+
+unsigned int
+engine_poll_once(struct engine *e)
+{
+	struct engine_msg msgs[8];
+	unsigned int i, n, served = 0;
+	uint64_t bad = 0, dropped;
+
+	n = rte_ring_dequeue_burst_elem(e->inbox, msgs, sizeof(msgs[0]), RTE_DIM(msgs), NULL);
+	for (i = 0; i < n; i++)
+		handle_msg(e, &msgs[i]);
+	if (e->stopped)
+		return 0;
+
+	for (i = 0; i < e->n_clients; i++) {
+		struct client *c = e->clients[i];
+
+		served += ctrl_serve(c, NDKD_ENGINE_BATCH, false, &bad);
+		if (!c->broken)
+			continue;
+		if (log_ratelimit_ok(&e->rl, ndkd_now_ns(), &dropped))
+			NDKD_LOG(WARNING, engine,
+				 "engine %u: client %u (pid %d) broke the ring protocol; detaching it"
+				 " (%" PRIu64 " similar messages suppressed)",
+				 e->id, c->id, (int)c->pid, dropped);
+		stat_add(&e->clients_broken, 1);
+		drop_client(e, i--);
+		reply(e, MSG_BROKEN, c);
+	}
+	if (served != 0)
+		stat_add(&e->requests, served);
+	if (bad != 0) {
+		stat_add(&e->bad_requests, bad);
+		if (log_ratelimit_ok(&e->rl, ndkd_now_ns(), &dropped))
+			NDKD_LOG(NOTICE, engine,
+				 "engine %u: %" PRIu64 " malformed request(s) answered with "
+				 "INVALID_PARAMETER (%" PRIu64 " similar messages suppressed)",
+				 e->id, bad, dropped);
+	}
+	stat_add(&e->heartbeat, 1);
+	return served;
+}
+
+int
+engine_main(void *arg)
+{
+	struct engine *e = arg;
+	const struct timespec idle = { .tv_nsec = 100 * 1000 };
+
+	NDKD_LOG(INFO, engine, "engine %u polling on lcore %u", e->id, rte_lcore_id());
+	while (!e->stopped) {
+		engine_poll_once(e);
+		/*
+		 * With no client there is nothing to poll for: nap instead of
+		 * burning the core. Attach latency absorbs the nap.
+		 */
+		if (e->n_clients == 0 && !e->stopped)
+			nanosleep(&idle, NULL);
+	}
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Engines: poll loops on worker lcores. Each client belongs to exactly one
+ * engine, which alone reads its rings, so nothing on the data path is shared
+ * or locked. The main lcore talks to engines only through messages on DPDK
+ * rings: ADD and REMOVE a client, STOP; engines answer REMOVED, BROKEN
+ * (protocol violation: the engine has already let the client go) and STOPPED.
+ */
+#ifndef NDKD_ENGINE_H
+#define NDKD_ENGINE_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#include "log.h"
+#include "ndkd.h"
+
+enum engine_msg_type {
+	MSG_ADD = 1,
+	MSG_REMOVE,
+	MSG_STOP,
+	MSG_REMOVED,
+	MSG_BROKEN,
+	MSG_STOPPED,
+};
+
+struct engine_msg {
+	uint32_t type;
+	uint32_t engine;
+	struct client *client;
+};
+
+struct engine {
+	unsigned int id;
+	unsigned int lcore;
+	struct rte_ring *inbox;
+	struct engine_set *set;
+	struct client **clients;
+	unsigned int n_clients;
+	unsigned int max_clients;
+	bool stopped;
+	struct log_ratelimit rl;
+	/* Written by this engine only, read by telemetry. */
+	alignas(RTE_CACHE_LINE_SIZE) _Atomic uint64_t heartbeat;
+	_Atomic uint64_t requests;
+	_Atomic uint64_t bad_requests;
+	_Atomic uint64_t clients_broken;
+};
+
+struct engine_set {
+	struct engine *engines;
+	unsigned int n;
+	struct rte_ring *outbox; /* engines -> main, multi-producer */
+	int event_fd;            /* kicked after each outbox message */
+};
+
+int engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients);
+void engines_destroy(struct engine_set *set);
+int engine_send(struct engine *e, uint32_t type, struct client *c);
+unsigned int engines_collect(struct engine_set *set, struct engine_msg *msgs, unsigned int max);
+
+/* One pass over the engine's inbox and clients; returns requests served. */
+unsigned int engine_poll_once(struct engine *e);
+/* lcore entry point: polls until STOP. */
+int engine_main(void *arg);
+
+#endif /* NDKD_ENGINE_H */

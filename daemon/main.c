@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ndkd: EAL set-up, engines on the worker lcores, the server on the main
+ * lcore, and an orderly stop on SIGTERM/SIGINT.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+
+#ifdef NDKD_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "engine.h"
+#include "log.h"
+#include "ndkd.h"
+#include "provider.h"
+#include "server.h"
+#include "telemetry.h"
+
+static void
+notify(const char *state)
+{
+#ifdef NDKD_HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+static bool
+hugepages_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long n = 0;
+
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "HugePages_Free: %lu", &n) == 1)
+			break;
+	}
+	fclose(f);
+	return n > 0;
+}
+
+struct eal_args {
+	char *argv[NDKD_MAX_EAL_ARGS + 16];
+	int argc;
+	char mem[16];
+	char loglevel[64];
+};
+
+static void
+build_eal_args(struct eal_args *a, const struct ndkd_opts *o, const char *prog, bool huge)
+{
+	unsigned int i;
+
+	a->argc = 0;
+	a->argv[a->argc++] = (char *)prog;
+	a->argv[a->argc++] = "-l";
+	a->argv[a->argc++] = (char *)o->lcores;
+	a->argv[a->argc++] = "--file-prefix";
+	a->argv[a->argc++] = (char *)o->file_prefix;
+	/* Engines poll shared memory; no PCI device is ours unless EAL args say so. */
+	a->argv[a->argc++] = "--no-pci";
+	a->argv[a->argc++] = "--log-level=lib.eal:notice";
+	snprintf(a->loglevel, sizeof(a->loglevel), "--log-level=ndkd.*:%s", o->log_level);
+	a->argv[a->argc++] = a->loglevel;
+	if (!huge) {
+		snprintf(a->mem, sizeof(a->mem), "%u", o->mem_mb);
+		a->argv[a->argc++] = "--no-huge";
+		a->argv[a->argc++] = "-m";
+		a->argv[a->argc++] = a->mem;
+	}
+	for (i = 0; i < o->n_eal_extra; i++)
+		a->argv[a->argc++] = o->eal_extra[i];
+	a->argv[a->argc] = NULL;
+}
+
+/* The one-lcore layout: the main lcore polls the engine and looks at sockets in between. */
+static void
+run_inline(struct server *s, struct engine *e)
+{
+	const struct timespec idle = { .tv_nsec = 100 * 1000 };
+	unsigned int iter = 0;
+
+	for (;;) {
+		engine_poll_once(e);
+		if (e->n_clients == 0) {
+			if (server_poll(s, 0))
+				return;
+			nanosleep(&idle, NULL);
+		} else if (++iter % 256 == 0 && server_poll(s, 0)) {
+			return;
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ndkd_opts o;
+	struct eal_args ea;
+	struct engine_set eng;
+	struct server srv;
+	struct provider prov;
+	unsigned int i, lcore, n_workers;
+	sigset_t set;
+	bool huge;
+	int rc;
+
+	rc = opts_parse(&o, argc, argv);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+
+	/*
+	 * Block the stop signals before EAL starts any thread, so every thread
+	 * inherits the mask and they arrive only through the server's signalfd.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	huge = o.huge == 1 || (o.huge == -1 && hugepages_free());
+	build_eal_args(&ea, &o, argv[0], huge);
+	if (rte_eal_init(ea.argc, ea.argv) < 0) {
+		fprintf(stderr, "ndkd: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	rc = provider_select(&prov, o.provider, &o);
+	if (rc != 0)
+		goto err_eal;
+
+	n_workers = rte_lcore_count() - 1;
+	rc = engines_create(&eng, n_workers > 0 ? n_workers : 1, o.max_clients);
+	if (rc != 0) {
+		NDKD_LOG(ERR, main, "cannot create engines: %s", strerror(-rc));
+		goto err_prov;
+	}
+	rc = server_init(&srv, &o, &eng);
+	if (rc != 0) {
+		NDKD_LOG(ERR, main, "cannot start: %s", strerror(-rc));
+		goto err_srv;
+	}
+	srv.provider = prov.ops.name;
+	srv.hugepages = huge;
+	telemetry_init(&srv);
+
+	i = 0;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		eng.engines[i].lcore = lcore;
+		rte_eal_remote_launch(engine_main, &eng.engines[i], lcore);
+		i++;
+	}
+	NDKD_LOG(NOTICE, main,
+		 "listening on %s (provider %s: %s; %s; %u engine(s)%s; telemetry prefix %s)",
+		 o.socket_path, prov.ops.name, prov.detail, huge ? "hugepages" : "no hugepages",
+		 eng.n, n_workers == 0 ? " on the main lcore" : "", o.file_prefix);
+	notify("READY=1");
+
+	if (n_workers == 0) {
+		run_inline(&srv, &eng.engines[0]);
+	} else {
+		while (!server_poll(&srv, 200))
+			;
+	}
+
+	notify("STOPPING=1");
+	server_stop_listening(&srv);
+	server_announce_shutdown(&srv);
+	for (i = 0; i < eng.n; i++)
+		engine_send(&eng.engines[i], MSG_STOP, NULL);
+	if (n_workers == 0)
+		engine_poll_once(&eng.engines[0]);
+	else
+		rte_eal_mp_wait_lcore();
+	server_fini(&srv);
+	engines_destroy(&eng);
+	prov.ops.fini(&prov);
+	NDKD_LOG(NOTICE, main, "stopped");
+	rte_eal_cleanup();
+	return 0;
+
+err_srv:
+	server_fini(&srv);
+	engines_destroy(&eng);
+err_prov:
+	prov.ops.fini(&prov);
+err_eal:
+	rte_eal_cleanup();
+	return 1;
+}

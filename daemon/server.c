@@ -1,0 +1,514 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "server.h"
+
+/* epoll tags for the fds that are not clients */
+static char tag_listen, tag_signal, tag_engines;
+
+static int
+mkdir_parents(const char *path)
+{
+	char buf[108];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	p = strrchr(buf, '/');
+	if (p == NULL || p == buf)
+		return 0;
+	*p = '\0';
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/*
+ * A socket file left by a daemon that died is removed; one that still
+ * answers belongs to a running daemon, and we refuse to steal it.
+ */
+static int
+claim_socket_path(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	if (rc == 0) {
+		NDKD_LOG(ERR, main, "another ndkd is already listening on %s", sa->sun_path);
+		return -EADDRINUSE;
+	}
+	if (errno == ECONNREFUSED)
+		unlink(sa->sun_path);
+	return 0;
+}
+
+static int
+listen_socket(struct server *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int rc;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->o->socket_path);
+	rc = mkdir_parents(sa.sun_path);
+	if (rc != 0) {
+		NDKD_LOG(ERR, main, "cannot create the directory of %s: %s", sa.sun_path,
+			 strerror(-rc));
+		return rc;
+	}
+	rc = claim_socket_path(&sa);
+	if (rc != 0)
+		return rc;
+	s->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->lfd < 0)
+		return -errno;
+	if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(sa.sun_path, s->o->socket_mode) != 0 || listen(s->lfd, 128) != 0) {
+		rc = -errno;
+		NDKD_LOG(ERR, main, "cannot listen on %s: %s", sa.sun_path, strerror(-rc));
+		close(s->lfd);
+		s->lfd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+static int
+epoll_add(struct server *s, int fd, uint32_t events, void *tag)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = tag };
+
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int
+server_init(struct server *s, const struct ndkd_opts *o, struct engine_set *eng)
+{
+	sigset_t set;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->o = o;
+	s->eng = eng;
+	s->lfd = -1;
+	s->sigfd = -1;
+	s->epfd = -1;
+	s->next_id = 1;
+	s->start_ns = ndkd_now_ns();
+	s->rl.burst = 10;
+	pthread_mutex_init(&s->lock, NULL);
+	s->engine_load = calloc(eng->n, sizeof(*s->engine_load));
+	if (s->engine_load == NULL)
+		return -ENOMEM;
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0)
+		return -errno;
+
+	/* main() blocked these before EAL started its threads; read them here. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->sigfd < 0)
+		return -errno;
+	rc = listen_socket(s);
+	if (rc != 0)
+		return rc;
+	if (epoll_add(s, s->lfd, EPOLLIN, &tag_listen) != 0 ||
+	    epoll_add(s, s->sigfd, EPOLLIN, &tag_signal) != 0 ||
+	    epoll_add(s, eng->event_fd, EPOLLIN, &tag_engines) != 0)
+		return -errno;
+	return 0;
+}
+
+static void
+client_free(struct server *s, struct client *c)
+{
+	struct client **pp;
+
+	pthread_mutex_lock(&s->lock);
+	for (pp = &s->clients; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	if (c->state != CLIENT_HELLO) {
+		s->n_attached--;
+		s->engine_load[c->engine]--;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (c->state != CLIENT_HELLO) {
+		stat_add(&s->clients_cleaned_up, 1);
+		NDKD_LOG(INFO, client, "client %u (pid %d) detached and cleaned up", c->id,
+			 (int)c->pid);
+	}
+	/* Closing the socket is what tells a live client we are done with it. */
+	if (c->sock >= 0)
+		close(c->sock);
+	channel_destroy(c);
+	free(c);
+}
+
+static void
+accept_clients(struct server *s)
+{
+	for (;;) {
+		struct client *c;
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				NDKD_LOG(ERR, main, "accept: %s", strerror(errno));
+			return;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c == NULL) {
+			close(fd);
+			continue;
+		}
+		c->sock = fd;
+		c->memfd = -1;
+		c->state = CLIENT_HELLO;
+		c->hello_deadline_ns = ndkd_now_ns() + NDKD_HELLO_TIMEOUT_MS * 1000000ull;
+		if (epoll_add(s, fd, EPOLLIN | EPOLLRDHUP, c) != 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		pthread_mutex_lock(&s->lock);
+		c->next = s->clients;
+		s->clients = c;
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+static void
+send_reply(struct client *c, ndk_status status, int memfd, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+send_reply(struct client *c, ndk_status status, int memfd, const char *fmt, ...)
+{
+	struct ndk_abi_hello_reply r = {
+		.magic = NDK_ABI_MAGIC,
+		.abi_version = NDK_ABI_VERSION,
+		.status = status,
+		.client_id = c->id,
+		.region_size = c->region_size,
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r.message, sizeof(r.message), fmt, ap);
+	va_end(ap);
+	if (memfd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
+	}
+	if (sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(r))
+		c->broken = true;
+}
+
+static bool
+peer_allowed(const struct ndkd_opts *o, uid_t uid, gid_t gid)
+{
+	unsigned int i;
+
+	for (i = 0; i < o->n_allow_uid; i++) {
+		if (o->allow_uid[i] == uid)
+			return true;
+	}
+	for (i = 0; i < o->n_allow_gid; i++) {
+		if (o->allow_gid[i] == gid)
+			return true;
+	}
+	return false;
+}
+
+static unsigned int
+pick_engine(const struct server *s)
+{
+	unsigned int i, best = 0;
+
+	for (i = 1; i < s->eng->n; i++) {
+		if (s->engine_load[i] < s->engine_load[best])
+			best = i;
+	}
+	return best;
+}
+
+/* Refuse politely: the client gets the status and the reason; we log it, rate-limited. */
+#define REFUSE(s, c, status, ...)                                                         \
+	do {                                                                              \
+		uint64_t dropped_;                                                        \
+		send_reply(c, status, -1, __VA_ARGS__);                                   \
+		stat_add(&(s)->attach_refused, 1);                                        \
+		if (log_ratelimit_ok(&(s)->rl, ndkd_now_ns(), &dropped_))                 \
+			NDKD_LOG(WARNING, client,                                         \
+				 "refused attach from pid %d uid %u: %s (%" PRIu64        \
+				 " similar suppressed)",                                  \
+				 (int)(c)->pid, (unsigned int)(c)->uid, #status, dropped_); \
+	} while (0)
+
+/* Returns false when the connection is to be dropped. */
+static bool
+handle_hello(struct server *s, struct client *c)
+{
+	struct ndk_abi_hello h;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char buf[sizeof(h) + 1];
+	ssize_t n;
+	int rc;
+
+	n = recv(c->sock, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n <= 0)
+		return false;
+	if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return false;
+	c->pid = cred.pid;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+
+	if (n != (ssize_t)sizeof(h)) {
+		REFUSE(s, c, NDK_STATUS_INVALID_PARAMETER,
+		       "hello is %zu bytes, got %zd: not an ndk client", sizeof(h), n);
+		return false;
+	}
+	memcpy(&h, buf, sizeof(h));
+	if (h.magic != NDK_ABI_MAGIC) {
+		REFUSE(s, c, NDK_STATUS_INVALID_PARAMETER,
+		       "bad hello magic 0x%08x: not an ndk client", h.magic);
+		return false;
+	}
+	if (h.abi_version != NDK_ABI_VERSION) {
+		REFUSE(s, c, NDK_STATUS_REVISION_MISMATCH,
+		       "client speaks ABI %u, ndkd speaks ABI %u", h.abi_version,
+		       NDK_ABI_VERSION);
+		return false;
+	}
+	if (h.flags != 0 || h.reserved != 0) {
+		REFUSE(s, c, NDK_STATUS_INVALID_PARAMETER, "unknown hello flags 0x%x", h.flags);
+		return false;
+	}
+	if (!peer_allowed(s->o, c->uid, c->gid)) {
+		REFUSE(s, c, NDK_STATUS_ACCESS_DENIED,
+		       "uid %u gid %u is not allowed to attach to this ndkd",
+		       (unsigned int)c->uid, (unsigned int)c->gid);
+		return false;
+	}
+	if (s->n_attached >= s->o->max_clients) {
+		REFUSE(s, c, NDK_STATUS_INSUFFICIENT_RESOURCES,
+		       "ndkd already serves its limit of %u clients", s->o->max_clients);
+		return false;
+	}
+	memcpy(c->name, h.name, sizeof(c->name) - 1);
+	c->name[sizeof(c->name) - 1] = '\0';
+	c->id = s->next_id++;
+	if (s->next_id == 0)
+		s->next_id = 1;
+	c->engine = pick_engine(s);
+	rc = channel_create(c, s->o->ctrl_ring_entries);
+	if (rc != 0) {
+		REFUSE(s, c, NDK_STATUS_INSUFFICIENT_RESOURCES, "cannot create channel: %s",
+		       strerror(-rc));
+		return false;
+	}
+	send_reply(c, NDK_STATUS_SUCCESS, c->memfd, "attached as client %u", c->id);
+	/* The mapping stays; the fd is the client's now. */
+	close(c->memfd);
+	c->memfd = -1;
+	if (c->broken)
+		return false;
+
+	pthread_mutex_lock(&s->lock);
+	c->state = CLIENT_ACTIVE;
+	s->n_attached++;
+	s->engine_load[c->engine]++;
+	pthread_mutex_unlock(&s->lock);
+	stat_add(&s->clients_total, 1);
+	engine_send(&s->eng->engines[c->engine], MSG_ADD, c);
+	NDKD_LOG(INFO, client, "client %u attached: pid %d uid %u name '%s' engine %u", c->id,
+		 (int)c->pid, (unsigned int)c->uid, c->name, c->engine);
+	return true;
+}
+
+static void
+client_event(struct server *s, struct client *c, uint32_t events)
+{
+	switch (c->state) {
+	case CLIENT_HELLO:
+		if (!handle_hello(s, c))
+			client_free(s, c);
+		return;
+	case CLIENT_ACTIVE:
+		/*
+		 * After attach a client sends nothing: any event (hang-up, or bytes
+		 * it should not send) ends it. Stop watching the fd and ask its
+		 * engine to let go; main frees it on the engine's REMOVED.
+		 */
+		(void)events;
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->sock, NULL);
+		c->state = CLIENT_REMOVING;
+		engine_send(&s->eng->engines[c->engine], MSG_REMOVE, c);
+		return;
+	case CLIENT_REMOVING:
+		return;
+	}
+}
+
+void
+server_reap_engine_msgs(struct server *s)
+{
+	struct engine_msg msgs[32];
+	unsigned int i, n;
+
+	while ((n = engines_collect(s->eng, msgs, RTE_DIM(msgs))) != 0) {
+		for (i = 0; i < n; i++) {
+			struct client *c = msgs[i].client;
+
+			switch (msgs[i].type) {
+			case MSG_REMOVED:
+				client_free(s, c);
+				break;
+			case MSG_BROKEN:
+				/* Engine already let go. If main asked too, REMOVED follows. */
+				if (c->state == CLIENT_ACTIVE) {
+					epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->sock, NULL);
+					client_free(s, c);
+				}
+				break;
+			default:
+				break;
+			}
+		}
+	}
+}
+
+static void
+expire_hellos(struct server *s)
+{
+	uint64_t now = ndkd_now_ns();
+	struct client *c, *next;
+
+	for (c = s->clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->state == CLIENT_HELLO && now > c->hello_deadline_ns)
+			client_free(s, c);
+	}
+}
+
+bool
+server_poll(struct server *s, int timeout_ms)
+{
+	struct epoll_event evs[32];
+	bool stop = false, engines_spoke = false;
+	int i, n;
+
+	n = epoll_wait(s->epfd, evs, RTE_DIM(evs), timeout_ms);
+	for (i = 0; i < n; i++) {
+		void *tag = evs[i].data.ptr;
+
+		if (tag == &tag_listen) {
+			accept_clients(s);
+		} else if (tag == &tag_engines) {
+			engines_spoke = true;
+		} else if (tag == &tag_signal) {
+			struct signalfd_siginfo si;
+
+			while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				NDKD_LOG(NOTICE, main, "signal %u: shutting down", si.ssi_signo);
+				stop = true;
+			}
+		} else {
+			client_event(s, tag, evs[i].events);
+		}
+	}
+	/* Last: it may free a client whose event is still in this batch. */
+	if (engines_spoke)
+		server_reap_engine_msgs(s);
+	expire_hellos(s);
+	return stop;
+}
+
+void
+server_stop_listening(struct server *s)
+{
+	if (s->lfd >= 0) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->lfd, NULL);
+		close(s->lfd);
+		s->lfd = -1;
+		unlink(s->o->socket_path);
+	}
+}
+
+/* Every attached client learns, through its region, that no more requests will be served. */
+void
+server_announce_shutdown(struct server *s)
+{
+	struct client *c;
+
+	for (c = s->clients; c != NULL; c = c->next) {
+		if (c->state != CLIENT_HELLO)
+			channel_set_state(c, NDK_ABI_STATE_SHUTDOWN);
+	}
+}
+
+/* After the engines have stopped: nothing references a client any more. */
+void
+server_fini(struct server *s)
+{
+	server_reap_engine_msgs(s);
+	pthread_mutex_lock(&s->lock);
+	s->closing = true;
+	pthread_mutex_unlock(&s->lock);
+	while (s->clients != NULL)
+		client_free(s, s->clients);
+	if (s->sigfd >= 0)
+		close(s->sigfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	server_stop_listening(s);
+	free(s->engine_load);
+	pthread_mutex_destroy(&s->lock);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The main lcore's work: the listening socket, attach (hello, SO_PEERCRED,
+ * channel memfd), noticing clients that hang up, and the two-step removal
+ * (engine lets go, then main frees).
+ */
+#ifndef NDKD_SERVER_H
+#define NDKD_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "engine.h"
+#include "log.h"
+#include "ndkd.h"
+
+struct server {
+	const struct ndkd_opts *o;
+	struct engine_set *eng;
+	unsigned int *engine_load; /* clients per engine, main's count */
+	int lfd;
+	int epfd;
+	int sigfd;
+	/* Guards the client list against the telemetry thread; engines never take it. */
+	pthread_mutex_t lock;
+	struct client *clients;
+	unsigned int n_attached;
+	bool closing; /* under lock: engines are going away, telemetry must not look */
+	uint32_t next_id;
+	_Atomic uint64_t clients_total;
+	_Atomic uint64_t clients_cleaned_up;
+	_Atomic uint64_t attach_refused;
+	uint64_t start_ns;
+	const char *provider;
+	bool hugepages;
+	struct log_ratelimit rl;
+};
+
+int server_init(struct server *s, const struct ndkd_opts *o, struct engine_set *eng);
+/* Handle what is ready, waiting up to timeout_ms. Returns true once a stop signal came. */
+bool server_poll(struct server *s, int timeout_ms);
+/* Stop accepting, tell clients, stop engines (caller waits for them), free clients. */
+void server_stop_listening(struct server *s);
+void server_announce_shutdown(struct server *s);
+void server_reap_engine_msgs(struct server *s);
+void server_fini(struct server *s);
+
+#endif /* NDKD_SERVER_H */

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The shared-memory ABI between libndk and ndkd.
+ *
+ * Everything that crosses the process boundary is declared here and nowhere
+ * else: the attach messages on the unix socket and the channel region the
+ * daemon hands back as a memfd. Rules (docs/ring-protocol.md has the long form):
+ *   - fixed-width fields, explicit padding, no pointers, no bitfields, no enum
+ *     typed fields; every size and key offset is checked by a static assert;
+ *   - the region is self-describing: its header carries the offset of every
+ *     ring index and entry array, and the client derives pointers from them;
+ *   - NDK_ABI_VERSION changes whenever any layout or meaning here changes.
+ *
+ * Fields whose name starts with 'k' live in shared memory and may be written
+ * by the other side at any time (liburing's convention).
+ */
+#ifndef NDK_INTERNAL_ABI_H
+#define NDK_INTERNAL_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NDK_ABI_MAGIC        0x4e444b44u /* "NDKD" */
+#define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
+#define NDK_ABI_VERSION      1u
+
+#define NDK_ABI_CACHE_LINE   64u
+#define NDK_ABI_ENTRY_SIZE   64u
+#define NDK_ABI_MSG_LEN      112u
+
+/* -------------------------------------------------------------------------
+ * Attach: one SOCK_SEQPACKET message each way.
+ * ------------------------------------------------------------------------- */
+
+struct ndk_abi_hello {
+	uint32_t magic;       /* NDK_ABI_MAGIC */
+	uint32_t abi_version; /* NDK_ABI_VERSION of the client */
+	uint32_t flags;       /* none defined: must be 0 */
+	uint32_t reserved;    /* must be 0 */
+	char name[48];        /* free text for ndkctl, NUL-padded */
+};
+
+/*
+ * The daemon's answer. On status == 0 (NDK_STATUS_SUCCESS) one memfd rides
+ * along as SCM_RIGHTS: the channel region, region_size bytes, sealed against
+ * shrinking and growing. On any other status no fd is sent and message says
+ * why in plain words.
+ */
+struct ndk_abi_hello_reply {
+	uint32_t magic;       /* NDK_ABI_MAGIC */
+	uint32_t abi_version; /* NDK_ABI_VERSION of the daemon */
+	uint32_t status;      /* an ndk_status value */
+	uint32_t client_id;
+	uint64_t region_size;
+	char message[NDK_ABI_MSG_LEN];
+};
+
+_Static_assert(sizeof(struct ndk_abi_hello) == 64, "hello size");
+_Static_assert(sizeof(struct ndk_abi_hello_reply) == 136, "hello reply size");
+_Static_assert(offsetof(struct ndk_abi_hello_reply, region_size) == 16, "reply layout");
+
+/* -------------------------------------------------------------------------
+ * The channel region.
+ * ------------------------------------------------------------------------- */
+
+/*
+ * Where one SPSC ring lives, as offsets from the start of the region. The
+ * producer index, the consumer index and the flags word each own a cache line.
+ */
+struct ndk_abi_ring_desc {
+	uint32_t off_prod;
+	uint32_t off_cons;
+	uint32_t off_flags;
+	uint32_t off_entries;
+	uint32_t entries;    /* a power of two */
+	uint32_t entry_size; /* NDK_ABI_ENTRY_SIZE */
+	uint32_t reserved[2];
+};
+_Static_assert(sizeof(struct ndk_abi_ring_desc) == 32, "ring desc size");
+
+/* Values of ndk_abi_region.kstate, written only by the daemon. */
+#define NDK_ABI_STATE_ACTIVE   1u
+#define NDK_ABI_STATE_SHUTDOWN 2u /* ndkd is stopping: post nothing more */
+
+struct ndk_abi_region {
+	uint32_t magic;       /* NDK_ABI_REGION_MAGIC */
+	uint32_t abi_version; /* NDK_ABI_VERSION */
+	uint64_t region_size;
+	uint32_t header_size; /* sizeof(struct ndk_abi_region) */
+	uint32_t client_id;
+	uint32_t engine_id;
+	uint32_t reserved0;
+	struct ndk_abi_ring_desc ctrl_sq; /* client -> daemon requests */
+	struct ndk_abi_ring_desc ctrl_cq; /* daemon -> client completions */
+	uint8_t pad0[NDK_ABI_CACHE_LINE - 32];
+	uint32_t kstate;      /* NDK_ABI_STATE_*; its own cache line */
+	uint8_t pad1[NDK_ABI_CACHE_LINE - 4];
+};
+_Static_assert(sizeof(struct ndk_abi_region) == 192, "region header size");
+_Static_assert(offsetof(struct ndk_abi_region, ctrl_sq) == 32, "ctrl_sq offset");
+_Static_assert(offsetof(struct ndk_abi_region, ctrl_cq) == 64, "ctrl_cq offset");
+_Static_assert(offsetof(struct ndk_abi_region, kstate) == 128, "kstate offset");
+
+/* -------------------------------------------------------------------------
+ * Control ring entries (64 B each).
+ * ------------------------------------------------------------------------- */
+
+/* Control opcodes. 0 is never valid, so a zeroed entry is rejected. */
+#define NDK_ABI_OP_NOP 1u
+#define NDK_ABI_OP_MAX 1u
+
+/*
+ * A request. user_data is the client's and comes back untouched in the
+ * completion; the daemon never interprets it. Reserved fields must be zero.
+ */
+struct ndk_abi_sqe {
+	uint8_t opcode;
+	uint8_t flags;     /* none defined: must be 0 */
+	uint16_t reserved0;
+	uint32_t handle;   /* object the request is about; 0 for adapter-wide */
+	uint64_t user_data;
+	uint64_t args[6];
+};
+_Static_assert(sizeof(struct ndk_abi_sqe) == NDK_ABI_ENTRY_SIZE, "sqe size");
+_Static_assert(offsetof(struct ndk_abi_sqe, user_data) == 8, "sqe user_data");
+_Static_assert(offsetof(struct ndk_abi_sqe, args) == 16, "sqe args");
+
+struct ndk_abi_cqe {
+	uint64_t user_data;
+	uint32_t status;   /* ndk_status */
+	uint8_t opcode;    /* echoed from the request */
+	uint8_t reserved0[3];
+	uint64_t out[6];
+};
+_Static_assert(sizeof(struct ndk_abi_cqe) == NDK_ABI_ENTRY_SIZE, "cqe size");
+_Static_assert(offsetof(struct ndk_abi_cqe, status) == 8, "cqe status");
+_Static_assert(offsetof(struct ndk_abi_cqe, out) == 16, "cqe out");
+
+/* -------------------------------------------------------------------------
+ * Region geometry, computed the same way by both sides. The daemon builds
+ * the region; the client only checks that the header it receives stays
+ * inside region_size (it never trusts these offsets blindly either).
+ * ------------------------------------------------------------------------- */
+
+#define NDK_ABI_RING_MIN_ENTRIES 8u
+#define NDK_ABI_RING_MAX_ENTRIES 65536u
+
+static inline uint64_t
+ndk_abi_ring_bytes(uint32_t entries)
+{
+	/* prod, cons and flags lines, then the entries */
+	return 3u * NDK_ABI_CACHE_LINE + (uint64_t)entries * NDK_ABI_ENTRY_SIZE;
+}
+
+#endif /* NDK_INTERNAL_ABI_H */

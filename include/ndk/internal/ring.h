@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Single-producer/single-consumer rings over shared memory, used by libndk
+ * and ndkd alike. libc and C11 atomics only: no DPDK here.
+ *
+ * Protocol
+ * --------
+ * A ring is a power-of-two array of 64-byte entries plus two free-running
+ * uint32 indices, each on its own cache line: kprod (written only by the
+ * producer) and kcons (written only by the consumer). used = kprod - kcons in
+ * unsigned arithmetic; the ring is empty when used == 0 and full when
+ * used == entries. Entry i lives in slot (i & mask).
+ *
+ * Producer: fill slots [tail, tail + n) with plain stores, then publish once
+ * with a store-release of kprod = tail + n (R0). Many entries, one publish.
+ * Consumer: load-acquire kprod (A0, pairs with R0) so the entries it covers
+ * are visible, copy each entry out, then store-release kcons (R1) to hand the
+ * slots back. The producer's load-acquire of kcons (A1, pairs with R1)
+ * guarantees the consumer finished reading a slot before it is rewritten.
+ *
+ * Each side keeps its own index in private memory and only ever *writes* its
+ * shared copy; it never reads its own index back from shared memory, so a
+ * peer that scribbles on it cannot steer us. The peer's index is loaded once
+ * per batch and checked: a distance above 'entries' means the peer is broken
+ * (or hostile), and the caller treats it as a protocol violation.
+ *
+ * Back-pressure: a producer that finds no space gets 0 and must retry later;
+ * nothing is ever overwritten.
+ *
+ * The kflags line is reserved for an idle-poller wake-up protocol (the poller
+ * sets NEED_WAKEUP before it sleeps and rechecks; the producer publishes,
+ * fences and kicks only when the flag is set). ndkd engines poll without
+ * sleeping today, so no flag is defined yet and the line stays zero.
+ */
+#ifndef NDK_INTERNAL_RING_H
+#define NDK_INTERNAL_RING_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "abi.h"
+
+struct ndk_ring {
+	_Atomic uint32_t *kprod;
+	_Atomic uint32_t *kcons;
+	uint8_t *kentries;
+	uint32_t entries;
+	uint32_t mask;
+	uint32_t local;  /* producer: next slot to fill; consumer: next to read */
+	uint32_t cached; /* the peer's index as last loaded */
+};
+
+/*
+ * Point r at the ring that desc describes inside the region at base. The
+ * caller has checked desc against the region size (ndk_ring_desc_valid).
+ */
+static inline void
+ndk_ring_attach(struct ndk_ring *r, void *base, const struct ndk_abi_ring_desc *desc)
+{
+	uint8_t *b = (uint8_t *)base;
+
+	r->kprod = (_Atomic uint32_t *)(void *)(b + desc->off_prod);
+	r->kcons = (_Atomic uint32_t *)(void *)(b + desc->off_cons);
+	r->kentries = b + desc->off_entries;
+	r->entries = desc->entries;
+	r->mask = desc->entries - 1;
+	r->local = 0;
+	r->cached = 0;
+}
+
+/* True when desc describes a ring that lies wholly inside region_size bytes. */
+static inline bool
+ndk_ring_desc_valid(const struct ndk_abi_ring_desc *desc, uint64_t region_size)
+{
+	uint32_t n = desc->entries;
+	uint64_t end = (uint64_t)desc->off_entries + (uint64_t)n * NDK_ABI_ENTRY_SIZE;
+
+	if (n < NDK_ABI_RING_MIN_ENTRIES || n > NDK_ABI_RING_MAX_ENTRIES || (n & (n - 1)) != 0)
+		return false;
+	if (desc->entry_size != NDK_ABI_ENTRY_SIZE)
+		return false;
+	if ((desc->off_prod | desc->off_cons | desc->off_entries) % NDK_ABI_CACHE_LINE != 0)
+		return false;
+	if ((uint64_t)desc->off_prod + NDK_ABI_CACHE_LINE > region_size ||
+	    (uint64_t)desc->off_cons + NDK_ABI_CACHE_LINE > region_size ||
+	    (uint64_t)desc->off_flags + NDK_ABI_CACHE_LINE > region_size)
+		return false;
+	return end <= region_size;
+}
+
+static inline void *
+ndk_ring_slot(const struct ndk_ring *r, uint32_t idx)
+{
+	return r->kentries + (size_t)(idx & r->mask) * NDK_ABI_ENTRY_SIZE;
+}
+
+/*
+ * Producer: how many slots may be filled now. Sets *broken when the peer's
+ * consumer index is impossible (ahead of us, or more than a ring behind).
+ */
+static inline uint32_t
+ndk_ring_prod_space(struct ndk_ring *r, bool *broken)
+{
+	uint32_t used = r->local - r->cached;
+
+	if (used < r->entries)
+		return r->entries - used;
+	/* A1: pairs with R1 in ndk_ring_cons_release() */
+	r->cached = atomic_load_explicit(r->kcons, memory_order_acquire);
+	used = r->local - r->cached;
+	if (used > r->entries) {
+		*broken = true;
+		return 0;
+	}
+	return r->entries - used;
+}
+
+/* Producer: the next slot to fill. Only after ndk_ring_prod_space() said so. */
+static inline void *
+ndk_ring_prod_next(struct ndk_ring *r)
+{
+	return ndk_ring_slot(r, r->local++);
+}
+
+/* Producer: make every slot filled so far visible to the consumer. */
+static inline void
+ndk_ring_prod_publish(struct ndk_ring *r)
+{
+	/* R0: pairs with A0 in ndk_ring_cons_avail() */
+	atomic_store_explicit(r->kprod, r->local, memory_order_release);
+}
+
+/*
+ * Consumer: how many entries are ready. Sets *broken when the producer's
+ * index is more than a ring ahead of us (it cannot be behind: unsigned).
+ */
+static inline uint32_t
+ndk_ring_cons_avail(struct ndk_ring *r, bool *broken)
+{
+	uint32_t n;
+
+	/* A0: pairs with R0 in ndk_ring_prod_publish() */
+	r->cached = atomic_load_explicit(r->kprod, memory_order_acquire);
+	n = r->cached - r->local;
+	if (n > r->entries) {
+		*broken = true;
+		return 0;
+	}
+	return n;
+}
+
+/* Consumer: the next entry to read. Copy it out before using it. */
+static inline const void *
+ndk_ring_cons_next(struct ndk_ring *r)
+{
+	return ndk_ring_slot(r, r->local++);
+}
+
+/* Consumer: hand every slot read so far back to the producer. */
+static inline void
+ndk_ring_cons_release(struct ndk_ring *r)
+{
+	/* R1: pairs with A1 in ndk_ring_prod_space() */
+	atomic_store_explicit(r->kcons, r->local, memory_order_release);
+}
+
+#endif /* NDK_INTERNAL_RING_H */

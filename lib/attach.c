@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The one conversation libndk has with ndkd over its socket: hello, then the
+ * channel memfd. After that the socket only tells liveness.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ndk_priv.h"
+
+static void
+set_err(const struct ndk_adapter_opts *opts, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (opts == NULL || opts->errbuf == NULL || opts->errbuf_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(opts->errbuf, opts->errbuf_len, fmt, ap);
+	va_end(ap);
+}
+
+static ndk_status
+connect_daemon(const char *path, const struct ndk_adapter_opts *opts, int *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	ndk_status st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		set_err(opts, "socket path too long: %s", path);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	strcpy(sa.sun_path, path);
+	/* Non-blocking so a full accept backlog fails instead of hanging. */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		set_err(opts, "socket: %s", strerror(errno));
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int e = errno;
+
+		switch (e) {
+		case ENOENT:
+			st = NDK_STATUS_OBJECT_NAME_NOT_FOUND;
+			break;
+		case EACCES:
+		case EPERM:
+			st = NDK_STATUS_ACCESS_DENIED;
+			break;
+		case EAGAIN:
+			st = NDK_STATUS_DEVICE_BUSY;
+			break;
+		default:
+			st = NDK_STATUS_CONNECTION_REFUSED;
+			break;
+		}
+		set_err(opts, "cannot connect to ndkd at %s: %s%s", path, strerror(e),
+			e == ENOENT || e == ECONNREFUSED ? " (is ndkd running?)" : "");
+		close(fd);
+		return st;
+	}
+	*out = fd;
+	return NDK_STATUS_SUCCESS;
+}
+
+static ndk_status
+exchange_hello(int fd, const struct ndk_adapter_opts *opts, struct ndk_abi_hello_reply *reply,
+	       int *memfd)
+{
+	struct ndk_abi_hello hello = {
+		.magic = NDK_ABI_MAGIC,
+		.abi_version = NDK_ABI_VERSION,
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = reply, .iov_len = sizeof(*reply) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct cmsghdr *cm;
+	ssize_t n;
+	int rc;
+
+	if (opts != NULL && opts->name != NULL)
+		strncpy(hello.name, opts->name, sizeof(hello.name) - 1);
+	if (send(fd, &hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello)) {
+		set_err(opts, "send hello: %s", strerror(errno));
+		return NDK_STATUS_CONNECTION_DISCONNECTED;
+	}
+	do {
+		rc = poll(&pfd, 1, NDK_LIB_OPEN_TIMEOUT_MS);
+	} while (rc < 0 && errno == EINTR);
+	if (rc == 0) {
+		set_err(opts, "ndkd did not answer the hello within %d ms",
+			NDK_LIB_OPEN_TIMEOUT_MS);
+		return NDK_STATUS_IO_TIMEOUT;
+	}
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n <= 0) {
+		set_err(opts, "ndkd closed the connection during attach");
+		return NDK_STATUS_CONNECTION_DISCONNECTED;
+	}
+	*memfd = -1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *memfd < 0)
+			memcpy(memfd, CMSG_DATA(cm), sizeof(int));
+	}
+	if (n != (ssize_t)sizeof(*reply) || reply->magic != NDK_ABI_MAGIC ||
+	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+		set_err(opts, "malformed hello reply from ndkd (%zd bytes)", n);
+		goto bad;
+	}
+	reply->message[sizeof(reply->message) - 1] = '\0';
+	if (reply->status != NDK_STATUS_SUCCESS) {
+		set_err(opts, "ndkd refused attach: %s (%s)", reply->message,
+			ndk_status_str(reply->status));
+		if (*memfd >= 0)
+			close(*memfd);
+		return reply->status;
+	}
+	if (reply->abi_version != NDK_ABI_VERSION || *memfd < 0) {
+		set_err(opts, "ndkd speaks ABI %u, this library %u", reply->abi_version,
+			NDK_ABI_VERSION);
+		if (*memfd >= 0)
+			close(*memfd);
+		return NDK_STATUS_REVISION_MISMATCH;
+	}
+	return NDK_STATUS_SUCCESS;
+bad:
+	if (*memfd >= 0)
+		close(*memfd);
+	return NDK_STATUS_REVISION_MISMATCH;
+}
+
+/* The daemon built the region, but a region that lies about itself must not crash us. */
+static bool
+region_valid(const struct ndk_abi_region *h, uint64_t size)
+{
+	return h->magic == NDK_ABI_REGION_MAGIC && h->abi_version == NDK_ABI_VERSION &&
+	       h->region_size == size && h->header_size == sizeof(*h) &&
+	       ndk_ring_desc_valid(&h->ctrl_sq, size) && ndk_ring_desc_valid(&h->ctrl_cq, size);
+}
+
+ndk_status
+attach_channel(const char *socket_path, const struct ndk_adapter_opts *opts, struct adapter *ad)
+{
+	struct ndk_abi_hello_reply reply;
+	struct stat stbuf;
+	ndk_status st;
+	int memfd = -1;
+	void *region;
+
+	st = connect_daemon(socket_path, opts, &ad->sock);
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
+	st = exchange_hello(ad->sock, opts, &reply, &memfd);
+	if (st != NDK_STATUS_SUCCESS)
+		goto err_sock;
+	if (fstat(memfd, &stbuf) != 0 || reply.region_size < sizeof(struct ndk_abi_region) ||
+	    (uint64_t)stbuf.st_size != reply.region_size) {
+		set_err(opts, "channel region size mismatch");
+		st = NDK_STATUS_REVISION_MISMATCH;
+		goto err_fd;
+	}
+	region = mmap(NULL, reply.region_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (region == MAP_FAILED) {
+		set_err(opts, "mmap channel: %s", strerror(errno));
+		st = NDK_STATUS_INSUFFICIENT_RESOURCES;
+		goto err_fd;
+	}
+	close(memfd);
+	if (!region_valid(region, reply.region_size)) {
+		set_err(opts, "channel region header is not ABI %u", NDK_ABI_VERSION);
+		munmap(region, reply.region_size);
+		st = NDK_STATUS_REVISION_MISMATCH;
+		goto err_sock;
+	}
+	ad->region = region;
+	ad->region_size = reply.region_size;
+	ad->hdr = region;
+	ad->client_id = reply.client_id;
+	ndk_ring_attach(&ad->sq, region, &ad->hdr->ctrl_sq);
+	ndk_ring_attach(&ad->cq, region, &ad->hdr->ctrl_cq);
+	return NDK_STATUS_SUCCESS;
+
+err_fd:
+	close(memfd);
+err_sock:
+	close(ad->sock);
+	ad->sock = -1;
+	return st;
+}
+
+void
+detach_channel(struct adapter *ad)
+{
+	if (ad->region != NULL)
+		munmap(ad->region, ad->region_size);
+	ad->region = NULL;
+	if (ad->sock >= 0)
+		close(ad->sock);
+	ad->sock = -1;
+}
+
+/* A syscall: call it off the fast path only. */
+bool
+channel_hung_up(const struct adapter *ad)
+{
+	struct pollfd pfd = { .fd = ad->sock, .events = POLLIN | POLLRDHUP };
+	char byte;
+
+	if (poll(&pfd, 1, 0) <= 0)
+		return false;
+	if (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
+		return true;
+	/* The daemon sends nothing after attach; a readable socket with no data is EOF. */
+	return recv(ad->sock, &byte, 1, MSG_DONTWAIT | MSG_PEEK) == 0;
+}
