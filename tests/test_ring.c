@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Ring unit tests: empty, full, wrap-around, batch publish, broken peers, two threads. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testlib.h"
+
+#define ENTRIES 16u
+
+struct test_ring {
+	void *mem;
+	struct ndk_abi_ring_desc desc;
+	struct ndk_ring prod;
+	struct ndk_ring cons;
+};
+
+static void
+ring_new(struct test_ring *t, uint32_t entries)
+{
+	size_t size = ndk_abi_ring_bytes(entries);
+
+	t->mem = aligned_alloc(64, size);
+	memset(t->mem, 0, size);
+	t->desc = (struct ndk_abi_ring_desc){
+		.off_prod = 0,
+		.off_cons = 64,
+		.off_flags = 128,
+		.off_entries = 192,
+		.entries = entries,
+		.entry_size = NDK_ABI_ENTRY_SIZE,
+	};
+	CHECK(ndk_ring_desc_valid(&t->desc, size), "desc valid");
+	ndk_ring_attach(&t->prod, t->mem, &t->desc);
+	ndk_ring_attach(&t->cons, t->mem, &t->desc);
+}
+
+static void
+put(struct test_ring *t, uint64_t v)
+{
+	uint64_t *slot = ndk_ring_prod_next(&t->prod);
+
+	slot[0] = v;
+	slot[7] = ~v;
+}
+
+static uint64_t
+get(struct test_ring *t)
+{
+	const uint64_t *slot = ndk_ring_cons_next(&t->cons);
+
+	CHECK(slot[7] == ~slot[0], "entry intact");
+	return slot[0];
+}
+
+static void
+test_empty(void)
+{
+	struct test_ring t;
+	bool broken = false;
+
+	ring_new(&t, ENTRIES);
+	CHECK(ndk_ring_cons_avail(&t.cons, &broken) == 0, "new ring is empty");
+	CHECK(ndk_ring_prod_space(&t.prod, &broken) == ENTRIES, "new ring has all space");
+	CHECK(!broken, "not broken");
+	free(t.mem);
+}
+
+static void
+test_full_and_backpressure(void)
+{
+	struct test_ring t;
+	bool broken = false;
+	uint32_t i;
+
+	ring_new(&t, ENTRIES);
+	for (i = 0; i < ENTRIES; i++) {
+		CHECK(ndk_ring_prod_space(&t.prod, &broken) == ENTRIES - i, "space %u", i);
+		put(&t, i);
+	}
+	CHECK(ndk_ring_prod_space(&t.prod, &broken) == 0, "full ring has no space");
+	ndk_ring_prod_publish(&t.prod);
+	CHECK(ndk_ring_cons_avail(&t.cons, &broken) == ENTRIES, "consumer sees a full ring");
+	/* Nothing was overwritten: entries come back in order. */
+	for (i = 0; i < ENTRIES; i++)
+		CHECK(get(&t) == i, "entry %u", i);
+	/* Until the consumer releases, the producer still sees no space. */
+	CHECK(ndk_ring_prod_space(&t.prod, &broken) == 0, "no space before release");
+	ndk_ring_cons_release(&t.cons);
+	CHECK(ndk_ring_prod_space(&t.prod, &broken) == ENTRIES, "space after release");
+	CHECK(!broken, "not broken");
+	free(t.mem);
+}
+
+static void
+test_batch_publish(void)
+{
+	struct test_ring t;
+	bool broken = false;
+
+	ring_new(&t, ENTRIES);
+	put(&t, 1);
+	put(&t, 2);
+	put(&t, 3);
+	CHECK(ndk_ring_cons_avail(&t.cons, &broken) == 0, "unpublished entries are invisible");
+	ndk_ring_prod_publish(&t.prod);
+	CHECK(ndk_ring_cons_avail(&t.cons, &broken) == 3, "one publish shows the batch");
+	free(t.mem);
+}
+
+static void
+test_wraparound(void)
+{
+	struct test_ring t;
+	bool broken = false;
+	uint64_t next_put = 0, next_get = 0;
+	uint32_t round, i, n;
+
+	ring_new(&t, ENTRIES);
+	/* Start the indices just below 2^32 so they wrap during the test. */
+	t.prod.local = t.prod.cached = UINT32_MAX - 40;
+	t.cons.local = t.cons.cached = UINT32_MAX - 40;
+	*t.prod.kprod = UINT32_MAX - 40;
+	*t.prod.kcons = UINT32_MAX - 40;
+	for (round = 0; round < 100; round++) {
+		n = ndk_ring_prod_space(&t.prod, &broken);
+		n = n > 5 + round % 11 ? 5 + round % 11 : n;
+		for (i = 0; i < n; i++)
+			put(&t, next_put++);
+		ndk_ring_prod_publish(&t.prod);
+		n = ndk_ring_cons_avail(&t.cons, &broken);
+		n = n > 3 + round % 7 ? 3 + round % 7 : n;
+		for (i = 0; i < n; i++)
+			CHECK(get(&t) == next_get++, "order across the wrap");
+		ndk_ring_cons_release(&t.cons);
+	}
+	CHECK(!broken, "wrap is not a protocol violation");
+	CHECK(t.prod.local < 1000, "indices wrapped (%u)", t.prod.local);
+	free(t.mem);
+}
+
+static void
+test_broken_peer(void)
+{
+	struct test_ring t;
+	bool broken = false;
+
+	ring_new(&t, ENTRIES);
+	/* A producer index more than a ring ahead is impossible. */
+	*t.prod.kprod = ENTRIES + 1;
+	CHECK(ndk_ring_cons_avail(&t.cons, &broken) == 0, "nothing consumed");
+	CHECK(broken, "consumer flags a producer index out of range");
+
+	broken = false;
+	*t.prod.kprod = 0;
+	/* A consumer index ahead of what was produced is impossible too. */
+	put(&t, 1);
+	ndk_ring_prod_publish(&t.prod);
+	*t.cons.kcons = 5;
+	/* Make the producer believe the ring is full, so it reloads kcons. */
+	t.prod.cached = 1 - ENTRIES;
+	CHECK(ndk_ring_prod_space(&t.prod, &broken) == 0 && broken,
+	      "producer flags a consumer index ahead of it");
+	free(t.mem);
+}
+
+static void
+test_desc_validation(void)
+{
+	struct ndk_abi_ring_desc d = {
+		.off_prod = 0, .off_cons = 64, .off_flags = 128, .off_entries = 192,
+		.entries = 16, .entry_size = 64,
+	};
+	uint64_t size = ndk_abi_ring_bytes(16);
+
+	CHECK(ndk_ring_desc_valid(&d, size), "good desc");
+	CHECK(!ndk_ring_desc_valid(&d, size - 1), "entries past the end");
+	d.entries = 24;
+	CHECK(!ndk_ring_desc_valid(&d, 1 << 20), "not a power of two");
+	d.entries = 4;
+	CHECK(!ndk_ring_desc_valid(&d, 1 << 20), "too small");
+	d.entries = 16;
+	d.entry_size = 32;
+	CHECK(!ndk_ring_desc_valid(&d, 1 << 20), "wrong entry size");
+	d.entry_size = 64;
+	d.off_entries = 200;
+	CHECK(!ndk_ring_desc_valid(&d, 1 << 20), "misaligned");
+	d.off_entries = 0xffffffc0u;
+	CHECK(!ndk_ring_desc_valid(&d, 1 << 20), "offset overflow");
+}
+
+#define HAMMER_COUNT 5000000ull
+
+static void *
+hammer_producer(void *arg)
+{
+	struct test_ring *t = arg;
+	uint64_t v = 0;
+	bool broken = false;
+
+	while (v < HAMMER_COUNT) {
+		uint32_t n = ndk_ring_prod_space(&t->prod, &broken), i;
+
+		if (n > 7)
+			n = 7; /* odd batches, so batches straddle the wrap */
+		for (i = 0; i < n && v < HAMMER_COUNT; i++)
+			put(t, v++);
+		if (n != 0)
+			ndk_ring_prod_publish(&t->prod);
+	}
+	return NULL;
+}
+
+static void
+test_two_threads(void)
+{
+	struct test_ring t;
+	pthread_t th;
+	bool broken = false;
+	uint64_t want = 0, bad = 0;
+
+	ring_new(&t, 64);
+	pthread_create(&th, NULL, hammer_producer, &t);
+	while (want < HAMMER_COUNT) {
+		uint32_t n = ndk_ring_cons_avail(&t.cons, &broken), i;
+
+		for (i = 0; i < n; i++) {
+			const uint64_t *slot = ndk_ring_cons_next(&t.cons);
+
+			if (slot[0] != want || slot[7] != ~want)
+				bad++;
+			want++;
+		}
+		if (n != 0)
+			ndk_ring_cons_release(&t.cons);
+	}
+	pthread_join(th, NULL);
+	CHECK(bad == 0, "%llu entries out of order or torn", (unsigned long long)bad);
+	CHECK(!broken, "no protocol violation between honest peers");
+	free(t.mem);
+}
+
+int
+main(void)
+{
+	RUN(test_empty);
+	RUN(test_full_and_backpressure);
+	RUN(test_batch_publish);
+	RUN(test_wraparound);
+	RUN(test_broken_peer);
+	RUN(test_desc_validation);
+	RUN(test_two_threads);
+	return t_done();
+}

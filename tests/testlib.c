@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "testlib.h"
+
+int t_failures;
+int t_checks;
+
+int
+t_done(void)
+{
+	printf("checks: %d passed, %d failed\n", t_checks - t_failures, t_failures);
+	return t_failures == 0 ? 0 : 1;
+}
+
+uint64_t
+t_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+t_rand(uint64_t *s)
+{
+	/* splitmix64: seeded and repeatable */
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+print_log(const struct tdaemon *d)
+{
+	char buf[4096];
+	FILE *f = fopen(d->log, "r");
+	size_t n;
+
+	if (f == NULL)
+		return;
+	fprintf(stderr, "---- ndkd log (%s) ----\n", d->log);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fprintf(stderr, "---- end of ndkd log ----\n");
+	fclose(f);
+}
+
+static int
+try_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+tdaemon_start(struct tdaemon *d, const char *name, const char *const *extra)
+{
+	const char *bin = getenv("NDKD_BIN");
+	const char *argv[64];
+	int argc = 0, i, fd;
+	uint64_t deadline;
+
+	if (bin == NULL)
+		bin = "build/daemon/ndkd";
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/ndkt-XXXXXX");
+	if (mkdtemp(d->dir) == NULL)
+		return -1;
+	/* Other uids must reach the socket for the SO_PEERCRED tests. */
+	chmod(d->dir, 0755);
+	snprintf(d->sock, sizeof(d->sock), "%s/ndkd.sock", d->dir);
+	snprintf(d->prefix, sizeof(d->prefix), "ndkt-%s-%d", name, (int)getpid());
+	snprintf(d->log, sizeof(d->log), "%s/ndkd.log", d->dir);
+
+	argv[argc++] = bin;
+	argv[argc++] = "--socket";
+	argv[argc++] = d->sock;
+	argv[argc++] = "--file-prefix";
+	argv[argc++] = d->prefix;
+	argv[argc++] = "--no-huge";
+	argv[argc++] = "--mem";
+	argv[argc++] = "128";
+	if (getenv("NDKD_TEST_LCORES") != NULL) {
+		argv[argc++] = "--lcores";
+		argv[argc++] = getenv("NDKD_TEST_LCORES");
+	}
+	for (i = 0; extra != NULL && extra[i] != NULL && argc < 62; i++)
+		argv[argc++] = extra[i];
+	argv[argc] = NULL;
+
+	d->pid = fork();
+	if (d->pid < 0)
+		return -1;
+	if (d->pid == 0) {
+		int lfd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(lfd, 1);
+		dup2(lfd, 2);
+		execv(bin, (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	deadline = t_now_ns() + 20ull * 1000000000ull;
+	while (t_now_ns() < deadline) {
+		if (!tdaemon_alive(d)) {
+			fprintf(stderr, "ndkd exited during start-up\n");
+			print_log(d);
+			return -1;
+		}
+		fd = try_connect(d->sock);
+		if (fd >= 0) {
+			close(fd);
+			/* Telemetry commands are registered right after listen. */
+			if (tel_status_u64(d, "pid") == (uint64_t)d->pid)
+				return 0;
+		}
+		sleep_ms(20);
+	}
+	fprintf(stderr, "ndkd did not start within 20 s\n");
+	print_log(d);
+	tdaemon_kill(d);
+	return -1;
+}
+
+bool
+tdaemon_alive(struct tdaemon *d)
+{
+	int st;
+
+	if (d->pid <= 0)
+		return false;
+	if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+		d->pid = -1;
+		return false;
+	}
+	return true;
+}
+
+static void
+cleanup_dir(struct tdaemon *d)
+{
+	unlink(d->sock);
+	unlink(d->log);
+	rmdir(d->dir);
+}
+
+int
+tdaemon_stop(struct tdaemon *d)
+{
+	uint64_t deadline = t_now_ns() + 15ull * 1000000000ull;
+	int st;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	while (t_now_ns() < deadline) {
+		pid_t r = waitpid(d->pid, &st, WNOHANG);
+
+		if (r == d->pid) {
+			d->pid = -1;
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+				print_log(d);
+			else
+				cleanup_dir(d);
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		}
+		sleep_ms(10);
+	}
+	fprintf(stderr, "ndkd did not stop within 15 s of SIGTERM\n");
+	print_log(d);
+	tdaemon_kill(d);
+	return -1;
+}
+
+void
+tdaemon_kill(struct tdaemon *d)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+		d->pid = -1;
+	}
+	cleanup_dir(d);
+}
+
+static void
+tel_path(const struct tdaemon *d, char *buf, size_t len)
+{
+	const char *dir = "/var/run";
+
+	if (getuid() != 0) {
+		dir = getenv("XDG_RUNTIME_DIR");
+		if (dir == NULL)
+			dir = "/tmp";
+	}
+	snprintf(buf, len, "%s/dpdk/%s/dpdk_telemetry.v2", dir, d->prefix);
+}
+
+uint64_t
+tel_status_u64(const struct tdaemon *d, const char *key)
+{
+	char path[256], buf[16384];
+	uint64_t v = UINT64_MAX;
+	json_t *root, *st, *jv;
+	ssize_t n;
+	int fd;
+
+	tel_path(d, path, sizeof(path));
+	fd = try_connect(path);
+	if (fd < 0)
+		return UINT64_MAX;
+	if (recv(fd, buf, sizeof(buf) - 1, 0) <= 0 || send(fd, "/ndkd/status", 12, 0) != 12)
+		goto out;
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		goto out;
+	buf[n] = '\0';
+	root = json_loads(buf, 0, NULL);
+	if (root == NULL)
+		goto out;
+	st = json_object_get(root, "/ndkd/status");
+	jv = st != NULL ? json_object_get(st, key) : NULL;
+	if (jv != NULL && json_is_integer(jv))
+		v = (uint64_t)json_integer_value(jv);
+	json_decref(root);
+out:
+	close(fd);
+	return v;
+}
+
+uint64_t
+tel_wait_u64(const struct tdaemon *d, const char *key, uint64_t want, int timeout_ms)
+{
+	uint64_t deadline = t_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t v;
+
+	for (;;) {
+		v = tel_status_u64(d, key);
+		if (v == want || t_now_ns() > deadline)
+			return v;
+		sleep_ms(10);
+	}
+}
+
+int
+raw_connect(const char *sock_path)
+{
+	return try_connect(sock_path);
+}
+
+uint32_t
+raw_hello_bytes(struct raw_client *rc, const void *hello, size_t len)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &rc->reply, .iov_len = sizeof(rc->reply) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct pollfd pfd = { .fd = rc->sock, .events = POLLIN };
+	struct cmsghdr *cm;
+	int memfd = -1;
+	ssize_t n;
+
+	memset(&rc->reply, 0, sizeof(rc->reply));
+	rc->region = NULL;
+	if (send(rc->sock, hello, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return UINT32_MAX;
+	if (poll(&pfd, 1, 5000) != 1)
+		return UINT32_MAX;
+	n = recvmsg(rc->sock, &msg, MSG_CMSG_CLOEXEC);
+	if (n != (ssize_t)sizeof(rc->reply))
+		return UINT32_MAX;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_type == SCM_RIGHTS)
+			memcpy(&memfd, CMSG_DATA(cm), sizeof(int));
+	}
+	if (memfd >= 0) {
+		rc->region_size = rc->reply.region_size;
+		rc->region = mmap(NULL, rc->region_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				  memfd, 0);
+		close(memfd);
+		if (rc->region == MAP_FAILED) {
+			rc->region = NULL;
+			return UINT32_MAX;
+		}
+		rc->hdr = rc->region;
+		ndk_ring_attach(&rc->sq, rc->region, &rc->hdr->ctrl_sq);
+		ndk_ring_attach(&rc->cq, rc->region, &rc->hdr->ctrl_cq);
+	}
+	return rc->reply.status;
+}
+
+int
+raw_attach(struct raw_client *rc, const char *sock_path)
+{
+	struct ndk_abi_hello h = { .magic = NDK_ABI_MAGIC, .abi_version = NDK_ABI_VERSION };
+
+	memset(rc, 0, sizeof(*rc));
+	strcpy(h.name, "raw-client");
+	rc->sock = raw_connect(sock_path);
+	if (rc->sock < 0)
+		return -1;
+	if (raw_hello_bytes(rc, &h, sizeof(h)) != 0 || rc->region == NULL) {
+		raw_close(rc);
+		return -1;
+	}
+	return 0;
+}
+
+void
+raw_close(struct raw_client *rc)
+{
+	if (rc->region != NULL)
+		munmap(rc->region, rc->region_size);
+	rc->region = NULL;
+	if (rc->sock >= 0)
+		close(rc->sock);
+	rc->sock = -1;
+}
+
+bool
+raw_wait_hangup(struct raw_client *rc, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = rc->sock, .events = POLLIN | POLLRDHUP };
+	char b;
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return false;
+	return recv(rc->sock, &b, 1, MSG_DONTWAIT) == 0 ||
+	       (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0;
+}

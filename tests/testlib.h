@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Helpers for ndkd's tests: checks, a real ndkd process per test, telemetry
+ * queries, and a raw ABI client that bypasses libndk to send what libndk
+ * never would.
+ */
+#ifndef NDK_TESTLIB_H
+#define NDK_TESTLIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <ndk/internal/abi.h>
+#include <ndk/internal/ring.h>
+
+#define TEST_SKIP 77
+
+extern int t_failures;
+extern int t_checks;
+
+#define CHECK(cond, ...)                                                                  \
+	do {                                                                              \
+		t_checks++;                                                               \
+		if (!(cond)) {                                                            \
+			t_failures++;                                                     \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
+			fprintf(stderr, __VA_ARGS__);                                     \
+			fprintf(stderr, "\n");                                            \
+		}                                                                         \
+	} while (0)
+
+#define CHECK_STATUS(got, want)                                                           \
+	CHECK((got) == (want), "got %s (0x%08x), want %s", ndk_status_str(got), (got),      \
+	      ndk_status_str(want))
+
+/* Run one named case; prints "ok"/"not ok" lines. */
+#define RUN(fn)                                                                           \
+	do {                                                                              \
+		int before_ = t_failures;                                                 \
+		fn();                                                                     \
+		printf("%s %s\n", t_failures == before_ ? "ok" : "not ok", #fn);          \
+		fflush(stdout);                                                           \
+	} while (0)
+
+/* Summary line; returns the process exit code. */
+int t_done(void);
+
+/* A real ndkd, private socket and EAL file prefix. */
+struct tdaemon {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+	char prefix[48];
+	char log[128];
+};
+
+/*
+ * Start build/daemon/ndkd (path from $NDKD_BIN) with --no-huge and the
+ * given extra arguments (NULL-terminated), and wait until it accepts.
+ * Returns 0 or -1 (with the daemon's log printed).
+ */
+int tdaemon_start(struct tdaemon *d, const char *name, const char *const *extra);
+/* SIGTERM and wait; returns the exit status, or -1 if it died of a signal or hung. */
+int tdaemon_stop(struct tdaemon *d);
+void tdaemon_kill(struct tdaemon *d);
+bool tdaemon_alive(struct tdaemon *d);
+
+/* A counter from /ndkd/status, or UINT64_MAX on error. */
+uint64_t tel_status_u64(const struct tdaemon *d, const char *key);
+/* Poll until the counter equals want (up to timeout_ms); returns the last value. */
+uint64_t tel_wait_u64(const struct tdaemon *d, const char *key, uint64_t want, int timeout_ms);
+
+/* A client speaking the ABI by hand. */
+struct raw_client {
+	int sock;
+	struct ndk_abi_hello_reply reply;
+	void *region;
+	size_t region_size;
+	struct ndk_abi_region *hdr;
+	struct ndk_ring sq;
+	struct ndk_ring cq;
+};
+
+int raw_connect(const char *sock_path);
+/* Send hello bytes and read the reply (and fd). Returns reply status or UINT32_MAX. */
+uint32_t raw_hello_bytes(struct raw_client *rc, const void *hello, size_t len);
+/* Attach with a correct hello and map the channel. Returns 0 or -1. */
+int raw_attach(struct raw_client *rc, const char *sock_path);
+void raw_close(struct raw_client *rc);
+/* True once the daemon has closed our socket (within timeout_ms). */
+bool raw_wait_hangup(struct raw_client *rc, int timeout_ms);
+
+uint64_t t_now_ns(void);
+uint64_t t_rand(uint64_t *state);
+
+#endif /* NDK_TESTLIB_H */
