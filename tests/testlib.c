@@ -91,6 +91,13 @@ try_connect(const char *path)
 int
 tdaemon_start(struct tdaemon *d, const char *name, const char *const *extra)
 {
+	return tdaemon_start_at(d, name, NULL, extra);
+}
+
+int
+tdaemon_start_at(struct tdaemon *d, const char *name, const char *sock,
+		 const char *const *extra)
+{
 	const char *bin = getenv("NDKD_BIN");
 	const char *argv[64];
 	int argc = 0, i, fd;
@@ -104,7 +111,10 @@ tdaemon_start(struct tdaemon *d, const char *name, const char *const *extra)
 		return -1;
 	/* Other uids must reach the socket for the SO_PEERCRED tests. */
 	chmod(d->dir, 0755);
-	snprintf(d->sock, sizeof(d->sock), "%s/ndkd.sock", d->dir);
+	if (sock != NULL)
+		snprintf(d->sock, sizeof(d->sock), "%s", sock);
+	else
+		snprintf(d->sock, sizeof(d->sock), "%s/ndkd.sock", d->dir);
 	snprintf(d->prefix, sizeof(d->prefix), "ndkt-%s-%d", name, (int)getpid());
 	snprintf(d->log, sizeof(d->log), "%s/ndkd.log", d->dir);
 
@@ -320,7 +330,7 @@ raw_hello_bytes(struct raw_client *rc, const void *hello, size_t len)
 		rc->region_size = rc->reply.region_size;
 		rc->region = mmap(NULL, rc->region_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 				  memfd, 0);
-		close(memfd);
+		rc->memfd = memfd;
 		if (rc->region == MAP_FAILED) {
 			rc->region = NULL;
 			return UINT32_MAX;
@@ -338,6 +348,7 @@ raw_attach(struct raw_client *rc, const char *sock_path)
 	struct ndk_abi_hello h = { .magic = NDK_ABI_MAGIC, .abi_version = NDK_ABI_VERSION };
 
 	memset(rc, 0, sizeof(*rc));
+	rc->memfd = -1;
 	strcpy(h.name, "raw-client");
 	rc->sock = raw_connect(sock_path);
 	if (rc->sock < 0)
@@ -355,6 +366,9 @@ raw_close(struct raw_client *rc)
 	if (rc->region != NULL)
 		munmap(rc->region, rc->region_size);
 	rc->region = NULL;
+	if (rc->memfd >= 0)
+		close(rc->memfd);
+	rc->memfd = -1;
 	if (rc->sock >= 0)
 		close(rc->sock);
 	rc->sock = -1;

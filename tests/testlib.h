@@ -62,6 +62,9 @@ struct tdaemon {
  * Returns 0 or -1 (with the daemon's log printed).
  */
 int tdaemon_start(struct tdaemon *d, const char *name, const char *const *extra);
+/* The same, listening on sock (e.g. the path of a daemon that died) instead. */
+int tdaemon_start_at(struct tdaemon *d, const char *name, const char *sock,
+		     const char *const *extra);
 /* SIGTERM and wait; returns the exit status, or -1 if it died of a signal or hung. */
 int tdaemon_stop(struct tdaemon *d);
 void tdaemon_kill(struct tdaemon *d);
@@ -75,6 +78,7 @@ uint64_t tel_wait_u64(const struct tdaemon *d, const char *key, uint64_t want, i
 /* A client speaking the ABI by hand. */
 struct raw_client {
 	int sock;
+	int memfd; /* the channel fd, kept open to test its seals */
 	struct ndk_abi_hello_reply reply;
 	void *region;
 	size_t region_size;

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A hostile client writes garbage straight into its rings and region: every
+ * bad entry gets an error completion, impossible ring indices get it
+ * detached, and the daemon keeps serving an honest client throughout.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ndk/ndk.h>
+
+#include "testlib.h"
+
+static struct tdaemon d;
+
+static void
+ok_cb(void *ctx, ndk_status st)
+{
+	uint64_t *n = ctx;
+
+	if (st == NDK_STATUS_SUCCESS)
+		(*n)++;
+}
+
+/* The honest neighbour: one NOP round trip must still work. */
+static bool
+neighbour_works(struct ndk_adapter *ad)
+{
+	uint64_t ok = 0, deadline = t_now_ns() + 2000000000ull;
+
+	if (ndk_adapter_nop(ad, 0, ok_cb, &ok) != NDK_STATUS_PENDING)
+		return false;
+	while (ok == 0 && t_now_ns() < deadline)
+		ndk_adapter_progress(ad, 0);
+	return ok == 1;
+}
+
+static uint32_t
+drain_cq(struct raw_client *rc, uint64_t *invalid, uint64_t *other, int timeout_ms,
+	 uint32_t want)
+{
+	uint64_t deadline = t_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint32_t got = 0;
+
+	while (got < want && t_now_ns() < deadline) {
+		bool broken = false;
+		uint32_t n = ndk_ring_cons_avail(&rc->cq, &broken), i;
+
+		for (i = 0; i < n; i++) {
+			struct ndk_abi_cqe e;
+
+			memcpy(&e, ndk_ring_cons_next(&rc->cq), sizeof(e));
+			if (e.status == NDK_STATUS_INVALID_PARAMETER)
+				(*invalid)++;
+			else
+				(*other)++;
+		}
+		if (n != 0)
+			ndk_ring_cons_release(&rc->cq);
+		got += n;
+	}
+	return got;
+}
+
+static void
+test_garbage_entries(struct ndk_adapter *honest)
+{
+	struct raw_client rc;
+	uint64_t seed = 0xbadc0de, invalid = 0, other = 0, sent = 0;
+	uint64_t bad_before = tel_status_u64(&d, "bad_requests");
+	int round;
+
+	CHECK(raw_attach(&rc, d.sock) == 0, "raw attach");
+	if (rc.region == NULL)
+		return;
+	for (round = 0; round < 200; round++) {
+		bool broken = false;
+		uint32_t n = 1 + (uint32_t)(t_rand(&seed) % 32), i;
+
+		if (n > ndk_ring_prod_space(&rc.sq, &broken))
+			n = ndk_ring_prod_space(&rc.sq, &broken);
+		for (i = 0; i < n; i++) {
+			uint64_t *slot = ndk_ring_prod_next(&rc.sq);
+			int w;
+
+			for (w = 0; w < 8; w++)
+				slot[w] = t_rand(&seed);
+			/* Every few entries a known opcode with a hostile argument. */
+			if (i % 4 == 0) {
+				struct ndk_abi_sqe *e = (struct ndk_abi_sqe *)slot;
+
+				e->opcode = NDK_ABI_OP_NOP;
+				e->flags = 0;
+				e->reserved0 = 0;
+				e->handle = 0;
+				e->args[i % 6] = UINT64_MAX; /* "huge length" */
+			}
+		}
+		ndk_ring_prod_publish(&rc.sq);
+		sent += n;
+		drain_cq(&rc, &invalid, &other, 2000, n);
+	}
+	CHECK(invalid == sent, "every garbage entry answered INVALID_PARAMETER (%llu of %llu)",
+	      (unsigned long long)invalid, (unsigned long long)sent);
+	CHECK(other == 0, "no garbage entry succeeded (%llu)", (unsigned long long)other);
+	CHECK(tel_status_u64(&d, "bad_requests") - bad_before == sent, "daemon counted them");
+	CHECK(tdaemon_alive(&d), "daemon alive");
+	CHECK(neighbour_works(honest), "honest client unaffected");
+
+	/* A well-formed NOP on the same channel still works: garbage did not break it. */
+	{
+		struct ndk_abi_sqe *e = ndk_ring_prod_next(&rc.sq);
+
+		memset(e, 0, sizeof(*e));
+		e->opcode = NDK_ABI_OP_NOP;
+		ndk_ring_prod_publish(&rc.sq);
+		invalid = other = 0;
+		CHECK(drain_cq(&rc, &invalid, &other, 2000, 1) == 1 && other == 1,
+		      "valid request after garbage succeeds");
+	}
+	raw_close(&rc);
+}
+
+static void
+test_scribbled_header(struct ndk_adapter *honest)
+{
+	struct raw_client rc;
+	uint64_t invalid = 0, other = 0;
+
+	CHECK(raw_attach(&rc, d.sock) == 0, "raw attach");
+	if (rc.region == NULL)
+		return;
+	/*
+	 * The daemon computed its ring view at attach and never re-reads the
+	 * header: rewriting every offset must change nothing for it.
+	 */
+	memset(&rc.hdr->ctrl_sq, 0xff, sizeof(rc.hdr->ctrl_sq));
+	memset(&rc.hdr->ctrl_cq, 0xee, sizeof(rc.hdr->ctrl_cq));
+	rc.hdr->region_size = 1ull << 60;
+	{
+		struct ndk_abi_sqe *e = ndk_ring_prod_next(&rc.sq);
+
+		memset(e, 0, sizeof(*e));
+		e->opcode = NDK_ABI_OP_NOP;
+		ndk_ring_prod_publish(&rc.sq);
+	}
+	CHECK(drain_cq(&rc, &invalid, &other, 2000, 1) == 1 && other == 1,
+	      "served as before despite a scribbled header");
+	CHECK(tdaemon_alive(&d) && neighbour_works(honest), "daemon and neighbour fine");
+	raw_close(&rc);
+}
+
+static void
+test_bogus_producer_index(struct ndk_adapter *honest)
+{
+	uint64_t broken_before = tel_status_u64(&d, "clients_broken");
+	uint64_t clean_before = tel_status_u64(&d, "clients_cleaned_up");
+	struct raw_client rc;
+
+	CHECK(raw_attach(&rc, d.sock) == 0, "raw attach");
+	if (rc.region == NULL)
+		return;
+	/* Claim 2^31 entries are ready: the engine must not believe it. */
+	*rc.sq.kprod = 0x80000000u;
+	CHECK(raw_wait_hangup(&rc, 3000), "daemon detached the client");
+	CHECK(tel_wait_u64(&d, "clients_broken", broken_before + 1, 2000) == broken_before + 1,
+	      "counted as broken");
+	CHECK(tel_wait_u64(&d, "clients_cleaned_up", clean_before + 1, 2000) == clean_before + 1,
+	      "and cleaned up");
+	CHECK(tdaemon_alive(&d) && neighbour_works(honest), "daemon and neighbour fine");
+	raw_close(&rc);
+}
+
+static void
+test_bogus_cq_consumer(struct ndk_adapter *honest)
+{
+	uint64_t broken_before = tel_status_u64(&d, "clients_broken");
+	struct raw_client rc;
+	uint64_t deadline;
+
+	CHECK(raw_attach(&rc, d.sock) == 0, "raw attach");
+	if (rc.region == NULL)
+		return;
+	/*
+	 * Pretend to have consumed completions that were never produced, then
+	 * keep posting: once the engine needs completion space beyond its cached
+	 * view it reloads the index, finds it impossible, and lets the client go.
+	 */
+	*rc.cq.kcons = 12345;
+	deadline = t_now_ns() + 3000000000ull;
+	while (t_now_ns() < deadline && !raw_wait_hangup(&rc, 0)) {
+		bool broken = false;
+		struct ndk_abi_sqe *e;
+
+		if (ndk_ring_prod_space(&rc.sq, &broken) == 0)
+			continue;
+		e = ndk_ring_prod_next(&rc.sq);
+		memset(e, 0, sizeof(*e));
+		e->opcode = NDK_ABI_OP_NOP;
+		ndk_ring_prod_publish(&rc.sq);
+	}
+	CHECK(raw_wait_hangup(&rc, 3000), "daemon detached the client");
+	CHECK(tel_wait_u64(&d, "clients_broken", broken_before + 1, 2000) == broken_before + 1,
+	      "counted as broken");
+	CHECK(tdaemon_alive(&d) && neighbour_works(honest), "daemon and neighbour fine");
+	raw_close(&rc);
+}
+
+static void
+test_talking_after_attach(struct ndk_adapter *honest)
+{
+	uint64_t clean_before = tel_status_u64(&d, "clients_cleaned_up");
+	struct raw_client rc;
+
+	CHECK(raw_attach(&rc, d.sock) == 0, "raw attach");
+	if (rc.region == NULL)
+		return;
+	/* Only liveness travels on the socket after attach: anything else ends the client. */
+	CHECK(send(rc.sock, "junk", 4, MSG_NOSIGNAL) == 4, "send junk");
+	CHECK(raw_wait_hangup(&rc, 3000), "daemon detached the client");
+	CHECK(tel_wait_u64(&d, "clients_cleaned_up", clean_before + 1, 2000) == clean_before + 1,
+	      "and cleaned up");
+	CHECK(tdaemon_alive(&d) && neighbour_works(honest), "daemon and neighbour fine");
+	raw_close(&rc);
+}
+
+static void
+test_region_is_sealed(void)
+{
+	struct raw_client rc;
+
+	CHECK(raw_attach(&rc, d.sock) == 0, "raw attach");
+	if (rc.region == NULL)
+		return;
+	/* Shrinking the region would turn the engine's next access into SIGBUS. */
+	CHECK(ftruncate(rc.memfd, 0) != 0 && errno == EPERM, "cannot shrink the channel");
+	CHECK(ftruncate(rc.memfd, (off_t)rc.region_size * 2) != 0 && errno == EPERM,
+	      "cannot grow it either");
+	CHECK((fcntl(rc.memfd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) ==
+		      (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+	      "sealed");
+	raw_close(&rc);
+}
+
+static struct ndk_adapter *honest;
+
+#define WITH_HONEST(fn)                                                                   \
+	static void fn##_run(void)                                                        \
+	{                                                                                 \
+		fn(honest);                                                               \
+	}
+WITH_HONEST(test_garbage_entries)
+WITH_HONEST(test_scribbled_header)
+WITH_HONEST(test_bogus_producer_index)
+WITH_HONEST(test_bogus_cq_consumer)
+WITH_HONEST(test_talking_after_attach)
+
+int
+main(void)
+{
+	if (tdaemon_start(&d, "garbage", NULL) != 0)
+		return 1;
+	if (ndk_adapter_open(d.sock, NULL, &honest) != NDK_STATUS_SUCCESS) {
+		tdaemon_kill(&d);
+		return 1;
+	}
+	RUN(test_garbage_entries_run);
+	RUN(test_scribbled_header_run);
+	RUN(test_bogus_producer_index_run);
+	RUN(test_bogus_cq_consumer_run);
+	RUN(test_talking_after_attach_run);
+	RUN(test_region_is_sealed);
+	CHECK(neighbour_works(honest), "honest client worked to the end");
+	CHECK_STATUS(ndk_adapter_close(honest), NDK_STATUS_SUCCESS);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0 on SIGTERM");
+	return t_done();
+}
