@@ -33,6 +33,7 @@ channel_create(struct client *c, uint32_t entries)
 	uint32_t off;
 	size_t size;
 	char name[32];
+	int rc;
 
 	if (entries < NDK_ABI_RING_MIN_ENTRIES || entries > NDK_ABI_RING_MAX_ENTRIES ||
 	    (entries & (entries - 1)) != 0)
@@ -77,13 +78,10 @@ channel_create(struct client *c, uint32_t entries)
 	ndk_ring_attach(&c->cq, c->region, &h->ctrl_cq);
 	return 0;
 err:
-	{
-		int e = errno;
-
-		close(c->memfd);
-		c->memfd = -1;
-		return -e;
-	}
+	rc = -errno;
+	close(c->memfd);
+	c->memfd = -1;
+	return rc;
 }
 
 void

@@ -30,9 +30,9 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients)
 	if (set->engines == NULL)
 		return -ENOMEM;
 	set->n = n;
-	set->outbox = rte_ring_create_elem("ndkd_outbox", sizeof(struct engine_msg),
-					   rte_align32pow2(n * ring_size), SOCKET_ID_ANY,
-					   RING_F_SC_DEQ);
+	set->outbox =
+		rte_ring_create_elem("ndkd_outbox", sizeof(struct engine_msg),
+				     rte_align32pow2(n * ring_size), SOCKET_ID_ANY, RING_F_SC_DEQ);
 	if (set->outbox == NULL)
 		goto err;
 	set->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -180,7 +180,7 @@ engine_poll_once(struct engine *e)
 			continue;
 		if (log_ratelimit_ok(&e->rl, ndkd_now_ns(), &dropped))
 			NDKD_LOG(WARNING, engine,
-				 "engine %u: client %u (pid %d) broke the ring protocol; detaching it"
+				 "engine %u: client %u (pid %d) broke the ring protocol, detached"
 				 " (%" PRIu64 " similar messages suppressed)",
 				 e->id, c->id, (int)c->pid, dropped);
 		stat_add(&e->clients_broken, 1);

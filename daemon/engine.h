@@ -55,7 +55,7 @@ struct engine_set {
 	struct engine *engines;
 	unsigned int n;
 	struct rte_ring *outbox; /* engines -> main, multi-producer */
-	int event_fd;            /* kicked after each outbox message */
+	int event_fd;		 /* kicked after each outbox message */
 };
 
 int engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients);

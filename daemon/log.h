@@ -12,9 +12,8 @@ extern int ndkd_logtype_main;
 extern int ndkd_logtype_engine;
 extern int ndkd_logtype_client;
 
-#define NDKD_LOG(level, type, fmt, ...)                                                   \
-	rte_log(RTE_LOG_##level, ndkd_logtype_##type, "ndkd.%s: " fmt "\n", #type,         \
-		##__VA_ARGS__)
+#define NDKD_LOG(level, type, fmt, ...)                                                            \
+	rte_log(RTE_LOG_##level, ndkd_logtype_##type, "ndkd.%s: " fmt "\n", #type, ##__VA_ARGS__)
 
 /*
  * At most 'burst' messages per second per limiter, so a hostile client

@@ -158,7 +158,7 @@ main(int argc, char **argv)
 	telemetry_init(&srv);
 
 	i = 0;
-	RTE_LCORE_FOREACH_WORKER(lcore) {
+	RTE_LCORE_FOREACH_WORKER (lcore) {
 		eng.engines[i].lcore = lcore;
 		rte_eal_remote_launch(engine_main, &eng.engines[i], lcore);
 		i++;

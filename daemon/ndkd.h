@@ -14,11 +14,11 @@
 #include <ndk/internal/abi.h>
 #include <ndk/internal/ring.h>
 
-#define NDKD_MAX_ALLOWED_IDS   32
-#define NDKD_MAX_EAL_ARGS      32
-#define NDKD_DEFAULT_PREFIX    "ndkd"
-#define NDKD_HELLO_TIMEOUT_MS  5000
-#define NDKD_ENGINE_BATCH      32u
+#define NDKD_MAX_ALLOWED_IDS  32
+#define NDKD_MAX_EAL_ARGS     32
+#define NDKD_DEFAULT_PREFIX   "ndkd"
+#define NDKD_HELLO_TIMEOUT_MS 5000
+#define NDKD_ENGINE_BATCH     32u
 
 struct ndkd_opts {
 	const char *socket_path;
@@ -27,14 +27,14 @@ struct ndkd_opts {
 	unsigned int n_allow_uid;
 	gid_t allow_gid[NDKD_MAX_ALLOWED_IDS];
 	unsigned int n_allow_gid;
-	const char *lcores;      /* EAL -l list; first is the main lcore */
+	const char *lcores;	 /* EAL -l list; first is the main lcore */
 	const char *file_prefix; /* EAL --file-prefix, also where telemetry listens */
-	const char *provider;    /* soft, mlx5, auto */
-	int huge;                /* 1 yes, 0 no, -1 auto (yes when some are free) */
-	unsigned int mem_mb;     /* EAL -m */
+	const char *provider;	 /* soft, mlx5, auto */
+	int huge;		 /* 1 yes, 0 no, -1 auto (yes when some are free) */
+	unsigned int mem_mb;	 /* EAL -m */
 	unsigned int max_clients;
 	unsigned int ctrl_ring_entries;
-	const char *log_level;   /* rte_log level name for ndkd's types */
+	const char *log_level; /* rte_log level name for ndkd's types */
 	char *eal_extra[NDKD_MAX_EAL_ARGS];
 	unsigned int n_eal_extra;
 };
@@ -62,8 +62,8 @@ struct client_stats {
 };
 
 enum client_state {
-	CLIENT_HELLO,    /* connected, hello not yet seen (main only) */
-	CLIENT_ACTIVE,   /* owned by an engine */
+	CLIENT_HELLO,	 /* connected, hello not yet seen (main only) */
+	CLIENT_ACTIVE,	 /* owned by an engine */
 	CLIENT_REMOVING, /* main asked its engine to let go */
 };
 
@@ -83,7 +83,7 @@ struct client {
 	size_t region_size;
 	struct ndk_ring sq; /* daemon's private view; never re-read from the region */
 	struct ndk_ring cq;
-	bool broken;        /* engine: protocol violation seen, stop serving */
+	bool broken; /* engine: protocol violation seen, stop serving */
 	struct client_stats stats;
 	struct client *next; /* main's list */
 };

@@ -107,8 +107,7 @@ parse_ulong(const char *name, const char *s, int base, unsigned long min, unsign
 	*out = v;
 	return 0;
 bad:
-	fprintf(stderr, "ndkd: bad value for --%s: '%s' (expected %lu..%lu)\n", name, s, min,
-		max);
+	fprintf(stderr, "ndkd: bad value for --%s: '%s' (expected %lu..%lu)\n", name, s, min, max);
 	return -1;
 }
 
@@ -162,7 +161,8 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 		switch (c) {
 		case OPT_SOCKET:
 			if (optarg[0] != '/' || strlen(optarg) >= 108) {
-				fprintf(stderr, "ndkd: --socket needs an absolute path under 108 bytes\n");
+				fprintf(stderr,
+					"ndkd: --socket needs an absolute path under 108 bytes\n");
 				return -1;
 			}
 			o->socket_path = optarg;
@@ -174,7 +174,8 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 			break;
 		case OPT_ALLOW_UID:
 			if (o->n_allow_uid == NDKD_MAX_ALLOWED_IDS) {
-				fprintf(stderr, "ndkd: at most %d --allow-uid\n", NDKD_MAX_ALLOWED_IDS);
+				fprintf(stderr, "ndkd: at most %d --allow-uid\n",
+					NDKD_MAX_ALLOWED_IDS);
 				return -1;
 			}
 			if (parse_ulong("allow-uid", optarg, 10, 0, UINT_MAX - 1, &v) != 0)
@@ -183,7 +184,8 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 			break;
 		case OPT_ALLOW_GID:
 			if (o->n_allow_gid == NDKD_MAX_ALLOWED_IDS) {
-				fprintf(stderr, "ndkd: at most %d --allow-gid\n", NDKD_MAX_ALLOWED_IDS);
+				fprintf(stderr, "ndkd: at most %d --allow-gid\n",
+					NDKD_MAX_ALLOWED_IDS);
 				return -1;
 			}
 			if (parse_ulong("allow-gid", optarg, 10, 0, UINT_MAX - 1, &v) != 0)
@@ -203,7 +205,8 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 		case OPT_PROVIDER:
 			if (strcmp(optarg, "soft") != 0 && strcmp(optarg, "mlx5") != 0 &&
 			    strcmp(optarg, "auto") != 0) {
-				fprintf(stderr, "ndkd: --provider must be soft, mlx5 or auto, not '%s'\n",
+				fprintf(stderr,
+					"ndkd: --provider must be soft, mlx5 or auto, not '%s'\n",
 					optarg);
 				return -1;
 			}
@@ -230,7 +233,8 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 					NDK_ABI_RING_MAX_ENTRIES, &v) != 0)
 				return -1;
 			if ((v & (v - 1)) != 0) {
-				fprintf(stderr, "ndkd: --ctrl-ring-entries must be a power of two\n");
+				fprintf(stderr,
+					"ndkd: --ctrl-ring-entries must be a power of two\n");
 				return -1;
 			}
 			o->ctrl_ring_entries = (unsigned int)v;

@@ -206,11 +206,7 @@ accept_clients(struct server *s)
 	}
 }
 
-static void
-send_reply(struct client *c, ndk_status status, int memfd, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void
+__attribute__((format(printf, 4, 5))) static void
 send_reply(struct client *c, ndk_status status, int memfd, const char *fmt, ...)
 {
 	struct ndk_abi_hello_reply r = {
@@ -276,16 +272,16 @@ pick_engine(const struct server *s)
 }
 
 /* Refuse politely: the client gets the status and the reason; we log it, rate-limited. */
-#define REFUSE(s, c, status, ...)                                                         \
-	do {                                                                              \
-		uint64_t dropped_;                                                        \
-		send_reply(c, status, -1, __VA_ARGS__);                                   \
-		stat_add(&(s)->attach_refused, 1);                                        \
-		if (log_ratelimit_ok(&(s)->rl, ndkd_now_ns(), &dropped_))                 \
-			NDKD_LOG(WARNING, client,                                         \
-				 "refused attach from pid %d uid %u: %s (%" PRIu64        \
-				 " similar suppressed)",                                  \
-				 (int)(c)->pid, (unsigned int)(c)->uid, #status, dropped_); \
+#define REFUSE(s, c, status, ...)                                                                  \
+	do {                                                                                       \
+		uint64_t dropped_;                                                                 \
+		send_reply(c, status, -1, __VA_ARGS__);                                            \
+		stat_add(&(s)->attach_refused, 1);                                                 \
+		if (log_ratelimit_ok(&(s)->rl, ndkd_now_ns(), &dropped_))                          \
+			NDKD_LOG(WARNING, client,                                                  \
+				 "refused attach from pid %d uid %u: %s (%" PRIu64                 \
+				 " similar suppressed)",                                           \
+				 (int)(c)->pid, (unsigned int)(c)->uid, #status, dropped_);        \
 	} while (0)
 
 /* Returns false when the connection is to be dropped. */
@@ -323,8 +319,7 @@ handle_hello(struct server *s, struct client *c)
 	}
 	if (h.abi_version != NDK_ABI_VERSION) {
 		REFUSE(s, c, NDK_STATUS_REVISION_MISMATCH,
-		       "client speaks ABI %u, ndkd speaks ABI %u", h.abi_version,
-		       NDK_ABI_VERSION);
+		       "client speaks ABI %u, ndkd speaks ABI %u", h.abi_version, NDK_ABI_VERSION);
 		return false;
 	}
 	if (h.flags != 0 || h.reserved != 0) {
@@ -333,8 +328,8 @@ handle_hello(struct server *s, struct client *c)
 	}
 	if (!peer_allowed(s->o, c->uid, c->gid)) {
 		REFUSE(s, c, NDK_STATUS_ACCESS_DENIED,
-		       "uid %u gid %u is not allowed to attach to this ndkd",
-		       (unsigned int)c->uid, (unsigned int)c->gid);
+		       "uid %u gid %u is not allowed to attach to this ndkd", (unsigned int)c->uid,
+		       (unsigned int)c->gid);
 		return false;
 	}
 	if (s->n_attached >= s->o->max_clients) {

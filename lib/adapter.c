@@ -112,7 +112,8 @@ reap(struct adapter *ad, uint32_t max, bool *broken)
 			uint32_t idx = (uint32_t)batch[i].user_data;
 			uint32_t gen = (uint32_t)(batch[i].user_data >> 32);
 
-			if (idx >= ad->nslots || !ad->slots[idx].busy || ad->slots[idx].gen != gen) {
+			if (idx >= ad->nslots || !ad->slots[idx].busy ||
+			    ad->slots[idx].gen != gen) {
 				ad->stray_completions++;
 				continue;
 			}
@@ -290,8 +291,8 @@ ndk_adapter_open(const char *socket_path, const struct ndk_adapter_opts *opts,
 		return NDK_STATUS_INVALID_PARAMETER;
 	ndk_adapter_opts_init(&o, sizeof(o));
 	if (opts != NULL) {
-		if (opts->opts_size < offsetof(struct ndk_adapter_opts, errbuf_len) +
-					      sizeof(opts->errbuf_len))
+		if (opts->opts_size <
+		    offsetof(struct ndk_adapter_opts, errbuf_len) + sizeof(opts->errbuf_len))
 			return NDK_STATUS_INVALID_PARAMETER;
 		memcpy(&o, opts, opts->opts_size < sizeof(o) ? opts->opts_size : sizeof(o));
 	}

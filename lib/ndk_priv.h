@@ -13,7 +13,7 @@
 
 #define NDK_LIB_OPEN_TIMEOUT_MS 5000
 /* Empty progress calls between two liveness checks of the socket (a syscall). */
-#define NDK_LIB_LIVENESS_EVERY  1024u
+#define NDK_LIB_LIVENESS_EVERY 1024u
 
 /* One outstanding request; its index and generation form the cqe's user_data. */
 struct req_slot {

@@ -8,7 +8,10 @@ struct status_name {
 	const char *name;
 };
 
-#define S(x) { NDK_##x, #x }
+#define S(x)                                                                                       \
+	{                                                                                          \
+		NDK_##x, #x                                                                        \
+	}
 static const struct status_name status_names[] = {
 	S(STATUS_SUCCESS),
 	S(STATUS_PENDING),

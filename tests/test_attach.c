@@ -251,8 +251,10 @@ test_second_daemon_refused(void)
 	int rc;
 
 	/* Same socket path as a running daemon: the newcomer must not steal it. */
-	snprintf(cmd, sizeof(cmd), "%s --socket %s --file-prefix ndkt-dup-%d --no-huge --mem 64 "
-		 ">/dev/null 2>&1", getenv("NDKD_BIN"), d.sock, (int)getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "%s --socket %s --file-prefix ndkt-dup-%d --no-huge --mem 64 "
+		 ">/dev/null 2>&1",
+		 getenv("NDKD_BIN"), d.sock, (int)getpid());
 	rc = system(cmd);
 	CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) != 0, "second daemon on the same socket fails");
 	CHECK(daemon_serves(), "first daemon still serves");

@@ -85,7 +85,8 @@ test_64_clients(void)
 		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 			good++;
 		else
-			CHECK(0, "client %d exited with %d", i, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+			CHECK(0, "client %d exited with %d", i,
+			      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	}
 	CHECK(good == N_CLIENTS, "all clients succeeded");
 	CHECK(tel_wait_u64(&d, "clients_cleaned_up", base_clean + N_CLIENTS, 5000) ==
@@ -146,7 +147,8 @@ test_sigkill_client(void)
 		CHECK(tel_wait_u64(&d, "clients_cleaned_up", clean, 2000) == clean,
 		      "killed client %d cleaned up", k);
 		CHECK(tel_status_u64(&d, "clients_attached") == 0, "nothing attached");
-		CHECK(served > 10000, "it was mid-stream (%llu served)", (unsigned long long)served);
+		CHECK(served > 10000, "it was mid-stream (%llu served)",
+		      (unsigned long long)served);
 	}
 	CHECK(tdaemon_alive(&d), "daemon alive");
 

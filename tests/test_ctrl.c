@@ -183,7 +183,8 @@ test_garbage_fuzz(void)
 			;
 		while (reap_one(&cq, &r)) {
 			completions++;
-			CHECK(r.status == NDK_STATUS_INVALID_PARAMETER || r.opcode == NDK_ABI_OP_NOP,
+			CHECK(r.status == NDK_STATUS_INVALID_PARAMETER ||
+				      r.opcode == NDK_ABI_OP_NOP,
 			      "garbage gets INVALID_PARAMETER");
 		}
 	}

@@ -41,8 +41,7 @@ neighbour_works(struct ndk_adapter *ad)
 }
 
 static uint32_t
-drain_cq(struct raw_client *rc, uint64_t *invalid, uint64_t *other, int timeout_ms,
-	 uint32_t want)
+drain_cq(struct raw_client *rc, uint64_t *invalid, uint64_t *other, int timeout_ms, uint32_t want)
 {
 	uint64_t deadline = t_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	uint32_t got = 0;
@@ -249,10 +248,10 @@ test_region_is_sealed(void)
 
 static struct ndk_adapter *honest;
 
-#define WITH_HONEST(fn)                                                                   \
-	static void fn##_run(void)                                                        \
-	{                                                                                 \
-		fn(honest);                                                               \
+#define WITH_HONEST(fn)                                                                            \
+	static void fn##_run(void)                                                                 \
+	{                                                                                          \
+		fn(honest);                                                                        \
 	}
 WITH_HONEST(test_garbage_entries)
 WITH_HONEST(test_scribbled_header)

@@ -229,8 +229,8 @@ static void
 test_status_strings(void)
 {
 	CHECK(strcmp(ndk_status_str(NDK_STATUS_PENDING), "STATUS_PENDING") == 0, "pending");
-	CHECK(strcmp(ndk_status_str(NDK_STATUS_INVALID_PARAMETER),
-		     "STATUS_INVALID_PARAMETER") == 0, "invalid parameter");
+	CHECK(strcmp(ndk_status_str(NDK_STATUS_INVALID_PARAMETER), "STATUS_INVALID_PARAMETER") == 0,
+	      "invalid parameter");
 	CHECK(strcmp(ndk_status_str(0xC0FFEE00u), "STATUS_0xC0FFEE00") == 0, "unknown: %s",
 	      ndk_status_str(0xC0FFEE00u));
 	CHECK(ndk_status_ok(NDK_STATUS_SUCCESS) && ndk_status_ok(NDK_STATUS_PENDING), "ok");

@@ -168,8 +168,12 @@ static void
 test_desc_validation(void)
 {
 	struct ndk_abi_ring_desc d = {
-		.off_prod = 0, .off_cons = 64, .off_flags = 128, .off_entries = 192,
-		.entries = 16, .entry_size = 64,
+		.off_prod = 0,
+		.off_cons = 64,
+		.off_flags = 128,
+		.off_entries = 192,
+		.entries = 16,
+		.entry_size = 64,
 	};
 	uint64_t size = ndk_abi_ring_bytes(16);
 

@@ -80,8 +80,7 @@ client_child(const char *sock, int ready_fd)
 	if (ndk_adapter_close(ad) != NDK_STATUS_SUCCESS)
 		return 16;
 	printf("  client %d: %llu posted, %llu ok, %llu DEVICE_REMOVED\n", (int)getpid(),
-	       (unsigned long long)posted, (unsigned long long)t.ok,
-	       (unsigned long long)t.removed);
+	       (unsigned long long)posted, (unsigned long long)t.ok, (unsigned long long)t.removed);
 	fflush(stdout);
 	return 0;
 }
@@ -120,8 +119,8 @@ run_under_load(bool sigkill)
 	}
 	for (i = 0; i < N_CLIENTS; i++) {
 		waitpid(pids[i], &st, 0);
-		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		      "client %d: %s %d", i, WIFEXITED(st) ? "exit" : "signal",
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "client %d: %s %d", i,
+		      WIFEXITED(st) ? "exit" : "signal",
 		      WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	}
 

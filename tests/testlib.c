@@ -95,8 +95,7 @@ tdaemon_start(struct tdaemon *d, const char *name, const char *const *extra)
 }
 
 int
-tdaemon_start_at(struct tdaemon *d, const char *name, const char *sock,
-		 const char *const *extra)
+tdaemon_start_at(struct tdaemon *d, const char *name, const char *sock, const char *const *extra)
 {
 	const char *bin = getenv("NDKD_BIN");
 	const char *argv[64];
@@ -328,8 +327,8 @@ raw_hello_bytes(struct raw_client *rc, const void *hello, size_t len)
 	}
 	if (memfd >= 0) {
 		rc->region_size = rc->reply.region_size;
-		rc->region = mmap(NULL, rc->region_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-				  memfd, 0);
+		rc->region =
+			mmap(NULL, rc->region_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 		rc->memfd = memfd;
 		if (rc->region == MAP_FAILED) {
 			rc->region = NULL;

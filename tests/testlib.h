@@ -20,28 +20,28 @@
 extern int t_failures;
 extern int t_checks;
 
-#define CHECK(cond, ...)                                                                  \
-	do {                                                                              \
-		t_checks++;                                                               \
-		if (!(cond)) {                                                            \
-			t_failures++;                                                     \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);    \
-			fprintf(stderr, __VA_ARGS__);                                     \
-			fprintf(stderr, "\n");                                            \
-		}                                                                         \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		t_checks++;                                                                        \
+		if (!(cond)) {                                                                     \
+			t_failures++;                                                              \
+			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fprintf(stderr, "\n");                                                     \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_STATUS(got, want)                                                           \
-	CHECK((got) == (want), "got %s (0x%08x), want %s", ndk_status_str(got), (got),      \
+#define CHECK_STATUS(got, want)                                                                    \
+	CHECK((got) == (want), "got %s (0x%08x), want %s", ndk_status_str(got), (got),             \
 	      ndk_status_str(want))
 
 /* Run one named case; prints "ok"/"not ok" lines. */
-#define RUN(fn)                                                                           \
-	do {                                                                              \
-		int before_ = t_failures;                                                 \
-		fn();                                                                     \
-		printf("%s %s\n", t_failures == before_ ? "ok" : "not ok", #fn);          \
-		fflush(stdout);                                                           \
+#define RUN(fn)                                                                                    \
+	do {                                                                                       \
+		int before_ = t_failures;                                                          \
+		fn();                                                                              \
+		printf("%s %s\n", t_failures == before_ ? "ok" : "not ok", #fn);                   \
+		fflush(stdout);                                                                    \
 	} while (0)
 
 /* Summary line; returns the process exit code. */

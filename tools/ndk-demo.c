@@ -91,7 +91,8 @@ main(int argc, char **argv)
 		case 'h':
 			printf("Usage: ndk-demo [--socket PATH] [--count N]\n"
 			       "Attach to ndkd (PATH, else $NDK_SOCKET, else %s), time N NOP\n"
-			       "round trips one at a time and N more in batches of 32, then detach.\n",
+			       "round trips one at a time and N more in batches of 32, then "
+			       "detach.\n",
 			       NDK_DEFAULT_SOCKET);
 			return 0;
 		default:

@@ -20,21 +20,20 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: ndkctl [OPTIONS] COMMAND\n"
-		"Show the state of a running ndkd.\n"
-		"\n"
-		"Commands:\n"
-		"  status    daemon counters: clients, requests, refusals\n"
-		"  clients   one line per attached client\n"
-		"\n"
-		"Options:\n"
-		"  --file-prefix NAME       the ndkd's --file-prefix (default ndkd)\n"
-		"  --telemetry-socket PATH  read this telemetry socket instead\n"
-		"  --json                   machine-readable output\n"
-		"  -h, --help               this text\n"
-		"\n"
-		"Exit status: 0 ok, 1 ndkd not reachable or answered an error, 2 usage.\n");
+	fprintf(f, "Usage: ndkctl [OPTIONS] COMMAND\n"
+		   "Show the state of a running ndkd.\n"
+		   "\n"
+		   "Commands:\n"
+		   "  status    daemon counters: clients, requests, refusals\n"
+		   "  clients   one line per attached client\n"
+		   "\n"
+		   "Options:\n"
+		   "  --file-prefix NAME       the ndkd's --file-prefix (default ndkd)\n"
+		   "  --telemetry-socket PATH  read this telemetry socket instead\n"
+		   "  --json                   machine-readable output\n"
+		   "  -h, --help               this text\n"
+		   "\n"
+		   "Exit status: 0 ok, 1 ndkd not reachable or answered an error, 2 usage.\n");
 }
 
 static void
@@ -143,7 +142,7 @@ cmd_status(int fd, const char *path, int json)
 		printf("\n");
 	} else {
 		printf("%-20s %s\n", "telemetry", path);
-		json_object_foreach(st, key, v) {
+		json_object_foreach (st, key, v) {
 			printf("%-20s ", key);
 			print_value(v);
 		}
@@ -163,7 +162,7 @@ cmd_clients(int fd, int json)
 	if (ids == NULL || !json_is_array(ids))
 		return 1;
 	all = json_array();
-	json_array_foreach(ids, i, id) {
+	json_array_foreach (ids, i, id) {
 		char cmd[64];
 		json_t *c;
 
@@ -179,7 +178,7 @@ cmd_clients(int fd, int json)
 	} else {
 		printf("%-8s %-8s %-6s %-6s %-10s %-14s %-8s %s\n", "ID", "PID", "UID", "ENGINE",
 		       "STATE", "REQUESTS", "BAD", "NAME");
-		json_array_foreach(all, i, id) {
+		json_array_foreach (all, i, id) {
 			printf("%-8lld %-8lld %-6lld %-6lld %-10s %-14lld %-8lld %s\n",
 			       (long long)json_integer_value(json_object_get(id, "id")),
 			       (long long)json_integer_value(json_object_get(id, "pid")),

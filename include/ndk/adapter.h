@@ -114,8 +114,8 @@ ndk_adapter_query_extension(struct ndk_adapter *adapter, const struct ndk_guid *
 }
 
 static inline ndk_status
-ndk_adapter_nop(struct ndk_adapter *adapter, uint32_t flags,
-		ndk_fn_request_completion completion, void *context)
+ndk_adapter_nop(struct ndk_adapter *adapter, uint32_t flags, ndk_fn_request_completion completion,
+		void *context)
 {
 	return adapter->dispatch->nop(adapter, flags, completion, context);
 }

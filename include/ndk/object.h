@@ -24,17 +24,17 @@ struct ndk_version {
 #define NDK_VERSION_MINOR 2
 
 /* NDK_OBJECT_TYPE values. */
-#define NDK_OBJECT_TYPE_UNDEFINED       0
-#define NDK_OBJECT_TYPE_ADAPTER         1
-#define NDK_OBJECT_TYPE_QP              2
-#define NDK_OBJECT_TYPE_CQ              3
-#define NDK_OBJECT_TYPE_MR              4
-#define NDK_OBJECT_TYPE_MW              5
-#define NDK_OBJECT_TYPE_PD              6
+#define NDK_OBJECT_TYPE_UNDEFINED	0
+#define NDK_OBJECT_TYPE_ADAPTER		1
+#define NDK_OBJECT_TYPE_QP		2
+#define NDK_OBJECT_TYPE_CQ		3
+#define NDK_OBJECT_TYPE_MR		4
+#define NDK_OBJECT_TYPE_MW		5
+#define NDK_OBJECT_TYPE_PD		6
 #define NDK_OBJECT_TYPE_SHARED_ENDPOINT 7
-#define NDK_OBJECT_TYPE_CONNECTOR       8
-#define NDK_OBJECT_TYPE_LISTENER        9
-#define NDK_OBJECT_TYPE_SRQ             10
+#define NDK_OBJECT_TYPE_CONNECTOR	8
+#define NDK_OBJECT_TYPE_LISTENER	9
+#define NDK_OBJECT_TYPE_SRQ		10
 
 /*
  * Every object begins with this header and is followed by a const dispatch
@@ -66,8 +66,7 @@ typedef void (*ndk_fn_create_completion)(void *context, ndk_status status,
  * The object must not be touched once close has been called.
  */
 typedef ndk_status (*ndk_fn_close_object)(struct ndk_object_header *object,
-					  ndk_fn_close_completion close_completion,
-					  void *context);
+					  ndk_fn_close_completion close_completion, void *context);
 
 struct ndk_guid {
 	uint32_t data1;
@@ -85,8 +84,7 @@ struct ndk_extension_interface {
  * extension named by id at version, or returns NOT_SUPPORTED.
  */
 typedef ndk_status (*ndk_fn_query_extension)(struct ndk_object_header *object,
-					     const struct ndk_guid *id,
-					     struct ndk_version version,
+					     const struct ndk_guid *id, struct ndk_version version,
 					     struct ndk_extension_interface *ext);
 
 #ifdef __cplusplus

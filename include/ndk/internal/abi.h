@@ -20,24 +20,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NDK_ABI_MAGIC        0x4e444b44u /* "NDKD" */
+#define NDK_ABI_MAGIC	     0x4e444b44u /* "NDKD" */
 #define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
-#define NDK_ABI_VERSION      1u
+#define NDK_ABI_VERSION	     1u
 
-#define NDK_ABI_CACHE_LINE   64u
-#define NDK_ABI_ENTRY_SIZE   64u
-#define NDK_ABI_MSG_LEN      112u
+#define NDK_ABI_CACHE_LINE 64u
+#define NDK_ABI_ENTRY_SIZE 64u
+#define NDK_ABI_MSG_LEN	   112u
 
 /* -------------------------------------------------------------------------
  * Attach: one SOCK_SEQPACKET message each way.
  * ------------------------------------------------------------------------- */
 
 struct ndk_abi_hello {
-	uint32_t magic;       /* NDK_ABI_MAGIC */
+	uint32_t magic;	      /* NDK_ABI_MAGIC */
 	uint32_t abi_version; /* NDK_ABI_VERSION of the client */
-	uint32_t flags;       /* none defined: must be 0 */
+	uint32_t flags;	      /* none defined: must be 0 */
 	uint32_t reserved;    /* must be 0 */
-	char name[48];        /* free text for ndkctl, NUL-padded */
+	char name[48];	      /* free text for ndkctl, NUL-padded */
 };
 
 /*
@@ -47,7 +47,7 @@ struct ndk_abi_hello {
  * why in plain words.
  */
 struct ndk_abi_hello_reply {
-	uint32_t magic;       /* NDK_ABI_MAGIC */
+	uint32_t magic;	      /* NDK_ABI_MAGIC */
 	uint32_t abi_version; /* NDK_ABI_VERSION of the daemon */
 	uint32_t status;      /* an ndk_status value */
 	uint32_t client_id;
@@ -83,7 +83,7 @@ _Static_assert(sizeof(struct ndk_abi_ring_desc) == 32, "ring desc size");
 #define NDK_ABI_STATE_SHUTDOWN 2u /* ndkd is stopping: post nothing more */
 
 struct ndk_abi_region {
-	uint32_t magic;       /* NDK_ABI_REGION_MAGIC */
+	uint32_t magic;	      /* NDK_ABI_REGION_MAGIC */
 	uint32_t abi_version; /* NDK_ABI_VERSION */
 	uint64_t region_size;
 	uint32_t header_size; /* sizeof(struct ndk_abi_region) */
@@ -93,7 +93,7 @@ struct ndk_abi_region {
 	struct ndk_abi_ring_desc ctrl_sq; /* client -> daemon requests */
 	struct ndk_abi_ring_desc ctrl_cq; /* daemon -> client completions */
 	uint8_t pad0[NDK_ABI_CACHE_LINE - 32];
-	uint32_t kstate;      /* NDK_ABI_STATE_*; its own cache line */
+	uint32_t kstate; /* NDK_ABI_STATE_*; its own cache line */
 	uint8_t pad1[NDK_ABI_CACHE_LINE - 4];
 };
 _Static_assert(sizeof(struct ndk_abi_region) == 192, "region header size");
@@ -115,9 +115,9 @@ _Static_assert(offsetof(struct ndk_abi_region, kstate) == 128, "kstate offset");
  */
 struct ndk_abi_sqe {
 	uint8_t opcode;
-	uint8_t flags;     /* none defined: must be 0 */
+	uint8_t flags; /* none defined: must be 0 */
 	uint16_t reserved0;
-	uint32_t handle;   /* object the request is about; 0 for adapter-wide */
+	uint32_t handle; /* object the request is about; 0 for adapter-wide */
 	uint64_t user_data;
 	uint64_t args[6];
 };
@@ -127,8 +127,8 @@ _Static_assert(offsetof(struct ndk_abi_sqe, args) == 16, "sqe args");
 
 struct ndk_abi_cqe {
 	uint64_t user_data;
-	uint32_t status;   /* ndk_status */
-	uint8_t opcode;    /* echoed from the request */
+	uint32_t status; /* ndk_status */
+	uint8_t opcode;	 /* echoed from the request */
 	uint8_t reserved0[3];
 	uint64_t out[6];
 };

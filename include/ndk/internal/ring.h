@@ -48,7 +48,7 @@ struct ndk_ring {
 	uint8_t *kentries;
 	uint32_t entries;
 	uint32_t mask;
-	uint32_t local;  /* producer: next slot to fill; consumer: next to read */
+	uint32_t local;	 /* producer: next slot to fill; consumer: next to read */
 	uint32_t cached; /* the peer's index as last loaded */
 };
 
