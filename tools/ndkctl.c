@@ -90,6 +90,8 @@ tel_query(int fd, const char *cmd)
 	char *buf = malloc(TEL_BUF + 1);
 	json_error_t err;
 	json_t *root, *v;
+	char key[128];
+	size_t key_len;
 	ssize_t n;
 
 	if (buf == NULL)
@@ -106,7 +108,10 @@ tel_query(int fd, const char *cmd)
 		fprintf(stderr, "ndkctl: bad telemetry reply to %s: %s\n", cmd, err.text);
 		return NULL;
 	}
-	v = json_object_get(root, cmd);
+	/* The reply is keyed by the command without its parameters. */
+	key_len = strcspn(cmd, ",");
+	snprintf(key, sizeof(key), "%.*s", (int)key_len, cmd);
+	v = json_object_get(root, key);
 	if (v == NULL || json_is_null(v)) {
 		fprintf(stderr, "ndkctl: %s: no such command (is this an ndkd?)\n", cmd);
 		json_decref(root);
