@@ -271,6 +271,6 @@ main(void)
 	RUN(test_silent_connection_times_out);
 	RUN(test_client_limit);
 	RUN(test_uid_refused);
-	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0 on SIGTERM");
+	CHECK(tdaemon_stop_signal(&d, SIGINT) == 0, "ndkd exits 0 on SIGINT");
 	return t_done();
 }

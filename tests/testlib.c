@@ -192,12 +192,18 @@ cleanup_dir(struct tdaemon *d)
 int
 tdaemon_stop(struct tdaemon *d)
 {
+	return tdaemon_stop_signal(d, SIGTERM);
+}
+
+int
+tdaemon_stop_signal(struct tdaemon *d, int sig)
+{
 	uint64_t deadline = t_now_ns() + 15ull * 1000000000ull;
 	int st;
 
 	if (d->pid <= 0)
 		return -1;
-	kill(d->pid, SIGTERM);
+	kill(d->pid, sig);
 	while (t_now_ns() < deadline) {
 		pid_t r = waitpid(d->pid, &st, WNOHANG);
 
@@ -211,7 +217,7 @@ tdaemon_stop(struct tdaemon *d)
 		}
 		sleep_ms(10);
 	}
-	fprintf(stderr, "ndkd did not stop within 15 s of SIGTERM\n");
+	fprintf(stderr, "ndkd did not stop within 15 s of signal %d\n", sig);
 	print_log(d);
 	tdaemon_kill(d);
 	return -1;

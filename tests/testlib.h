@@ -67,6 +67,7 @@ int tdaemon_start_at(struct tdaemon *d, const char *name, const char *sock,
 		     const char *const *extra);
 /* SIGTERM and wait; returns the exit status, or -1 if it died of a signal or hung. */
 int tdaemon_stop(struct tdaemon *d);
+int tdaemon_stop_signal(struct tdaemon *d, int sig);
 void tdaemon_kill(struct tdaemon *d);
 bool tdaemon_alive(struct tdaemon *d);
 
