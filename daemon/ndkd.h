@@ -18,7 +18,9 @@
 #define NDKD_MAX_EAL_ARGS     32
 #define NDKD_DEFAULT_PREFIX   "ndkd"
 #define NDKD_HELLO_TIMEOUT_MS 5000
-#define NDKD_ENGINE_BATCH     32u
+/* Connections allowed to wait for their hello at once: a flood cannot eat every fd. */
+#define NDKD_MAX_PENDING_HELLO 128
+#define NDKD_ENGINE_BATCH      32u
 
 struct ndkd_opts {
 	const char *socket_path;

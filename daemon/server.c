@@ -159,6 +159,8 @@ client_free(struct server *s, struct client *c)
 	if (c->state != CLIENT_HELLO) {
 		s->n_attached--;
 		s->engine_load[c->engine]--;
+	} else {
+		s->n_hello--;
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (c->state != CLIENT_HELLO) {
@@ -185,6 +187,11 @@ accept_clients(struct server *s)
 				NDKD_LOG(ERR, main, "accept: %s", strerror(errno));
 			return;
 		}
+		if (s->n_hello >= NDKD_MAX_PENDING_HELLO) {
+			close(fd);
+			stat_add(&s->attach_refused, 1);
+			continue;
+		}
 		c = calloc(1, sizeof(*c));
 		if (c == NULL) {
 			close(fd);
@@ -202,6 +209,7 @@ accept_clients(struct server *s)
 		pthread_mutex_lock(&s->lock);
 		c->next = s->clients;
 		s->clients = c;
+		s->n_hello++;
 		pthread_mutex_unlock(&s->lock);
 	}
 }
@@ -358,6 +366,7 @@ handle_hello(struct server *s, struct client *c)
 
 	pthread_mutex_lock(&s->lock);
 	c->state = CLIENT_ACTIVE;
+	s->n_hello--;
 	s->n_attached++;
 	s->engine_load[c->engine]++;
 	pthread_mutex_unlock(&s->lock);

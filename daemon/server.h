@@ -26,7 +26,8 @@ struct server {
 	pthread_mutex_t lock;
 	struct client *clients;
 	unsigned int n_attached;
-	bool closing; /* under lock: engines are going away, telemetry must not look */
+	unsigned int n_hello; /* connections that have not said hello yet */
+	bool closing;	      /* under lock: engines are going away, telemetry must not look */
 	uint32_t next_id;
 	_Atomic uint64_t clients_total;
 	_Atomic uint64_t clients_cleaned_up;

@@ -98,6 +98,51 @@ test_silent_connection_times_out(void)
 	raw_close(&rc);
 }
 
+static int
+count_hung(struct raw_client *rc, int n)
+{
+	int i, hung = 0;
+
+	for (i = 0; i < n; i++)
+		hung += rc[i].sock >= 0 && raw_wait_hangup(&rc[i], 0);
+	return hung;
+}
+
+static void
+test_connection_flood(void)
+{
+	struct raw_client rc[200];
+	uint64_t deadline;
+	int i, dropped;
+
+	/* Silent connections beyond the pending limit (128) are closed at once. */
+	for (i = 0; i < 200; i++) {
+		rc[i].sock = raw_connect(d.sock);
+		rc[i].memfd = -1;
+		rc[i].region = NULL;
+	}
+	deadline = t_now_ns() + 2000000000ull;
+	while ((dropped = count_hung(rc, 200)) < 72 && t_now_ns() < deadline)
+		usleep(10000);
+	CHECK(dropped == 72, "exactly the connections over the limit dropped (%d)", dropped);
+	/* While the flood holds every pending place, a newcomer is turned away too... */
+	{
+		struct ndk_adapter *ad;
+		ndk_status st = ndk_adapter_open(d.sock, NULL, &ad);
+
+		CHECK(st != NDK_STATUS_SUCCESS, "no place while flooded: %s", ndk_status_str(st));
+		if (st == NDK_STATUS_SUCCESS)
+			ndk_adapter_close(ad);
+	}
+	/* ...and gets in as soon as the flood goes away. */
+	for (i = 0; i < 200; i++)
+		raw_close(&rc[i]);
+	deadline = t_now_ns() + 2000000000ull;
+	while (!daemon_serves() && t_now_ns() < deadline)
+		usleep(10000);
+	CHECK(daemon_serves(), "a real client attaches once the flood is gone");
+}
+
 static void
 test_no_daemon(void)
 {
@@ -269,6 +314,7 @@ main(void)
 	RUN(test_no_daemon);
 	RUN(test_second_daemon_refused);
 	RUN(test_silent_connection_times_out);
+	RUN(test_connection_flood);
 	RUN(test_client_limit);
 	RUN(test_uid_refused);
 	CHECK(tdaemon_stop_signal(&d, SIGINT) == 0, "ndkd exits 0 on SIGINT");

@@ -184,6 +184,11 @@ tdaemon_alive(struct tdaemon *d)
 static void
 cleanup_dir(struct tdaemon *d)
 {
+	/* NDK_TEST_KEEP=1 keeps the daemon's log for a look after a run. */
+	if (getenv("NDK_TEST_KEEP") != NULL) {
+		fprintf(stderr, "kept %s\n", d->log);
+		return;
+	}
 	unlink(d->sock);
 	unlink(d->log);
 	rmdir(d->dir);
