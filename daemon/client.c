@@ -7,11 +7,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "ndkd.h"
+
+/* The rings start on the first cache line after the header. */
+#define RING_OFFSET                                                                                \
+	((uint32_t)((sizeof(struct ndk_abi_region) + NDK_ABI_CACHE_LINE - 1) &                     \
+		    ~(NDK_ABI_CACHE_LINE - 1)))
 
 static uint32_t
 place_ring(struct ndk_abi_ring_desc *d, uint32_t off, uint32_t entries)
@@ -26,7 +32,7 @@ place_ring(struct ndk_abi_ring_desc *d, uint32_t off, uint32_t entries)
 }
 
 int
-channel_create(struct client *c, uint32_t entries)
+channel_create(struct client *c, uint32_t entries, const struct ndk_abi_adapter_info *info)
 {
 	struct ndk_abi_region *h;
 	long page = sysconf(_SC_PAGESIZE);
@@ -38,7 +44,7 @@ channel_create(struct client *c, uint32_t entries)
 	if (entries < NDK_ABI_RING_MIN_ENTRIES || entries > NDK_ABI_RING_MAX_ENTRIES ||
 	    (entries & (entries - 1)) != 0)
 		return -EINVAL;
-	off = 4 * NDK_ABI_CACHE_LINE; /* header, rounded up to a cache line */
+	off = RING_OFFSET;
 	off = (uint32_t)(off + ndk_abi_ring_bytes(entries));
 	off = (uint32_t)(off + ndk_abi_ring_bytes(entries));
 	size = ((size_t)off + (size_t)page - 1) & ~((size_t)page - 1);
@@ -69,10 +75,22 @@ channel_create(struct client *c, uint32_t entries)
 	h->header_size = sizeof(*h);
 	h->client_id = c->id;
 	h->engine_id = c->engine;
-	off = place_ring(&h->ctrl_sq, 4 * NDK_ABI_CACHE_LINE, entries);
+	h->info = *info;
+	off = place_ring(&h->ctrl_sq, RING_OFFSET, entries);
 	place_ring(&h->ctrl_cq, off, entries);
 	atomic_store_explicit((_Atomic uint32_t *)&h->kstate, NDK_ABI_STATE_ACTIVE,
 			      memory_order_relaxed);
+	/* Handle 0 is never given out, so the table has one slot more than the limits. */
+	c->obj_cap = info->max_mrs + info->max_pds + 1;
+	c->obj_hw = 1;
+	c->obj_free = 0;
+	c->objs = calloc(c->obj_cap, sizeof(*c->objs));
+	if (c->objs == NULL) {
+		munmap(c->region, size);
+		c->region = NULL;
+		errno = ENOMEM;
+		goto err;
+	}
 	/* Our view is computed here, once; the header copy is the client's to read. */
 	ndk_ring_attach(&c->sq, c->region, &h->ctrl_sq);
 	ndk_ring_attach(&c->cq, c->region, &h->ctrl_cq);
@@ -87,6 +105,13 @@ err:
 void
 channel_destroy(struct client *c)
 {
+	uint32_t i, n = atomic_load_explicit(&c->n_regions, memory_order_relaxed);
+
+	for (i = 0; i < n; i++)
+		munmap(c->regions[i].daemon_base, c->regions[i].size);
+	atomic_store_explicit(&c->n_regions, 0, memory_order_relaxed);
+	free(c->objs);
+	c->objs = NULL;
 	if (c->region != NULL)
 		munmap(c->region, c->region_size);
 	c->region = NULL;

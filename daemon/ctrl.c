@@ -21,35 +21,81 @@ all_zero(const void *p, size_t n)
 	return true;
 }
 
-/* Returns false when the request was malformed (counted as a bad request). */
-bool
-ctrl_execute(struct client *c, const struct ndk_abi_sqe *sqe, struct ndk_abi_cqe *cqe)
+/* The args a request does not use must be zero; 'used' counts from args[0]. */
+static bool
+unused_zero(const struct ndk_abi_sqe *sqe, unsigned int used)
 {
-	(void)c;
+	return all_zero(&sqe->args[used], sizeof(sqe->args) - used * sizeof(sqe->args[0]));
+}
+
+bool
+ctrl_execute(struct client *c, struct ctrl_ctx *x, const struct ndk_abi_sqe *sqe,
+	     struct ndk_abi_cqe *cqe)
+{
+	const uint64_t *a = sqe->args;
+	ndk_status st;
+
 	memset(cqe, 0, sizeof(*cqe));
 	cqe->user_data = sqe->user_data;
 	cqe->opcode = sqe->opcode;
 
-	if (sqe->flags != 0 || sqe->reserved0 != 0) {
-		cqe->status = NDK_STATUS_INVALID_PARAMETER;
-		return false;
-	}
+	if (sqe->flags != 0 || sqe->reserved0 != 0)
+		goto bad;
 	switch (sqe->opcode) {
 	case NDK_ABI_OP_NOP:
-		if (sqe->handle != 0 || !all_zero(sqe->args, sizeof(sqe->args))) {
-			cqe->status = NDK_STATUS_INVALID_PARAMETER;
-			return false;
-		}
-		cqe->status = NDK_STATUS_SUCCESS;
-		return true;
+		if (sqe->handle != 0 || !unused_zero(sqe, 0))
+			goto bad;
+		st = NDK_STATUS_SUCCESS;
+		break;
+	case NDK_ABI_OP_PD_CREATE:
+		if (sqe->handle != 0 || !unused_zero(sqe, 0))
+			goto bad;
+		st = obj_pd_create(c, x, cqe->out);
+		break;
+	case NDK_ABI_OP_PD_DESTROY:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = obj_pd_destroy(c, x, sqe->handle);
+		break;
+	case NDK_ABI_OP_MR_CREATE:
+		if (!unused_zero(sqe, 1))
+			goto bad;
+		st = obj_mr_create(c, x, sqe->handle, a[0], cqe->out);
+		break;
+	case NDK_ABI_OP_MR_REGISTER:
+		if (!unused_zero(sqe, 3))
+			goto bad;
+		st = obj_mr_register(c, x, sqe->handle, a[0], a[1], a[2], cqe->out);
+		break;
+	case NDK_ABI_OP_MR_DEREGISTER:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = obj_mr_deregister(c, x, sqe->handle);
+		break;
+	case NDK_ABI_OP_MR_INIT_FR:
+		if (!unused_zero(sqe, 2))
+			goto bad;
+		st = obj_mr_init_fr(c, x, sqe->handle, a[0], a[1], cqe->out);
+		break;
+	case NDK_ABI_OP_MR_DESTROY:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = obj_mr_destroy(c, x, sqe->handle);
+		break;
 	default:
-		cqe->status = NDK_STATUS_INVALID_PARAMETER;
-		return false;
+		goto bad;
 	}
+	cqe->status = st;
+	/* A well-formed request that names no object of the client's is bad too. */
+	return st != NDK_STATUS_INVALID_HANDLE;
+bad:
+	memset(cqe->out, 0, sizeof(cqe->out));
+	cqe->status = NDK_STATUS_INVALID_PARAMETER;
+	return false;
 }
 
 unsigned int
-ctrl_serve(struct client *c, unsigned int budget, bool cancel, uint64_t *bad)
+ctrl_serve(struct client *c, struct ctrl_ctx *x, unsigned int budget, bool cancel, uint64_t *bad)
 {
 	struct ndk_abi_sqe sqe;
 	struct ndk_abi_cqe cqe;
@@ -73,7 +119,7 @@ ctrl_serve(struct client *c, unsigned int budget, bool cancel, uint64_t *bad)
 			cqe.user_data = sqe.user_data;
 			cqe.opcode = sqe.opcode;
 			cqe.status = NDK_STATUS_DEVICE_REMOVED;
-		} else if (!ctrl_execute(c, &sqe, &cqe)) {
+		} else if (!ctrl_execute(c, x, &sqe, &cqe)) {
 			(*bad)++;
 			stat_add(&c->stats.bad_requests, 1);
 		}

@@ -17,7 +17,8 @@
 _Static_assert(sizeof(struct engine_msg) == 16, "engine_msg is a 16-byte ring element");
 
 int
-engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients)
+engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients, struct mrt *mrt,
+	       const struct ndkd_limits *lim)
 {
 	char name[RTE_RING_NAMESIZE];
 	unsigned int i, ring_size;
@@ -45,6 +46,9 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients)
 		e->set = set;
 		e->max_clients = max_clients;
 		e->rl.burst = 10;
+		e->ctx.mrt = mrt;
+		e->ctx.cache = &e->mr_cache;
+		e->ctx.lim = lim;
 		e->clients = calloc(max_clients, sizeof(*e->clients));
 		snprintf(name, sizeof(name), "ndkd_eng%u", i);
 		e->inbox = rte_ring_create_elem(name, sizeof(struct engine_msg), ring_size,
@@ -64,6 +68,8 @@ engines_destroy(struct engine_set *set)
 	unsigned int i;
 
 	for (i = 0; set->engines != NULL && i < set->n; i++) {
+		if (set->engines[i].ctx.mrt != NULL)
+			mrt_cache_flush(set->engines[i].ctx.mrt, &set->engines[i].mr_cache);
 		rte_ring_free(set->engines[i].inbox);
 		free(set->engines[i].clients);
 	}
@@ -136,6 +142,8 @@ handle_msg(struct engine *e, const struct engine_msg *m)
 				break;
 			}
 		}
+		/* Before main frees the client: every token it had dies here. */
+		obj_release_all(m->client, &e->ctx);
 		/* Acked even when BROKEN already dropped it: main frees on this ack. */
 		reply(e, MSG_REMOVED, m->client);
 		break;
@@ -148,7 +156,8 @@ handle_msg(struct engine *e, const struct engine_msg *m)
 		for (i = 0; i < e->n_clients; i++) {
 			uint64_t bad = 0;
 
-			ctrl_serve(e->clients[i], UINT32_MAX, true, &bad);
+			ctrl_serve(e->clients[i], &e->ctx, UINT32_MAX, true, &bad);
+			obj_release_all(e->clients[i], &e->ctx);
 		}
 		e->stopped = true;
 		reply(e, MSG_STOPPED, NULL);
@@ -175,7 +184,7 @@ engine_poll_once(struct engine *e)
 	for (i = 0; i < e->n_clients; i++) {
 		struct client *c = e->clients[i];
 
-		served += ctrl_serve(c, NDKD_ENGINE_BATCH, false, &bad);
+		served += ctrl_serve(c, &e->ctx, NDKD_ENGINE_BATCH, false, &bad);
 		if (!c->broken)
 			continue;
 		if (log_ratelimit_ok(&e->rl, ndkd_now_ns(), &dropped))
@@ -184,6 +193,7 @@ engine_poll_once(struct engine *e)
 				 " (%" PRIu64 " similar messages suppressed)",
 				 e->id, c->id, (int)c->pid, dropped);
 		stat_add(&e->clients_broken, 1);
+		obj_release_all(c, &e->ctx);
 		drop_client(e, i--);
 		reply(e, MSG_BROKEN, c);
 	}

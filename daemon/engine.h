@@ -17,6 +17,7 @@
 #include <rte_common.h>
 
 #include "log.h"
+#include "mrt.h"
 #include "ndkd.h"
 
 enum engine_msg_type {
@@ -44,6 +45,8 @@ struct engine {
 	unsigned int max_clients;
 	bool stopped;
 	struct log_ratelimit rl;
+	struct mrt_cache mr_cache;
+	struct ctrl_ctx ctx;
 	/* Written by this engine only, read by telemetry. */
 	alignas(RTE_CACHE_LINE_SIZE) _Atomic uint64_t heartbeat;
 	_Atomic uint64_t requests;
@@ -58,7 +61,8 @@ struct engine_set {
 	int event_fd;		 /* kicked after each outbox message */
 };
 
-int engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients);
+int engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
+		   struct mrt *mrt, const struct ndkd_limits *lim);
 void engines_destroy(struct engine_set *set);
 int engine_send(struct engine *e, uint32_t type, struct client *c);
 unsigned int engines_collect(struct engine_set *set, struct engine_msg *msgs, unsigned int max);

@@ -20,6 +20,7 @@
 
 #include "engine.h"
 #include "log.h"
+#include "mrt.h"
 #include "ndkd.h"
 #include "provider.h"
 #include "server.h"
@@ -33,6 +34,40 @@ notify(const char *state)
 #else
 	(void)state;
 #endif
+}
+
+static uint64_t
+hugepage_size(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long kb = 2048;
+
+	if (f == NULL)
+		return 2ull << 20;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+/* NDK_ADAPTER_INFO as the soft provider can honour it today, plus the arena rules. */
+static void
+fill_adapter_info(struct ndk_abi_adapter_info *i, const struct ndkd_limits *lim, bool huge)
+{
+	memset(i, 0, sizeof(*i));
+	i->max_registration_size = lim->max_region_bytes;
+	i->frmr_page_count = lim->frmr_page_count;
+	i->rdma_technology = 4; /* NdkRoCEv2: what the soft provider speaks on the wire */
+	/* No QPs, CQs, MWs or SRQs yet: their limits stay 0 until they exist. */
+	i->arena_flags = huge ? NDK_ABI_ARENA_HUGETLB : 0;
+	i->arena_page_size = huge ? hugepage_size() : 4096;
+	i->max_region_bytes = lim->max_region_bytes;
+	i->max_mrs = lim->max_mrs;
+	i->max_pds = lim->max_pds;
+	i->max_regions = lim->max_regions;
 }
 
 static bool
@@ -113,6 +148,7 @@ main(int argc, char **argv)
 	struct engine_set eng;
 	struct server srv;
 	struct provider prov;
+	struct mrt mrt;
 	unsigned int i, lcore, n_workers;
 	sigset_t set;
 	bool huge;
@@ -142,11 +178,17 @@ main(int argc, char **argv)
 	if (rc != 0)
 		goto err_eal;
 
+	rc = mrt_create(&mrt, o.lim.mr_table_entries);
+	if (rc != 0) {
+		NDKD_LOG(ERR, main, "cannot create the MR table (%u entries): %s",
+			 o.lim.mr_table_entries, strerror(-rc));
+		goto err_prov;
+	}
 	n_workers = rte_lcore_count() - 1;
-	rc = engines_create(&eng, n_workers > 0 ? n_workers : 1, o.max_clients);
+	rc = engines_create(&eng, n_workers > 0 ? n_workers : 1, o.max_clients, &mrt, &o.lim);
 	if (rc != 0) {
 		NDKD_LOG(ERR, main, "cannot create engines: %s", strerror(-rc));
-		goto err_prov;
+		goto err_mrt;
 	}
 	rc = server_init(&srv, &o, &eng);
 	if (rc != 0) {
@@ -155,6 +197,8 @@ main(int argc, char **argv)
 	}
 	srv.provider = prov.ops.name;
 	srv.hugepages = huge;
+	srv.mrt = &mrt;
+	fill_adapter_info(&srv.info, &o.lim, huge);
 	telemetry_init(&srv);
 
 	i = 0;
@@ -187,6 +231,7 @@ main(int argc, char **argv)
 		rte_eal_mp_wait_lcore();
 	server_fini(&srv);
 	engines_destroy(&eng);
+	mrt_destroy(&mrt);
 	prov.ops.fini(&prov);
 	NDKD_LOG(NOTICE, main, "stopped");
 	rte_eal_cleanup();
@@ -195,6 +240,8 @@ main(int argc, char **argv)
 err_srv:
 	server_fini(&srv);
 	engines_destroy(&eng);
+err_mrt:
+	mrt_destroy(&mrt);
 err_prov:
 	prov.ops.fini(&prov);
 err_eal:

@@ -22,6 +22,17 @@
 #define NDKD_MAX_PENDING_HELLO 128
 #define NDKD_ENGINE_BATCH      32u
 
+/* Per-client and table limits (from options; adapter info reports them). */
+struct ndkd_limits {
+	uint32_t mr_table_entries;
+	uint32_t max_mrs; /* per client */
+	uint32_t max_pds; /* per client */
+	uint32_t max_regions;
+	uint64_t max_region_bytes;     /* per client: arenas + attached fds */
+	uint64_t max_registered_bytes; /* per client: sum of registered MR lengths */
+	uint32_t frmr_page_count;      /* pages one fast-register MR may map */
+};
+
 struct ndkd_opts {
 	const char *socket_path;
 	unsigned int socket_mode;
@@ -37,6 +48,7 @@ struct ndkd_opts {
 	unsigned int max_clients;
 	unsigned int ctrl_ring_entries;
 	const char *log_level; /* rte_log level name for ndkd's types */
+	struct ndkd_limits lim;
 	char *eal_extra[NDKD_MAX_EAL_ARGS];
 	unsigned int n_eal_extra;
 };
@@ -69,6 +81,32 @@ enum client_state {
 	CLIENT_REMOVING, /* main asked its engine to let go */
 };
 
+#define NDKD_MAX_REGIONS 64
+
+/* Memory a client mapped and handed us: an arena region or an attached fd. */
+struct region {
+	uint64_t client_base;
+	uint64_t size;
+	uint8_t *daemon_base;
+};
+
+enum obj_type {
+	OBJ_NONE = 0,
+	OBJ_PD,
+	OBJ_MR,
+};
+
+/* A client's PD or MR, named by its handle (the index in the client's table). */
+struct obj {
+	uint8_t type;	    /* enum obj_type */
+	uint8_t mr_kind;    /* NDK_ABI_MR_KIND_* */
+	uint8_t registered; /* MR: registered (normal) or initialised (fast-register) */
+	uint8_t pad;
+	uint32_t mr_index; /* MR: its table entry; PD: its privileged token's entry */
+	uint32_t pd;	   /* MR: its PD's handle; PD: how many MRs it has */
+	uint32_t next_free;
+};
+
 struct client {
 	uint32_t id;
 	enum client_state state;
@@ -86,23 +124,68 @@ struct client {
 	struct ndk_ring sq; /* daemon's private view; never re-read from the region */
 	struct ndk_ring cq;
 	bool broken; /* engine: protocol violation seen, stop serving */
+	/* Regions: main appends and publishes n_regions (release); engines read. */
+	struct region regions[NDKD_MAX_REGIONS];
+	_Atomic uint32_t n_regions;
+	uint64_t region_bytes; /* main only */
+	/* Objects: owned by the client's engine. Handle 0 is never valid. */
+	struct obj *objs;
+	uint32_t obj_cap;
+	uint32_t obj_hw;   /* handles below this have been handed out at least once */
+	uint32_t obj_free; /* free list head, 0 = empty */
+	uint32_t n_mrs;
+	uint32_t n_pds;
+	uint64_t registered_bytes;
 	struct client_stats stats;
 	struct client *next; /* main's list */
 };
 
 /* client.c: the channel region. */
-int channel_create(struct client *c, uint32_t ring_entries);
+int channel_create(struct client *c, uint32_t ring_entries,
+		   const struct ndk_abi_adapter_info *info);
 void channel_destroy(struct client *c);
 void channel_set_state(struct client *c, uint32_t state);
 
-/* ctrl.c: execute one control request (already copied out of shared memory). */
-bool ctrl_execute(struct client *c, const struct ndk_abi_sqe *sqe, struct ndk_abi_cqe *cqe);
+struct mrt;
+struct mrt_cache;
+
+/* What an engine lends the control path: the MR table, its index cache, the limits. */
+struct ctrl_ctx {
+	struct mrt *mrt;
+	struct mrt_cache *cache;
+	const struct ndkd_limits *lim;
+};
+
+/*
+ * ctrl.c: execute one control request (already copied out of shared memory).
+ * Returns false when the request was malformed (counted as a bad request).
+ */
+bool ctrl_execute(struct client *c, struct ctrl_ctx *x, const struct ndk_abi_sqe *sqe,
+		  struct ndk_abi_cqe *cqe);
 
 /*
  * Serve up to 'budget' requests from c's control ring. Returns how many were
  * served; sets c->broken on a protocol violation. With 'cancel' set every
  * request is answered with DEVICE_REMOVED instead of being executed.
  */
-unsigned int ctrl_serve(struct client *c, unsigned int budget, bool cancel, uint64_t *bad);
+unsigned int ctrl_serve(struct client *c, struct ctrl_ctx *x, unsigned int budget, bool cancel,
+			uint64_t *bad);
+
+/* objects.c: PDs and MRs. Each returns the status for the completion. */
+ndk_status obj_pd_create(struct client *c, struct ctrl_ctx *x, uint64_t out[6]);
+ndk_status obj_pd_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle);
+ndk_status obj_mr_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, uint64_t kind,
+			 uint64_t out[6]);
+ndk_status obj_mr_register(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t va,
+			   uint64_t length, uint64_t flags, uint64_t out[6]);
+ndk_status obj_mr_deregister(struct client *c, struct ctrl_ctx *x, uint32_t handle);
+ndk_status obj_mr_init_fr(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t pages,
+			  uint64_t remote, uint64_t out[6]);
+ndk_status obj_mr_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle);
+/* Free every object the client had (its engine, when the client goes). */
+void obj_release_all(struct client *c, struct ctrl_ctx *x);
+/* The region holding [va, va + length), or NULL. Engine side. */
+const struct region *region_find(const struct client *c, uint64_t va, uint64_t length,
+				 uint32_t *id);
 
 #endif /* NDKD_H */

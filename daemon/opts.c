@@ -33,6 +33,12 @@ enum {
 	OPT_CTRL_RING,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
+	OPT_MR_TABLE,
+	OPT_MAX_MRS,
+	OPT_MAX_PDS,
+	OPT_MAX_REGION_MB,
+	OPT_MAX_REGISTERED_MB,
+	OPT_FRMR_PAGES,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +55,12 @@ static const struct option long_opts[] = {
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "ctrl-ring-entries", required_argument, NULL, OPT_CTRL_RING },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "mr-table-entries", required_argument, NULL, OPT_MR_TABLE },
+	{ "max-mrs-per-client", required_argument, NULL, OPT_MAX_MRS },
+	{ "max-pds-per-client", required_argument, NULL, OPT_MAX_PDS },
+	{ "max-region-mb-per-client", required_argument, NULL, OPT_MAX_REGION_MB },
+	{ "max-registered-mb-per-client", required_argument, NULL, OPT_MAX_REGISTERED_MB },
+	{ "frmr-pages", required_argument, NULL, OPT_FRMR_PAGES },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -82,6 +94,12 @@ opts_usage(FILE *f, const char *prog)
 		"  --ctrl-ring-entries N  control ring size per client, a power of two in\n"
 		"                         [%u, %u] (default 256)\n"
 		"  --log-level LEVEL      emerg..debug or 1..8 (default info)\n"
+		"  --mr-table-entries N   MR table size, all clients together (default 1048576)\n"
+		"  --max-mrs-per-client N           (default 65536)\n"
+		"  --max-pds-per-client N           (default 1024)\n"
+		"  --max-region-mb-per-client MB    arena and attached-fd memory (default 16384)\n"
+		"  --max-registered-mb-per-client MB  bytes under registered MRs (default 16384)\n"
+		"  --frmr-pages N         pages one fast-register MR may map, >= 16 (default 256)\n"
 		"  -h, --help             this text\n"
 		"  --version              print the version\n"
 		"\n"
@@ -130,6 +148,13 @@ opts_defaults(struct ndkd_opts *o)
 	o->max_clients = 1024;
 	o->ctrl_ring_entries = 256;
 	o->log_level = "info";
+	o->lim.mr_table_entries = 1u << 20;
+	o->lim.max_mrs = 65536;
+	o->lim.max_pds = 1024;
+	o->lim.max_regions = NDKD_MAX_REGIONS;
+	o->lim.max_region_bytes = 16384ull << 20;
+	o->lim.max_registered_bytes = 16384ull << 20;
+	o->lim.frmr_page_count = 256;
 
 	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
 		for (cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++) {
@@ -241,6 +266,38 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 			break;
 		case OPT_LOG_LEVEL:
 			o->log_level = optarg;
+			break;
+		case OPT_MR_TABLE:
+			if (parse_ulong("mr-table-entries", optarg, 10, 2, 1u << 24, &v) != 0)
+				return -1;
+			o->lim.mr_table_entries = (uint32_t)v;
+			break;
+		case OPT_MAX_MRS:
+			if (parse_ulong("max-mrs-per-client", optarg, 10, 1, 1u << 24, &v) != 0)
+				return -1;
+			o->lim.max_mrs = (uint32_t)v;
+			break;
+		case OPT_MAX_PDS:
+			if (parse_ulong("max-pds-per-client", optarg, 10, 1, 1u << 20, &v) != 0)
+				return -1;
+			o->lim.max_pds = (uint32_t)v;
+			break;
+		case OPT_MAX_REGION_MB:
+			if (parse_ulong("max-region-mb-per-client", optarg, 10, 1, 1ul << 30, &v) !=
+			    0)
+				return -1;
+			o->lim.max_region_bytes = (uint64_t)v << 20;
+			break;
+		case OPT_MAX_REGISTERED_MB:
+			if (parse_ulong("max-registered-mb-per-client", optarg, 10, 1, 1ul << 30,
+					&v) != 0)
+				return -1;
+			o->lim.max_registered_bytes = (uint64_t)v << 20;
+			break;
+		case OPT_FRMR_PAGES:
+			if (parse_ulong("frmr-pages", optarg, 10, 16, 1u << 20, &v) != 0)
+				return -1;
+			o->lim.frmr_page_count = (uint32_t)v;
 			break;
 		case 'h':
 			opts_usage(stdout, argv[0]);

@@ -35,6 +35,8 @@ struct server {
 	uint64_t start_ns;
 	const char *provider;
 	bool hugepages;
+	struct ndk_abi_adapter_info info; /* what every client's region header says */
+	struct mrt *mrt;
 	struct log_ratelimit rl;
 };
 

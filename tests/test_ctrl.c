@@ -5,8 +5,23 @@
 
 #include <ndk/status.h>
 
+#include "mrt.h"
 #include "ndkd.h"
 #include "testlib.h"
+
+static struct mrt table;
+static struct mrt_cache cache;
+static struct ndkd_limits lim = {
+	.mr_table_entries = 1024,
+	.max_mrs = 100,
+	.max_pds = 10,
+	.max_regions = NDKD_MAX_REGIONS,
+	.max_region_bytes = 1ull << 30,
+	.max_registered_bytes = 1ull << 30,
+	.frmr_page_count = 256,
+};
+static struct ctrl_ctx ctx = { .mrt = &table, .cache = &cache, .lim = &lim };
+static struct ndk_abi_adapter_info info = { .max_mrs = 100, .max_pds = 10 };
 
 /* The client's side of a channel the daemon code created in this process. */
 static void
@@ -27,7 +42,7 @@ new_client(struct client *c, uint32_t entries)
 	memset(c, 0, sizeof(*c));
 	c->memfd = -1;
 	c->id = 7;
-	CHECK(channel_create(c, entries) == 0, "channel_create");
+	CHECK(channel_create(c, entries, &info) == 0, "channel_create");
 }
 
 static void
@@ -46,8 +61,8 @@ test_channel_geometry(void)
 	CHECK(h->kstate == NDK_ABI_STATE_ACTIVE, "active");
 	channel_destroy(&c);
 
-	CHECK(channel_create(&c, 100) != 0, "non-power-of-two refused");
-	CHECK(channel_create(&c, 4) != 0, "too small refused");
+	CHECK(channel_create(&c, 100, &info) != 0, "non-power-of-two refused");
+	CHECK(channel_create(&c, 4, &info) != 0, "too small refused");
 }
 
 static void
@@ -104,7 +119,7 @@ test_nop_and_invalid(void)
 	post(&sq, &e);
 	ndk_ring_prod_publish(&sq);
 
-	CHECK(ctrl_serve(&c, 32, false, &bad) == 6, "all six served");
+	CHECK(ctrl_serve(&c, &ctx, 32, false, &bad) == 6, "all six served");
 	CHECK(bad == 5, "five bad (%llu)", (unsigned long long)bad);
 	CHECK(reap_one(&cq, &r) && r.user_data == 0x1234 && r.status == NDK_STATUS_SUCCESS,
 	      "nop ok");
@@ -136,18 +151,18 @@ test_cq_backpressure(void)
 		post(&sq, &e);
 	}
 	ndk_ring_prod_publish(&sq);
-	CHECK(ctrl_serve(&c, 32, false, &bad) == 8, "first batch served");
+	CHECK(ctrl_serve(&c, &ctx, 32, false, &bad) == 8, "first batch served");
 	for (i = 8; i < 16; i++) {
 		e.user_data = i;
 		post(&sq, &e);
 	}
 	ndk_ring_prod_publish(&sq);
-	CHECK(ctrl_serve(&c, 32, false, &bad) == 0, "nothing served while the CQ is full");
+	CHECK(ctrl_serve(&c, &ctx, 32, false, &bad) == 0, "nothing served while the CQ is full");
 	while (reap_one(&cq, &r)) {
 		CHECK(r.user_data == got, "in order");
 		got++;
 		if (got == 8)
-			served = ctrl_serve(&c, 32, false, &bad);
+			served = ctrl_serve(&c, &ctx, 32, false, &bad);
 	}
 	CHECK(served == 8 && got == 16, "second batch served once there was room (%u, %llu)",
 	      served, (unsigned long long)got);
@@ -179,7 +194,7 @@ test_garbage_fuzz(void)
 		}
 		ndk_ring_prod_publish(&sq);
 		total += n;
-		while (ctrl_serve(&c, 32, false, &bad) != 0)
+		while (ctrl_serve(&c, &ctx, 32, false, &bad) != 0)
 			;
 		while (reap_one(&cq, &r)) {
 			completions++;
@@ -206,7 +221,7 @@ test_bogus_indices(void)
 	client_view(&c, &sq, &cq);
 	/* Producer index far ahead: the engine must not read past the ring. */
 	*sq.kprod = 0x80000000u;
-	CHECK(ctrl_serve(&c, 32, false, &bad) == 0, "nothing served");
+	CHECK(ctrl_serve(&c, &ctx, 32, false, &bad) == 0, "nothing served");
 	CHECK(c.broken, "channel marked broken");
 	channel_destroy(&c);
 
@@ -219,12 +234,12 @@ test_bogus_indices(void)
 		for (int i = 0; i < 16; i++)
 			post(&sq, &e);
 		ndk_ring_prod_publish(&sq);
-		CHECK(ctrl_serve(&c, 32, false, &bad) == 16, "served a full ring");
+		CHECK(ctrl_serve(&c, &ctx, 32, false, &bad) == 16, "served a full ring");
 		for (int i = 0; i < 16; i++)
 			post(&sq, &e);
 		ndk_ring_prod_publish(&sq);
 		*cq.kcons = 1000;
-		CHECK(ctrl_serve(&c, 32, false, &bad) == 0, "nothing written");
+		CHECK(ctrl_serve(&c, &ctx, 32, false, &bad) == 0, "nothing written");
 		CHECK(c.broken, "channel marked broken");
 	}
 	channel_destroy(&c);
@@ -243,7 +258,7 @@ test_cancel(void)
 	client_view(&c, &sq, &cq);
 	post(&sq, &e);
 	ndk_ring_prod_publish(&sq);
-	CHECK(ctrl_serve(&c, 32, true, &bad) == 1, "cancelled request answered");
+	CHECK(ctrl_serve(&c, &ctx, 32, true, &bad) == 1, "cancelled request answered");
 	CHECK(reap_one(&cq, &r) && r.user_data == 9 && r.status == NDK_STATUS_DEVICE_REMOVED,
 	      "with DEVICE_REMOVED");
 	channel_destroy(&c);
@@ -252,6 +267,10 @@ test_cancel(void)
 int
 main(void)
 {
+	if (mrt_create(&table, lim.mr_table_entries) != 0) {
+		fprintf(stderr, "mrt_create failed\n");
+		return 1;
+	}
 	RUN(test_channel_geometry);
 	RUN(test_nop_and_invalid);
 	RUN(test_cq_backpressure);

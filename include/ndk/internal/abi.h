@@ -22,7 +22,7 @@
 
 #define NDK_ABI_MAGIC	     0x4e444b44u /* "NDKD" */
 #define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
-#define NDK_ABI_VERSION	     1u
+#define NDK_ABI_VERSION	     2u
 
 #define NDK_ABI_CACHE_LINE 64u
 #define NDK_ABI_ENTRY_SIZE 64u
@@ -82,6 +82,44 @@ _Static_assert(sizeof(struct ndk_abi_ring_desc) == 32, "ring desc size");
 #define NDK_ABI_STATE_ACTIVE   1u
 #define NDK_ABI_STATE_SHUTDOWN 2u /* ndkd is stopping: post nothing more */
 
+/*
+ * What the adapter can do, filled by ndkd at attach (NDK_ADAPTER_INFO's
+ * fields, fixed-width) plus the arena rules libndk must follow.
+ */
+struct ndk_abi_adapter_info {
+	uint32_t vendor_id;
+	uint32_t device_id;
+	uint64_t max_registration_size;
+	uint64_t max_window_size;
+	uint32_t frmr_page_count;
+	uint32_t max_initiator_request_sge;
+	uint32_t max_receive_request_sge;
+	uint32_t max_read_request_sge;
+	uint32_t max_transfer_length;
+	uint32_t max_inline_data_size;
+	uint32_t max_inbound_read_limit;
+	uint32_t max_outbound_read_limit;
+	uint32_t max_receive_queue_depth;
+	uint32_t max_initiator_queue_depth;
+	uint32_t max_srq_depth;
+	uint32_t max_cq_depth;
+	uint32_t large_request_threshold;
+	uint32_t max_caller_data;
+	uint32_t max_callee_data;
+	uint32_t adapter_flags;
+	uint32_t rdma_technology;
+	uint32_t arena_flags;	   /* NDK_ABI_ARENA_* */
+	uint64_t arena_page_size;  /* page size of arena memfds: 4 KiB or the hugepage size */
+	uint64_t max_region_bytes; /* arena + attached fd bytes a client may map */
+	uint32_t max_mrs;	   /* MRs a client may have at once */
+	uint32_t max_pds;
+	uint32_t max_regions;
+	uint32_t reserved[9];
+};
+_Static_assert(sizeof(struct ndk_abi_adapter_info) == 160, "adapter info size");
+
+#define NDK_ABI_ARENA_HUGETLB 0x1u /* ndkd runs on hugepages: arenas use MFD_HUGETLB */
+
 struct ndk_abi_region {
 	uint32_t magic;	      /* NDK_ABI_REGION_MAGIC */
 	uint32_t abi_version; /* NDK_ABI_VERSION */
@@ -95,19 +133,66 @@ struct ndk_abi_region {
 	uint8_t pad0[NDK_ABI_CACHE_LINE - 32];
 	uint32_t kstate; /* NDK_ABI_STATE_*; its own cache line */
 	uint8_t pad1[NDK_ABI_CACHE_LINE - 4];
+	struct ndk_abi_adapter_info info; /* written once, before the memfd is sent */
 };
-_Static_assert(sizeof(struct ndk_abi_region) == 192, "region header size");
+_Static_assert(sizeof(struct ndk_abi_region) == 352, "region header size");
 _Static_assert(offsetof(struct ndk_abi_region, ctrl_sq) == 32, "ctrl_sq offset");
 _Static_assert(offsetof(struct ndk_abi_region, ctrl_cq) == 64, "ctrl_cq offset");
 _Static_assert(offsetof(struct ndk_abi_region, kstate) == 128, "kstate offset");
+_Static_assert(offsetof(struct ndk_abi_region, info) == 192, "info offset");
+
+/* -------------------------------------------------------------------------
+ * Socket requests after attach: only to hand ndkd a memory region's fd,
+ * which shared memory cannot carry. One message each way, fd as SCM_RIGHTS.
+ * ------------------------------------------------------------------------- */
+
+#define NDK_ABI_SOCK_ADD_REGION 1u
+
+/*
+ * The client has mapped 'size' bytes of the attached memfd at client_addr;
+ * ndkd maps it too and accepts it for registration. The memfd must be sealed
+ * against shrinking (F_SEAL_SHRINK), so ndkd's mapping can never fault.
+ */
+struct ndk_abi_sock_req {
+	uint32_t magic; /* NDK_ABI_MAGIC */
+	uint32_t op;	/* NDK_ABI_SOCK_* */
+	uint64_t size;
+	uint64_t client_addr;
+	uint32_t flags; /* none defined: must be 0 */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct ndk_abi_sock_req) == 32, "sock req size");
+
+struct ndk_abi_sock_reply {
+	uint32_t magic;
+	uint32_t op;
+	uint32_t status;
+	uint32_t region_id;
+	char message[NDK_ABI_MSG_LEN];
+};
+_Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 
 /* -------------------------------------------------------------------------
  * Control ring entries (64 B each).
  * ------------------------------------------------------------------------- */
 
-/* Control opcodes. 0 is never valid, so a zeroed entry is rejected. */
-#define NDK_ABI_OP_NOP 1u
-#define NDK_ABI_OP_MAX 1u
+/*
+ * Control opcodes. 0 is never valid, so a zeroed entry is rejected.
+ * 'handle' is a per-client object handle ndkd gave back in an earlier
+ * completion; the completion's out[] carries the results noted here.
+ */
+#define NDK_ABI_OP_NOP		 1u
+#define NDK_ABI_OP_PD_CREATE	 2u /* -> out[0] pd handle, out[1] privileged token */
+#define NDK_ABI_OP_PD_DESTROY	 3u /* handle = pd */
+#define NDK_ABI_OP_MR_CREATE	 4u /* handle = pd, args[0] = NDK_ABI_MR_KIND_* -> out[0] mr */
+#define NDK_ABI_OP_MR_REGISTER	 5u /* handle = mr, args: va, length, flags -> out[0] token */
+#define NDK_ABI_OP_MR_DEREGISTER 6u /* handle = mr */
+#define NDK_ABI_OP_MR_INIT_FR	 7u /* handle = mr, args: pages, remote access -> out[0] token */
+#define NDK_ABI_OP_MR_DESTROY	 8u /* handle = mr */
+#define NDK_ABI_OP_MAX		 8u
+
+#define NDK_ABI_MR_KIND_NORMAL	0u
+#define NDK_ABI_MR_KIND_FASTREG 1u
 
 /*
  * A request. user_data is the client's and comes back untouched in the

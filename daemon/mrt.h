@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The MR table: one flat array of 64-byte entries shared by every engine,
+ * indexed by the upper 24 bits of a token.
+ *
+ *   token = (index << 8) | variant      index 0 is reserved: 0 is never a token
+ *
+ * An entry is written only by the engine that owns its client, and moves
+ * FREE -> ALLOCATED -> VALID <-> INVALID -> FREE. The variant changes every
+ * time an entry becomes VALID and when it is freed, so a token handed out
+ * before stops matching at once. Writers bracket their stores with a sequence
+ * count; readers on other engines copy the entry and retry if the count was
+ * odd or moved (no lock on any path).
+ *
+ * Free indices live in a DPDK ring (the shared pool); each engine keeps a
+ * small cache in front of it so most allocations touch no shared line.
+ */
+#ifndef NDKD_MRT_H
+#define NDKD_MRT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MRT_TOKEN_INDEX(t)   ((t) >> 8)
+#define MRT_TOKEN_VARIANT(t) ((t)&0xffu)
+#define MRT_TOKEN(i, v)	     (((uint32_t)(i) << 8) | (uint32_t)(v))
+#define MRT_MAX_ENTRIES	     (1u << 24)
+
+enum mrt_state {
+	MRT_FREE = 0,
+	MRT_ALLOCATED,
+	MRT_VALID,
+	MRT_INVALID,
+};
+
+enum mrt_kind {
+	MRT_KIND_NORMAL = 0,
+	MRT_KIND_FASTREG,
+	/* A PD's privileged token: local access to the client's arenas, never remote. */
+	MRT_KIND_PRIVILEGED,
+};
+
+/* Access bits, NDK_MR_FLAG_* values. LOCAL_READ is always allowed. */
+#define MRT_ACCESS_LOCAL_WRITE	0x1u
+#define MRT_ACCESS_REMOTE_READ	0x2u
+#define MRT_ACCESS_REMOTE_WRITE 0x4u
+#define MRT_ACCESS_READ_SINK	0x8u
+#define MRT_ACCESS_REMOTE	(MRT_ACCESS_REMOTE_READ | MRT_ACCESS_REMOTE_WRITE)
+
+struct mrt_entry {
+	_Atomic uint32_t seq; /* odd while the owner writes */
+	uint8_t state;	      /* enum mrt_state */
+	uint8_t variant;
+	uint8_t kind;	/* enum mrt_kind */
+	uint8_t access; /* MRT_ACCESS_* */
+	uint32_t client_id;
+	uint32_t pd;	       /* the client's PD handle */
+	uint32_t handle;       /* the client's MR handle */
+	uint32_t fr_max_pages; /* fast-register MRs: pages reserved by initialize */
+	uint64_t va;	       /* first byte, as the client addresses it */
+	uint64_t length;
+	uint64_t daemon_va; /* where va is mapped in ndkd (soft provider) */
+	uint32_t region;    /* the client's region holding [va, va + length) */
+	uint32_t reserved[3];
+};
+_Static_assert(sizeof(struct mrt_entry) == 64, "an MR entry is one cache line");
+
+struct mrt {
+	struct mrt_entry *entries;
+	uint32_t n_entries;
+	struct rte_ring *free_pool;
+	_Atomic uint64_t in_use; /* entries not FREE, for telemetry */
+};
+
+#define MRT_CACHE_SIZE 64u
+
+/* An engine's private stock of free indices. */
+struct mrt_cache {
+	uint32_t n;
+	uint32_t idx[MRT_CACHE_SIZE];
+};
+
+/* n_entries includes the reserved index 0. Returns 0 or -errno. */
+int mrt_create(struct mrt *t, uint32_t n_entries);
+void mrt_destroy(struct mrt *t);
+
+/* An index in state ALLOCATED, variant unchanged; 0 when the table is full. */
+uint32_t mrt_alloc(struct mrt *t, struct mrt_cache *c, uint32_t client_id, uint32_t pd,
+		   uint32_t handle);
+/* Back to FREE with a new variant; the index returns to the cache/pool. */
+void mrt_free(struct mrt *t, struct mrt_cache *c, uint32_t index);
+/* Give a cache's indices back to the pool (engine stop). */
+void mrt_cache_flush(struct mrt *t, struct mrt_cache *c);
+
+static inline struct mrt_entry *
+mrt_entry(struct mrt *t, uint32_t index)
+{
+	return &t->entries[index];
+}
+
+/* Owner side: open and close a write of entry e. */
+static inline void
+mrt_write_begin(struct mrt_entry *e)
+{
+	uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&e->seq, s + 1, memory_order_relaxed);
+	/* W0: the odd count is visible before any field changes (pairs with R1) */
+	atomic_thread_fence(memory_order_release);
+}
+
+static inline void
+mrt_write_end(struct mrt_entry *e)
+{
+	uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
+
+	/* W1: fields are visible before the even count (pairs with R0) */
+	atomic_store_explicit(&e->seq, s + 1, memory_order_release);
+}
+
+/*
+ * Reader side (any engine, telemetry): a consistent copy of the entry a
+ * token names, or false when the token is malformed or out of range. The
+ * caller then checks state and variant on the copy.
+ */
+bool mrt_read(const struct mrt *t, uint32_t token, struct mrt_entry *out);
+
+/* True when token names a VALID entry with that variant right now. */
+bool mrt_token_live(const struct mrt *t, uint32_t token);
+
+#endif /* NDKD_MRT_H */
