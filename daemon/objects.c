@@ -111,16 +111,24 @@ obj_pd_create(struct client *c, struct ctrl_ctx *x, uint64_t out[6])
 	return NDK_STATUS_SUCCESS;
 }
 
+static void mr_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle, struct obj *mr);
+
 ndk_status
 obj_pd_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle)
 {
 	struct obj *pd = obj_get(c, handle, OBJ_PD);
+	uint32_t h;
 
 	if (pd == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
-	/* libndk closes a PD only after its MRs; a client that does not is told so. */
-	if (pd->pd != 0)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
+	/*
+	 * libndk sends this once the app has closed every MR of the PD; what is
+	 * left are the MRs of its pools, and they go with the PD.
+	 */
+	for (h = 1; h < c->obj_hw && pd->pd != 0; h++) {
+		if (c->objs[h].type == OBJ_MR && c->objs[h].pd == handle)
+			mr_destroy(c, x, h, &c->objs[h]);
+	}
 	mrt_free(x->mrt, x->cache, pd->mr_index);
 	obj_put(c, handle);
 	c->n_pds--;

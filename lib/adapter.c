@@ -12,12 +12,6 @@
 
 #define REAP_BATCH 32u
 
-static inline struct adapter *
-to_adapter(struct ndk_adapter *a)
-{
-	return (struct adapter *)a;
-}
-
 void
 ndk_adapter_opts_init(struct ndk_adapter_opts *opts, size_t opts_size)
 {
@@ -51,16 +45,14 @@ slot_put(struct adapter *ad, uint32_t i)
 }
 
 static void
-run_completion(struct adapter *ad, uint32_t i, ndk_status status)
+run_completion(struct adapter *ad, uint32_t i, ndk_status status, const uint64_t *out)
 {
-	ndk_fn_request_completion cb = ad->slots[i].completion;
-	void *ctx = ad->slots[i].context;
+	static const uint64_t no_out[6];
+	struct req_slot req = ad->slots[i];
 
 	/* Free the slot first: the callback may post the next request. */
 	slot_put(ad, i);
-	ad->in_callback = true;
-	cb(ctx, status);
-	ad->in_callback = false;
+	req.handler(ad, &req, status, out != NULL ? out : no_out);
 }
 
 static bool
@@ -84,7 +76,7 @@ fail_inflight(struct adapter *ad)
 	ad->gone = true;
 	for (i = 0; i < ad->nslots && ad->inflight > 0; i++) {
 		if (ad->slots[i].busy) {
-			run_completion(ad, i, NDK_STATUS_DEVICE_REMOVED);
+			run_completion(ad, i, NDK_STATUS_DEVICE_REMOVED, NULL);
 			n++;
 		}
 	}
@@ -117,15 +109,15 @@ reap(struct adapter *ad, uint32_t max, bool *broken)
 				ad->stray_completions++;
 				continue;
 			}
-			run_completion(ad, idx, batch[i].status);
+			run_completion(ad, idx, batch[i].status, batch[i].out);
 			done++;
 		}
 	}
 	return done;
 }
 
-static void
-publish(struct adapter *ad)
+void
+post_flush(struct adapter *ad)
 {
 	if (ad->unpublished != 0) {
 		ndk_ring_prod_publish(&ad->sq);
@@ -142,7 +134,9 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 
 	if (ad->gone)
 		return 0;
-	publish(ad);
+	if (ad->retry != NULL)
+		pd_retry(ad);
+	post_flush(ad);
 	done = reap(ad, max, &broken);
 	if (broken)
 		return done + fail_inflight(ad);
@@ -163,9 +157,9 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 	return done + fail_inflight(ad);
 }
 
-static ndk_status
-post_ctrl(struct adapter *ad, const struct ndk_abi_sqe *sqe, uint32_t flags,
-	  ndk_fn_request_completion completion, void *context)
+ndk_status
+post_ctrl(struct adapter *ad, const struct ndk_abi_sqe *sqe, uint32_t flags, req_handler handler,
+	  void (*user_cb)(void), void *context, void *obj, uintptr_t arg)
 {
 	struct ndk_abi_sqe *slot;
 	bool broken = false;
@@ -178,19 +172,29 @@ post_ctrl(struct adapter *ad, const struct ndk_abi_sqe *sqe, uint32_t flags,
 			fail_inflight(ad);
 			return NDK_STATUS_DEVICE_REMOVED;
 		}
-		publish(ad);
+		post_flush(ad);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
 	i = slot_get(ad);
-	ad->slots[i].completion = completion;
+	ad->slots[i].handler = handler;
+	ad->slots[i].user_cb = user_cb;
 	ad->slots[i].context = context;
+	ad->slots[i].obj = obj;
+	ad->slots[i].arg = arg;
 	slot = ndk_ring_prod_next(&ad->sq);
 	memcpy(slot, sqe, sizeof(*slot));
 	slot->user_data = ((uint64_t)ad->slots[i].gen << 32) | i;
 	ad->unpublished++;
 	if ((flags & NDK_OP_FLAG_DEFER) == 0)
-		publish(ad);
+		post_flush(ad);
 	return NDK_STATUS_PENDING;
+}
+
+static void
+nop_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	(void)out;
+	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
 }
 
 static ndk_status
@@ -201,26 +205,111 @@ adapter_nop(struct ndk_adapter *a, uint32_t flags, ndk_fn_request_completion com
 
 	if (completion == NULL || (flags & ~NDK_OP_FLAG_DEFER) != 0)
 		return NDK_STATUS_INVALID_PARAMETER;
-	return post_ctrl(to_adapter(a), &sqe, flags, completion, context);
+	return post_ctrl(to_adapter(a), &sqe, flags, nop_done, (void (*)(void))completion, context,
+			 NULL, 0);
 }
 
-static ndk_status
-adapter_query_extension(struct ndk_object_header *obj, const struct ndk_guid *id,
-			struct ndk_version version, struct ndk_extension_interface *ext)
+/* No extension interfaces are defined yet, for any object. */
+ndk_status
+no_extension(struct ndk_object_header *obj, const struct ndk_guid *id, struct ndk_version version,
+	     struct ndk_extension_interface *ext)
 {
 	(void)obj;
 	(void)id;
 	(void)version;
 	if (ext != NULL)
 		ext->dispatch = NULL;
-	/* No extension interfaces are defined yet. */
 	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static ndk_status
+adapter_query_info(struct ndk_adapter *a, struct ndk_adapter_info *out, uint32_t *size)
+{
+	const struct ndk_abi_adapter_info *i = &to_adapter(a)->info;
+
+	if (size == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (out == NULL || *size < sizeof(*out)) {
+		*size = sizeof(*out);
+		return NDK_STATUS_BUFFER_TOO_SMALL;
+	}
+	*size = sizeof(*out);
+	*out = (struct ndk_adapter_info){
+		.version = { NDK_VERSION_MAJOR, NDK_VERSION_MINOR },
+		.vendor_id = i->vendor_id,
+		.device_id = i->device_id,
+		.max_registration_size = (size_t)i->max_registration_size,
+		.max_window_size = (size_t)i->max_window_size,
+		.frmr_page_count = i->frmr_page_count,
+		.max_initiator_request_sge = i->max_initiator_request_sge,
+		.max_receive_request_sge = i->max_receive_request_sge,
+		.max_read_request_sge = i->max_read_request_sge,
+		.max_transfer_length = i->max_transfer_length,
+		.max_inline_data_size = i->max_inline_data_size,
+		.max_inbound_read_limit = i->max_inbound_read_limit,
+		.max_outbound_read_limit = i->max_outbound_read_limit,
+		.max_receive_queue_depth = i->max_receive_queue_depth,
+		.max_initiator_queue_depth = i->max_initiator_queue_depth,
+		.max_srq_depth = i->max_srq_depth,
+		.max_cq_depth = i->max_cq_depth,
+		.large_request_threshold = i->large_request_threshold,
+		.max_caller_data = i->max_caller_data,
+		.max_callee_data = i->max_callee_data,
+		.adapter_flags = i->adapter_flags,
+		.rdma_technology = i->rdma_technology,
+	};
+	return NDK_STATUS_SUCCESS;
+}
+
+static ndk_status
+adapter_build_lam(struct ndk_adapter *a, void *addr, size_t length,
+		  ndk_fn_request_completion completion, void *context,
+		  struct ndk_logical_address_mapping *lam, uint32_t *lam_size, uint32_t *fbo)
+{
+	uint64_t va = (uint64_t)(uintptr_t)addr, first, pages, need, p;
+
+	(void)completion;
+	(void)context;
+	if (lam_size == NULL || fbo == NULL || length == 0 || va + length < va)
+		return NDK_STATUS_INVALID_PARAMETER;
+	/* Only memory ndkd has mapped has logical addresses. */
+	if (region_lookup(to_adapter(a), va, length) == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	first = va & ~(uint64_t)(NDK_PAGE_SIZE - 1);
+	pages = (va + length - first + NDK_PAGE_SIZE - 1) / NDK_PAGE_SIZE;
+	need = sizeof(*lam) + pages * sizeof(lam->adapter_page_array[0]);
+	if (pages > UINT32_MAX || need > UINT32_MAX)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (lam == NULL || *lam_size < need) {
+		*lam_size = (uint32_t)need;
+		return NDK_STATUS_BUFFER_TOO_SMALL;
+	}
+	*lam_size = (uint32_t)need;
+	lam->adapter_context = NULL;
+	lam->adapter_page_count = (uint32_t)pages;
+	lam->reserved = 0;
+	/* IOVA = VA: a page's logical address is the app's address of it. */
+	for (p = 0; p < pages; p++)
+		lam->adapter_page_array[p] = first + p * NDK_PAGE_SIZE;
+	*fbo = (uint32_t)(va - first);
+	return NDK_STATUS_SUCCESS;
+}
+
+static void
+adapter_release_lam(struct ndk_adapter *a, struct ndk_logical_address_mapping *lam)
+{
+	/* A mapping holds nothing: the pages stay mapped as long as the region. */
+	(void)a;
+	(void)lam;
 }
 
 static void
 free_adapter(struct adapter *ad)
 {
+	mem_fini(ad);
 	detach_channel(ad);
+	pthread_mutex_destroy(&ad->mem_lock);
+	pthread_mutex_destroy(&ad->arena_lock);
 	free(ad->slots);
 	free(ad);
 }
@@ -249,7 +338,7 @@ adapter_close(struct ndk_object_header *obj, ndk_fn_close_completion cb, void *c
 
 	(void)cb;
 	(void)ctx;
-	if (ad->in_callback)
+	if (ad->in_callback != 0)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
 	deadline = now_ns() + CLOSE_DRAIN_NS;
 	while (ad->inflight > 0 && !ad->gone) {
@@ -264,7 +353,7 @@ adapter_close(struct ndk_object_header *obj, ndk_fn_close_completion cb, void *c
 
 		for (i = 0; i < ad->nslots; i++) {
 			if (ad->slots[i].busy)
-				run_completion(ad, i, NDK_STATUS_IO_TIMEOUT);
+				run_completion(ad, i, NDK_STATUS_IO_TIMEOUT, NULL);
 		}
 	}
 	free_adapter(ad);
@@ -273,7 +362,11 @@ adapter_close(struct ndk_object_header *obj, ndk_fn_close_completion cb, void *c
 
 static const struct ndk_adapter_dispatch adapter_dispatch = {
 	.close = adapter_close,
-	.query_extension = adapter_query_extension,
+	.query_extension = no_extension,
+	.query_adapter_info = adapter_query_info,
+	.create_pd = pd_create,
+	.build_lam = adapter_build_lam,
+	.release_lam = adapter_release_lam,
 	.nop = adapter_nop,
 	.progress = adapter_progress,
 };
@@ -305,8 +398,11 @@ ndk_adapter_open(const char *socket_path, const struct ndk_adapter_opts *opts,
 	if (ad == NULL)
 		return NDK_STATUS_NO_MEMORY;
 	ad->sock = -1;
+	pthread_mutex_init(&ad->mem_lock, NULL);
+	pthread_mutex_init(&ad->arena_lock, NULL);
 	st = attach_channel(socket_path, &o, ad);
 	if (st != NDK_STATUS_SUCCESS) {
+		pthread_mutex_destroy(&ad->mem_lock);
 		free(ad);
 		return st;
 	}

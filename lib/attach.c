@@ -199,6 +199,7 @@ attach_channel(const char *socket_path, const struct ndk_adapter_opts *opts, str
 	ad->region_size = reply.region_size;
 	ad->hdr = region;
 	ad->client_id = reply.client_id;
+	ad->info = ad->hdr->info;
 	ndk_ring_attach(&ad->sq, region, &ad->hdr->ctrl_sq);
 	ndk_ring_attach(&ad->cq, region, &ad->hdr->ctrl_cq);
 	return NDK_STATUS_SUCCESS;
@@ -235,4 +236,49 @@ channel_hung_up(const struct adapter *ad)
 		return true;
 	/* The daemon sends nothing after attach; a readable socket with no data is EOF. */
 	return recv(ad->sock, &byte, 1, MSG_DONTWAIT | MSG_PEEK) == 0;
+}
+
+ndk_status
+channel_add_region(struct adapter *ad, int fd, uint64_t addr, uint64_t size, uint32_t *id)
+{
+	struct ndk_abi_sock_req q = {
+		.magic = NDK_ABI_MAGIC,
+		.op = NDK_ABI_SOCK_ADD_REGION,
+		.size = size,
+		.client_addr = addr,
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &q, .iov_len = sizeof(q) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct ndk_abi_sock_reply r;
+	struct pollfd pfd = { .fd = ad->sock, .events = POLLIN };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (ad->gone)
+		return NDK_STATUS_DEVICE_REMOVED;
+	memset(&ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(ad->sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(q))
+		return NDK_STATUS_DEVICE_REMOVED;
+	/* The slow path: one round trip to ndkd's main lcore, bounded. */
+	if (poll(&pfd, 1, NDK_LIB_OPEN_TIMEOUT_MS) != 1)
+		return NDK_STATUS_IO_TIMEOUT;
+	n = recv(ad->sock, &r, sizeof(r), 0);
+	if (n != (ssize_t)sizeof(r) || r.magic != NDK_ABI_MAGIC || r.op != q.op)
+		return NDK_STATUS_DEVICE_REMOVED;
+	*id = r.region_id;
+	return r.status;
 }

@@ -3,6 +3,8 @@
 #ifndef NDK_PRIV_H
 #define NDK_PRIV_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,15 +16,40 @@
 #define NDK_LIB_OPEN_TIMEOUT_MS 5000
 /* Empty progress calls between two liveness checks of the socket (a syscall). */
 #define NDK_LIB_LIVENESS_EVERY 1024u
+#define NDK_LIB_MAX_REGIONS    64u
+
+struct adapter;
+struct req_slot;
+
+/*
+ * What to do when a request completes: update the library's object, then
+ * call the user's completion (whose type the handler knows). status is
+ * ndkd's, or DEVICE_REMOVED when ndkd went away first; out is the
+ * completion's out[] (zeros in that case).
+ */
+typedef void (*req_handler)(struct adapter *ad, const struct req_slot *req, ndk_status status,
+			    const uint64_t *out);
 
 /* One outstanding request; its index and generation form the cqe's user_data. */
 struct req_slot {
-	ndk_fn_request_completion completion;
+	req_handler handler;
+	void (*user_cb)(void); /* cast back by the handler */
 	void *context;
+	void *obj;
+	uintptr_t arg;
 	uint32_t gen;
 	uint32_t next_free;
 	bool busy;
 };
+
+/* A region ndkd has mapped too, as this process sees it. */
+struct lregion {
+	uint64_t base;
+	uint64_t size;
+	uint32_t id;
+};
+
+struct arena;
 
 struct adapter {
 	struct ndk_adapter pub;
@@ -30,6 +57,7 @@ struct adapter {
 	void *region;
 	size_t region_size;
 	const struct ndk_abi_region *hdr; /* shared: only kstate changes */
+	struct ndk_abi_adapter_info info; /* copied at attach */
 	uint32_t client_id;
 	struct ndk_ring sq;
 	struct ndk_ring cq;
@@ -41,13 +69,105 @@ struct adapter {
 	uint32_t idle_polls;
 	uint64_t stray_completions; /* cqes matching no request: a daemon bug */
 	bool gone;
-	bool in_callback;
+	unsigned int in_callback; /* depth: callbacks may nest through progress */
+	/* Memory: regions are appended under mem_lock and published by count. */
+	pthread_mutex_t mem_lock;
+	pthread_mutex_t arena_lock; /* creating the arena only */
+	struct lregion regions[NDK_LIB_MAX_REGIONS];
+	_Atomic uint32_t n_regions;
+	struct arena *arena;
+	struct pd *retry; /* PDs whose destroy could not be posted yet (ring full) */
 };
+
+#define PD_POOL_TARGET 32u
+#define PD_POOL_LOW    16u
+
+/* A PD's stock of pre-created MRs of one kind (handles in ndkd). */
+struct mr_pool {
+	uint32_t h[PD_POOL_TARGET];
+	uint32_t n;
+	uint32_t refilling;
+};
+
+struct pd {
+	struct ndk_pd pub;
+	struct adapter *ad;
+	uint32_t handle;
+	uint32_t priv_token;
+	uint32_t n_mrs;	   /* MRs the app holds or has asked for, not yet closed */
+	uint32_t internal; /* pool refills in flight */
+	bool closing;
+	bool destroy_posted;
+	ndk_fn_close_completion close_cb;
+	void *close_ctx;
+	struct mr_pool pool[2]; /* [0] normal, [1] fast-register */
+	struct pd *retry_next;
+};
+
+enum mr_state {
+	MR_IDLE,       /* created; never registered, or deregistered */
+	MR_BUSY,       /* a register, deregister or initialise is in flight */
+	MR_REGISTERED, /* normal MR with a live registration */
+	MR_INITIALIZED /* fast-register MR initialised */
+};
+
+struct mr {
+	struct ndk_mr pub;
+	struct pd *pd;
+	uint32_t handle;
+	uint32_t token;
+	uint32_t token_before; /* to restore when a request fails */
+	bool fast_register;
+	uint8_t state;
+	uint8_t state_before; /* to restore when a request fails */
+};
+
+static inline struct adapter *
+to_adapter(struct ndk_adapter *a)
+{
+	return (struct adapter *)a;
+}
+
+/* adapter.c */
+ndk_status post_ctrl(struct adapter *ad, const struct ndk_abi_sqe *sqe, uint32_t flags,
+		     req_handler handler, void (*user_cb)(void), void *context, void *obj,
+		     uintptr_t arg);
+ndk_status no_extension(struct ndk_object_header *obj, const struct ndk_guid *id,
+			struct ndk_version version, struct ndk_extension_interface *ext);
+/* Publish requests posted with DEFER (also done by progress). */
+void post_flush(struct adapter *ad);
+/* Run a user callback from a handler: marks the adapter as inside a callback. */
+#define CALLBACK(ad, call)                                                                         \
+	do {                                                                                       \
+		(ad)->in_callback++;                                                               \
+		call;                                                                              \
+		(ad)->in_callback--;                                                               \
+	} while (0)
 
 /* attach.c */
 ndk_status attach_channel(const char *socket_path, const struct ndk_adapter_opts *opts,
 			  struct adapter *ad);
 void detach_channel(struct adapter *ad);
 bool channel_hung_up(const struct adapter *ad);
+/* Hand ndkd a sealed memfd mapped at addr. Caller holds mem_lock. */
+ndk_status channel_add_region(struct adapter *ad, int fd, uint64_t addr, uint64_t size,
+			      uint32_t *id);
+
+/* mem.c */
+const struct lregion *region_lookup(struct adapter *ad, uint64_t addr, uint64_t length);
+void mem_fini(struct adapter *ad);
+
+/* pd.c */
+ndk_status pd_create(struct ndk_adapter *a, ndk_fn_create_completion completion, void *context,
+		     struct ndk_pd **pd);
+/* An MR of pd closed (or a create failed): the PD's close may now finish. */
+void pd_mr_gone(struct pd *pd);
+/* Post PD destroys that found the ring full before. */
+void pd_retry(struct adapter *ad);
+/* Take back an unused MR handle; false when the pool is full or closing. */
+bool pd_pool_put(struct pd *pd, bool fast_register, uint32_t handle);
+
+/* mr.c */
+struct mr *mr_new(struct pd *pd, uint32_t handle, bool fast_register);
 
 #endif /* NDK_PRIV_H */

@@ -26,6 +26,62 @@ extern "C" {
 #define NDK_DEFAULT_SOCKET "/run/ndkd/ndkd.sock"
 
 struct ndk_adapter;
+struct ndk_pd;
+
+/* NDK_RDMA_TECHNOLOGY */
+#define NDK_RDMA_TECHNOLOGY_UNDEFINED  0
+#define NDK_RDMA_TECHNOLOGY_IWARP      1
+#define NDK_RDMA_TECHNOLOGY_INFINIBAND 2
+#define NDK_RDMA_TECHNOLOGY_ROCE       3
+#define NDK_RDMA_TECHNOLOGY_ROCEV2     4
+
+/* NDK_ADAPTER_FLAG_* */
+#define NDK_ADAPTER_FLAG_IN_ORDER_DMA_SUPPORTED		      0x00000001u
+#define NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED	      0x00000002u
+#define NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED    0x00000004u
+#define NDK_ADAPTER_FLAG_MULTI_ENGINE_SUPPORTED		      0x00000008u
+#define NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED 0x00000010u
+#define NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED		      0x00000100u
+#define NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED	      0x00010000u
+
+/* NDK_ADAPTER_INFO, field order exactly as ndkinfo.h (SIZE_T as size_t, ULONG as uint32_t). */
+struct ndk_adapter_info {
+	struct ndk_version version;
+	uint32_t vendor_id;
+	uint32_t device_id;
+	size_t max_registration_size;
+	size_t max_window_size;
+	uint32_t frmr_page_count;
+	uint32_t max_initiator_request_sge;
+	uint32_t max_receive_request_sge;
+	uint32_t max_read_request_sge;
+	uint32_t max_transfer_length;
+	uint32_t max_inline_data_size;
+	uint32_t max_inbound_read_limit;
+	uint32_t max_outbound_read_limit;
+	uint32_t max_receive_queue_depth;
+	uint32_t max_initiator_queue_depth;
+	uint32_t max_srq_depth;
+	uint32_t max_cq_depth;
+	uint32_t large_request_threshold;
+	uint32_t max_caller_data;
+	uint32_t max_callee_data;
+	uint32_t adapter_flags;
+	uint32_t rdma_technology;
+};
+
+/* NDK's adapter page: every logical address mapping is in these units. */
+#define NDK_PAGE_SIZE 4096u
+
+typedef uint64_t ndk_logical_address;
+
+/* NDK_LOGICAL_ADDRESS_MAPPING: page_count pages follow (a flexible array). */
+struct ndk_logical_address_mapping {
+	void *adapter_context; /* the library's */
+	uint32_t adapter_page_count;
+	uint32_t reserved;
+	ndk_logical_address adapter_page_array[];
+};
 
 /*
  * Options for ndk_adapter_open(). Fill with ndk_adapter_opts_init() first,
@@ -81,9 +137,47 @@ typedef ndk_status (*ndk_fn_adapter_nop)(struct ndk_adapter *adapter, uint32_t f
  */
 typedef uint32_t (*ndk_fn_adapter_progress)(struct ndk_adapter *adapter, uint32_t max);
 
+/*
+ * NDK_FN_QUERY_ADAPTER_INFO: copies the adapter's limits. SUCCESS, or
+ * BUFFER_TOO_SMALL with *size set to what is needed. Synchronous.
+ */
+typedef ndk_status (*ndk_fn_query_adapter_info)(struct ndk_adapter *adapter,
+						struct ndk_adapter_info *info, uint32_t *size);
+
+/*
+ * NDK_FN_CREATE_PD: PENDING (the PD comes to completion, exactly once), or an
+ * error and no callback. *pd is not written (NDK allows either; this one
+ * always goes to ndkd).
+ */
+typedef ndk_status (*ndk_fn_create_pd)(struct ndk_adapter *adapter,
+				       ndk_fn_create_completion completion, void *context,
+				       struct ndk_pd **pd);
+
+/*
+ * NDK_FN_BUILD_LAM: the logical address mapping of [addr, addr + length),
+ * which must lie in one of the adapter's arena regions or attached fds.
+ * Synchronous: returns SUCCESS (no callback), BUFFER_TOO_SMALL with *lam_size
+ * set, or INVALID_PARAMETER (not in a region, length 0). *fbo gets the offset
+ * of addr in its first page. A logical address is the app's own address of
+ * the page: ndkd maps each region at the app's addresses (IOVA = VA).
+ */
+typedef ndk_status (*ndk_fn_build_lam)(struct ndk_adapter *adapter, void *addr, size_t length,
+				       ndk_fn_request_completion completion, void *context,
+				       struct ndk_logical_address_mapping *lam, uint32_t *lam_size,
+				       uint32_t *fbo);
+
+/* NDK_FN_RELEASE_LAM: nothing is held for a mapping; provided for NDK symmetry. */
+typedef void (*ndk_fn_release_lam)(struct ndk_adapter *adapter,
+				   struct ndk_logical_address_mapping *lam);
+
 struct ndk_adapter_dispatch {
 	ndk_fn_close_object close;
 	ndk_fn_query_extension query_extension;
+	ndk_fn_query_adapter_info query_adapter_info;
+	ndk_fn_create_pd create_pd;
+	ndk_fn_build_lam build_lam;
+	ndk_fn_release_lam release_lam;
+	/* ndkd's own, after NDK's */
 	ndk_fn_adapter_nop nop;
 	ndk_fn_adapter_progress progress;
 };
@@ -125,6 +219,52 @@ ndk_adapter_progress(struct ndk_adapter *adapter, uint32_t max)
 {
 	return adapter->dispatch->progress(adapter, max);
 }
+
+static inline ndk_status
+ndk_adapter_query_info(struct ndk_adapter *adapter, struct ndk_adapter_info *info, uint32_t *size)
+{
+	return adapter->dispatch->query_adapter_info(adapter, info, size);
+}
+
+static inline ndk_status
+ndk_pd_create(struct ndk_adapter *adapter, ndk_fn_create_completion completion, void *context,
+	      struct ndk_pd **pd)
+{
+	return adapter->dispatch->create_pd(adapter, completion, context, pd);
+}
+
+static inline ndk_status
+ndk_adapter_build_lam(struct ndk_adapter *adapter, void *addr, size_t length,
+		      struct ndk_logical_address_mapping *lam, uint32_t *lam_size, uint32_t *fbo)
+{
+	return adapter->dispatch->build_lam(adapter, addr, length, NULL, NULL, lam, lam_size, fbo);
+}
+
+static inline void
+ndk_adapter_release_lam(struct ndk_adapter *adapter, struct ndk_logical_address_mapping *lam)
+{
+	adapter->dispatch->release_lam(adapter, lam);
+}
+
+/*
+ * Registration-ready memory: ndk_mem_alloc() returns memory from the
+ * adapter's arena, shared memfd regions that ndkd has mapped too, so
+ * registering it costs no syscall. Thread-safe. NULL when size is 0 or the
+ * arena cannot grow (limit reached, no memory). Free it with ndk_mem_free()
+ * (never free()); it is gone when the adapter closes.
+ */
+void *ndk_mem_alloc(struct ndk_adapter *adapter, size_t size, size_t align);
+void ndk_mem_free(struct ndk_adapter *adapter, void *ptr);
+
+/*
+ * Memory outside the arena: hand ndkd an fd of your own. fd must be a memfd
+ * sealed with F_SEAL_SHRINK (hugetlb memfds too); size a multiple of 4 KiB.
+ * The library maps it at *addr (shared); from then on [*addr, *addr + size)
+ * can be registered. SUCCESS, or ndkd's refusal: INVALID_PARAMETER (not
+ * sealed, too small, bad size), INSUFFICIENT_RESOURCES (region limits).
+ * The caller keeps its fd; the mapping lasts until the adapter closes.
+ */
+ndk_status ndk_mem_attach_fd(struct ndk_adapter *adapter, int fd, size_t size, void **addr);
 
 #ifdef __cplusplus
 }

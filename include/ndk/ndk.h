@@ -7,5 +7,7 @@
 #include <ndk/flags.h>
 #include <ndk/object.h>
 #include <ndk/adapter.h>
+#include <ndk/pd.h>
+#include <ndk/mr.h>
 
 #endif /* NDK_NDK_H */

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Protection domains (NDK_PD). MRs are created on a PD; the PD's privileged
+ * token lets local scatter/gather entries use adapter logical addresses of
+ * this client's regions without registration: LOCAL_READ and LOCAL_WRITE
+ * only, never remote (seed 002).
+ */
+#ifndef NDK_PD_H
+#define NDK_PD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ndk/object.h>
+#include <ndk/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ndk_pd;
+struct ndk_mr;
+
+/*
+ * NDK_FN_CREATE_MR (seed 004). fast_register: true for an MR used only with
+ * fast register, false for one used only with register_mr. Returns SUCCESS
+ * with *mr set (an MR from the PD's pool of pre-created MRs; no round trip),
+ * PENDING (the MR comes to completion; *mr is not written), or
+ * INSUFFICIENT_RESOURCES, with no callback.
+ */
+typedef ndk_status (*ndk_fn_create_mr)(struct ndk_pd *pd, bool fast_register,
+				       ndk_fn_create_completion completion, void *context,
+				       struct ndk_mr **mr);
+
+/* NDK_FN_GET_PRIVILEGED_MEMORY_REGION_TOKEN (seed 002): synchronous. */
+typedef void (*ndk_fn_get_privileged_token)(struct ndk_pd *pd, uint32_t *token);
+
+struct ndk_pd_dispatch {
+	ndk_fn_close_object close;
+	ndk_fn_query_extension query_extension;
+	ndk_fn_create_mr create_mr;
+	ndk_fn_get_privileged_token get_privileged_token;
+};
+
+struct ndk_pd {
+	struct ndk_object_header header;
+	const struct ndk_pd_dispatch *dispatch;
+};
+
+/*
+ * Close: PENDING, and close_completion runs once every MR of the PD has
+ * closed and ndkd has let the PD go (NDK: an antecedent closes after its
+ * successors). Never SUCCESS.
+ */
+static inline ndk_status
+ndk_pd_close(struct ndk_pd *pd, ndk_fn_close_completion completion, void *context)
+{
+	return pd->dispatch->close(&pd->header, completion, context);
+}
+
+static inline ndk_status
+ndk_pd_query_extension(struct ndk_pd *pd, const struct ndk_guid *id, struct ndk_version version,
+		       struct ndk_extension_interface *ext)
+{
+	return pd->dispatch->query_extension(&pd->header, id, version, ext);
+}
+
+static inline ndk_status
+ndk_mr_create(struct ndk_pd *pd, bool fast_register, ndk_fn_create_completion completion,
+	      void *context, struct ndk_mr **mr)
+{
+	return pd->dispatch->create_mr(pd, fast_register, completion, context, mr);
+}
+
+static inline uint32_t
+ndk_pd_get_privileged_token(struct ndk_pd *pd)
+{
+	uint32_t token;
+
+	pd->dispatch->get_privileged_token(pd, &token);
+	return token;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NDK_PD_H */

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Memory regions: the seven calls of NDK_MR_DISPATCH (seed 003). Tokens are
+ * cached in the handle, so reading one is a load with no round trip (seeds
+ * 000, 001): set when register or initialise completes without error,
+ * cleared when deregister starts.
+ */
+#include <stdlib.h>
+
+#include "ndk_priv.h"
+
+static const struct ndk_mr_dispatch mr_dispatch;
+
+static struct mr *
+to_mr(struct ndk_mr *m)
+{
+	return (struct mr *)m;
+}
+
+struct mr *
+mr_new(struct pd *pd, uint32_t handle, bool fast_register)
+{
+	struct mr *mr = calloc(1, sizeof(*mr));
+
+	if (mr == NULL)
+		return NULL;
+	mr->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };
+	mr->pub.header.object_type = NDK_OBJECT_TYPE_MR;
+	mr->pub.dispatch = &mr_dispatch;
+	mr->pd = pd;
+	mr->handle = handle;
+	mr->fast_register = fast_register;
+	mr->state = MR_IDLE;
+	return mr;
+}
+
+/* A register, deregister or initialise came back; req->arg is the state it leads to. */
+static void
+mr_request_done(struct adapter *ad, const struct req_slot *req, ndk_status status,
+		const uint64_t *out)
+{
+	struct mr *mr = req->obj;
+	uint8_t next = (uint8_t)req->arg;
+
+	if (status == NDK_STATUS_SUCCESS) {
+		mr->state = next;
+		mr->token = next == MR_IDLE ? 0 : (uint32_t)out[0];
+	} else {
+		/* A failed call leaves the MR, and its token, as they were. */
+		mr->state = mr->state_before;
+		mr->token = mr->token_before;
+	}
+	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
+}
+
+static ndk_status
+mr_post(struct mr *mr, const struct ndk_abi_sqe *sqe, uint8_t next,
+	ndk_fn_request_completion completion, void *context)
+{
+	ndk_status st;
+
+	mr->state_before = mr->state;
+	mr->token_before = mr->token;
+	st = post_ctrl(mr->pd->ad, sqe, 0, mr_request_done, (void (*)(void))completion, context, mr,
+		       next);
+	if (st == NDK_STATUS_PENDING)
+		mr->state = MR_BUSY;
+	return st;
+}
+
+static ndk_status
+mr_register(struct ndk_mr *m, void *addr, size_t length, uint32_t flags,
+	    ndk_fn_request_completion completion, void *context)
+{
+	struct mr *mr = to_mr(m);
+	uint64_t va = (uint64_t)(uintptr_t)addr;
+	struct ndk_abi_sqe sqe = {
+		.opcode = NDK_ABI_OP_MR_REGISTER,
+		.handle = mr->handle,
+		.args = { va, length, flags },
+	};
+	const uint32_t known = NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ |
+			       NDK_MR_FLAG_ALLOW_REMOTE_WRITE | NDK_MR_FLAG_RDMA_READ_SINK;
+
+	if (completion == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (mr->fast_register)
+		return NDK_STATUS_NOT_SUPPORTED;
+	if (mr->state != MR_IDLE)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	/* Zero-based addresses are not supported (NDK); nor are unknown flags or wrap-around. */
+	if (va == 0 || length == 0 || va + length < va || (flags & ~known) != 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	/* Memory ndkd cannot see fails here, with no round trip (ndkd checks too). */
+	if (region_lookup(mr->pd->ad, va, length) == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	return mr_post(mr, &sqe, MR_REGISTERED, completion, context);
+}
+
+static ndk_status
+mr_deregister(struct ndk_mr *m, ndk_fn_request_completion completion, void *context)
+{
+	struct mr *mr = to_mr(m);
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_MR_DEREGISTER, .handle = mr->handle };
+	ndk_status st;
+
+	if (completion == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (mr->fast_register)
+		return NDK_STATUS_NOT_SUPPORTED;
+	if (mr->state != MR_REGISTERED)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	st = mr_post(mr, &sqe, MR_IDLE, completion, context);
+	/* From now on the token reads 0; ndkd kills it when the request runs. */
+	if (st == NDK_STATUS_PENDING)
+		mr->token = 0;
+	return st;
+}
+
+static ndk_status
+mr_initialize_fast_register(struct ndk_mr *m, uint32_t pages, bool remote_access,
+			    ndk_fn_request_completion completion, void *context)
+{
+	struct mr *mr = to_mr(m);
+	struct ndk_abi_sqe sqe = {
+		.opcode = NDK_ABI_OP_MR_INIT_FR,
+		.handle = mr->handle,
+		.args = { pages, remote_access ? 1 : 0 },
+	};
+
+	if (completion == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (!mr->fast_register)
+		return NDK_STATUS_NOT_SUPPORTED;
+	if (pages == 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (pages > mr->pd->ad->info.frmr_page_count)
+		return NDK_STATUS_IMPLEMENTATION_LIMIT;
+	if (mr->state == MR_BUSY)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	return mr_post(mr, &sqe, MR_INITIALIZED, completion, context);
+}
+
+static uint32_t
+mr_get_token(struct ndk_mr *m)
+{
+	return to_mr(m)->token;
+}
+
+static void
+mr_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	ndk_fn_close_completion cb = (ndk_fn_close_completion)req->user_cb;
+	struct mr *mr = req->obj;
+	struct pd *pd = mr->pd;
+
+	(void)status;
+	(void)out;
+	free(mr);
+	pd->n_mrs--;
+	/* The MR's last callback; after it, its PD's close may complete. */
+	if (cb != NULL)
+		CALLBACK(ad, cb(req->context));
+	pd_mr_gone(pd);
+}
+
+static ndk_status
+mr_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void *context)
+{
+	struct mr *mr = (struct mr *)obj;
+	struct pd *pd = mr->pd;
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_MR_DESTROY, .handle = mr->handle };
+	ndk_status st;
+
+	/* Never registered (or deregistered): ndkd's entry is clean, so the PD keeps it. */
+	if (mr->state == MR_IDLE && pd_pool_put(pd, mr->fast_register, mr->handle)) {
+		free(mr);
+		pd->n_mrs--;
+		pd_mr_gone(pd);
+		return NDK_STATUS_SUCCESS;
+	}
+	/*
+	 * Requests still in flight on this MR complete before the destroy: the
+	 * control ring is served in order, so the close completion comes last.
+	 */
+	st = post_ctrl(pd->ad, &sqe, 0, mr_destroyed, (void (*)(void))completion, context, mr, 0);
+	if (st == NDK_STATUS_DEVICE_REMOVED) {
+		/* ndkd is gone and took the MR with it. */
+		free(mr);
+		pd->n_mrs--;
+		pd_mr_gone(pd);
+		return NDK_STATUS_SUCCESS;
+	}
+	return st;
+}
+
+static const struct ndk_mr_dispatch mr_dispatch = {
+	.close = mr_close,
+	.query_extension = no_extension,
+	.register_mr = mr_register,
+	.deregister_mr = mr_deregister,
+	.initialize_fast_register_mr = mr_initialize_fast_register,
+	.get_remote_token = mr_get_token,
+	.get_local_token = mr_get_token,
+};
