@@ -11,6 +11,7 @@
 
 #include <rte_telemetry.h>
 
+#include "mrt.h"
 #include "server.h"
 #include "telemetry.h"
 
@@ -60,6 +61,58 @@ tel_status(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "attach_refused", rd(&s->attach_refused));
 	rte_tel_data_add_dict_u64(d, "requests_served", requests);
 	rte_tel_data_add_dict_u64(d, "bad_requests", bad);
+	rte_tel_data_add_dict_u64(d, "mr_table_entries", s->mrt->n_entries - 1);
+	rte_tel_data_add_dict_u64(d, "mr_entries_in_use", rd(&s->mrt->in_use));
+	return 0;
+}
+
+static const char *const mr_states[] = { "free", "allocated", "valid", "invalid" };
+static const char *const mr_kinds[] = { "normal", "fast-register", "privileged" };
+
+/*
+ * What ndkd's table says of a token right now: whether it would be honoured
+ * ("live") and the entry behind it. Read under the entry's sequence count,
+ * exactly as an engine on another core reads it.
+ */
+static int
+tel_mr(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct server *s = tel_server;
+	struct mrt_entry e;
+	unsigned long token;
+	char *end;
+	bool found;
+
+	(void)cmd;
+	if (params == NULL || params[0] == '\0')
+		return -1;
+	token = strtoul(params, &end, 0);
+	if (*end != '\0' || token > UINT32_MAX)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	if (s->closing) {
+		pthread_mutex_unlock(&s->lock);
+		return -1;
+	}
+	found = mrt_read(s->mrt, (uint32_t)token, &e);
+	pthread_mutex_unlock(&s->lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "token", token);
+	rte_tel_data_add_dict_u64(
+		d, "live", found && e.state == MRT_VALID && e.variant == MRT_TOKEN_VARIANT(token));
+	if (!found)
+		return 0;
+	rte_tel_data_add_dict_string(d, "state", mr_states[e.state & 3]);
+	rte_tel_data_add_dict_string(d, "kind", e.kind < 3 ? mr_kinds[e.kind] : "?");
+	rte_tel_data_add_dict_u64(d, "variant_matches", e.variant == MRT_TOKEN_VARIANT(token));
+	rte_tel_data_add_dict_u64(d, "access", e.access);
+	rte_tel_data_add_dict_u64(d, "remote_allowed",
+				  e.kind != MRT_KIND_PRIVILEGED &&
+					  (e.access & MRT_ACCESS_REMOTE) != 0);
+	rte_tel_data_add_dict_u64(d, "client", e.client_id);
+	rte_tel_data_add_dict_u64(d, "pd", e.pd);
+	rte_tel_data_add_dict_u64(d, "va", e.va);
+	rte_tel_data_add_dict_u64(d, "length", e.length);
 	return 0;
 }
 
@@ -111,6 +164,8 @@ tel_client(const char *cmd, const char *params, struct rte_tel_data *d)
 					     c->state == CLIENT_ACTIVE ? "active" : "removing");
 		rte_tel_data_add_dict_u64(d, "requests", rd(&c->stats.requests));
 		rte_tel_data_add_dict_u64(d, "bad_requests", rd(&c->stats.bad_requests));
+		rte_tel_data_add_dict_u64(d, "regions", atomic_load(&c->n_regions));
+		rte_tel_data_add_dict_u64(d, "region_bytes", c->region_bytes);
 		rc = 0;
 		break;
 	}
@@ -128,4 +183,6 @@ telemetry_init(struct server *s)
 				   "Ids of attached clients. No parameters");
 	rte_telemetry_register_cmd("/ndkd/client", tel_client,
 				   "One client's details. Parameters: int client_id");
+	rte_telemetry_register_cmd("/ndkd/mr", tel_mr,
+				   "What the MR table says of a token. Parameters: int token");
 }

@@ -158,6 +158,7 @@ mr_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, 
 	(void)out;
 	free(mr);
 	pd->n_mrs--;
+	pd->pool[0].exhausted = pd->pool[1].exhausted = false;
 	/* The MR's last callback; after it, its PD's close may complete. */
 	if (cb != NULL)
 		CALLBACK(ad, cb(req->context));

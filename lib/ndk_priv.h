@@ -87,6 +87,8 @@ struct mr_pool {
 	uint32_t h[PD_POOL_TARGET];
 	uint32_t n;
 	uint32_t refilling;
+	bool used;	/* filled only once the app made an MR of this kind */
+	bool exhausted; /* ndkd said INSUFFICIENT_RESOURCES: wait for an MR to go */
 };
 
 struct pd {

@@ -32,6 +32,8 @@ pool_filled(struct adapter *ad, const struct req_slot *req, ndk_status status, c
 	/* A PD that is closing takes nothing back: ndkd frees it with the PD. */
 	if (status == NDK_STATUS_SUCCESS && !pd->closing && pool->n < PD_POOL_TARGET)
 		pool->h[pool->n++] = (uint32_t)out[0];
+	else if (status == NDK_STATUS_INSUFFICIENT_RESOURCES)
+		pool->exhausted = true;
 	pd_mr_gone(pd);
 }
 
@@ -45,7 +47,8 @@ pool_refill(struct pd *pd, int kind)
 		.args = { (uint64_t)kind },
 	};
 
-	if (pd->closing || pool->n + pool->refilling > PD_POOL_LOW)
+	if (pd->closing || !pool->used || pool->exhausted ||
+	    pool->n + pool->refilling > PD_POOL_LOW)
 		return;
 	while (pool->n + pool->refilling < PD_POOL_TARGET) {
 		/* DEFER: they ride with the app's next doorbell or progress call. */
@@ -65,6 +68,7 @@ pd_pool_put(struct pd *pd, bool fast_register, uint32_t handle)
 	if (pd->closing || pool->n == PD_POOL_TARGET)
 		return false;
 	pool->h[pool->n++] = handle;
+	pool->exhausted = false;
 	return true;
 }
 
@@ -73,9 +77,17 @@ mr_created(struct adapter *ad, const struct req_slot *req, ndk_status status, co
 {
 	ndk_fn_create_completion cb = (ndk_fn_create_completion)req->user_cb;
 	struct pd *pd = req->obj;
+	struct mr_pool *pool = &pd->pool[req->arg != 0];
 	struct mr *mr = NULL;
 
-	if (status == NDK_STATUS_SUCCESS) {
+	/* At the limit, ndkd may have said no while a refill filled the pool. */
+	if (status == NDK_STATUS_INSUFFICIENT_RESOURCES && pool->n > 0) {
+		mr = mr_new(pd, pool->h[pool->n - 1], req->arg != 0);
+		if (mr != NULL) {
+			pool->n--;
+			status = NDK_STATUS_SUCCESS;
+		}
+	} else if (status == NDK_STATUS_SUCCESS) {
 		mr = mr_new(pd, (uint32_t)out[0], req->arg != 0);
 		if (mr == NULL) {
 			/* ndkd has an MR we cannot hold: give it back to the pool or leave it to PD
@@ -111,6 +123,8 @@ pd_create_mr(struct ndk_pd *p, bool fast_register, ndk_fn_create_completion comp
 		return NDK_STATUS_INVALID_PARAMETER;
 	if (pd->closing)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
+	/* A pool fills once its kind is in use: MRs of a kind never used cost nothing. */
+	pool->used = true;
 	if (pool->n > 0) {
 		mr = mr_new(pd, pool->h[pool->n - 1], fast_register);
 		if (mr == NULL)
@@ -238,8 +252,6 @@ pd_created(struct adapter *ad, const struct req_slot *req, ndk_status status, co
 	}
 	pd->handle = (uint32_t)out[0];
 	pd->priv_token = (uint32_t)out[1];
-	pool_refill(pd, 0);
-	pool_refill(pd, 1);
 	CALLBACK(ad, cb(req->context, NDK_STATUS_SUCCESS, &pd->pub.header));
 }
 

@@ -252,36 +252,77 @@ tel_path(const struct tdaemon *d, char *buf, size_t len)
 	snprintf(buf, len, "%s/dpdk/%s/dpdk_telemetry.v2", dir, d->prefix);
 }
 
-uint64_t
-tel_status_u64(const struct tdaemon *d, const char *key)
+/* Run one telemetry command; returns its reply's value (a new reference) or NULL. */
+static json_t *
+tel_query(const struct tdaemon *d, const char *cmd)
 {
-	char path[256], buf[16384];
-	uint64_t v = UINT64_MAX;
-	json_t *root, *st, *jv;
+	char path[256], buf[16384], key[64];
+	json_t *root = NULL, *v = NULL;
 	ssize_t n;
 	int fd;
 
 	tel_path(d, path, sizeof(path));
 	fd = try_connect(path);
 	if (fd < 0)
-		return UINT64_MAX;
-	if (recv(fd, buf, sizeof(buf) - 1, 0) <= 0 || send(fd, "/ndkd/status", 12, 0) != 12)
+		return NULL;
+	if (recv(fd, buf, sizeof(buf) - 1, 0) <= 0 ||
+	    send(fd, cmd, strlen(cmd), 0) != (ssize_t)strlen(cmd))
 		goto out;
 	n = recv(fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		goto out;
 	buf[n] = '\0';
 	root = json_loads(buf, 0, NULL);
-	if (root == NULL)
-		goto out;
-	st = json_object_get(root, "/ndkd/status");
-	jv = st != NULL ? json_object_get(st, key) : NULL;
-	if (jv != NULL && json_is_integer(jv))
-		v = (uint64_t)json_integer_value(jv);
+	/* replies are keyed by the command without its parameters */
+	snprintf(key, sizeof(key), "%.*s", (int)strcspn(cmd, ","), cmd);
+	if (root != NULL)
+		v = json_object_get(root, key);
+	if (v != NULL)
+		json_incref(v);
 	json_decref(root);
 out:
 	close(fd);
 	return v;
+}
+
+uint64_t
+tel_query_u64(const struct tdaemon *d, const char *cmd, const char *key)
+{
+	json_t *v = tel_query(d, cmd), *jv;
+	uint64_t r = UINT64_MAX;
+
+	jv = v != NULL ? json_object_get(v, key) : NULL;
+	if (jv != NULL && json_is_integer(jv))
+		r = (uint64_t)json_integer_value(jv);
+	json_decref(v);
+	return r;
+}
+
+void
+tel_query_str(const struct tdaemon *d, const char *cmd, const char *key, char *buf, size_t len)
+{
+	json_t *v = tel_query(d, cmd), *jv;
+
+	buf[0] = '\0';
+	jv = v != NULL ? json_object_get(v, key) : NULL;
+	if (jv != NULL && json_is_string(jv))
+		snprintf(buf, len, "%s", json_string_value(jv));
+	json_decref(v);
+}
+
+uint64_t
+tel_status_u64(const struct tdaemon *d, const char *key)
+{
+	return tel_query_u64(d, "/ndkd/status", key);
+}
+
+bool
+tel_token_live(const struct tdaemon *d, uint32_t token)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "/ndkd/mr,%u", token);
+	return tel_query_u64(d, cmd, "live") == 1;
 }
 
 uint64_t

@@ -73,6 +73,13 @@ bool tdaemon_alive(struct tdaemon *d);
 
 /* A counter from /ndkd/status, or UINT64_MAX on error. */
 uint64_t tel_status_u64(const struct tdaemon *d, const char *key);
+/* A number from any telemetry command's dict ("/ndkd/mr,123"), or UINT64_MAX. */
+uint64_t tel_query_u64(const struct tdaemon *d, const char *cmd, const char *key);
+/* A string field likewise, copied into buf ("" on error). */
+void tel_query_str(const struct tdaemon *d, const char *cmd, const char *key, char *buf,
+		   size_t len);
+/* True when ndkd's MR table would honour token right now. */
+bool tel_token_live(const struct tdaemon *d, uint32_t token);
 /* Poll until the counter equals want (up to timeout_ms); returns the last value. */
 uint64_t tel_wait_u64(const struct tdaemon *d, const char *key, uint64_t want, int timeout_ms);
 
