@@ -306,6 +306,8 @@ adapter_release_lam(struct ndk_adapter *a, struct ndk_logical_address_mapping *l
 static void
 free_adapter(struct adapter *ad)
 {
+	/* Objects the app left open die with the adapter (ndkd frees its side). */
+	pd_free_all(ad);
 	mem_fini(ad);
 	detach_channel(ad);
 	pthread_mutex_destroy(&ad->mem_lock);

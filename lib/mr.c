@@ -31,7 +31,23 @@ mr_new(struct pd *pd, uint32_t handle, bool fast_register)
 	mr->handle = handle;
 	mr->fast_register = fast_register;
 	mr->state = MR_IDLE;
+	mr->next = pd->mrs;
+	if (pd->mrs != NULL)
+		pd->mrs->prev = mr;
+	pd->mrs = mr;
 	return mr;
+}
+
+void
+mr_free(struct mr *mr)
+{
+	if (mr->prev != NULL)
+		mr->prev->next = mr->next;
+	else
+		mr->pd->mrs = mr->next;
+	if (mr->next != NULL)
+		mr->next->prev = mr->prev;
+	free(mr);
 }
 
 /* A register, deregister or initialise came back; req->arg is the state it leads to. */
@@ -156,7 +172,7 @@ mr_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, 
 
 	(void)status;
 	(void)out;
-	free(mr);
+	mr_free(mr);
 	pd->n_mrs--;
 	pd->pool[0].exhausted = pd->pool[1].exhausted = false;
 	/* The MR's last callback; after it, its PD's close may complete. */
@@ -175,7 +191,7 @@ mr_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void
 
 	/* Never registered (or deregistered): ndkd's entry is clean, so the PD keeps it. */
 	if (mr->state == MR_IDLE && pd_pool_put(pd, mr->fast_register, mr->handle)) {
-		free(mr);
+		mr_free(mr);
 		pd->n_mrs--;
 		pd_mr_gone(pd);
 		return NDK_STATUS_SUCCESS;
@@ -187,7 +203,7 @@ mr_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void
 	st = post_ctrl(pd->ad, &sqe, 0, mr_destroyed, (void (*)(void))completion, context, mr, 0);
 	if (st == NDK_STATUS_DEVICE_REMOVED) {
 		/* ndkd is gone and took the MR with it. */
-		free(mr);
+		mr_free(mr);
 		pd->n_mrs--;
 		pd_mr_gone(pd);
 		return NDK_STATUS_SUCCESS;

@@ -77,6 +77,7 @@ struct adapter {
 	_Atomic uint32_t n_regions;
 	struct arena *arena;
 	struct pd *retry; /* PDs whose destroy could not be posted yet (ring full) */
+	struct pd *pds;	  /* every PD not yet freed, so adapter close can free them */
 };
 
 #define PD_POOL_TARGET 32u
@@ -104,6 +105,8 @@ struct pd {
 	void *close_ctx;
 	struct mr_pool pool[2]; /* [0] normal, [1] fast-register */
 	struct pd *retry_next;
+	struct pd *next, *prev; /* the adapter's list */
+	struct mr *mrs;		/* MR objects of this PD not yet freed */
 };
 
 enum mr_state {
@@ -121,7 +124,8 @@ struct mr {
 	uint32_t token_before; /* to restore when a request fails */
 	bool fast_register;
 	uint8_t state;
-	uint8_t state_before; /* to restore when a request fails */
+	uint8_t state_before;	/* to restore when a request fails */
+	struct mr *next, *prev; /* the PD's list */
 };
 
 static inline struct adapter *
@@ -169,7 +173,11 @@ void pd_retry(struct adapter *ad);
 /* Take back an unused MR handle; false when the pool is full or closing. */
 bool pd_pool_put(struct pd *pd, bool fast_register, uint32_t handle);
 
+/* Free every PD and MR object the app left open (adapter close). */
+void pd_free_all(struct adapter *ad);
+
 /* mr.c */
 struct mr *mr_new(struct pd *pd, uint32_t handle, bool fast_register);
+void mr_free(struct mr *mr);
 
 #endif /* NDK_PRIV_H */

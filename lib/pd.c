@@ -12,6 +12,38 @@
 
 static const struct ndk_pd_dispatch pd_dispatch;
 
+static void
+pd_link(struct pd *pd)
+{
+	struct adapter *ad = pd->ad;
+
+	pd->next = ad->pds;
+	if (ad->pds != NULL)
+		ad->pds->prev = pd;
+	ad->pds = pd;
+}
+
+static void
+pd_free(struct pd *pd)
+{
+	while (pd->mrs != NULL)
+		mr_free(pd->mrs);
+	if (pd->prev != NULL)
+		pd->prev->next = pd->next;
+	else if (pd->ad->pds == pd)
+		pd->ad->pds = pd->next;
+	if (pd->next != NULL)
+		pd->next->prev = pd->prev;
+	free(pd);
+}
+
+void
+pd_free_all(struct adapter *ad)
+{
+	while (ad->pds != NULL)
+		pd_free(ad->pds);
+}
+
 static struct pd *
 to_pd(struct ndk_pd *p)
 {
@@ -161,7 +193,7 @@ pd_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, 
 	(void)status;
 	(void)out;
 	/* Whatever ndkd said, the PD is gone: this is its last callback. */
-	free(pd);
+	pd_free(pd);
 	if (cb != NULL)
 		CALLBACK(ad, cb(ctx));
 }
@@ -250,6 +282,7 @@ pd_created(struct adapter *ad, const struct req_slot *req, ndk_status status, co
 		CALLBACK(ad, cb(req->context, status, NULL));
 		return;
 	}
+	pd_link(pd);
 	pd->handle = (uint32_t)out[0];
 	pd->priv_token = (uint32_t)out[1];
 	CALLBACK(ad, cb(req->context, NDK_STATUS_SUCCESS, &pd->pub.header));
