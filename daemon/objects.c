@@ -224,7 +224,12 @@ obj_mr_register(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t 
 	return NDK_STATUS_SUCCESS;
 }
 
-/* Leave the entry INVALID with a new variant: its last token is dead. */
+/*
+ * Leave the entry INVALID: its last token stops working now (the state), and
+ * can never work again (the next VALID rotates the variant). Rotating only on
+ * the way to VALID and on free stretches the 8-bit variant's wrap to 256
+ * registrations of one entry.
+ */
 static void
 mr_invalidate(struct client *c, struct ctrl_ctx *x, struct obj *mr)
 {
@@ -234,7 +239,6 @@ mr_invalidate(struct client *c, struct ctrl_ctx *x, struct obj *mr)
 		c->registered_bytes -= e->length;
 	mrt_write_begin(e);
 	e->state = MRT_INVALID;
-	e->variant++;
 	e->length = 0;
 	e->daemon_va = 0;
 	mrt_write_end(e);
