@@ -250,10 +250,90 @@ bm_nop_batch(struct nb_state *st)
 	ndk_adapter_close(ad);
 }
 
+struct cb_wait {
+	int calls;
+	struct ndk_object_header *obj;
+};
+
+static void
+cb_req(void *ctx, ndk_status st)
+{
+	(void)st;
+	((struct cb_wait *)ctx)->calls++;
+}
+
+static void
+cb_create(void *ctx, ndk_status st, struct ndk_object_header *obj)
+{
+	(void)st;
+	((struct cb_wait *)ctx)->calls++;
+	((struct cb_wait *)ctx)->obj = obj;
+}
+
+static void
+cb_close(void *ctx)
+{
+	((struct cb_wait *)ctx)->calls++;
+}
+
+static void
+wait_cb(struct ndk_adapter *ad, struct cb_wait *w)
+{
+	while (w->calls == 0)
+		ndk_adapter_progress(ad, 0);
+	w->calls = 0;
+}
+
+/*
+ * The control path as an app drives it: create an MR, register an arena
+ * buffer of the given size, deregister, close. Create and close are served
+ * from the PD's pool; register and deregister are one ring round trip each.
+ */
+static void
+bm_mr_cycle(struct nb_state *st)
+{
+	struct ndk_adapter *ad = bench_adapter(st);
+	size_t size = (size_t)nb_arg(st);
+	struct cb_wait w = { 0 };
+	struct ndk_pd *pd;
+	char *buf;
+
+	if (ad == NULL)
+		return;
+	pin_self(client_cpu);
+	if (ndk_pd_create(ad, cb_create, &w, &pd) != NDK_STATUS_PENDING) {
+		nb_skip(st, "PD create failed");
+		ndk_adapter_close(ad);
+		return;
+	}
+	wait_cb(ad, &w);
+	pd = (struct ndk_pd *)w.obj;
+	buf = ndk_mem_alloc(ad, size, 4096);
+	while (nb_keep_running(st)) {
+		struct ndk_mr *mr;
+
+		if (ndk_mr_create(pd, false, cb_create, &w, &mr) == NDK_STATUS_PENDING) {
+			wait_cb(ad, &w);
+			mr = (struct ndk_mr *)w.obj;
+		}
+		ndk_mr_register(mr, buf, size, NDK_MR_FLAG_ALLOW_REMOTE_WRITE, cb_req, &w);
+		wait_cb(ad, &w);
+		ndk_mr_deregister(mr, cb_req, &w);
+		wait_cb(ad, &w);
+		if (ndk_mr_close(mr, cb_close, &w) == NDK_STATUS_PENDING)
+			wait_cb(ad, &w);
+	}
+	ndk_mem_free(ad, buf);
+	if (ndk_pd_close(pd, cb_close, &w) == NDK_STATUS_PENDING)
+		wait_cb(ad, &w);
+	ndk_adapter_close(ad);
+}
+
 int
 main(int argc, char **argv)
 {
 	static const int64_t batches[] = { 1, 8, 32 };
+	static const int64_t mr_sizes[] = { 4096, 65536, 1 << 20 };
 
 	/* Find the ndkd of this build tree unless told otherwise. */
 	setenv("NDKD_BIN", NDKD_BUILD_BIN, 0);
@@ -262,5 +342,6 @@ main(int argc, char **argv)
 	nb_register("baseline/unix_socket_rpc_busy_poll", bm_unix_socket_rpc, NULL, 0);
 	nb_register("ndk/nop_round_trip", bm_nop_round_trip, NULL, 0);
 	nb_register("ndk/nop_batch", bm_nop_batch, batches, 3);
+	nb_register("ndk/mr_create_register_deregister_close", bm_mr_cycle, mr_sizes, 3);
 	return nb_main(argc, argv);
 }
