@@ -110,6 +110,16 @@ channel_destroy(struct client *c)
 	for (i = 0; i < n; i++)
 		munmap(c->regions[i].daemon_base, c->regions[i].size);
 	atomic_store_explicit(&c->n_regions, 0, memory_order_relaxed);
+	/* After the grace period: no engine reads these page arrays any more. */
+	for (i = 0; c->objs != NULL && i < c->obj_hw; i++) {
+		if (c->objs[i].type == OBJ_MR)
+			free(c->objs[i].ptr);
+	}
+	for (i = 0; i < c->n_fr_spare; i++)
+		free(c->fr_spare[i]);
+	free(c->fr_spare);
+	c->fr_spare = NULL;
+	c->n_fr_spare = 0;
 	free(c->objs);
 	c->objs = NULL;
 	if (c->region != NULL)

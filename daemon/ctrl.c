@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ndkd.h"
+#include "qp.h"
 
 static bool
 all_zero(const void *p, size_t n)
@@ -81,6 +82,34 @@ ctrl_execute(struct client *c, struct ctrl_ctx *x, const struct ndk_abi_sqe *sqe
 		if (!unused_zero(sqe, 0))
 			goto bad;
 		st = obj_mr_destroy(c, x, sqe->handle);
+		break;
+	case NDK_ABI_OP_CQ_CREATE:
+		if (sqe->handle != 0 || !unused_zero(sqe, 2))
+			goto bad;
+		st = qp_cq_create(c, x, a[0], a[1], cqe->out);
+		break;
+	case NDK_ABI_OP_CQ_DESTROY:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = qp_cq_destroy(c, sqe->handle);
+		break;
+	case NDK_ABI_OP_QP_CREATE:
+		st = qp_create(c, x, sqe->handle, a, cqe->out);
+		break;
+	case NDK_ABI_OP_QP_CONNECT:
+		if (!unused_zero(sqe, 1))
+			goto bad;
+		st = qp_connect(c, x, sqe->handle, a[0]);
+		break;
+	case NDK_ABI_OP_QP_FLUSH:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = qp_flush(c, x, sqe->handle);
+		break;
+	case NDK_ABI_OP_QP_DESTROY:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = qp_destroy(c, x, sqe->handle);
 		break;
 	default:
 		goto bad;

@@ -9,6 +9,7 @@
 
 #include <rte_lcore.h>
 #include <rte_pause.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -18,7 +19,7 @@ _Static_assert(sizeof(struct engine_msg) == 16, "engine_msg is a 16-byte ring el
 
 int
 engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients, struct mrt *mrt,
-	       const struct ndkd_limits *lim)
+	       struct qpt *qpt, const struct ndkd_limits *lim)
 {
 	char name[RTE_RING_NAMESIZE];
 	unsigned int i, ring_size;
@@ -39,6 +40,10 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 	set->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (set->event_fd < 0)
 		goto err;
+	if (posix_memalign((void **)&set->rcu, RTE_CACHE_LINE_SIZE, rte_rcu_qsbr_get_memsize(n)) !=
+		    0 ||
+	    rte_rcu_qsbr_init(set->rcu, n) != 0)
+		goto err;
 	for (i = 0; i < n; i++) {
 		struct engine *e = &set->engines[i];
 
@@ -49,6 +54,9 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 		e->ctx.mrt = mrt;
 		e->ctx.cache = &e->mr_cache;
 		e->ctx.lim = lim;
+		e->ctx.qpt = qpt;
+		if (dp_ctx_init(&e->dp, &e->ctx, qpt) != 0)
+			goto err;
 		e->clients = calloc(max_clients, sizeof(*e->clients));
 		snprintf(name, sizeof(name), "ndkd_eng%u", i);
 		e->inbox = rte_ring_create_elem(name, sizeof(struct engine_msg), ring_size,
@@ -72,11 +80,14 @@ engines_destroy(struct engine_set *set)
 			mrt_cache_flush(set->engines[i].ctx.mrt, &set->engines[i].mr_cache);
 		rte_ring_free(set->engines[i].inbox);
 		free(set->engines[i].clients);
+		dp_ctx_fini(&set->engines[i].dp);
 	}
 	free(set->engines);
 	set->engines = NULL;
 	rte_ring_free(set->outbox);
 	set->outbox = NULL;
+	free(set->rcu);
+	set->rcu = NULL;
 	if (set->event_fd >= 0)
 		close(set->event_fd);
 	set->event_fd = -1;
@@ -186,6 +197,8 @@ engine_poll_once(struct engine *e)
 
 		served += ctrl_serve(c, &e->ctx, NDKD_ENGINE_BATCH, false, &bad);
 		if (!c->broken)
+			served += qp_serve(c, &e->dp, NDKD_ENGINE_BATCH);
+		if (!c->broken)
 			continue;
 		if (log_ratelimit_ok(&e->rl, ndkd_now_ns(), &dropped))
 			NDKD_LOG(WARNING, engine,
@@ -208,7 +221,29 @@ engine_poll_once(struct engine *e)
 				 e->id, bad, dropped);
 	}
 	stat_add(&e->heartbeat, 1);
+	/* Between passes this engine holds no pointer into any client's memory. */
+	rte_rcu_qsbr_quiescent(e->set->rcu, e->id);
 	return served;
+}
+
+void
+engine_adopt(struct engine *e)
+{
+	rte_rcu_qsbr_thread_register(e->set->rcu, e->id);
+	rte_rcu_qsbr_thread_online(e->set->rcu, e->id);
+}
+
+void
+engines_grace_period(struct engine_set *set)
+{
+	/*
+	 * Engines are online while they poll and offline once stopped, so this
+	 * waits at most one pass of each (an idle one naps 100 us). In the
+	 * one-lcore layout the caller is engine 0 itself, between two passes.
+	 */
+	rte_rcu_qsbr_synchronize(set->rcu, set->n == 1 && set->engines[0].lcore == rte_lcore_id()
+						   ? 0
+						   : RTE_QSBR_THRID_INVALID);
 }
 
 int
@@ -218,6 +253,7 @@ engine_main(void *arg)
 	const struct timespec idle = { .tv_nsec = 100 * 1000 };
 
 	NDKD_LOG(INFO, engine, "engine %u polling on lcore %u", e->id, rte_lcore_id());
+	engine_adopt(e);
 	while (!e->stopped) {
 		engine_poll_once(e);
 		/*
@@ -227,5 +263,6 @@ engine_main(void *arg)
 		if (e->n_clients == 0 && !e->stopped)
 			nanosleep(&idle, NULL);
 	}
+	rte_rcu_qsbr_thread_offline(e->set->rcu, e->id);
 	return 0;
 }

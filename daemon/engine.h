@@ -19,6 +19,7 @@
 #include "log.h"
 #include "mrt.h"
 #include "ndkd.h"
+#include "qp.h"
 
 enum engine_msg_type {
 	MSG_ADD = 1,
@@ -47,6 +48,7 @@ struct engine {
 	struct log_ratelimit rl;
 	struct mrt_cache mr_cache;
 	struct ctrl_ctx ctx;
+	struct dp_ctx dp;
 	/* Written by this engine only, read by telemetry. */
 	alignas(RTE_CACHE_LINE_SIZE) _Atomic uint64_t heartbeat;
 	_Atomic uint64_t requests;
@@ -58,11 +60,21 @@ struct engine_set {
 	struct engine *engines;
 	unsigned int n;
 	struct rte_ring *outbox; /* engines -> main, multi-producer */
-	int event_fd;		 /* kicked after each outbox message */
+	/*
+	 * Engines report a quiescent state every pass; main waits for a grace
+	 * period before it unmaps a client's regions, which other engines may
+	 * have been copying to or from.
+	 */
+	struct rte_rcu_qsbr *rcu;
+	int event_fd; /* kicked after each outbox message */
 };
 
 int engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
-		   struct mrt *mrt, const struct ndkd_limits *lim);
+		   struct mrt *mrt, struct qpt *qpt, const struct ndkd_limits *lim);
+/* The calling thread polls engine e itself (one-lcore layout): it reports quiescence. */
+void engine_adopt(struct engine *e);
+/* Wait until no engine can still be touching memory of a client that is gone. */
+void engines_grace_period(struct engine_set *set);
 void engines_destroy(struct engine_set *set);
 int engine_send(struct engine *e, uint32_t type, struct client *c);
 unsigned int engines_collect(struct engine_set *set, struct engine_msg *msgs, unsigned int max);

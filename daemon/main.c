@@ -21,6 +21,7 @@
 #include "engine.h"
 #include "log.h"
 #include "mrt.h"
+#include "qp.h"
 #include "ndkd.h"
 #include "provider.h"
 #include "server.h"
@@ -61,7 +62,16 @@ fill_adapter_info(struct ndk_abi_adapter_info *i, const struct ndkd_limits *lim,
 	i->max_registration_size = lim->max_region_bytes;
 	i->frmr_page_count = lim->frmr_page_count;
 	i->rdma_technology = 4; /* NdkRoCEv2: what the soft provider speaks on the wire */
-	/* No QPs, CQs, MWs or SRQs yet: their limits stay 0 until they exist. */
+	/* Initiator side of QPs: read and write. No receive, MW or SRQ yet: 0. */
+	i->max_initiator_request_sge = NDKD_MAX_SGE;
+	i->max_read_request_sge = NDKD_MAX_SGE;
+	i->max_transfer_length = NDKD_MAX_TRANSFER;
+	i->max_initiator_queue_depth = 4096;
+	i->max_cq_depth = NDK_ABI_RING_MAX_ENTRIES;
+	i->max_inbound_read_limit = 128;
+	i->max_outbound_read_limit = 128;
+	i->adapter_flags = 0x2u /* RDMA_READ_SINK_NOT_REQUIRED */ |
+			   0x10000u /* LOOPBACK_CONNECTIONS_SUPPORTED */;
 	i->arena_flags = huge ? NDK_ABI_ARENA_HUGETLB : 0;
 	i->arena_page_size = huge ? hugepage_size() : 4096;
 	i->max_region_bytes = lim->max_region_bytes;
@@ -149,6 +159,7 @@ main(int argc, char **argv)
 	struct server srv;
 	struct provider prov;
 	struct mrt mrt;
+	struct qpt qpt;
 	unsigned int i, lcore, n_workers;
 	sigset_t set;
 	bool huge;
@@ -184,11 +195,17 @@ main(int argc, char **argv)
 			 o.lim.mr_table_entries, strerror(-rc));
 		goto err_prov;
 	}
+	rc = qpt_create(&qpt,
+			o.max_clients * 4 + 1 > (1u << 20) ? (1u << 20) : o.max_clients * 4 + 1);
+	if (rc != 0) {
+		NDKD_LOG(ERR, main, "cannot create the QP table: %s", strerror(-rc));
+		goto err_mrt;
+	}
 	n_workers = rte_lcore_count() - 1;
-	rc = engines_create(&eng, n_workers > 0 ? n_workers : 1, o.max_clients, &mrt, &o.lim);
+	rc = engines_create(&eng, n_workers > 0 ? n_workers : 1, o.max_clients, &mrt, &qpt, &o.lim);
 	if (rc != 0) {
 		NDKD_LOG(ERR, main, "cannot create engines: %s", strerror(-rc));
-		goto err_mrt;
+		goto err_qpt;
 	}
 	rc = server_init(&srv, &o, &eng);
 	if (rc != 0) {
@@ -214,6 +231,8 @@ main(int argc, char **argv)
 	notify("READY=1");
 
 	if (n_workers == 0) {
+		eng.engines[0].lcore = rte_lcore_id();
+		engine_adopt(&eng.engines[0]);
 		run_inline(&srv, &eng.engines[0]);
 	} else {
 		while (!server_poll(&srv, 200))
@@ -231,6 +250,7 @@ main(int argc, char **argv)
 		rte_eal_mp_wait_lcore();
 	server_fini(&srv);
 	engines_destroy(&eng);
+	qpt_destroy(&qpt);
 	mrt_destroy(&mrt);
 	prov.ops.fini(&prov);
 	NDKD_LOG(NOTICE, main, "stopped");
@@ -240,6 +260,8 @@ main(int argc, char **argv)
 err_srv:
 	server_fini(&srv);
 	engines_destroy(&eng);
+err_qpt:
+	qpt_destroy(&qpt);
 err_mrt:
 	mrt_destroy(&mrt);
 err_prov:

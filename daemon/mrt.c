@@ -90,7 +90,7 @@ mrt_alloc(struct mrt *t, struct mrt_cache *c, uint32_t client_id, uint32_t pd, u
 	e->va = 0;
 	e->length = 0;
 	e->daemon_va = 0;
-	e->region = 0;
+	e->n_pages = 0;
 	mrt_write_end(e);
 	atomic_fetch_add_explicit(&t->in_use, 1, memory_order_relaxed);
 	return index;

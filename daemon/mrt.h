@@ -60,9 +60,10 @@ struct mrt_entry {
 	uint32_t fr_max_pages; /* fast-register MRs: pages reserved by initialize */
 	uint64_t va;	       /* first byte, as the client addresses it */
 	uint64_t length;
-	uint64_t daemon_va; /* where va is mapped in ndkd (soft provider) */
-	uint32_t region;    /* the client's region holding [va, va + length) */
-	uint32_t reserved[3];
+	uint64_t daemon_va; /* normal MRs: where va is mapped in ndkd (soft provider) */
+	uint64_t pages;	    /* fast-register MRs: ndkd addresses of the mapped pages (uint64_t *) */
+	uint32_t fbo;	    /* fast-register MRs: offset of va in the first page */
+	uint32_t n_pages;   /* fast-register MRs: pages mapped now */
 };
 _Static_assert(sizeof(struct mrt_entry) == 64, "an MR entry is one cache line");
 

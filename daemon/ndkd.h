@@ -81,7 +81,11 @@ enum client_state {
 	CLIENT_REMOVING, /* main asked its engine to let go */
 };
 
-#define NDKD_MAX_REGIONS 64
+#define NDKD_MAX_REGIONS	64
+#define NDKD_MAX_QPS_PER_CLIENT 256
+#define NDKD_MAX_SGE		16
+#define NDKD_MAX_FRMR_PAGES	4096 /* --frmr-pages may not exceed it */
+#define NDKD_MAX_TRANSFER	(16u << 20)
 
 /* Memory a client mapped and handed us: an arena region or an attached fd. */
 struct region {
@@ -94,6 +98,8 @@ enum obj_type {
 	OBJ_NONE = 0,
 	OBJ_PD,
 	OBJ_MR,
+	OBJ_CQ,
+	OBJ_QP,
 };
 
 /* A client's PD or MR, named by its handle (the index in the client's table). */
@@ -103,8 +109,9 @@ struct obj {
 	uint8_t registered; /* MR: registered (normal) or initialised (fast-register) */
 	uint8_t pad;
 	uint32_t mr_index; /* MR: its table entry; PD: its privileged token's entry */
-	uint32_t pd;	   /* MR: its PD's handle; PD: how many MRs it has */
+	uint32_t pd;	   /* MR: its PD's handle; PD: how many MRs and QPs it has */
 	uint32_t next_free;
+	void *ptr; /* CQ, QP: ndkd's object; fast-register MR: its page array */
 };
 
 struct client {
@@ -136,6 +143,15 @@ struct client {
 	uint32_t n_mrs;
 	uint32_t n_pds;
 	uint64_t registered_bytes;
+	struct dqp *qps[NDKD_MAX_QPS_PER_CLIENT]; /* the engine serves their send queues */
+	uint32_t n_qps;
+	/*
+	 * Page arrays of fast-register MRs that closed. Other engines may still
+	 * be reading one (and will retry on the sequence count), so they are
+	 * reused but freed only with the client, after a grace period.
+	 */
+	uint64_t **fr_spare;
+	uint32_t n_fr_spare;
 	struct client_stats stats;
 	struct client *next; /* main's list */
 };
@@ -148,12 +164,14 @@ void channel_set_state(struct client *c, uint32_t state);
 
 struct mrt;
 struct mrt_cache;
+struct qpt;
 
 /* What an engine lends the control path: the MR table, its index cache, the limits. */
 struct ctrl_ctx {
 	struct mrt *mrt;
 	struct mrt_cache *cache;
 	const struct ndkd_limits *lim;
+	struct qpt *qpt;
 };
 
 /*
@@ -184,6 +202,10 @@ ndk_status obj_mr_init_fr(struct client *c, struct ctrl_ctx *x, uint32_t handle,
 ndk_status obj_mr_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle);
 /* Free every object the client had (its engine, when the client goes). */
 void obj_release_all(struct client *c, struct ctrl_ctx *x);
+/* The client's object table, for the other object files. */
+uint32_t obj_new(struct client *c, uint8_t type, void *ptr);
+struct obj *obj_lookup(struct client *c, uint32_t handle, uint8_t type);
+void obj_delete(struct client *c, uint32_t handle);
 /* The region holding [va, va + length), or NULL. Engine side. */
 const struct region *region_find(const struct client *c, uint64_t va, uint64_t length,
 				 uint32_t *id);

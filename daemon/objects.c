@@ -14,8 +14,11 @@
  */
 #include <ndk/flags.h>
 
+#include <stdlib.h>
+
 #include "mrt.h"
 #include "ndkd.h"
+#include "qp.h"
 
 /* ------------------------------------------------------------------------
  * The client's object table
@@ -51,6 +54,28 @@ obj_get(struct client *c, uint32_t h, uint8_t type)
 	if (h == 0 || h >= c->obj_hw || c->objs[h].type != type)
 		return NULL;
 	return &c->objs[h];
+}
+
+uint32_t
+obj_new(struct client *c, uint8_t type, void *ptr)
+{
+	uint32_t h = obj_alloc(c, type);
+
+	if (h != 0)
+		c->objs[h].ptr = ptr;
+	return h;
+}
+
+struct obj *
+obj_lookup(struct client *c, uint32_t handle, uint8_t type)
+{
+	return obj_get(c, handle, type);
+}
+
+void
+obj_delete(struct client *c, uint32_t handle)
+{
+	obj_put(c, handle);
 }
 
 const struct region *
@@ -121,6 +146,10 @@ obj_pd_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle)
 
 	if (pd == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
+	for (h = 0; h < c->n_qps; h++) {
+		if (c->qps[h]->pd == handle)
+			return NDK_STATUS_INVALID_DEVICE_STATE; /* QPs close before their PD */
+	}
 	/*
 	 * libndk sends this once the app has closed every MR of the PD; what is
 	 * left are the MRs of its pools, and they go with the PD.
@@ -214,7 +243,6 @@ obj_mr_register(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t 
 	e->va = va;
 	e->length = length;
 	e->daemon_va = (uint64_t)(uintptr_t)(r->daemon_base + (va - r->client_base));
-	e->region = region_id;
 	e->variant++;
 	e->state = MRT_VALID;
 	mrt_write_end(e);
@@ -279,6 +307,13 @@ obj_mr_init_fr(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t p
 	/* Initialising again is allowed (NDK), but not under a live mapping. */
 	if (e->state == MRT_VALID)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
+	if (mr->ptr == NULL) {
+		/* one size for all, so an array can serve any later fast-register MR */
+		mr->ptr = c->n_fr_spare > 0 ? c->fr_spare[--c->n_fr_spare]
+					    : calloc(x->lim->frmr_page_count, sizeof(uint64_t));
+		if (mr->ptr == NULL)
+			return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
 	mrt_write_begin(e);
 	e->fr_max_pages = (uint32_t)pages;
 	/* What a later fast register may grant: remote access only if asked now. */
@@ -300,6 +335,16 @@ mr_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle, struct obj *mr
 	if (mr->registered)
 		mr_invalidate(c, x, mr);
 	mrt_free(x->mrt, x->cache, mr->mr_index);
+	if (mr->ptr != NULL) {
+		uint64_t **spare = realloc(c->fr_spare, (c->n_fr_spare + 1) * sizeof(*spare));
+
+		/* kept for reuse, not freed: a reader on another engine may still look at it */
+		if (spare != NULL) {
+			c->fr_spare = spare;
+			c->fr_spare[c->n_fr_spare++] = mr->ptr;
+			mr->ptr = NULL;
+		}
+	}
 	if (pd != NULL)
 		pd->pd--;
 	obj_put(c, handle);
@@ -323,6 +368,8 @@ obj_release_all(struct client *c, struct ctrl_ctx *x)
 {
 	uint32_t h;
 
+	/* QPs first: they hold CQs and count in their PD */
+	qp_release_all(c, x);
 	/* MRs first, so each PD is childless when its turn comes. */
 	for (h = 1; h < c->obj_hw; h++) {
 		if (c->objs[h].type == OBJ_MR)

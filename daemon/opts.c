@@ -295,7 +295,7 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 			o->lim.max_registered_bytes = (uint64_t)v << 20;
 			break;
 		case OPT_FRMR_PAGES:
-			if (parse_ulong("frmr-pages", optarg, 10, 16, 1u << 20, &v) != 0)
+			if (parse_ulong("frmr-pages", optarg, 10, 16, NDKD_MAX_FRMR_PAGES, &v) != 0)
 				return -1;
 			o->lim.frmr_page_count = (uint32_t)v;
 			break;

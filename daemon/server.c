@@ -165,6 +165,8 @@ client_free(struct server *s, struct client *c)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (c->state != CLIENT_HELLO) {
+		/* another engine may have been copying to or from its regions */
+		engines_grace_period(s->eng);
 		stat_add(&s->clients_cleaned_up, 1);
 		NDKD_LOG(INFO, client, "client %u (pid %d) detached and cleaned up", c->id,
 			 (int)c->pid);

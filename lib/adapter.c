@@ -136,6 +136,8 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 		return 0;
 	if (ad->retry != NULL)
 		pd_retry(ad);
+	if (ad->cq_retry != NULL)
+		cq_retry(ad);
 	post_flush(ad);
 	done = reap(ad, max, &broken);
 	if (broken)
@@ -308,6 +310,7 @@ free_adapter(struct adapter *ad)
 {
 	/* Objects the app left open die with the adapter (ndkd frees its side). */
 	pd_free_all(ad);
+	cq_free_all(ad);
 	mem_fini(ad);
 	detach_channel(ad);
 	pthread_mutex_destroy(&ad->mem_lock);
@@ -366,6 +369,7 @@ static const struct ndk_adapter_dispatch adapter_dispatch = {
 	.close = adapter_close,
 	.query_extension = no_extension,
 	.query_adapter_info = adapter_query_info,
+	.create_cq = cq_create,
 	.create_pd = pd_create,
 	.build_lam = adapter_build_lam,
 	.release_lam = adapter_release_lam,

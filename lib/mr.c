@@ -61,6 +61,8 @@ mr_request_done(struct adapter *ad, const struct req_slot *req, ndk_status statu
 	if (status == NDK_STATUS_SUCCESS) {
 		mr->state = next;
 		mr->token = next == MR_IDLE ? 0 : (uint32_t)out[0];
+		if (next == MR_INITIALIZED)
+			mr->remote_ok = mr->remote_asked;
 	} else {
 		/* A failed call leaves the MR, and its token, as they were. */
 		mr->state = mr->state_before;
@@ -154,6 +156,7 @@ mr_initialize_fast_register(struct ndk_mr *m, uint32_t pages, bool remote_access
 		return NDK_STATUS_IMPLEMENTATION_LIMIT;
 	if (mr->state == MR_BUSY)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
+	mr->remote_asked = remote_access;
 	return mr_post(mr, &sqe, MR_INITIALIZED, completion, context);
 }
 

@@ -17,6 +17,7 @@
 /* Empty progress calls between two liveness checks of the socket (a syscall). */
 #define NDK_LIB_LIVENESS_EVERY 1024u
 #define NDK_LIB_MAX_REGIONS    64u
+#define NDK_LIB_MAX_SGE	       16u /* SGEs per work request */
 
 struct adapter;
 struct req_slot;
@@ -78,6 +79,8 @@ struct adapter {
 	struct arena *arena;
 	struct pd *retry; /* PDs whose destroy could not be posted yet (ring full) */
 	struct pd *pds;	  /* every PD not yet freed, so adapter close can free them */
+	struct cq *cqs;	  /* likewise for CQs */
+	struct cq *cq_retry;
 };
 
 #define PD_POOL_TARGET 32u
@@ -97,7 +100,7 @@ struct pd {
 	struct adapter *ad;
 	uint32_t handle;
 	uint32_t priv_token;
-	uint32_t n_mrs;	   /* MRs the app holds or has asked for, not yet closed */
+	uint32_t n_mrs;	   /* MRs and QPs the app holds or has asked for, not yet closed */
 	uint32_t internal; /* pool refills in flight */
 	bool closing;
 	bool destroy_posted;
@@ -107,6 +110,7 @@ struct pd {
 	struct pd *retry_next;
 	struct pd *next, *prev; /* the adapter's list */
 	struct mr *mrs;		/* MR objects of this PD not yet freed */
+	struct qp *qps;		/* QP objects of this PD not yet freed */
 };
 
 enum mr_state {
@@ -125,7 +129,42 @@ struct mr {
 	bool fast_register;
 	uint8_t state;
 	uint8_t state_before;	/* to restore when a request fails */
+	bool remote_ok;		/* initialised with remote access */
+	bool remote_asked;	/* the initialise in flight asks for it */
 	struct mr *next, *prev; /* the PD's list */
+};
+
+struct cq {
+	struct ndk_cq pub;
+	struct adapter *ad;
+	uint32_t handle;
+	struct ndk_ring ring; /* libndk consumes */
+	void *mem;
+	uint32_t n_qps;
+	bool closing;
+	bool destroy_posted;
+	ndk_fn_close_completion close_cb;
+	void *close_ctx;
+	struct cq *next, *prev, *retry_next;
+};
+
+struct qp {
+	struct ndk_qp pub;
+	struct pd *pd;
+	struct cq *rcq;
+	struct cq *icq;
+	void *qp_context;
+	uint32_t handle;
+	uint32_t qpn;
+	struct ndk_ring sq; /* libndk produces */
+	struct ndk_ring rq;
+	void *sq_mem;
+	void *rq_mem;
+	uint32_t max_isge;
+	uint32_t max_rsge;
+	uint32_t unpublished;
+	bool closing;
+	struct qp *next, *prev; /* the PD's list */
 };
 
 static inline struct adapter *
@@ -175,6 +214,24 @@ bool pd_pool_put(struct pd *pd, bool fast_register, uint32_t handle);
 
 /* Free every PD and MR object the app left open (adapter close). */
 void pd_free_all(struct adapter *ad);
+
+/* cq.c */
+ndk_status cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notification notification,
+		     void *notification_context, ndk_fn_create_completion completion, void *context,
+		     struct ndk_cq **cq);
+/* A QP using cq closed: the CQ's pending close may go on. */
+void cq_qp_gone(struct cq *cq);
+void cq_retry(struct adapter *ad);
+void cq_free_all(struct adapter *ad);
+/* A ring of entries in the arena, zeroed, and its view. NULL when out of memory. */
+void *ring_alloc(struct adapter *ad, uint32_t entries, struct ndk_ring *r);
+
+/* qp.c */
+ndk_status qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_context,
+		     uint32_t rq_depth, uint32_t iq_depth, uint32_t max_rsge, uint32_t max_isge,
+		     uint32_t inline_size, ndk_fn_create_completion completion, void *context,
+		     struct ndk_qp **qp);
+void qp_free(struct qp *qp);
 
 /* mr.c */
 struct mr *mr_new(struct pd *pd, uint32_t handle, bool fast_register);

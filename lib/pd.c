@@ -28,6 +28,8 @@ pd_free(struct pd *pd)
 {
 	while (pd->mrs != NULL)
 		mr_free(pd->mrs);
+	while (pd->qps != NULL)
+		qp_free(pd->qps);
 	if (pd->prev != NULL)
 		pd->prev->next = pd->next;
 	else if (pd->ad->pds == pd)
@@ -268,6 +270,7 @@ static const struct ndk_pd_dispatch pd_dispatch = {
 	.close = pd_close,
 	.query_extension = no_extension,
 	.create_mr = pd_create_mr,
+	.create_qp = qp_create,
 	.get_privileged_token = pd_get_privileged_token,
 };
 

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ndk/cq.h>
 #include <ndk/flags.h>
 #include <ndk/object.h>
 #include <ndk/status.h>
@@ -145,6 +146,18 @@ typedef ndk_status (*ndk_fn_query_adapter_info)(struct ndk_adapter *adapter,
 						struct ndk_adapter_info *info, uint32_t *size);
 
 /*
+ * NDK_FN_CREATE_CQ: a CQ of at least depth entries (rounded up to a power of
+ * two, at least 8), its ring in the adapter's arena. PENDING (the CQ comes to
+ * completion) or an error with no callback: INVALID_PARAMETER (depth 0 or
+ * above the adapter's MaxCqDepth), INSUFFICIENT_RESOURCES.
+ */
+typedef ndk_status (*ndk_fn_create_cq)(struct ndk_adapter *adapter, uint32_t depth,
+				       ndk_fn_cq_notification notification,
+				       void *notification_context,
+				       ndk_fn_create_completion completion, void *context,
+				       struct ndk_cq **cq);
+
+/*
  * NDK_FN_CREATE_PD: PENDING (the PD comes to completion, exactly once), or an
  * error and no callback. *pd is not written (NDK allows either; this one
  * always goes to ndkd).
@@ -174,6 +187,7 @@ struct ndk_adapter_dispatch {
 	ndk_fn_close_object close;
 	ndk_fn_query_extension query_extension;
 	ndk_fn_query_adapter_info query_adapter_info;
+	ndk_fn_create_cq create_cq;
 	ndk_fn_create_pd create_pd;
 	ndk_fn_build_lam build_lam;
 	ndk_fn_release_lam release_lam;
@@ -224,6 +238,13 @@ static inline ndk_status
 ndk_adapter_query_info(struct ndk_adapter *adapter, struct ndk_adapter_info *info, uint32_t *size)
 {
 	return adapter->dispatch->query_adapter_info(adapter, info, size);
+}
+
+static inline ndk_status
+ndk_cq_create(struct ndk_adapter *adapter, uint32_t depth, ndk_fn_create_completion completion,
+	      void *context, struct ndk_cq **cq)
+{
+	return adapter->dispatch->create_cq(adapter, depth, NULL, NULL, completion, context, cq);
 }
 
 static inline ndk_status

@@ -9,5 +9,7 @@
 #include <ndk/adapter.h>
 #include <ndk/pd.h>
 #include <ndk/mr.h>
+#include <ndk/cq.h>
+#include <ndk/qp.h>
 
 #endif /* NDK_NDK_H */

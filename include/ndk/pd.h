@@ -20,6 +20,8 @@ extern "C" {
 
 struct ndk_pd;
 struct ndk_mr;
+struct ndk_cq;
+struct ndk_qp;
 
 /*
  * NDK_FN_CREATE_MR (seed 004). fast_register: true for an MR used only with
@@ -32,6 +34,21 @@ typedef ndk_status (*ndk_fn_create_mr)(struct ndk_pd *pd, bool fast_register,
 				       ndk_fn_create_completion completion, void *context,
 				       struct ndk_mr **mr);
 
+/*
+ * NDK_FN_CREATE_QP: an RC QP on the PD, completing receives on receive_cq and
+ * everything else on initiator_cq. PENDING (the QP comes to completion) or an
+ * error with no callback: INVALID_PARAMETER (a depth of 0 initiator requests,
+ * more SGEs than the adapter allows, receive depth or SGEs, which are not
+ * served yet), INSUFFICIENT_RESOURCES.
+ */
+typedef ndk_status (*ndk_fn_create_qp)(struct ndk_pd *pd, struct ndk_cq *receive_cq,
+				       struct ndk_cq *initiator_cq, void *qp_context,
+				       uint32_t receive_queue_depth, uint32_t initiator_queue_depth,
+				       uint32_t max_receive_sge, uint32_t max_initiator_sge,
+				       uint32_t inline_data_size,
+				       ndk_fn_create_completion completion, void *context,
+				       struct ndk_qp **qp);
+
 /* NDK_FN_GET_PRIVILEGED_MEMORY_REGION_TOKEN (seed 002): synchronous. */
 typedef void (*ndk_fn_get_privileged_token)(struct ndk_pd *pd, uint32_t *token);
 
@@ -39,6 +56,7 @@ struct ndk_pd_dispatch {
 	ndk_fn_close_object close;
 	ndk_fn_query_extension query_extension;
 	ndk_fn_create_mr create_mr;
+	ndk_fn_create_qp create_qp;
 	ndk_fn_get_privileged_token get_privileged_token;
 };
 
@@ -70,6 +88,18 @@ ndk_mr_create(struct ndk_pd *pd, bool fast_register, ndk_fn_create_completion co
 	      void *context, struct ndk_mr **mr)
 {
 	return pd->dispatch->create_mr(pd, fast_register, completion, context, mr);
+}
+
+static inline ndk_status
+ndk_qp_create(struct ndk_pd *pd, struct ndk_cq *receive_cq, struct ndk_cq *initiator_cq,
+	      void *qp_context, uint32_t receive_queue_depth, uint32_t initiator_queue_depth,
+	      uint32_t max_receive_sge, uint32_t max_initiator_sge, uint32_t inline_data_size,
+	      ndk_fn_create_completion completion, void *context, struct ndk_qp **qp)
+{
+	return pd->dispatch->create_qp(pd, receive_cq, initiator_cq, qp_context,
+				       receive_queue_depth, initiator_queue_depth, max_receive_sge,
+				       max_initiator_sge, inline_data_size, completion, context,
+				       qp);
 }
 
 static inline uint32_t

@@ -22,7 +22,7 @@
 
 #define NDK_ABI_MAGIC	     0x4e444b44u /* "NDKD" */
 #define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
-#define NDK_ABI_VERSION	     2u
+#define NDK_ABI_VERSION	     3u
 
 #define NDK_ABI_CACHE_LINE 64u
 #define NDK_ABI_ENTRY_SIZE 64u
@@ -182,14 +182,26 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
  * completion; the completion's out[] carries the results noted here.
  */
 #define NDK_ABI_OP_NOP		 1u
-#define NDK_ABI_OP_PD_CREATE	 2u /* -> out[0] pd handle, out[1] privileged token */
-#define NDK_ABI_OP_PD_DESTROY	 3u /* handle = pd */
-#define NDK_ABI_OP_MR_CREATE	 4u /* handle = pd, args[0] = NDK_ABI_MR_KIND_* -> out[0] mr */
-#define NDK_ABI_OP_MR_REGISTER	 5u /* handle = mr, args: va, length, flags -> out[0] token */
-#define NDK_ABI_OP_MR_DEREGISTER 6u /* handle = mr */
-#define NDK_ABI_OP_MR_INIT_FR	 7u /* handle = mr, args: pages, remote access -> out[0] token */
-#define NDK_ABI_OP_MR_DESTROY	 8u /* handle = mr */
-#define NDK_ABI_OP_MAX		 8u
+#define NDK_ABI_OP_PD_CREATE	 2u  /* -> out[0] pd handle, out[1] privileged token */
+#define NDK_ABI_OP_PD_DESTROY	 3u  /* handle = pd */
+#define NDK_ABI_OP_MR_CREATE	 4u  /* handle = pd, args[0] = NDK_ABI_MR_KIND_* -> out[0] mr */
+#define NDK_ABI_OP_MR_REGISTER	 5u  /* handle = mr, args: va, length, flags -> out[0] token */
+#define NDK_ABI_OP_MR_DEREGISTER 6u  /* handle = mr */
+#define NDK_ABI_OP_MR_INIT_FR	 7u  /* handle = mr, args: pages, remote access -> out[0] token */
+#define NDK_ABI_OP_MR_DESTROY	 8u  /* handle = mr */
+#define NDK_ABI_OP_CQ_CREATE	 9u  /* args: [0] ring address, [1] entries -> out[0] cq */
+#define NDK_ABI_OP_CQ_DESTROY	 10u /* handle = cq */
+/*
+ * handle = pd; args: [0] receive cq | initiator cq << 32, [1] SQ ring address,
+ * [2] RQ ring address, [3] SQ entries | RQ entries << 32, [4] max initiator
+ * SGEs | max receive SGEs << 16 | inline bytes << 32, [5] QP context
+ * -> out[0] qp, out[1] qpn
+ */
+#define NDK_ABI_OP_QP_CREATE  11u
+#define NDK_ABI_OP_QP_CONNECT 12u /* handle = qp; args: [0] the peer's qpn (same node) */
+#define NDK_ABI_OP_QP_FLUSH   13u /* handle = qp */
+#define NDK_ABI_OP_QP_DESTROY 14u /* handle = qp */
+#define NDK_ABI_OP_MAX	      14u
 
 #define NDK_ABI_MR_KIND_NORMAL	0u
 #define NDK_ABI_MR_KIND_FASTREG 1u
@@ -220,6 +232,72 @@ struct ndk_abi_cqe {
 _Static_assert(sizeof(struct ndk_abi_cqe) == NDK_ABI_ENTRY_SIZE, "cqe size");
 _Static_assert(offsetof(struct ndk_abi_cqe, status) == 8, "cqe status");
 _Static_assert(offsetof(struct ndk_abi_cqe, out) == 16, "cqe out");
+
+/* -------------------------------------------------------------------------
+ * Work queues and completion queues. Their rings live in the client's own
+ * arena memory (ndk_abi_ring_bytes(entries) at a 64-byte aligned address
+ * inside a region ndkd has mapped), laid out like the control rings: producer
+ * line, consumer line, flags line, entries.
+ * ------------------------------------------------------------------------- */
+
+/* Work request opcodes (first slot of a WR). */
+#define NDK_ABI_WR_SEND		   1u
+#define NDK_ABI_WR_RECEIVE	   2u
+#define NDK_ABI_WR_READ		   3u
+#define NDK_ABI_WR_WRITE	   4u
+#define NDK_ABI_WR_FAST_REGISTER   5u
+#define NDK_ABI_WR_INVALIDATE	   6u
+#define NDK_ABI_WR_SEND_INVALIDATE 7u
+
+struct ndk_abi_sge {
+	uint64_t addr; /* VA under an MR token, or a logical address under a privileged token */
+	uint32_t length;
+	uint32_t token;
+};
+_Static_assert(sizeof(struct ndk_abi_sge) == 16, "sge size");
+
+#define NDK_ABI_SGE_PER_SLOT 4u
+
+/*
+ * The first 64-byte slot of a work request; its SGEs follow in the next
+ * n_slots - 1 slots, four to a slot.
+ */
+struct ndk_abi_wqe {
+	uint8_t opcode;
+	uint8_t n_slots;
+	uint16_t n_sge;
+	uint32_t flags;		  /* NDK_OP_FLAG_* */
+	uint64_t request_context; /* the app's, echoed in the result */
+	uint64_t remote_addr;	  /* READ, WRITE; FAST_REGISTER: base virtual address */
+	uint32_t remote_token;	  /* READ, WRITE, SEND_INVALIDATE */
+	uint32_t mr_handle;	  /* FAST_REGISTER, INVALIDATE */
+	uint64_t length;	  /* FAST_REGISTER */
+	uint64_t page_array;	  /* FAST_REGISTER: address of page_count logical addresses */
+	uint32_t page_count;	  /* FAST_REGISTER */
+	uint32_t fbo;		  /* FAST_REGISTER: first byte offset */
+	uint64_t cookie;	  /* the library's, echoed in the result */
+};
+_Static_assert(sizeof(struct ndk_abi_wqe) == NDK_ABI_ENTRY_SIZE, "wqe size");
+
+static inline uint32_t
+ndk_abi_wqe_slots(uint32_t n_sge)
+{
+	return 1u + (n_sge + NDK_ABI_SGE_PER_SLOT - 1) / NDK_ABI_SGE_PER_SLOT;
+}
+
+/* A completion on a CQ ring: NDK_RESULT_EX. */
+struct ndk_abi_result {
+	uint32_t status;
+	uint32_t bytes;
+	uint64_t qp_context;
+	uint64_t request_context;
+	uint32_t type; /* NDK operation type (NdkOperationType*) */
+	uint32_t reserved0;
+	uint64_t type_specific; /* FastRegister: the new token; ReceiveAndInvalidate: the token */
+	uint64_t cookie;	/* echoed from the work request */
+	uint8_t reserved1[16];
+};
+_Static_assert(sizeof(struct ndk_abi_result) == NDK_ABI_ENTRY_SIZE, "result size");
 
 /* -------------------------------------------------------------------------
  * Region geometry, computed the same way by both sides. The daemon builds

@@ -1,0 +1,778 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * CQs, QPs and the same-node data path (see qp.h). Statuses, as
+ * docs/datapath.md tabulates them: a failed access check completes with
+ * ACCESS_VIOLATION and moves the QP to the error state, as an RC QP does on
+ * a protection error; so does a malformed work request (INVALID_PARAMETER);
+ * once in error every work request completes CANCELLED. A QP that was never
+ * connected answers CONNECTION_INVALID and stays as it is.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <ndk/flags.h>
+
+#include <rte_common.h>
+#include <rte_pause.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "mrt.h"
+#include "qp.h"
+
+#define NDK_OP_TYPE_FAST_REGISTER 4u
+#define NDK_OP_TYPE_INVALIDATE	  16u
+#define NDK_OP_TYPE_READ	  32u
+#define NDK_OP_TYPE_WRITE	  64u
+#define NDK_OP_TYPE_SEND	  2u
+#define NDK_OP_TYPE_RECEIVE	  1u
+
+#define PAGE	   4096u
+#define PAGES_SLOT 8u /* logical page addresses per 64-byte slot */
+
+/* ------------------------------------------------------------------------
+ * The QP table
+ * --------------------------------------------------------------------- */
+
+int
+qpt_create(struct qpt *t, uint32_t n_entries)
+{
+	uint32_t count = rte_align32pow2(n_entries), i;
+	ssize_t bytes;
+	void *mem;
+
+	memset(t, 0, sizeof(*t));
+	if (n_entries < 2 || n_entries > (1u << 24))
+		return -EINVAL;
+	t->entries = calloc(n_entries, sizeof(*t->entries));
+	bytes = rte_ring_get_memsize_elem(sizeof(uint32_t), count);
+	if (t->entries == NULL || bytes < 0 ||
+	    posix_memalign(&mem, RTE_CACHE_LINE_SIZE, (size_t)bytes) != 0) {
+		qpt_destroy(t);
+		return -ENOMEM;
+	}
+	t->free_pool = mem;
+	t->n_entries = n_entries;
+	if (rte_ring_init(t->free_pool, "ndkd_qpt_free", count, 0) != 0) {
+		qpt_destroy(t);
+		return -EINVAL;
+	}
+	for (i = 1; i < n_entries; i++)
+		rte_ring_enqueue_elem(t->free_pool, &i, sizeof(i));
+	return 0;
+}
+
+void
+qpt_destroy(struct qpt *t)
+{
+	free(t->entries);
+	free(t->free_pool);
+	memset(t, 0, sizeof(*t));
+}
+
+bool
+qpt_read(const struct qpt *t, uint32_t qpn, struct qpt_entry *out)
+{
+	uint32_t index = qpn >> 8, s0;
+	const struct qpt_entry *e;
+
+	if (index == 0 || index >= t->n_entries)
+		return false;
+	e = &t->entries[index];
+	for (;;) {
+		/* R0: pairs with W1 in qpt_write_end() */
+		s0 = atomic_load_explicit(&e->seq, memory_order_acquire);
+		if (s0 & 1u) {
+			rte_pause();
+			continue;
+		}
+		memcpy(out, e, sizeof(*out));
+		atomic_thread_fence(memory_order_acquire); /* R1: pairs with W0 */
+		if (atomic_load_explicit(&e->seq, memory_order_relaxed) == s0)
+			return (qpn & 0xffu) == out->tag;
+	}
+}
+
+static void
+qpt_write_begin(struct qpt_entry *e)
+{
+	atomic_store_explicit(&e->seq, atomic_load_explicit(&e->seq, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	atomic_thread_fence(memory_order_release); /* W0 */
+}
+
+static void
+qpt_write_end(struct qpt_entry *e)
+{
+	/* W1 */
+	atomic_store_explicit(&e->seq, atomic_load_explicit(&e->seq, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+static void
+qpt_set_state(struct qpt *t, struct dqp *qp, uint8_t state)
+{
+	struct qpt_entry *e = &t->entries[qp->qpn >> 8];
+
+	qpt_write_begin(e);
+	e->state = state;
+	e->peer_qpn = qp->peer_qpn;
+	qpt_write_end(e);
+	qp->state = state;
+}
+
+/* ------------------------------------------------------------------------
+ * Rings in client memory
+ * --------------------------------------------------------------------- */
+
+/*
+ * Point r at a ring of 'entries' the client placed at 'addr' in one of its
+ * regions. ndkd computes the view once, from its own mapping; the indices it
+ * owns start at 0 whatever the client wrote there.
+ */
+static bool
+ring_map(struct client *c, struct ndk_ring *r, uint64_t addr, uint64_t entries, bool produce)
+{
+	struct ndk_abi_ring_desc d = {
+		.off_prod = 0,
+		.off_cons = NDK_ABI_CACHE_LINE,
+		.off_flags = 2 * NDK_ABI_CACHE_LINE,
+		.off_entries = 3 * NDK_ABI_CACHE_LINE,
+		.entry_size = NDK_ABI_ENTRY_SIZE,
+	};
+	const struct region *reg;
+	uint32_t id;
+
+	if (entries < NDK_ABI_RING_MIN_ENTRIES || entries > NDK_ABI_RING_MAX_ENTRIES ||
+	    (entries & (entries - 1)) != 0 || addr % NDK_ABI_CACHE_LINE != 0)
+		return false;
+	d.entries = (uint32_t)entries;
+	reg = region_find(c, addr, ndk_abi_ring_bytes((uint32_t)entries), &id);
+	if (reg == NULL)
+		return false;
+	ndk_ring_attach(r, reg->daemon_base + (addr - reg->client_base), &d);
+	atomic_store_explicit(produce ? r->kprod : r->kcons, 0, memory_order_relaxed);
+	return true;
+}
+
+/* ------------------------------------------------------------------------
+ * CQ and QP objects
+ * --------------------------------------------------------------------- */
+
+ndk_status
+qp_cq_create(struct client *c, struct ctrl_ctx *x, uint64_t ring, uint64_t entries, uint64_t out[6])
+{
+	struct dcq *cq;
+	uint32_t h;
+
+	(void)x;
+	cq = calloc(1, sizeof(*cq));
+	if (cq == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	if (!ring_map(c, &cq->ring, ring, entries, true)) {
+		free(cq);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	h = obj_new(c, OBJ_CQ, cq);
+	if (h == 0) {
+		free(cq);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	cq->handle = h;
+	out[0] = h;
+	return NDK_STATUS_SUCCESS;
+}
+
+ndk_status
+qp_cq_destroy(struct client *c, uint32_t handle)
+{
+	struct obj *o = obj_lookup(c, handle, OBJ_CQ);
+	struct dcq *cq;
+
+	if (o == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	cq = o->ptr;
+	/* NDK: a CQ outlives the QPs that use it; libndk closes them first. */
+	if (cq->n_qps != 0)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	free(cq);
+	obj_delete(c, handle);
+	return NDK_STATUS_SUCCESS;
+}
+
+ndk_status
+qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *a, uint64_t out[6])
+{
+	struct obj *po = obj_lookup(c, pd, OBJ_PD);
+	struct obj *ro = obj_lookup(c, (uint32_t)a[0], OBJ_CQ);
+	struct obj *io = obj_lookup(c, (uint32_t)(a[0] >> 32), OBJ_CQ);
+	struct qpt_entry *e;
+	struct dqp *qp;
+	uint32_t index, h;
+
+	if (po == NULL || ro == NULL || io == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	if (c->n_qps >= NDKD_MAX_QPS_PER_CLIENT)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	qp = calloc(1, sizeof(*qp));
+	if (qp == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	qp->max_isge = (uint32_t)(a[4] & 0xffff);
+	qp->max_rsge = (uint32_t)((a[4] >> 16) & 0xffff);
+	if (qp->max_isge > NDKD_MAX_SGE || qp->max_rsge > NDKD_MAX_SGE ||
+	    !ring_map(c, &qp->sq, a[1], (uint32_t)a[3], false) ||
+	    !ring_map(c, &qp->rq, a[2], (uint32_t)(a[3] >> 32), false)) {
+		free(qp);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	if (rte_ring_dequeue_elem(x->qpt->free_pool, &index, sizeof(index)) != 0) {
+		free(qp);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	h = obj_new(c, OBJ_QP, qp);
+	if (h == 0) {
+		rte_ring_enqueue_elem(x->qpt->free_pool, &index, sizeof(index));
+		free(qp);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	e = &x->qpt->entries[index];
+	qpt_write_begin(e);
+	e->tag++;
+	e->state = QP_INIT;
+	e->client_id = c->id;
+	e->pd = pd;
+	e->peer_qpn = 0;
+	qpt_write_end(e);
+	qp->handle = h;
+	qp->pd = pd;
+	qp->qpn = (index << 8) | e->tag;
+	qp->qp_context = a[5];
+	qp->rcq = ro->ptr;
+	qp->icq = io->ptr;
+	qp->rcq->n_qps++;
+	qp->icq->n_qps++;
+	qp->state = QP_INIT;
+	c->qps[c->n_qps++] = qp;
+	po->pd++; /* the PD counts its QPs with its MRs */
+	out[0] = h;
+	out[1] = qp->qpn;
+	return NDK_STATUS_SUCCESS;
+}
+
+ndk_status
+qp_connect(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t peer)
+{
+	struct obj *o = obj_lookup(c, handle, OBJ_QP);
+	struct qpt_entry pe;
+	struct dqp *qp;
+
+	if (o == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	qp = o->ptr;
+	if (qp->state != QP_INIT)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	if (peer > UINT32_MAX || !qpt_read(x->qpt, (uint32_t)peer, &pe) || pe.state == QP_FREE ||
+	    (uint32_t)peer == qp->qpn)
+		return NDK_STATUS_INVALID_PARAMETER;
+	/*
+	 * RC's connection on one node: each side names the other. Work requests
+	 * flow once both have (each is checked against the peer's entry).
+	 */
+	qp->peer_qpn = (uint32_t)peer;
+	qpt_set_state(x->qpt, qp, QP_RTS);
+	return NDK_STATUS_SUCCESS;
+}
+
+ndk_status
+qp_flush(struct client *c, struct ctrl_ctx *x, uint32_t handle)
+{
+	struct obj *o = obj_lookup(c, handle, OBJ_QP);
+
+	if (o == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	/* NDK flush: everything queued now, and after, completes CANCELLED. */
+	qpt_set_state(x->qpt, o->ptr, QP_ERROR);
+	return NDK_STATUS_SUCCESS;
+}
+
+static void
+qp_free(struct client *c, struct ctrl_ctx *x, struct dqp *qp)
+{
+	struct qpt_entry *e = &x->qpt->entries[qp->qpn >> 8];
+	struct obj *po = obj_lookup(c, qp->pd, OBJ_PD);
+	uint32_t index = qp->qpn >> 8, i;
+
+	qpt_write_begin(e);
+	e->state = QP_FREE;
+	e->tag++; /* an old qpn never names this entry again */
+	e->peer_qpn = 0;
+	qpt_write_end(e);
+	rte_ring_enqueue_elem(x->qpt->free_pool, &index, sizeof(index));
+	qp->rcq->n_qps--;
+	qp->icq->n_qps--;
+	if (po != NULL)
+		po->pd--;
+	for (i = 0; i < c->n_qps; i++) {
+		if (c->qps[i] == qp) {
+			c->qps[i] = c->qps[--c->n_qps];
+			break;
+		}
+	}
+	obj_delete(c, qp->handle);
+	free(qp);
+}
+
+static unsigned int serve_sq(struct client *c, struct dp_ctx *dp, struct dqp *qp,
+			     unsigned int budget);
+
+ndk_status
+qp_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle)
+{
+	struct obj *o = obj_lookup(c, handle, OBJ_QP);
+	struct dp_ctx drain = { .ctrl = x, .qpt = x->qpt };
+
+	if (o == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	/* NDK: a close completes outstanding requests first; here, CANCELLED */
+	qpt_set_state(x->qpt, o->ptr, QP_ERROR);
+	serve_sq(c, &drain, o->ptr, UINT32_MAX);
+	qp_free(c, x, o->ptr);
+	return NDK_STATUS_SUCCESS;
+}
+
+void
+qp_release_all(struct client *c, struct ctrl_ctx *x)
+{
+	uint32_t h;
+
+	while (c->n_qps > 0)
+		qp_free(c, x, c->qps[c->n_qps - 1]);
+	for (h = 1; h < c->obj_hw; h++) {
+		if (c->objs[h].type == OBJ_CQ)
+			qp_cq_destroy(c, h);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Address resolution: token + range -> pieces of ndkd's mappings
+ * --------------------------------------------------------------------- */
+
+struct want {
+	uint32_t client_id;
+	uint32_t pd;
+	uint8_t access; /* MRT_ACCESS_* bits the access needs */
+	bool remote;
+	const struct client *local; /* for the privileged token's logical addresses */
+};
+
+/*
+ * Append the pieces of [addr, addr + len) under token to out. Every check of
+ * DESIGN section 4 is here: the variant, the state, the client and PD, the
+ * access bits, the bounds (overflow-safe), and a privileged token never
+ * remote. The entry (and a fast-register MR's page list) is read under its
+ * sequence count, so a concurrent (re)registration is never seen half done.
+ */
+static bool
+resolve(struct dp_ctx *dp, uint32_t token, uint64_t addr, uint64_t len, const struct want *w,
+	struct dp_chunk *out, uint32_t *n)
+{
+	const struct mrt *t = dp->ctrl->mrt;
+	uint32_t index = MRT_TOKEN_INDEX(token), n0 = *n, s0;
+	const struct mrt_entry *ent;
+	struct mrt_entry e;
+
+	if (len == 0)
+		return true;
+	if (index == 0 || index >= t->n_entries)
+		return false;
+	ent = &t->entries[index];
+	for (;;) {
+		*n = n0;
+		s0 = atomic_load_explicit(&ent->seq, memory_order_acquire);
+		if (s0 & 1u) {
+			rte_pause();
+			continue;
+		}
+		memcpy(&e, ent, sizeof(e));
+		if (e.state != MRT_VALID || e.variant != MRT_TOKEN_VARIANT(token) ||
+		    e.client_id != w->client_id || e.pd != w->pd ||
+		    (e.access & w->access) != w->access)
+			goto recheck_fail;
+		if (e.kind == MRT_KIND_PRIVILEGED) {
+			const struct region *r;
+			uint32_t id;
+
+			/* logical addresses of the client's own regions, local access only */
+			if (w->remote || w->local == NULL)
+				goto recheck_fail;
+			r = region_find(w->local, addr, len, &id);
+			if (r == NULL || *n == dp->max_chunks)
+				goto recheck_fail;
+			out[(*n)++] =
+				(struct dp_chunk){ r->daemon_base + (addr - r->client_base), len };
+		} else if (addr < e.va || len > e.length || addr - e.va > e.length - len) {
+			goto recheck_fail;
+		} else if (e.kind == MRT_KIND_NORMAL) {
+			if (*n == dp->max_chunks)
+				goto recheck_fail;
+			out[(*n)++] = (struct dp_chunk){
+				(uint8_t *)(uintptr_t)(e.daemon_va + (addr - e.va)), len
+			};
+		} else {
+			const uint64_t *pages = (const uint64_t *)(uintptr_t)e.pages;
+			uint64_t off = e.fbo + (addr - e.va), left = len;
+
+			while (left > 0) {
+				uint64_t in_page = PAGE - off % PAGE;
+				uint64_t take = left < in_page ? left : in_page;
+				uint8_t *p = (uint8_t *)(uintptr_t)pages[off / PAGE] + off % PAGE;
+
+				if (*n > n0 && out[*n - 1].addr + out[*n - 1].len == p) {
+					out[*n - 1].len += take;
+				} else {
+					if (*n == dp->max_chunks)
+						goto recheck_fail;
+					out[(*n)++] = (struct dp_chunk){ p, take };
+				}
+				off += take;
+				left -= take;
+			}
+		}
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&ent->seq, memory_order_relaxed) == s0)
+			return true;
+		continue;
+	recheck_fail:
+		/* a failure seen in a torn copy is retried, a real one reported */
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&ent->seq, memory_order_relaxed) == s0)
+			return false;
+	}
+}
+
+static void
+copy_chunks(const struct dp_chunk *src, uint32_t ns, const struct dp_chunk *dst, uint32_t nd)
+{
+	uint64_t so = 0, doff = 0;
+	uint32_t i = 0, j = 0;
+
+	while (i < ns && j < nd) {
+		uint64_t a = src[i].len - so, b = dst[j].len - doff;
+		uint64_t k = a < b ? a : b;
+
+		memcpy(dst[j].addr + doff, src[i].addr + so, k);
+		so += k;
+		doff += k;
+		if (so == src[i].len) {
+			i++;
+			so = 0;
+		}
+		if (doff == dst[j].len) {
+			j++;
+			doff = 0;
+		}
+	}
+}
+
+int
+dp_ctx_init(struct dp_ctx *dp, struct ctrl_ctx *ctrl, struct qpt *qpt)
+{
+	dp->ctrl = ctrl;
+	dp->qpt = qpt;
+	/* a full-size transfer through fast-register pages, plus one piece per SGE */
+	dp->max_chunks = NDKD_MAX_TRANSFER / PAGE + 2 * NDKD_MAX_SGE + 2;
+	dp->src = calloc(dp->max_chunks, sizeof(*dp->src));
+	dp->dst = calloc(dp->max_chunks, sizeof(*dp->dst));
+	return dp->src != NULL && dp->dst != NULL ? 0 : -ENOMEM;
+}
+
+void
+dp_ctx_fini(struct dp_ctx *dp)
+{
+	free(dp->src);
+	free(dp->dst);
+	dp->src = dp->dst = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Work requests
+ * --------------------------------------------------------------------- */
+
+struct wr {
+	struct ndk_abi_wqe h;
+	union {
+		struct ndk_abi_sge sge[NDKD_MAX_SGE];
+		uint64_t pages[NDKD_MAX_FRMR_PAGES];
+	};
+};
+
+static ndk_status
+wr_rdma(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w, uint32_t *bytes)
+{
+	bool is_write = w->h.opcode == NDK_ABI_WR_WRITE;
+	struct want local = {
+		.client_id = c->id,
+		.pd = qp->pd,
+		.access = is_write ? 0 : MRT_ACCESS_LOCAL_WRITE,
+		.local = c,
+	};
+	struct want remote = {
+		.access = is_write ? MRT_ACCESS_REMOTE_WRITE : MRT_ACCESS_REMOTE_READ,
+		.remote = true,
+	};
+	struct dp_chunk *lc = is_write ? dp->src : dp->dst;
+	struct dp_chunk *rc = is_write ? dp->dst : dp->src;
+	uint32_t nl = 0, nr = 0, i;
+	struct qpt_entry peer;
+	uint64_t total = 0;
+
+	if (w->h.n_sge > qp->max_isge || w->h.mr_handle != 0 || w->h.length != 0 ||
+	    w->h.page_array != 0 || w->h.page_count != 0 || w->h.fbo != 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	/* the peer must still be there: gone or in error is a broken connection */
+	if (!qpt_read(dp->qpt, qp->peer_qpn, &peer) || peer.state == QP_FREE ||
+	    peer.state == QP_ERROR)
+		return NDK_STATUS_CONNECTION_DISCONNECTED;
+	/* ...and connected back to us, or the connection is not up yet */
+	if (peer.state != QP_RTS || peer.peer_qpn != qp->qpn)
+		return NDK_STATUS_CONNECTION_INVALID;
+	remote.client_id = peer.client_id;
+	remote.pd = peer.pd;
+	for (i = 0; i < w->h.n_sge; i++) {
+		total += w->sge[i].length;
+		if (!resolve(dp, w->sge[i].token, w->sge[i].addr, w->sge[i].length, &local, lc,
+			     &nl))
+			return NDK_STATUS_ACCESS_VIOLATION;
+	}
+	if (total > NDKD_MAX_TRANSFER)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (w->h.remote_addr + total < w->h.remote_addr ||
+	    !resolve(dp, w->h.remote_token, w->h.remote_addr, total, &remote, rc, &nr))
+		return NDK_STATUS_ACCESS_VIOLATION;
+	copy_chunks(dp->src, is_write ? nl : nr, dp->dst, is_write ? nr : nl);
+	*bytes = (uint32_t)total;
+	return NDK_STATUS_SUCCESS;
+}
+
+/* NDK_OP_FLAG_* a fast register turns into MR access bits. */
+static uint8_t
+fr_access(uint32_t flags)
+{
+	uint8_t a = 0;
+
+	if (flags & NDK_OP_FLAG_ALLOW_LOCAL_WRITE)
+		a |= MRT_ACCESS_LOCAL_WRITE;
+	if (flags & NDK_OP_FLAG_ALLOW_REMOTE_READ)
+		a |= MRT_ACCESS_REMOTE_READ;
+	if ((flags & NDK_OP_FLAG_ALLOW_REMOTE_WRITE) == NDK_OP_FLAG_ALLOW_REMOTE_WRITE)
+		a |= MRT_ACCESS_REMOTE_WRITE | MRT_ACCESS_LOCAL_WRITE;
+	if (flags & NDK_OP_FLAG_RDMA_READ_SINK)
+		a |= MRT_ACCESS_READ_SINK;
+	return a;
+}
+
+static ndk_status
+wr_fast_register(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w,
+		 uint64_t *token)
+{
+	struct obj *o = obj_lookup(c, w->h.mr_handle, OBJ_MR);
+	struct mrt_entry *e;
+	uint32_t i, id;
+	uint64_t *pages;
+	uint8_t access;
+
+	if (o == NULL || o->mr_kind != NDK_ABI_MR_KIND_FASTREG || !o->registered || o->pd != qp->pd)
+		return NDK_STATUS_INVALID_PARAMETER;
+	e = mrt_entry(dp->ctrl->mrt, o->mr_index);
+	if (w->h.page_count == 0 || w->h.page_count > e->fr_max_pages || w->h.fbo >= PAGE ||
+	    w->h.length == 0 || w->h.length > (uint64_t)w->h.page_count * PAGE - w->h.fbo ||
+	    w->h.remote_addr == 0 || w->h.remote_addr % PAGE != w->h.fbo ||
+	    w->h.remote_addr + w->h.length < w->h.remote_addr)
+		return NDK_STATUS_INVALID_PARAMETER;
+	access = fr_access(w->h.flags);
+	/* remote access on an MR initialised without it (NDK: ACCESS_VIOLATION) */
+	if ((access & ~e->access) != 0)
+		return NDK_STATUS_ACCESS_VIOLATION;
+	/* every page: aligned, inside this client's regions */
+	for (i = 0; i < w->h.page_count; i++) {
+		const struct region *r = region_find(c, w->pages[i], PAGE, &id);
+
+		if (w->pages[i] % PAGE != 0 || r == NULL)
+			return NDK_STATUS_ACCESS_VIOLATION;
+		dp->src[i].addr = r->daemon_base + (w->pages[i] - r->client_base);
+	}
+	/* a live mapping is invalidated first (checked last: a bad WR says what is bad) */
+	if (e->state == MRT_VALID)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	pages = o->ptr;
+	mrt_write_begin(e);
+	for (i = 0; i < w->h.page_count; i++)
+		pages[i] = (uint64_t)(uintptr_t)dp->src[i].addr;
+	e->pages = (uint64_t)(uintptr_t)pages;
+	e->n_pages = w->h.page_count;
+	e->fbo = w->h.fbo;
+	e->va = w->h.remote_addr;
+	e->length = w->h.length;
+	e->access = access;
+	e->variant++; /* the key rotates: the token before this one is dead */
+	e->state = MRT_VALID;
+	mrt_write_end(e);
+	*token = MRT_TOKEN(o->mr_index, e->variant);
+	return NDK_STATUS_SUCCESS;
+}
+
+static ndk_status
+wr_invalidate(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w)
+{
+	struct obj *o = obj_lookup(c, w->h.mr_handle, OBJ_MR);
+	struct mrt_entry *e;
+
+	/* NDK: only for fast-registered MRs; registered ones use DeregisterMr */
+	if (o == NULL || o->mr_kind != NDK_ABI_MR_KIND_FASTREG || o->pd != qp->pd)
+		return NDK_STATUS_INVALID_PARAMETER;
+	e = mrt_entry(dp->ctrl->mrt, o->mr_index);
+	mrt_write_begin(e);
+	e->state = MRT_INVALID;
+	mrt_write_end(e);
+	return NDK_STATUS_SUCCESS;
+}
+
+static const uint32_t wr_flags_allowed[] = {
+	[NDK_ABI_WR_READ] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER,
+	[NDK_ABI_WR_WRITE] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+			     NDK_OP_FLAG_DEFER | NDK_OP_FLAG_INLINE,
+	[NDK_ABI_WR_FAST_REGISTER] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+				     NDK_OP_FLAG_ALLOW_REMOTE_READ | NDK_OP_FLAG_ALLOW_LOCAL_WRITE |
+				     NDK_OP_FLAG_ALLOW_REMOTE_WRITE | NDK_OP_FLAG_RDMA_READ_SINK |
+				     NDK_OP_FLAG_DEFER,
+	[NDK_ABI_WR_INVALIDATE] =
+		NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER,
+};
+
+static const uint32_t wr_type[] = {
+	[NDK_ABI_WR_SEND] = NDK_OP_TYPE_SEND,
+	[NDK_ABI_WR_RECEIVE] = NDK_OP_TYPE_RECEIVE,
+	[NDK_ABI_WR_READ] = NDK_OP_TYPE_READ,
+	[NDK_ABI_WR_WRITE] = NDK_OP_TYPE_WRITE,
+	[NDK_ABI_WR_FAST_REGISTER] = NDK_OP_TYPE_FAST_REGISTER,
+	[NDK_ABI_WR_INVALIDATE] = NDK_OP_TYPE_INVALIDATE,
+	[NDK_ABI_WR_SEND_INVALIDATE] = NDK_OP_TYPE_SEND,
+};
+
+/* Slots a well-formed WR with this header takes, or 0. */
+static uint32_t
+wr_slots(const struct ndk_abi_wqe *h)
+{
+	switch (h->opcode) {
+	case NDK_ABI_WR_READ:
+	case NDK_ABI_WR_WRITE:
+		return h->n_sge <= NDKD_MAX_SGE ? ndk_abi_wqe_slots(h->n_sge) : 0;
+	case NDK_ABI_WR_FAST_REGISTER:
+		return h->n_sge == 0 && h->page_count <= NDKD_MAX_FRMR_PAGES
+			       ? 1 + (h->page_count + PAGES_SLOT - 1) / PAGES_SLOT
+			       : 0;
+	case NDK_ABI_WR_INVALIDATE:
+		return h->n_sge == 0 ? 1 : 0;
+	default:
+		return 1; /* unknown or not yet served: answered without its body */
+	}
+}
+
+static ndk_status
+wr_execute(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w,
+	   struct ndk_abi_result *res)
+{
+	uint64_t token = 0;
+	ndk_status st;
+
+	if (w->h.opcode == NDK_ABI_WR_SEND || w->h.opcode == NDK_ABI_WR_SEND_INVALIDATE ||
+	    w->h.opcode == NDK_ABI_WR_RECEIVE)
+		return NDK_STATUS_NOT_SUPPORTED;
+	if (w->h.opcode == 0 || w->h.opcode >= RTE_DIM(wr_flags_allowed) ||
+	    (w->h.flags & ~wr_flags_allowed[w->h.opcode]) != 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	switch (w->h.opcode) {
+	case NDK_ABI_WR_READ:
+	case NDK_ABI_WR_WRITE:
+		st = wr_rdma(c, dp, qp, w, &res->bytes);
+		break;
+	case NDK_ABI_WR_FAST_REGISTER:
+		st = wr_fast_register(c, dp, qp, w, &token);
+		res->type_specific = token;
+		break;
+	default:
+		st = wr_invalidate(c, dp, qp, w);
+		break;
+	}
+	return st;
+}
+
+/* Serve one QP's send queue. Returns WRs done; sets c->broken on impossible indices. */
+static unsigned int
+serve_sq(struct client *c, struct dp_ctx *dp, struct dqp *qp, unsigned int budget)
+{
+	static _Thread_local struct wr w;
+	struct ndk_abi_result res;
+	unsigned int done = 0;
+	uint32_t avail, used = 0, ns, i;
+	bool broken = false;
+
+	avail = ndk_ring_cons_avail(&qp->sq, &broken);
+	while (!broken && done < budget && used < avail) {
+		memcpy(&w.h, ndk_ring_slot(&qp->sq, qp->sq.local), sizeof(w.h));
+		ns = wr_slots(&w.h);
+		/* a WR is published whole: a header promising more than is there is a lie */
+		if (ns == 0 || ns != w.h.n_slots || ns > avail - used) {
+			broken = true;
+			break;
+		}
+		/* room for its result first: a full CQ stalls the QP, nothing is lost */
+		if (ndk_ring_prod_space(&qp->icq->ring, &broken) == 0)
+			break;
+		for (i = 1; i < ns; i++)
+			memcpy((uint8_t *)&w.sge + (i - 1) * NDK_ABI_ENTRY_SIZE,
+			       ndk_ring_slot(&qp->sq, qp->sq.local + i), NDK_ABI_ENTRY_SIZE);
+		qp->sq.local += ns;
+		used += ns;
+		memset(&res, 0, sizeof(res));
+		res.qp_context = qp->qp_context;
+		res.request_context = w.h.request_context;
+		res.cookie = w.h.cookie;
+		res.type = w.h.opcode < RTE_DIM(wr_type) ? wr_type[w.h.opcode] : 0;
+		if (qp->state == QP_ERROR) {
+			res.status = NDK_STATUS_CANCELLED;
+		} else if (qp->state != QP_RTS) {
+			res.status = NDK_STATUS_CONNECTION_INVALID;
+		} else {
+			res.status = wr_execute(c, dp, qp, &w, &res);
+			/* an RC QP goes to error on any failure but these two */
+			if (res.status != NDK_STATUS_SUCCESS &&
+			    res.status != NDK_STATUS_NOT_SUPPORTED &&
+			    res.status != NDK_STATUS_CONNECTION_INVALID)
+				qpt_set_state(dp->qpt, qp, QP_ERROR);
+		}
+		if (res.status != NDK_STATUS_SUCCESS ||
+		    (w.h.flags & NDK_OP_FLAG_SILENT_SUCCESS) == 0)
+			memcpy(ndk_ring_prod_next(&qp->icq->ring), &res, sizeof(res));
+		done++;
+	}
+	if (done != 0) {
+		ndk_ring_prod_publish(&qp->icq->ring);
+		ndk_ring_cons_release(&qp->sq);
+	}
+	if (broken)
+		c->broken = true;
+	return done;
+}
+
+unsigned int
+qp_serve(struct client *c, struct dp_ctx *dp, unsigned int budget)
+{
+	unsigned int i, done = 0;
+
+	for (i = 0; i < c->n_qps && !c->broken; i++)
+		done += serve_sq(c, dp, c->qps[i], budget);
+	return done;
+}

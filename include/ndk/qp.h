@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Queue pairs (NDK_QP), reliable-connected. Work requests go into the QP's
+ * send ring in the app's arena and are published once per batch (DEFER
+ * holds the doorbell); no syscall, no lock. The consumer serialises calls per
+ * queue, as NDK requires.
+ *
+ * Served today: read, write, fast register, invalidate. Send, receive, bind
+ * and send-and-invalidate return NOT_SUPPORTED.
+ */
+#ifndef NDK_QP_H
+#define NDK_QP_H
+
+#include <stdint.h>
+
+#include <ndk/adapter.h>
+#include <ndk/flags.h>
+#include <ndk/object.h>
+#include <ndk/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ndk_qp;
+struct ndk_mr;
+
+/* NDK_SGE */
+struct ndk_sge {
+	union {
+		void *virtual_address;		     /* under an MR's token */
+		ndk_logical_address logical_address; /* under the PD's privileged token */
+	};
+	uint32_t length;
+	uint32_t memory_region_token;
+};
+
+/*
+ * Where a QP is, for its peer. NDK_ADDRESS_LOCAL names a QP of this node's
+ * ndkd by number; the same type will carry an IP address and UDP port for
+ * RoCEv2 peers on other nodes.
+ */
+#define NDK_ADDRESS_LOCAL  1u
+#define NDK_ADDRESS_ROCEV2 2u
+
+struct ndk_qp_address {
+	uint16_t family;
+	uint16_t port; /* ROCEV2: UDP port (0: 4791) */
+	uint32_t qpn;
+	uint8_t ip[16]; /* ROCEV2: IPv4-mapped or IPv6 */
+};
+
+typedef void (*ndk_fn_flush)(struct ndk_qp *qp);
+typedef ndk_status (*ndk_fn_send)(struct ndk_qp *qp, void *request_context,
+				  const struct ndk_sge *sgl, uint32_t n_sge, uint32_t flags);
+typedef ndk_status (*ndk_fn_receive)(struct ndk_qp *qp, void *request_context,
+				     const struct ndk_sge *sgl, uint32_t n_sge);
+typedef ndk_status (*ndk_fn_bind)(struct ndk_qp *qp, void *request_context, struct ndk_mr *mr,
+				  struct ndk_object_header *mw, void *virtual_address,
+				  size_t length, uint32_t flags);
+/*
+ * NDK_FN_FAST_REGISTER: map [base_va, base_va + length) onto page_count
+ * logical pages (PAGE_SIZE each, first byte at fbo in page 0) with the
+ * access the flags allow. The MR's token rotates: ndk_mr_get_remote_token()
+ * returns the new one once the completion (type FAST_REGISTER) reports SUCCESS.
+ */
+typedef ndk_status (*ndk_fn_fast_register)(struct ndk_qp *qp, void *request_context,
+					   struct ndk_mr *mr, uint32_t page_count,
+					   const ndk_logical_address *page_array, uint32_t fbo,
+					   size_t length, void *base_va, uint32_t flags);
+typedef ndk_status (*ndk_fn_invalidate)(struct ndk_qp *qp, void *request_context,
+					struct ndk_object_header *mr_or_mw, uint32_t flags);
+/* NDK_FN_READ / NDK_FN_WRITE */
+typedef ndk_status (*ndk_fn_rdma)(struct ndk_qp *qp, void *request_context,
+				  const struct ndk_sge *sgl, uint32_t n_sge,
+				  uint64_t remote_address, uint32_t remote_token, uint32_t flags);
+typedef ndk_status (*ndk_fn_send_and_invalidate)(struct ndk_qp *qp, void *request_context,
+						 const struct ndk_sge *sgl, uint32_t n_sge,
+						 uint32_t flags, uint32_t remote_token);
+typedef void (*ndk_fn_qp_get_address)(struct ndk_qp *qp, struct ndk_qp_address *address);
+/*
+ * Connect to a peer QP. Same node: PENDING, and the completion reports
+ * SUCCESS once ndkd has the peer; work requests flow once the peer has
+ * connected to this QP as well (before that they complete CONNECTION_INVALID).
+ * INVALID_PARAMETER for an address that names no QP.
+ */
+typedef ndk_status (*ndk_fn_qp_connect)(struct ndk_qp *qp, const struct ndk_qp_address *peer,
+					ndk_fn_request_completion completion, void *context);
+
+struct ndk_qp_dispatch {
+	ndk_fn_close_object close;
+	ndk_fn_query_extension query_extension;
+	ndk_fn_flush flush;
+	ndk_fn_send send;
+	ndk_fn_receive receive;
+	ndk_fn_bind bind;
+	ndk_fn_fast_register fast_register;
+	ndk_fn_invalidate invalidate;
+	ndk_fn_rdma read;
+	ndk_fn_rdma write;
+	ndk_fn_send_and_invalidate send_and_invalidate;
+	/* ndkd's own, after NDK's */
+	ndk_fn_qp_get_address get_address;
+	ndk_fn_qp_connect connect;
+};
+
+struct ndk_qp {
+	struct ndk_object_header header;
+	const struct ndk_qp_dispatch *dispatch;
+};
+
+/* Close: PENDING; work requests still queued complete CANCELLED first. */
+static inline ndk_status
+ndk_qp_close(struct ndk_qp *qp, ndk_fn_close_completion completion, void *context)
+{
+	return qp->dispatch->close(&qp->header, completion, context);
+}
+
+static inline void
+ndk_qp_flush(struct ndk_qp *qp)
+{
+	qp->dispatch->flush(qp);
+}
+
+static inline ndk_status
+ndk_qp_fast_register(struct ndk_qp *qp, void *request_context, struct ndk_mr *mr,
+		     uint32_t page_count, const ndk_logical_address *page_array, uint32_t fbo,
+		     size_t length, void *base_va, uint32_t flags)
+{
+	return qp->dispatch->fast_register(qp, request_context, mr, page_count, page_array, fbo,
+					   length, base_va, flags);
+}
+
+static inline ndk_status
+ndk_qp_invalidate(struct ndk_qp *qp, void *request_context, struct ndk_mr *mr, uint32_t flags)
+{
+	return qp->dispatch->invalidate(qp, request_context, (struct ndk_object_header *)mr, flags);
+}
+
+static inline ndk_status
+ndk_qp_read(struct ndk_qp *qp, void *request_context, const struct ndk_sge *sgl, uint32_t n_sge,
+	    uint64_t remote_address, uint32_t remote_token, uint32_t flags)
+{
+	return qp->dispatch->read(qp, request_context, sgl, n_sge, remote_address, remote_token,
+				  flags);
+}
+
+static inline ndk_status
+ndk_qp_write(struct ndk_qp *qp, void *request_context, const struct ndk_sge *sgl, uint32_t n_sge,
+	     uint64_t remote_address, uint32_t remote_token, uint32_t flags)
+{
+	return qp->dispatch->write(qp, request_context, sgl, n_sge, remote_address, remote_token,
+				   flags);
+}
+
+static inline ndk_status
+ndk_qp_send(struct ndk_qp *qp, void *request_context, const struct ndk_sge *sgl, uint32_t n_sge,
+	    uint32_t flags)
+{
+	return qp->dispatch->send(qp, request_context, sgl, n_sge, flags);
+}
+
+static inline ndk_status
+ndk_qp_receive(struct ndk_qp *qp, void *request_context, const struct ndk_sge *sgl, uint32_t n_sge)
+{
+	return qp->dispatch->receive(qp, request_context, sgl, n_sge);
+}
+
+static inline void
+ndk_qp_get_address(struct ndk_qp *qp, struct ndk_qp_address *address)
+{
+	qp->dispatch->get_address(qp, address);
+}
+
+static inline ndk_status
+ndk_qp_connect(struct ndk_qp *qp, const struct ndk_qp_address *peer,
+	       ndk_fn_request_completion completion, void *context)
+{
+	return qp->dispatch->connect(qp, peer, completion, context);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NDK_QP_H */

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Completion queues. ndkd writes results into a ring in the adapter's arena;
+ * reading them is a load-acquire of the producer index and a copy, no syscall.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ndk_priv.h"
+
+static const struct ndk_cq_dispatch cq_dispatch;
+
+void *
+ring_alloc(struct adapter *ad, uint32_t entries, struct ndk_ring *r)
+{
+	struct ndk_abi_ring_desc d = {
+		.off_prod = 0,
+		.off_cons = NDK_ABI_CACHE_LINE,
+		.off_flags = 2 * NDK_ABI_CACHE_LINE,
+		.off_entries = 3 * NDK_ABI_CACHE_LINE,
+		.entries = entries,
+		.entry_size = NDK_ABI_ENTRY_SIZE,
+	};
+	size_t bytes = ndk_abi_ring_bytes(entries);
+	void *mem = ndk_mem_alloc(&ad->pub, bytes, NDK_ABI_CACHE_LINE);
+
+	if (mem == NULL)
+		return NULL;
+	memset(mem, 0, bytes);
+	ndk_ring_attach(r, mem, &d);
+	return mem;
+}
+
+static uint32_t
+pow2_at_least(uint64_t n)
+{
+	uint32_t v = NDK_ABI_RING_MIN_ENTRIES;
+
+	while (v < n && v < NDK_ABI_RING_MAX_ENTRIES)
+		v <<= 1;
+	return v;
+}
+
+static void
+cq_unlink_free(struct cq *cq)
+{
+	struct adapter *ad = cq->ad;
+
+	if (cq->prev != NULL)
+		cq->prev->next = cq->next;
+	else if (ad->cqs == cq)
+		ad->cqs = cq->next;
+	if (cq->next != NULL)
+		cq->next->prev = cq->prev;
+	ndk_mem_free(&ad->pub, cq->mem);
+	free(cq);
+}
+
+void
+cq_free_all(struct adapter *ad)
+{
+	while (ad->cqs != NULL)
+		cq_unlink_free(ad->cqs);
+}
+
+/* A FAST_REGISTER result tells the MR its new token (the cookie names the MR). */
+static void
+note_fast_register(const struct ndk_abi_result *r)
+{
+	struct mr *mr = (struct mr *)(uintptr_t)r->cookie;
+
+	if (r->type != NDK_OP_TYPE_FAST_REGISTER || mr == NULL)
+		return;
+	/* a failed fast register leaves the mapping, and so the token, as they were */
+	if (r->status == NDK_STATUS_SUCCESS)
+		mr->token = (uint32_t)r->type_specific;
+}
+
+static uint32_t
+cq_reap(struct cq *cq, struct ndk_result *res, struct ndk_result_ex *res_ex, uint32_t n)
+{
+	bool broken = false;
+	uint32_t avail = ndk_ring_cons_avail(&cq->ring, &broken), i;
+
+	if (avail > n)
+		avail = n;
+	for (i = 0; i < avail; i++) {
+		struct ndk_abi_result r;
+
+		memcpy(&r, ndk_ring_cons_next(&cq->ring), sizeof(r));
+		note_fast_register(&r);
+		if (res_ex != NULL) {
+			res_ex[i] = (struct ndk_result_ex){
+				.status = r.status,
+				.bytes_transferred = r.bytes,
+				.qp_context = (void *)(uintptr_t)r.qp_context,
+				.request_context = (void *)(uintptr_t)r.request_context,
+				.type = r.type,
+				.type_specific_completion_output = (uintptr_t)r.type_specific,
+			};
+		} else {
+			res[i] = (struct ndk_result){
+				.status = r.status,
+				.bytes_transferred = r.bytes,
+				.qp_context = (void *)(uintptr_t)r.qp_context,
+				.request_context = (void *)(uintptr_t)r.request_context,
+			};
+		}
+	}
+	if (avail != 0)
+		ndk_ring_cons_release(&cq->ring);
+	return avail;
+}
+
+static uint32_t
+cq_get_results(struct ndk_cq *c, struct ndk_result *results, uint32_t n)
+{
+	return cq_reap((struct cq *)c, results, NULL, n);
+}
+
+static uint32_t
+cq_get_results_ex(struct ndk_cq *c, struct ndk_result_ex *results, uint32_t n)
+{
+	return cq_reap((struct cq *)c, NULL, results, n);
+}
+
+static ndk_status
+cq_resize(struct ndk_cq *c, uint32_t depth, ndk_fn_request_completion completion, void *context)
+{
+	(void)c, (void)depth, (void)completion, (void)context;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static void
+cq_arm(struct ndk_cq *c, uint32_t trigger)
+{
+	/* Not delivered yet: apps poll (see the header). */
+	(void)c, (void)trigger;
+}
+
+static void
+cq_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	struct cq *cq = req->obj;
+	ndk_fn_close_completion cb = cq->close_cb;
+	void *ctx = cq->close_ctx;
+
+	(void)status, (void)out;
+	cq_unlink_free(cq);
+	if (cb != NULL)
+		CALLBACK(ad, cb(ctx));
+}
+
+static void
+cq_try_destroy(struct cq *cq)
+{
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_CQ_DESTROY, .handle = cq->handle };
+	struct adapter *ad = cq->ad;
+	ndk_status st;
+
+	if (!cq->closing || cq->destroy_posted || cq->n_qps != 0)
+		return;
+	st = post_ctrl(ad, &sqe, 0, cq_destroyed, NULL, NULL, cq, 0);
+	if (st == NDK_STATUS_PENDING) {
+		cq->destroy_posted = true;
+	} else if (st == NDK_STATUS_DEVICE_REMOVED) {
+		struct req_slot req = { .obj = cq };
+
+		cq->destroy_posted = true;
+		cq_destroyed(ad, &req, st, NULL);
+	} else {
+		cq->retry_next = ad->cq_retry;
+		ad->cq_retry = cq;
+	}
+}
+
+void
+cq_retry(struct adapter *ad)
+{
+	struct cq *list = ad->cq_retry;
+
+	ad->cq_retry = NULL;
+	while (list != NULL) {
+		struct cq *cq = list;
+
+		list = cq->retry_next;
+		cq_try_destroy(cq);
+	}
+}
+
+void
+cq_qp_gone(struct cq *cq)
+{
+	cq->n_qps--;
+	cq_try_destroy(cq);
+}
+
+static ndk_status
+cq_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void *context)
+{
+	struct cq *cq = (struct cq *)obj;
+
+	if (cq->closing)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	cq->closing = true;
+	cq->close_cb = completion;
+	cq->close_ctx = context;
+	cq_try_destroy(cq);
+	return NDK_STATUS_PENDING;
+}
+
+static const struct ndk_cq_dispatch cq_dispatch = {
+	.close = cq_close,
+	.query_extension = no_extension,
+	.resize = cq_resize,
+	.arm = cq_arm,
+	.get_results = cq_get_results,
+	.get_results_ex = cq_get_results_ex,
+};
+
+static void
+cq_created(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	ndk_fn_create_completion cb = (ndk_fn_create_completion)req->user_cb;
+	struct cq *cq = req->obj;
+
+	if (status != NDK_STATUS_SUCCESS) {
+		ndk_mem_free(&ad->pub, cq->mem);
+		free(cq);
+		CALLBACK(ad, cb(req->context, status, NULL));
+		return;
+	}
+	cq->handle = (uint32_t)out[0];
+	cq->next = ad->cqs;
+	if (ad->cqs != NULL)
+		ad->cqs->prev = cq;
+	ad->cqs = cq;
+	CALLBACK(ad, cb(req->context, NDK_STATUS_SUCCESS, &cq->pub.header));
+}
+
+ndk_status
+cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notification notification,
+	  void *notification_context, ndk_fn_create_completion completion, void *context,
+	  struct ndk_cq **out)
+{
+	struct adapter *ad = to_adapter(a);
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_CQ_CREATE };
+	struct cq *cq;
+	ndk_status st;
+	uint32_t entries;
+
+	(void)notification, (void)notification_context, (void)out;
+	if (completion == NULL || depth == 0 || depth > ad->info.max_cq_depth)
+		return NDK_STATUS_INVALID_PARAMETER;
+	entries = pow2_at_least(depth);
+	cq = calloc(1, sizeof(*cq));
+	if (cq == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	cq->ad = ad;
+	cq->mem = ring_alloc(ad, entries, &cq->ring);
+	if (cq->mem == NULL) {
+		free(cq);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	cq->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };
+	cq->pub.header.object_type = NDK_OBJECT_TYPE_CQ;
+	cq->pub.dispatch = &cq_dispatch;
+	sqe.args[0] = (uint64_t)(uintptr_t)cq->mem;
+	sqe.args[1] = entries;
+	st = post_ctrl(ad, &sqe, 0, cq_created, (void (*)(void))completion, context, cq, 0);
+	if (st != NDK_STATUS_PENDING) {
+		ndk_mem_free(a, cq->mem);
+		free(cq);
+	}
+	return st;
+}

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Queue pairs. A work request is one 64-byte header slot plus SGE (or page
+ * array) slots, written into the send ring in the adapter's arena and
+ * published with one store-release per batch. Nothing here takes a lock or
+ * makes a syscall: NDK serialises calls per queue.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ndk_priv.h"
+
+#define PAGES_PER_SLOT 8u
+
+static const struct ndk_qp_dispatch qp_dispatch;
+
+static struct qp *
+to_qp(struct ndk_qp *q)
+{
+	return (struct qp *)q;
+}
+
+static uint32_t
+pow2_at_least(uint64_t n)
+{
+	uint32_t v = NDK_ABI_RING_MIN_ENTRIES;
+
+	while (v < n && v <= NDK_ABI_RING_MAX_ENTRIES / 2)
+		v <<= 1;
+	return v;
+}
+
+void
+qp_free(struct qp *qp)
+{
+	struct pd *pd = qp->pd;
+	struct adapter *ad = pd->ad;
+
+	if (qp->prev != NULL)
+		qp->prev->next = qp->next;
+	else if (pd->qps == qp)
+		pd->qps = qp->next;
+	if (qp->next != NULL)
+		qp->next->prev = qp->prev;
+	ndk_mem_free(&ad->pub, qp->sq_mem);
+	ndk_mem_free(&ad->pub, qp->rq_mem);
+	free(qp);
+}
+
+static void
+sq_publish(struct qp *qp)
+{
+	if (qp->unpublished != 0) {
+		ndk_ring_prod_publish(&qp->sq);
+		qp->unpublished = 0;
+	}
+}
+
+/*
+ * Write one work request: the header, then body_slots slots from body.
+ * NDK: when a call fails, what was deferred before it is published first.
+ */
+static ndk_status
+sq_post(struct qp *qp, struct ndk_abi_wqe *h, const void *body, uint32_t body_bytes, uint32_t flags)
+{
+	uint32_t slots = 1 + (body_bytes + NDK_ABI_ENTRY_SIZE - 1) / NDK_ABI_ENTRY_SIZE, i;
+	bool broken = false;
+	uint8_t *slot;
+
+	if (qp->pd->ad->gone)
+		return NDK_STATUS_DEVICE_REMOVED;
+	if (ndk_ring_prod_space(&qp->sq, &broken) < slots) {
+		sq_publish(qp);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	h->n_slots = (uint8_t)slots;
+	memcpy(ndk_ring_prod_next(&qp->sq), h, sizeof(*h));
+	for (i = 1; i < slots; i++) {
+		uint32_t off = (i - 1) * NDK_ABI_ENTRY_SIZE;
+		uint32_t len = body_bytes - off < NDK_ABI_ENTRY_SIZE ? body_bytes - off
+								     : NDK_ABI_ENTRY_SIZE;
+
+		slot = ndk_ring_prod_next(&qp->sq);
+		memcpy(slot, (const uint8_t *)body + off, len);
+		if (len < NDK_ABI_ENTRY_SIZE)
+			memset(slot + len, 0, NDK_ABI_ENTRY_SIZE - len);
+	}
+	qp->unpublished += slots;
+	if ((flags & NDK_OP_FLAG_DEFER) == 0)
+		sq_publish(qp);
+	return NDK_STATUS_SUCCESS;
+}
+
+static ndk_status
+qp_rdma(struct qp *qp, uint8_t opcode, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge,
+	uint64_t raddr, uint32_t rtoken, uint32_t flags)
+{
+	const uint32_t allowed =
+		NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER;
+	struct ndk_abi_sge sges[NDK_ABI_SGE_PER_SLOT * 4];
+	struct ndk_abi_wqe h = {
+		.opcode = opcode,
+		.n_sge = (uint16_t)n_sge,
+		.flags = flags,
+		.request_context = (uint64_t)(uintptr_t)ctx,
+		.remote_addr = raddr,
+		.remote_token = rtoken,
+	};
+	uint32_t i;
+
+	/* INLINE would let the app reuse its buffers at once; not offered yet */
+	if (flags & NDK_OP_FLAG_INLINE)
+		return NDK_STATUS_NOT_SUPPORTED;
+	if ((flags & ~allowed) != 0 || n_sge > qp->max_isge || n_sge > NDK_LIB_MAX_SGE ||
+	    (n_sge != 0 && sgl == NULL)) {
+		sq_publish(qp);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	for (i = 0; i < n_sge; i++)
+		sges[i] = (struct ndk_abi_sge){
+			.addr = sgl[i].logical_address,
+			.length = sgl[i].length,
+			.token = sgl[i].memory_region_token,
+		};
+	return sq_post(qp, &h, sges, n_sge * sizeof(sges[0]), flags);
+}
+
+static ndk_status
+qp_read(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge, uint64_t raddr,
+	uint32_t rtoken, uint32_t flags)
+{
+	return qp_rdma(to_qp(q), NDK_ABI_WR_READ, ctx, sgl, n_sge, raddr, rtoken, flags);
+}
+
+static ndk_status
+qp_write(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge, uint64_t raddr,
+	 uint32_t rtoken, uint32_t flags)
+{
+	return qp_rdma(to_qp(q), NDK_ABI_WR_WRITE, ctx, sgl, n_sge, raddr, rtoken, flags);
+}
+
+static ndk_status
+qp_fast_register(struct ndk_qp *q, void *ctx, struct ndk_mr *m, uint32_t page_count,
+		 const ndk_logical_address *pages, uint32_t fbo, size_t length, void *base_va,
+		 uint32_t flags)
+{
+	const uint32_t allowed = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+				 NDK_OP_FLAG_ALLOW_REMOTE_READ | NDK_OP_FLAG_ALLOW_LOCAL_WRITE |
+				 NDK_OP_FLAG_ALLOW_REMOTE_WRITE | NDK_OP_FLAG_RDMA_READ_SINK |
+				 NDK_OP_FLAG_DEFER;
+	const uint32_t remote = NDK_OP_FLAG_ALLOW_REMOTE_READ | 0x20u;
+	struct qp *qp = to_qp(q);
+	struct mr *mr = (struct mr *)m;
+	struct ndk_abi_wqe h = {
+		.opcode = NDK_ABI_WR_FAST_REGISTER,
+		.flags = flags,
+		.request_context = (uint64_t)(uintptr_t)ctx,
+		.remote_addr = (uint64_t)(uintptr_t)base_va,
+		.mr_handle = mr != NULL ? mr->handle : 0,
+		.length = length,
+		.page_count = page_count,
+		.fbo = fbo,
+		.cookie = (uint64_t)(uintptr_t)mr,
+	};
+
+	if (mr == NULL || !mr->fast_register || mr->pd != qp->pd || (flags & ~allowed) != 0 ||
+	    pages == NULL || page_count == 0 || page_count > qp->pd->ad->info.frmr_page_count) {
+		sq_publish(qp);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	/* NDK: remote access asked of an MR initialised without it */
+	if ((flags & remote) != 0 && !mr->remote_ok) {
+		sq_publish(qp);
+		return NDK_STATUS_ACCESS_VIOLATION;
+	}
+	return sq_post(qp, &h, pages, page_count * sizeof(pages[0]), flags);
+}
+
+static ndk_status
+qp_invalidate(struct ndk_qp *q, void *ctx, struct ndk_object_header *obj, uint32_t flags)
+{
+	const uint32_t allowed =
+		NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER;
+	struct qp *qp = to_qp(q);
+	struct mr *mr = (struct mr *)obj;
+	struct ndk_abi_wqe h = {
+		.opcode = NDK_ABI_WR_INVALIDATE,
+		.flags = flags,
+		.request_context = (uint64_t)(uintptr_t)ctx,
+	};
+
+	/* NDK: never an MR registered with register_mr; MWs do not exist yet */
+	if (obj == NULL || obj->object_type != NDK_OBJECT_TYPE_MR || !mr->fast_register ||
+	    (flags & ~allowed) != 0) {
+		sq_publish(qp);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	h.mr_handle = mr->handle;
+	return sq_post(qp, &h, NULL, 0, flags);
+}
+
+static ndk_status
+qp_send(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n, uint32_t flags)
+{
+	(void)ctx, (void)sgl, (void)n, (void)flags;
+	sq_publish(to_qp(q));
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static ndk_status
+qp_receive(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n)
+{
+	(void)q, (void)ctx, (void)sgl, (void)n;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static ndk_status
+qp_bind(struct ndk_qp *q, void *ctx, struct ndk_mr *mr, struct ndk_object_header *mw, void *va,
+	size_t len, uint32_t flags)
+{
+	(void)ctx, (void)mr, (void)mw, (void)va, (void)len, (void)flags;
+	sq_publish(to_qp(q));
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static ndk_status
+qp_send_and_invalidate(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n,
+		       uint32_t flags, uint32_t token)
+{
+	(void)ctx, (void)sgl, (void)n, (void)flags, (void)token;
+	sq_publish(to_qp(q));
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static void
+flush_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	(void)ad, (void)req, (void)status, (void)out;
+}
+
+static void
+qp_flush(struct ndk_qp *q)
+{
+	struct qp *qp = to_qp(q);
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_QP_FLUSH, .handle = qp->handle };
+
+	/* NDK_FN_FLUSH returns nothing: the CANCELLED results are the answer */
+	sq_publish(qp);
+	post_ctrl(qp->pd->ad, &sqe, 0, flush_done, NULL, NULL, qp, 0);
+}
+
+static void
+qp_get_address(struct ndk_qp *q, struct ndk_qp_address *a)
+{
+	*a = (struct ndk_qp_address){ .family = NDK_ADDRESS_LOCAL, .qpn = to_qp(q)->qpn };
+}
+
+static void
+connect_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	(void)out;
+	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
+}
+
+static ndk_status
+qp_connect(struct ndk_qp *q, const struct ndk_qp_address *peer,
+	   ndk_fn_request_completion completion, void *context)
+{
+	struct qp *qp = to_qp(q);
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_QP_CONNECT, .handle = qp->handle };
+
+	if (peer == NULL || completion == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (peer->family != NDK_ADDRESS_LOCAL)
+		return NDK_STATUS_NOT_SUPPORTED; /* RoCEv2 peers come with the network path */
+	sqe.args[0] = peer->qpn;
+	return post_ctrl(qp->pd->ad, &sqe, 0, connect_done, (void (*)(void))completion, context, qp,
+			 0);
+}
+
+static void
+qp_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	ndk_fn_close_completion cb = (ndk_fn_close_completion)req->user_cb;
+	struct qp *qp = req->obj;
+	struct pd *pd = qp->pd;
+	struct cq *rcq = qp->rcq, *icq = qp->icq;
+
+	(void)status, (void)out;
+	qp_free(qp);
+	pd->n_mrs--;
+	/* the QP's last callback; then its CQs and PD may finish closing */
+	if (cb != NULL)
+		CALLBACK(ad, cb(req->context));
+	cq_qp_gone(rcq);
+	cq_qp_gone(icq);
+	pd_mr_gone(pd);
+}
+
+static ndk_status
+qp_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void *context)
+{
+	struct qp *qp = (struct qp *)obj;
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_QP_DESTROY, .handle = qp->handle };
+	ndk_status st;
+
+	if (qp->closing)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	/* what is deferred goes to ndkd first: it completes CANCELLED before the close */
+	sq_publish(qp);
+	st = post_ctrl(qp->pd->ad, &sqe, 0, qp_destroyed, (void (*)(void))completion, context, qp,
+		       0);
+	if (st == NDK_STATUS_PENDING)
+		qp->closing = true;
+	return st;
+}
+
+static const struct ndk_qp_dispatch qp_dispatch = {
+	.close = qp_close,
+	.query_extension = no_extension,
+	.flush = qp_flush,
+	.send = qp_send,
+	.receive = qp_receive,
+	.bind = qp_bind,
+	.fast_register = qp_fast_register,
+	.invalidate = qp_invalidate,
+	.read = qp_read,
+	.write = qp_write,
+	.send_and_invalidate = qp_send_and_invalidate,
+	.get_address = qp_get_address,
+	.connect = qp_connect,
+};
+
+static void
+qp_created(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	ndk_fn_create_completion cb = (ndk_fn_create_completion)req->user_cb;
+	struct qp *qp = req->obj;
+	struct pd *pd = qp->pd;
+
+	if (status != NDK_STATUS_SUCCESS) {
+		qp->rcq->n_qps--;
+		qp->icq->n_qps--;
+		pd->n_mrs--;
+		qp_free(qp);
+		CALLBACK(ad, cb(req->context, status, NULL));
+		pd_mr_gone(pd);
+		return;
+	}
+	qp->handle = (uint32_t)out[0];
+	qp->qpn = (uint32_t)out[1];
+	CALLBACK(ad, cb(req->context, NDK_STATUS_SUCCESS, &qp->pub.header));
+}
+
+ndk_status
+qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_context,
+	  uint32_t rq_depth, uint32_t iq_depth, uint32_t max_rsge, uint32_t max_isge,
+	  uint32_t inline_size, ndk_fn_create_completion completion, void *context,
+	  struct ndk_qp **out)
+{
+	struct pd *pd = (struct pd *)p;
+	struct adapter *ad = pd->ad;
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_QP_CREATE, .handle = pd->handle };
+	uint32_t wr_slots, sq_entries, rq_entries;
+	struct qp *qp;
+	ndk_status st;
+
+	(void)out;
+	if (completion == NULL || rcq == NULL || icq == NULL || iq_depth == 0 ||
+	    iq_depth > ad->info.max_initiator_queue_depth ||
+	    max_isge > ad->info.max_initiator_request_sge || max_isge > NDK_LIB_MAX_SGE ||
+	    max_rsge > NDK_LIB_MAX_SGE || inline_size > ad->info.max_inline_data_size)
+		return NDK_STATUS_INVALID_PARAMETER;
+	/* The biggest WR: all its SGEs, or a fast register of FRMRPageCount pages. */
+	wr_slots = ndk_abi_wqe_slots(max_isge);
+	if (wr_slots < 1 + (ad->info.frmr_page_count + PAGES_PER_SLOT - 1) / PAGES_PER_SLOT)
+		wr_slots = 1 + (ad->info.frmr_page_count + PAGES_PER_SLOT - 1) / PAGES_PER_SLOT;
+	if ((uint64_t)iq_depth * wr_slots > NDK_ABI_RING_MAX_ENTRIES)
+		return NDK_STATUS_INVALID_PARAMETER;
+	sq_entries = pow2_at_least((uint64_t)iq_depth * wr_slots);
+	rq_entries =
+		pow2_at_least((uint64_t)(rq_depth ? rq_depth : 1) * ndk_abi_wqe_slots(max_rsge));
+	qp = calloc(1, sizeof(*qp));
+	if (qp == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	qp->pd = pd;
+	qp->rcq = (struct cq *)rcq;
+	qp->icq = (struct cq *)icq;
+	qp->qp_context = qp_context;
+	qp->max_isge = max_isge;
+	qp->max_rsge = max_rsge;
+	qp->sq_mem = ring_alloc(ad, sq_entries, &qp->sq);
+	qp->rq_mem = ring_alloc(ad, rq_entries, &qp->rq);
+	qp->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };
+	qp->pub.header.object_type = NDK_OBJECT_TYPE_QP;
+	qp->pub.dispatch = &qp_dispatch;
+	qp->next = pd->qps;
+	if (pd->qps != NULL)
+		pd->qps->prev = qp;
+	pd->qps = qp;
+	if (qp->sq_mem == NULL || qp->rq_mem == NULL) {
+		qp_free(qp);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	sqe.args[0] = qp->rcq->handle | (uint64_t)qp->icq->handle << 32;
+	sqe.args[1] = (uint64_t)(uintptr_t)qp->sq_mem;
+	sqe.args[2] = (uint64_t)(uintptr_t)qp->rq_mem;
+	sqe.args[3] = sq_entries | (uint64_t)rq_entries << 32;
+	sqe.args[4] = max_isge | (uint64_t)max_rsge << 16;
+	sqe.args[5] = (uint64_t)(uintptr_t)qp_context;
+	st = post_ctrl(ad, &sqe, 0, qp_created, (void (*)(void))completion, context, qp, 0);
+	if (st != NDK_STATUS_PENDING) {
+		qp_free(qp);
+		return st;
+	}
+	/* a QP is a successor of its PD and its CQs: they close after it */
+	pd->n_mrs++;
+	qp->rcq->n_qps++;
+	qp->icq->n_qps++;
+	return NDK_STATUS_PENDING;
+}

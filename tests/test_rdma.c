@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The same-node data path: RDMA write and read of 1 B to 4 MiB between two
+ * processes with the data checked; every access check of DESIGN section 4
+ * refusing (and nothing written outside the MR); fast register and
+ * invalidate ordered with writes; a peer killed mid-transfer.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rdma_util.h"
+
+#define BIG (4u << 20)
+#define RW  (NDK_MR_FLAG_ALLOW_REMOTE_READ | NDK_MR_FLAG_ALLOW_REMOTE_WRITE)
+
+static struct tdaemon d;
+
+struct hello {
+	uint32_t qpn;
+	uint32_t token;
+	uint64_t addr;
+};
+
+static uint8_t
+pattern(uint64_t i, uint32_t size)
+{
+	return (uint8_t)(i * 31 + size);
+}
+
+/* Child: the passive side. Reports its QP, MR and buffer; checks what it is told to. */
+static int
+passive_child(int to_parent, int from_parent)
+{
+	struct side b;
+	struct hello h, peer;
+	uint32_t size;
+	uint64_t i;
+
+	if (!side_open(&b, d.sock, BIG + 4096, RW))
+		return 10;
+	h = (struct hello){ side_qpn(&b), b.token, (uintptr_t)b.buf };
+	if (write(to_parent, &h, sizeof(h)) != sizeof(h) ||
+	    read(from_parent, &peer, sizeof(peer)) != sizeof(peer) ||
+	    side_connect(&b, peer.qpn) != NDK_STATUS_SUCCESS)
+		return 11;
+	if (write(to_parent, &h, sizeof(h)) != sizeof(h))
+		return 12;
+	/* for each size the parent wrote: check every byte, and the canary after it */
+	while (read(from_parent, &size, sizeof(size)) == sizeof(size) && size != 0) {
+		uint8_t ok = 1;
+
+		for (i = 0; i < size; i++)
+			ok &= b.buf[i] == pattern(i, size);
+		ok &= b.buf[size] == 0xee;
+		/* fill for the parent's read back */
+		for (i = 0; i < size; i++)
+			b.buf[i] = (uint8_t)~pattern(i, size);
+		b.buf[size + 1] = 0xee;
+		if (write(to_parent, &ok, 1) != 1)
+			return 13;
+	}
+	side_close(&b);
+	return 0;
+}
+
+static void
+test_write_read_two_processes(void)
+{
+	static const uint32_t sizes[] = { 1,	2,    3,     63,     64,      65,      4095,
+					  4096, 4097, 65536, 100000, 1 << 20, 3 << 20, BIG };
+	int up[2], down[2], st;
+	struct side a;
+	struct hello peer, me;
+	pid_t pid;
+	size_t k;
+
+	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
+	pid = fork();
+	if (pid == 0)
+		_exit(passive_child(up[1], down[0]));
+	CHECK(side_open(&a, d.sock, BIG + 4096, NDK_MR_FLAG_ALLOW_LOCAL_WRITE), "open");
+	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer's hello");
+	me = (struct hello){ side_qpn(&a), 0, 0 };
+	CHECK(write(down[1], &me, sizeof(me)) == sizeof(me), "hello");
+	CHECK_STATUS(side_connect(&a, peer.qpn), NDK_STATUS_SUCCESS);
+	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer connected");
+
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		uint32_t size = sizes[k];
+		struct ndk_result_ex r;
+		uint8_t ok = 0, canary = 0xee;
+		uint64_t i, bad = 0;
+
+		for (i = 0; i < size; i++)
+			a.buf[i] = pattern(i, size);
+		/* the byte after the range must survive: write it first */
+		a.buf[size] = canary;
+		r = side_rdma(&a, true, 0, size + 1, a.token, peer.addr, peer.token);
+		CHECK_STATUS(r.status, NDK_STATUS_SUCCESS);
+		r = side_rdma(&a, true, 0, size, a.token, peer.addr, peer.token);
+		CHECK(r.status == NDK_STATUS_SUCCESS && r.bytes_transferred == size &&
+			      r.type == NDK_OP_TYPE_WRITE && r.request_context != NULL,
+		      "write %u: %s, %u bytes", size, ndk_status_str(r.status),
+		      r.bytes_transferred);
+		CHECK(write(down[1], &size, sizeof(size)) == sizeof(size) &&
+			      read(up[0], &ok, 1) == 1 && ok == 1,
+		      "peer saw the %u bytes written, and not one more", size);
+		memset(a.buf, 0, size + 2);
+		r = side_rdma(&a, false, 0, size, a.token, peer.addr, peer.token);
+		CHECK(r.status == NDK_STATUS_SUCCESS && r.bytes_transferred == size &&
+			      r.type == NDK_OP_TYPE_READ,
+		      "read %u: %s", size, ndk_status_str(r.status));
+		for (i = 0; i < size; i++) {
+			uint8_t want = (uint8_t)(0xffu ^ pattern(i, size));
+
+			bad += a.buf[i] != want;
+		}
+		CHECK(bad == 0 && a.buf[size] == 0, "read %u bytes back intact (%llu wrong)", size,
+		      (unsigned long long)bad);
+	}
+	uint32_t zero = 0;
+	CHECK(write(down[1], &zero, sizeof(zero)) == sizeof(zero), "done");
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "peer exit %d", WEXITSTATUS(st));
+	side_close(&a);
+}
+
+/* Two clients in this process, connected; b's buffer registered with flags. */
+static bool
+pair_open(struct side *a, struct side *b, uint32_t b_flags)
+{
+	return side_open(a, d.sock, 1 << 16, NDK_MR_FLAG_ALLOW_LOCAL_WRITE) &&
+	       side_open(b, d.sock, 1 << 16, b_flags) &&
+	       side_connect(a, side_qpn(b)) == NDK_STATUS_SUCCESS &&
+	       side_connect(b, side_qpn(a)) == NDK_STATUS_SUCCESS;
+}
+
+static void
+expect_refused_then_flushed(struct side *a, struct ndk_result_ex r, const char *what)
+{
+	CHECK(r.status == NDK_STATUS_ACCESS_VIOLATION, "%s: %s, want ACCESS_VIOLATION", what,
+	      ndk_status_str(r.status));
+	/* the QP is in error now: the next request is flushed */
+	r = side_rdma(a, true, 0, 8, a->token, 0x1000, 1);
+	CHECK(r.status == NDK_STATUS_CANCELLED, "%s: then CANCELLED, got %s", what,
+	      ndk_status_str(r.status));
+}
+
+static void
+test_access_checks(void)
+{
+	struct side a, b;
+	uint64_t base;
+	uint32_t i, canary_bad = 0;
+
+	CHECK(pair_open(&a, &b, NDK_MR_FLAG_ALLOW_REMOTE_WRITE), "pair");
+	base = (uintptr_t)b.buf;
+	memset(b.buf, 0x77, b.len);
+
+	/* out of bounds by one byte, at either end */
+	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 1, a.token, base + b.len, b.token),
+				    "one byte past the end");
+	CHECK(pair_reset(&a, &b), "reset");
+	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 2, a.token, base - 1, b.token),
+				    "one byte before the start");
+	CHECK(pair_reset(&a, &b), "reset");
+	expect_refused_then_flushed(&a,
+				    side_rdma(&a, true, 0, 64, a.token, base + b.len - 63, b.token),
+				    "a range straddling the end");
+	for (i = 0; i < b.len; i++)
+		canary_bad += b.buf[i] != 0x77;
+	CHECK(canary_bad == 0, "nothing written by refused writes (%u bytes changed)", canary_bad);
+
+	/* remote read without REMOTE_READ */
+	CHECK(pair_reset(&a, &b), "reset");
+	expect_refused_then_flushed(&a, side_rdma(&a, false, 0, 8, a.token, base, b.token),
+				    "read without REMOTE_READ");
+
+	/* the privileged token as a remote token */
+	CHECK(pair_reset(&a, &b), "reset");
+	expect_refused_then_flushed(
+		&a, side_rdma(&a, true, 0, 8, a.token, base, ndk_pd_get_privileged_token(b.pd)),
+		"privileged token used remotely");
+
+	/* a token of another PD of the peer's */
+	{
+		struct ndk_pd *pd2 = NULL;
+		struct ndk_mr *mr2 = NULL;
+
+		CHECK_STATUS(sync_pd(b.ad, &pd2), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(sync_mr(b.ad, pd2, false, &mr2), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(sync_register(b.ad, mr2, b.buf, 4096, NDK_MR_FLAG_ALLOW_REMOTE_WRITE),
+			     NDK_STATUS_SUCCESS);
+		CHECK(pair_reset(&a, &b), "reset");
+		expect_refused_then_flushed(
+			&a, side_rdma(&a, true, 0, 8, a.token, base, ndk_mr_get_remote_token(mr2)),
+			"token of a PD other than the peer QP's");
+		CHECK_STATUS(sync_close_mr(b.ad, mr2), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(sync_close_pd(b.ad, pd2), NDK_STATUS_SUCCESS);
+	}
+
+	/* a stale token after deregister and re-register */
+	{
+		uint32_t old = b.token;
+
+		CHECK(pair_reset(&a, &b), "reset");
+		CHECK_STATUS(sync_deregister(b.ad, b.mr), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(
+			sync_register(b.ad, b.mr, b.buf, b.len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE),
+			NDK_STATUS_SUCCESS);
+		b.token = ndk_mr_get_remote_token(b.mr);
+		CHECK(b.token != old, "new token");
+		CHECK_STATUS(side_rdma(&a, true, 0, 8, a.token, base, b.token).status,
+			     NDK_STATUS_SUCCESS);
+		expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 8, a.token, base, old),
+					    "stale token after re-register");
+	}
+
+	/* a local SGE under the peer's token: local tokens are checked too */
+	CHECK(pair_reset(&a, &b), "reset");
+	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 8, b.token, base, b.token),
+				    "another client's token in a local SGE");
+
+	/* before the peer connects back: CONNECTION_INVALID, QP unharmed */
+	{
+		struct side c;
+
+		CHECK(side_open(&c, d.sock, 4096, 0), "third side");
+		CHECK_STATUS(side_connect(&c, side_qpn(&b)), NDK_STATUS_SUCCESS);
+		c.token = ndk_pd_get_privileged_token(c.pd);
+		CHECK_STATUS(side_rdma(&c, true, 0, 8, c.token, base, b.token).status,
+			     NDK_STATUS_CONNECTION_INVALID);
+		side_close(&c);
+	}
+	side_close(&a);
+	side_close(&b);
+}
+
+static void
+test_fast_register_ordering(void)
+{
+	struct side a, b;
+	struct ndk_mr *fr = NULL;
+	ndk_logical_address pages[4];
+	struct ndk_result_ex r;
+	uint32_t t1, t2, i;
+	void *rc = NULL;
+
+	CHECK(pair_open(&a, &b, 0), "pair");
+	CHECK_STATUS(sync_mr(b.ad, b.pd, true, &fr), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(sync_init_fr(b.ad, fr, 16, true), NDK_STATUS_SUCCESS);
+	for (i = 0; i < 4; i++)
+		pages[i] = (uintptr_t)b.buf + i * 4096;
+
+	/* b fast-registers 3 pages (offset 100) for remote write, on its own QP */
+	CHECK_STATUS(ndk_qp_fast_register(b.qp, &rc, fr, 3, pages, 100, 3 * 4096 - 100,
+					  (void *)(uintptr_t)(0x7000000000ull + 100),
+					  NDK_OP_FLAG_ALLOW_REMOTE_WRITE),
+		     NDK_STATUS_SUCCESS);
+	r = side_result(&b);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.type == NDK_OP_TYPE_FAST_REGISTER,
+	      "fast register: %s", ndk_status_str(r.status));
+	t1 = ndk_mr_get_remote_token(fr);
+	CHECK(t1 != 0 && r.type_specific_completion_output == t1, "token from the result");
+	/* a write at the new VA lands in the pages (VA 0x7000000000+100 = page 0 offset 100) */
+	memset(a.buf, 0x42, 5000);
+	r = side_rdma(&a, true, 0, 5000, a.token, 0x7000000000ull + 100, t1);
+	CHECK_STATUS(r.status, NDK_STATUS_SUCCESS);
+	CHECK(b.buf[99] == 0 && b.buf[100] == 0x42 && b.buf[5099] == 0x42 && b.buf[5100] == 0,
+	      "landed at page offset 100, 5000 bytes");
+
+	/* invalidate, then the same write fails */
+	CHECK_STATUS(ndk_qp_invalidate(b.qp, &rc, fr, 0), NDK_STATUS_SUCCESS);
+	r = side_result(&b);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.type == NDK_OP_TYPE_INVALIDATE, "invalidate");
+	expect_refused_then_flushed(&a,
+				    side_rdma(&a, true, 0, 8, a.token, 0x7000000000ull + 100, t1),
+				    "write after invalidate");
+
+	/* fast register again: a new token; the old one stays dead */
+	CHECK(pair_reset(&a, &b), "reset");
+	CHECK_STATUS(ndk_qp_fast_register(b.qp, &rc, fr, 1, pages, 0, 4096, (void *)0x9000000000ull,
+					  NDK_OP_FLAG_ALLOW_REMOTE_WRITE),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(side_result(&b).status, NDK_STATUS_SUCCESS);
+	t2 = ndk_mr_get_remote_token(fr);
+	CHECK(t2 != t1 && (t2 >> 8) == (t1 >> 8), "rotated variant");
+	CHECK_STATUS(side_rdma(&a, true, 0, 8, a.token, 0x9000000000ull, t2).status,
+		     NDK_STATUS_SUCCESS);
+	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 8, a.token, 0x9000000000ull, t1),
+				    "the token before the last fast register");
+
+	/* bad fast registers on the live mapping: an error result, the mapping unchanged */
+	{
+		static const struct {
+			uint32_t count;
+			int page0; /* 0: good, 1: outside the client's memory, 2: misaligned */
+			uint64_t len;
+			const char *what;
+		} bad[] = {
+			{ 17, 0, 4096, "more pages than initialised" },
+			{ 1, 1, 4096, "a page outside the client's memory" },
+			{ 1, 0, 4097, "length beyond the pages" },
+			{ 1, 2, 100, "a page address not page-aligned" },
+		};
+		ndk_logical_address p[17];
+		size_t k;
+
+		for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+			ndk_status st;
+
+			CHECK(pair_reset(&a, &b), "reset");
+			for (i = 0; i < 17; i++)
+				p[i] = (uintptr_t)b.buf + i * 4096;
+			if (bad[k].page0 == 1)
+				p[0] = 0x1000;
+			if (bad[k].page0 == 2)
+				p[0] = (uintptr_t)b.buf + 1;
+			st = ndk_qp_fast_register(b.qp, &rc, fr, bad[k].count, p, 0, bad[k].len,
+						  (void *)0xa000000000ull,
+						  NDK_OP_FLAG_ALLOW_REMOTE_WRITE);
+			r = st == NDK_STATUS_SUCCESS ? side_result(&b)
+						     : (struct ndk_result_ex){ .status = st };
+			CHECK(r.status != NDK_STATUS_SUCCESS, "%s refused (%s)", bad[k].what,
+			      ndk_status_str(r.status));
+			CHECK(ndk_mr_get_remote_token(fr) == t2, "%s: token unchanged",
+			      bad[k].what);
+			/* b's QP took the error; the old mapping still serves a fresh pair */
+			CHECK(pair_reset(&a, &b), "reset");
+			CHECK_STATUS(side_rdma(&a, true, 0, 8, a.token, 0x9000000000ull, t2).status,
+				     NDK_STATUS_SUCCESS);
+		}
+	}
+	CHECK_STATUS(sync_close_mr(b.ad, fr), NDK_STATUS_SUCCESS);
+	side_close(&a);
+	side_close(&b);
+}
+
+static void
+test_peer_killed_mid_transfer(void)
+{
+	uint64_t in_use = tel_status_u64(&d, "mr_entries_in_use");
+	int up[2], down[2];
+	struct side a;
+	struct hello peer, me;
+	struct ndk_result_ex r;
+	pid_t pid;
+	int n, errors = 0;
+
+	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
+	pid = fork();
+	if (pid == 0)
+		_exit(passive_child(up[1], down[0]));
+	CHECK(side_open(&a, d.sock, BIG, NDK_MR_FLAG_ALLOW_LOCAL_WRITE), "open");
+	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer's hello");
+	me = (struct hello){ side_qpn(&a), 0, 0 };
+	CHECK(write(down[1], &me, sizeof(me)) == sizeof(me), "hello");
+	CHECK_STATUS(side_connect(&a, peer.qpn), NDK_STATUS_SUCCESS);
+	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer connected");
+	/* 1 MiB writes back to back; the peer dies in the middle of them */
+	for (n = 0; n < 2000 && errors == 0; n++) {
+		if (n == 20)
+			kill(pid, SIGKILL);
+		r = side_rdma(&a, true, 0, 1 << 20, a.token, peer.addr, peer.token);
+		if (r.status != NDK_STATUS_SUCCESS)
+			errors++;
+	}
+	CHECK(errors == 1, "a write failed once the peer was gone (after %d)", n);
+	CHECK(r.status == NDK_STATUS_CONNECTION_DISCONNECTED ||
+		      r.status == NDK_STATUS_ACCESS_VIOLATION,
+	      "with %s", ndk_status_str(r.status));
+	r = side_rdma(&a, true, 0, 8, a.token, peer.addr, peer.token);
+	CHECK_STATUS(r.status, NDK_STATUS_CANCELLED);
+	waitpid(pid, NULL, 0);
+	side_close(&a);
+	CHECK(tel_wait_u64(&d, "mr_entries_in_use", in_use, 3000) == in_use, "nothing left behind");
+	CHECK(tdaemon_alive(&d), "daemon fine");
+	close(up[0]);
+	close(down[1]);
+}
+
+int
+main(void)
+{
+	if (tdaemon_start(&d, "rdma", NULL) != 0)
+		return 1;
+	RUN(test_write_read_two_processes);
+	RUN(test_access_checks);
+	RUN(test_fast_register_ordering);
+	RUN(test_peer_killed_mid_transfer);
+	CHECK(tel_wait_u64(&d, "mr_entries_in_use", 0, 3000) == 0, "MR table empty at the end");
+	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0 on SIGTERM");
+	return t_done();
+}
