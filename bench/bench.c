@@ -18,6 +18,7 @@
 
 #include <ndk/ndk.h>
 
+#include "rdma_util.h"
 #include "shim.h"
 #include "testlib.h"
 
@@ -169,6 +170,20 @@ stop_daemon(void)
 {
 	if (daemon_up)
 		tdaemon_stop(&daemon_fx);
+}
+
+static struct ndk_adapter *bench_adapter(struct nb_state *st);
+
+/* Make sure the daemon runs; returns a non-NULL token when it does. */
+static void *
+bench_adapter_daemon(struct nb_state *st)
+{
+	struct ndk_adapter *ad = bench_adapter(st);
+
+	if (ad == NULL)
+		return NULL;
+	ndk_adapter_close(ad);
+	return &daemon_fx;
 }
 
 /*
@@ -329,11 +344,144 @@ bm_mr_cycle(struct nb_state *st)
 	ndk_adapter_close(ad);
 }
 
+/* Baseline: memcpy of the same sizes the RDMA benchmarks move, on one core. */
+static void
+bm_memcpy(struct nb_state *st)
+{
+	size_t n = (size_t)nb_arg(st);
+	char *a = aligned_alloc(4096, n), *b = aligned_alloc(4096, n);
+
+	pin_self(client_cpu >= 0 ? client_cpu : 0);
+	memset(a, 1, n);
+	memset(b, 2, n);
+	while (nb_keep_running(st)) {
+		memcpy(b, a, n);
+		__asm__ volatile("" : : "r"(b) : "memory");
+	}
+	nb_set_bytes(st, nb_iterations(st) * (int64_t)n);
+	free(a);
+	free(b);
+}
+
+/* Two clients of the bench's ndkd, connected: a writes into b's buffer. */
+static bool
+rdma_pair(struct nb_state *st, struct side *a, struct side *b, size_t len, uint32_t b_flags)
+{
+	if (bench_adapter_daemon(st) == NULL)
+		return false;
+	if (!side_open(a, daemon_fx.sock, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE) ||
+	    !side_open(b, daemon_fx.sock, len, b_flags) ||
+	    side_connect(a, side_qpn(b)) != NDK_STATUS_SUCCESS ||
+	    side_connect(b, side_qpn(a)) != NDK_STATUS_SUCCESS) {
+		nb_skip(st, "cannot set up two connected QPs");
+		return false;
+	}
+	return true;
+}
+
+/* RDMA write: post, poll the completion. Arg: bytes. Latency and bandwidth. */
+static void
+bm_rdma_write(struct nb_state *st)
+{
+	uint32_t len = (uint32_t)nb_arg(st);
+	struct side a, b;
+	struct ndk_sge sge;
+	struct ndk_result_ex r;
+
+	if (!rdma_pair(st, &a, &b, len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE))
+		return;
+	pin_self(client_cpu);
+	sge = (struct ndk_sge){ .virtual_address = a.buf,
+				.length = len,
+				.memory_region_token = a.token };
+	while (nb_keep_running(st)) {
+		ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0);
+		while (ndk_cq_get_results_ex(a.cq, &r, 1) == 0)
+			;
+	}
+	nb_set_bytes(st, nb_iterations(st) * (int64_t)len);
+	side_close(&a);
+	side_close(&b);
+}
+
+/*
+ * Fast register 16 pages and poll its completion. The invalidate that makes
+ * the next one possible is posted SILENT and DEFERred: it rides with the next
+ * fast register's doorbell and costs no round trip of its own.
+ */
+static void
+bm_fast_register(struct nb_state *st)
+{
+	struct side a, b;
+	struct ndk_mr *fr = NULL;
+	ndk_logical_address pages[16];
+	struct ndk_result_ex r;
+	int i;
+
+	if (!rdma_pair(st, &a, &b, 16 * 4096, 0))
+		return;
+	if (sync_mr(b.ad, b.pd, true, &fr) != NDK_STATUS_SUCCESS ||
+	    sync_init_fr(b.ad, fr, 16, true) != NDK_STATUS_SUCCESS) {
+		nb_skip(st, "fast-register MR");
+		return;
+	}
+	for (i = 0; i < 16; i++)
+		pages[i] = (uintptr_t)b.buf + (uint64_t)i * 4096;
+	pin_self(client_cpu);
+	while (nb_keep_running(st)) {
+		ndk_qp_fast_register(b.qp, NULL, fr, 16, pages, 0, 16 * 4096, b.buf,
+				     NDK_OP_FLAG_ALLOW_REMOTE_WRITE);
+		while (ndk_cq_get_results_ex(b.cq, &r, 1) == 0)
+			;
+		if (r.status != NDK_STATUS_SUCCESS) {
+			nb_skip(st, "fast register failed");
+			break;
+		}
+		ndk_qp_invalidate(b.qp, NULL, fr, NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_DEFER);
+	}
+	side_close(&a);
+	side_close(&b);
+}
+
+/* Fast register + invalidate pairs posted in batches of 32 (DEFER), one poll loop. */
+static void
+bm_fast_register_invalidate_batch(struct nb_state *st)
+{
+	struct side a, b;
+	struct ndk_mr *fr = NULL;
+	ndk_logical_address page;
+	struct ndk_result_ex r[64];
+	int i, got;
+
+	if (!rdma_pair(st, &a, &b, 4096, 0))
+		return;
+	if (sync_mr(b.ad, b.pd, true, &fr) != NDK_STATUS_SUCCESS ||
+	    sync_init_fr(b.ad, fr, 1, true) != NDK_STATUS_SUCCESS) {
+		nb_skip(st, "fast-register MR");
+		return;
+	}
+	page = (uintptr_t)b.buf;
+	pin_self(client_cpu);
+	while (nb_keep_running(st)) {
+		for (i = 0; i < 32; i++) {
+			ndk_qp_fast_register(b.qp, NULL, fr, 1, &page, 0, 4096, b.buf,
+					     NDK_OP_FLAG_ALLOW_REMOTE_WRITE | NDK_OP_FLAG_DEFER);
+			ndk_qp_invalidate(b.qp, NULL, fr, i < 31 ? NDK_OP_FLAG_DEFER : 0);
+		}
+		for (got = 0; got < 64;)
+			got += (int)ndk_cq_get_results_ex(b.cq, r, 64);
+	}
+	nb_set_items(st, nb_iterations(st) * 64);
+	side_close(&a);
+	side_close(&b);
+}
+
 int
 main(int argc, char **argv)
 {
 	static const int64_t batches[] = { 1, 8, 32 };
 	static const int64_t mr_sizes[] = { 4096, 65536, 1 << 20 };
+	static const int64_t rdma_sizes[] = { 64, 4096, 65536, 1 << 20, 4 << 20 };
 
 	/* Find the ndkd of this build tree unless told otherwise. */
 	setenv("NDKD_BIN", NDKD_BUILD_BIN, 0);
@@ -343,5 +491,10 @@ main(int argc, char **argv)
 	nb_register("ndk/nop_round_trip", bm_nop_round_trip, NULL, 0);
 	nb_register("ndk/nop_batch", bm_nop_batch, batches, 3);
 	nb_register("ndk/mr_create_register_deregister_close", bm_mr_cycle, mr_sizes, 3);
+	nb_register("baseline/memcpy", bm_memcpy, rdma_sizes, 5);
+	nb_register("ndk/rdma_write", bm_rdma_write, rdma_sizes, 5);
+	nb_register("ndk/fast_register_16_pages_round_trip", bm_fast_register, NULL, 0);
+	nb_register("ndk/fast_register_invalidate_batch32", bm_fast_register_invalidate_batch, NULL,
+		    0);
 	return nb_main(argc, argv);
 }

@@ -69,7 +69,7 @@ sq_post(struct qp *qp, struct ndk_abi_wqe *h, const void *body, uint32_t body_by
 
 	if (qp->pd->ad->gone)
 		return NDK_STATUS_DEVICE_REMOVED;
-	if (ndk_ring_prod_space(&qp->sq, &broken) < slots) {
+	if (ndk_ring_prod_space_n(&qp->sq, slots, &broken) < slots) {
 		sq_publish(qp);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}

@@ -164,6 +164,30 @@ test_broken_peer(void)
 	free(t.mem);
 }
 
+/* A producer that needs several slots must see space freed since its last look. */
+static void
+test_space_for_several(void)
+{
+	struct test_ring t;
+	bool broken = false;
+	uint32_t i;
+
+	ring_new(&t, ENTRIES);
+	for (i = 0; i < ENTRIES - 1; i++)
+		put(&t, i);
+	ndk_ring_prod_publish(&t.prod);
+	CHECK(ndk_ring_prod_space(&t.prod, &broken) == 1, "one slot left");
+	/* the consumer frees everything; the producer's cached view still says 1 */
+	CHECK(ndk_ring_cons_avail(&t.cons, &broken) == ENTRIES - 1, "consumer sees them");
+	for (i = 0; i < ENTRIES - 1; i++)
+		get(&t);
+	ndk_ring_cons_release(&t.cons);
+	CHECK(ndk_ring_prod_space_n(&t.prod, 3, &broken) == ENTRIES,
+	      "asking for 3 reloads the consumer index");
+	CHECK(!broken, "not broken");
+	free(t.mem);
+}
+
 static void
 test_desc_validation(void)
 {
@@ -253,6 +277,7 @@ main(void)
 	RUN(test_wraparound);
 	RUN(test_broken_peer);
 	RUN(test_desc_validation);
+	RUN(test_space_for_several);
 	RUN(test_two_threads);
 	return t_done();
 }

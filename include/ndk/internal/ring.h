@@ -97,15 +97,17 @@ ndk_ring_slot(const struct ndk_ring *r, uint32_t idx)
 }
 
 /*
- * Producer: how many slots may be filled now. Sets *broken when the peer's
- * consumer index is impossible (ahead of us, or more than a ring behind).
+ * Producer: how many slots may be filled now, at least 'want' if the ring
+ * has them. The consumer's index is reloaded only when the cached view shows
+ * fewer than 'want' free. Sets *broken when the peer's consumer index is
+ * impossible (ahead of us, or more than a ring behind).
  */
 static inline uint32_t
-ndk_ring_prod_space(struct ndk_ring *r, bool *broken)
+ndk_ring_prod_space_n(struct ndk_ring *r, uint32_t want, bool *broken)
 {
 	uint32_t used = r->local - r->cached;
 
-	if (used < r->entries)
+	if (used <= r->entries && r->entries - used >= want)
 		return r->entries - used;
 	/* A1: pairs with R1 in ndk_ring_cons_release() */
 	r->cached = atomic_load_explicit(r->kcons, memory_order_acquire);
@@ -115,6 +117,13 @@ ndk_ring_prod_space(struct ndk_ring *r, bool *broken)
 		return 0;
 	}
 	return r->entries - used;
+}
+
+/* Producer: how many slots may be filled now (at least one, if any is free). */
+static inline uint32_t
+ndk_ring_prod_space(struct ndk_ring *r, bool *broken)
+{
+	return ndk_ring_prod_space_n(r, 1, broken);
 }
 
 /* Producer: the next slot to fill. Only after ndk_ring_prod_space() said so. */
