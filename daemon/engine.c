@@ -29,8 +29,12 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 	/* Room for an ADD and a REMOVE per client plus STOP: sends never fail. */
 	ring_size = rte_align32pow2(2 * max_clients + 8);
 	set->engines = calloc(n, sizeof(*set->engines));
-	if (set->engines == NULL)
+	set->send_inbox = calloc(n, sizeof(*set->send_inbox));
+	if (set->engines == NULL || set->send_inbox == NULL) {
+		free(set->engines);
+		free(set->send_inbox);
 		return -ENOMEM;
+	}
 	set->n = n;
 	set->outbox =
 		rte_ring_create_elem("ndkd_outbox", sizeof(struct engine_msg),
@@ -55,7 +59,14 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 		e->ctx.cache = &e->mr_cache;
 		e->ctx.lim = lim;
 		e->ctx.qpt = qpt;
-		if (dp_ctx_init(&e->dp, &e->ctx, qpt) != 0)
+		e->ctx.engine = i;
+		snprintf(name, sizeof(name), "ndkd_send%u", i);
+		/* one send in flight per sending QP at most: room for all of them */
+		set->send_inbox[i] = rte_ring_create_elem(name, sizeof(void *),
+							  rte_align32pow2(qpt->n_entries + 1),
+							  SOCKET_ID_ANY, RING_F_SC_DEQ);
+		if (set->send_inbox[i] == NULL ||
+		    dp_ctx_init(&e->dp, &e->ctx, qpt, i, set->send_inbox) != 0)
 			goto err;
 		e->clients = calloc(max_clients, sizeof(*e->clients));
 		snprintf(name, sizeof(name), "ndkd_eng%u", i);
@@ -82,6 +93,17 @@ engines_destroy(struct engine_set *set)
 		free(set->engines[i].clients);
 		dp_ctx_fini(&set->engines[i].dp);
 	}
+	for (i = 0; set->send_inbox != NULL && i < set->n; i++) {
+		struct send_msg *m;
+
+		/* engines have stopped and every sender let go: what is queued is ours */
+		while (set->send_inbox[i] != NULL &&
+		       rte_ring_dequeue_elem(set->send_inbox[i], &m, sizeof(m)) == 0)
+			free(m);
+		rte_ring_free(set->send_inbox[i]);
+	}
+	free(set->send_inbox);
+	set->send_inbox = NULL;
 	free(set->engines);
 	set->engines = NULL;
 	rte_ring_free(set->outbox);
@@ -191,6 +213,15 @@ engine_poll_once(struct engine *e)
 		handle_msg(e, &msgs[i]);
 	if (e->stopped)
 		return 0;
+	/* sends from other QPs (this engine's or others') to ours */
+	{
+		struct send_msg *sends[32];
+
+		n = rte_ring_dequeue_burst_elem(e->set->send_inbox[e->id], sends, sizeof(sends[0]),
+						RTE_DIM(sends), NULL);
+		for (i = 0; i < n; i++)
+			qp_deliver(&e->dp, sends[i]);
+	}
 
 	for (i = 0; i < e->n_clients; i++) {
 		struct client *c = e->clients[i];

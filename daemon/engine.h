@@ -59,7 +59,8 @@ struct engine {
 struct engine_set {
 	struct engine *engines;
 	unsigned int n;
-	struct rte_ring *outbox; /* engines -> main, multi-producer */
+	struct rte_ring *outbox;      /* engines -> main, multi-producer */
+	struct rte_ring **send_inbox; /* per engine: sends addressed to its QPs */
 	/*
 	 * Engines report a quiescent state every pass; main waits for a grace
 	 * period before it unmaps a client's regions, which other engines may

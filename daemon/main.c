@@ -62,8 +62,10 @@ fill_adapter_info(struct ndk_abi_adapter_info *i, const struct ndkd_limits *lim,
 	i->max_registration_size = lim->max_region_bytes;
 	i->frmr_page_count = lim->frmr_page_count;
 	i->rdma_technology = 4; /* NdkRoCEv2: what the soft provider speaks on the wire */
-	/* Initiator side of QPs: read and write. No receive, MW or SRQ yet: 0. */
+	/* QPs: send, receive, read, write, fast register. No MW or SRQ yet: 0. */
 	i->max_initiator_request_sge = NDKD_MAX_SGE;
+	i->max_receive_request_sge = NDKD_MAX_SGE;
+	i->max_receive_queue_depth = 4096;
 	i->max_read_request_sge = NDKD_MAX_SGE;
 	i->max_transfer_length = NDKD_MAX_TRANSFER;
 	i->max_initiator_queue_depth = 4096;

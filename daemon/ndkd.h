@@ -172,6 +172,7 @@ struct ctrl_ctx {
 	struct mrt_cache *cache;
 	const struct ndkd_limits *lim;
 	struct qpt *qpt;
+	unsigned int engine; /* the engine this context belongs to */
 };
 
 /*

@@ -22,12 +22,13 @@
 #include "mrt.h"
 #include "qp.h"
 
-#define NDK_OP_TYPE_FAST_REGISTER 4u
-#define NDK_OP_TYPE_INVALIDATE	  16u
-#define NDK_OP_TYPE_READ	  32u
-#define NDK_OP_TYPE_WRITE	  64u
-#define NDK_OP_TYPE_SEND	  2u
-#define NDK_OP_TYPE_RECEIVE	  1u
+#define NDK_OP_TYPE_FAST_REGISTER      4u
+#define NDK_OP_TYPE_INVALIDATE	       16u
+#define NDK_OP_TYPE_READ	       32u
+#define NDK_OP_TYPE_WRITE	       64u
+#define NDK_OP_TYPE_SEND	       2u
+#define NDK_OP_TYPE_RECEIVE	       1u
+#define NDK_OP_TYPE_RECEIVE_INVALIDATE 0x8001u
 
 #define PAGE	   4096u
 #define PAGES_SLOT 8u /* logical page addresses per 64-byte slot */
@@ -244,6 +245,8 @@ qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *a, 
 	e->client_id = c->id;
 	e->pd = pd;
 	e->peer_qpn = 0;
+	e->engine = x->engine;
+	e->qp = qp;
 	qpt_write_end(e);
 	qp->handle = h;
 	qp->pd = pd;
@@ -254,6 +257,7 @@ qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *a, 
 	qp->rcq->n_qps++;
 	qp->icq->n_qps++;
 	qp->state = QP_INIT;
+	qp->client = c;
 	c->qps[c->n_qps++] = qp;
 	po->pd++; /* the PD counts its QPs with its MRs */
 	out[0] = h;
@@ -297,6 +301,43 @@ qp_flush(struct client *c, struct ctrl_ctx *x, uint32_t handle)
 	return NDK_STATUS_SUCCESS;
 }
 
+/* Receiver side: the send is over, with st for the sender. */
+static void
+send_finish(struct send_msg *m, ndk_status st)
+{
+	uint32_t expect = SEND_INFLIGHT;
+
+	m->status = st;
+	/* pairs with the sender's acquire in send_collect() */
+	if (!atomic_compare_exchange_strong_explicit(&m->state, &expect, SEND_DONE,
+						     memory_order_acq_rel, memory_order_acquire))
+		free(m); /* the sender's QP is gone: nobody else will */
+}
+
+/* Sender side: let go of a send still on its way (the QP is going). */
+static void
+send_orphan(struct send_msg *m)
+{
+	uint32_t expect = SEND_INFLIGHT;
+
+	if (!atomic_compare_exchange_strong_explicit(&m->state, &expect, SEND_ORPHANED,
+						     memory_order_acq_rel, memory_order_acquire))
+		free(m); /* already done: ours to free */
+}
+
+/* Receiver side: every send waiting on qp fails (the QP is in error or going). */
+static void
+pending_fail(struct dqp *qp)
+{
+	while (qp->pending_head != NULL) {
+		struct send_msg *m = qp->pending_head;
+
+		qp->pending_head = m->next;
+		send_finish(m, NDK_STATUS_CONNECTION_DISCONNECTED);
+	}
+	qp->pending_tail = NULL;
+}
+
 static void
 qp_free(struct client *c, struct ctrl_ctx *x, struct dqp *qp)
 {
@@ -310,6 +351,9 @@ qp_free(struct client *c, struct ctrl_ctx *x, struct dqp *qp)
 	e->peer_qpn = 0;
 	qpt_write_end(e);
 	rte_ring_enqueue_elem(x->qpt->free_pool, &index, sizeof(index));
+	if (qp->send_inflight != NULL)
+		send_orphan(qp->send_inflight);
+	pending_fail(qp);
 	qp->rcq->n_qps--;
 	qp->icq->n_qps--;
 	if (po != NULL)
@@ -326,6 +370,7 @@ qp_free(struct client *c, struct ctrl_ctx *x, struct dqp *qp)
 
 static unsigned int serve_sq(struct client *c, struct dp_ctx *dp, struct dqp *qp,
 			     unsigned int budget);
+static void rq_flush(struct dp_ctx *dp, struct dqp *qp);
 
 ndk_status
 qp_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle)
@@ -338,6 +383,7 @@ qp_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle)
 	/* NDK: a close completes outstanding requests first; here, CANCELLED */
 	qpt_set_state(x->qpt, o->ptr, QP_ERROR);
 	serve_sq(c, &drain, o->ptr, UINT32_MAX);
+	rq_flush(&drain, o->ptr);
 	qp_free(c, x, o->ptr);
 	return NDK_STATUS_SUCCESS;
 }
@@ -477,10 +523,13 @@ copy_chunks(const struct dp_chunk *src, uint32_t ns, const struct dp_chunk *dst,
 }
 
 int
-dp_ctx_init(struct dp_ctx *dp, struct ctrl_ctx *ctrl, struct qpt *qpt)
+dp_ctx_init(struct dp_ctx *dp, struct ctrl_ctx *ctrl, struct qpt *qpt, unsigned int engine,
+	    struct rte_ring **inboxes)
 {
 	dp->ctrl = ctrl;
 	dp->qpt = qpt;
+	dp->engine = engine;
+	dp->inboxes = inboxes;
 	/* a full-size transfer through fast-register pages, plus one piece per SGE */
 	dp->max_chunks = NDKD_MAX_TRANSFER / PAGE + 2 * NDKD_MAX_SGE + 2;
 	dp->src = calloc(dp->max_chunks, sizeof(*dp->src));
@@ -554,6 +603,59 @@ wr_rdma(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w,
 	copy_chunks(dp->src, is_write ? nl : nr, dp->dst, is_write ? nr : nl);
 	*bytes = (uint32_t)total;
 	return NDK_STATUS_SUCCESS;
+}
+
+/*
+ * A send: resolve our SGEs, hand the pieces to the receiver's engine, and
+ * keep the WR open until it has been received (RC completes in order).
+ * Returns PENDING when the send is on its way.
+ */
+static ndk_status
+wr_send(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w)
+{
+	struct want local = { .client_id = c->id, .pd = qp->pd, .local = c };
+	struct qpt_entry peer;
+	struct send_msg *m;
+	uint64_t total = 0;
+	uint32_t n = 0, i;
+
+	if (w->h.n_sge > qp->max_isge || w->h.mr_handle != 0 || w->h.length != 0 ||
+	    w->h.page_array != 0 || w->h.page_count != 0 || w->h.fbo != 0 ||
+	    w->h.remote_addr != 0 || (w->h.opcode == NDK_ABI_WR_SEND && w->h.remote_token != 0))
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (!qpt_read(dp->qpt, qp->peer_qpn, &peer) || peer.state == QP_FREE ||
+	    peer.state == QP_ERROR)
+		return NDK_STATUS_CONNECTION_DISCONNECTED;
+	if (peer.state != QP_RTS || peer.peer_qpn != qp->qpn)
+		return NDK_STATUS_CONNECTION_INVALID;
+	for (i = 0; i < w->h.n_sge; i++) {
+		total += w->sge[i].length;
+		if (!resolve(dp, w->sge[i].token, w->sge[i].addr, w->sge[i].length, &local, dp->src,
+			     &n))
+			return NDK_STATUS_ACCESS_VIOLATION;
+	}
+	if (total > NDKD_MAX_TRANSFER)
+		return NDK_STATUS_INVALID_PARAMETER;
+	m = malloc(sizeof(*m) + n * sizeof(m->chunks[0]));
+	if (m == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	atomic_init(&m->state, SEND_INFLIGHT);
+	m->status = NDK_STATUS_PENDING;
+	m->src_qpn = qp->qpn;
+	m->dst_qpn = qp->peer_qpn;
+	m->invalidate = w->h.opcode == NDK_ABI_WR_SEND_INVALIDATE;
+	m->inv_token = w->h.remote_token;
+	m->total = total;
+	m->next = NULL;
+	m->n_chunks = n;
+	memcpy(m->chunks, dp->src, n * sizeof(m->chunks[0]));
+	/* multi-producer ring, sized for every QP's one send in flight */
+	if (rte_ring_enqueue_elem(dp->inboxes[peer.engine], &m, sizeof(m)) != 0) {
+		free(m);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	qp->send_inflight = m;
+	return NDK_STATUS_PENDING;
 }
 
 /* NDK_OP_FLAG_* a fast register turns into MR access bits. */
@@ -649,6 +751,10 @@ static const uint32_t wr_flags_allowed[] = {
 				     NDK_OP_FLAG_DEFER,
 	[NDK_ABI_WR_INVALIDATE] =
 		NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER,
+	[NDK_ABI_WR_SEND] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+			    NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER,
+	[NDK_ABI_WR_SEND_INVALIDATE] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+				       NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER,
 };
 
 static const uint32_t wr_type[] = {
@@ -668,6 +774,9 @@ wr_slots(const struct ndk_abi_wqe *h)
 	switch (h->opcode) {
 	case NDK_ABI_WR_READ:
 	case NDK_ABI_WR_WRITE:
+	case NDK_ABI_WR_SEND:
+	case NDK_ABI_WR_SEND_INVALIDATE:
+	case NDK_ABI_WR_RECEIVE:
 		return h->n_sge <= NDKD_MAX_SGE ? ndk_abi_wqe_slots(h->n_sge) : 0;
 	case NDK_ABI_WR_FAST_REGISTER:
 		return h->n_sge == 0 && h->page_count <= NDKD_MAX_FRMR_PAGES
@@ -687,9 +796,8 @@ wr_execute(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr 
 	uint64_t token = 0;
 	ndk_status st;
 
-	if (w->h.opcode == NDK_ABI_WR_SEND || w->h.opcode == NDK_ABI_WR_SEND_INVALIDATE ||
-	    w->h.opcode == NDK_ABI_WR_RECEIVE)
-		return NDK_STATUS_NOT_SUPPORTED;
+	if (w->h.opcode == NDK_ABI_WR_RECEIVE)
+		return NDK_STATUS_INVALID_PARAMETER; /* receives go on the receive queue */
 	if (w->h.opcode == 0 || w->h.opcode >= RTE_DIM(wr_flags_allowed) ||
 	    (w->h.flags & ~wr_flags_allowed[w->h.opcode]) != 0)
 		return NDK_STATUS_INVALID_PARAMETER;
@@ -702,11 +810,45 @@ wr_execute(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr 
 		st = wr_fast_register(c, dp, qp, w, &token);
 		res->type_specific = token;
 		break;
+	case NDK_ABI_WR_SEND:
+	case NDK_ABI_WR_SEND_INVALIDATE:
+		st = wr_send(c, dp, qp, w);
+		break;
 	default:
 		st = wr_invalidate(c, dp, qp, w);
 		break;
 	}
 	return st;
+}
+
+/*
+ * Sender side: if the send in flight has been received, write its result
+ * (room permitting) and let the QP go on. Returns true when nothing is in
+ * flight any more.
+ */
+static bool
+send_collect(struct dp_ctx *dp, struct dqp *qp)
+{
+	struct send_msg *m = qp->send_inflight;
+	bool broken = false;
+
+	/* pairs with the receiver's acq_rel in send_finish() */
+	if (atomic_load_explicit(&m->state, memory_order_acquire) != SEND_DONE)
+		return false;
+	if (m->status != NDK_STATUS_SUCCESS || !qp->send_silent) {
+		if (ndk_ring_prod_space(&qp->icq->ring, &broken) == 0)
+			return false;
+		qp->send_res.status = m->status;
+		qp->send_res.bytes = m->status == NDK_STATUS_SUCCESS ? (uint32_t)m->total : 0;
+		memcpy(ndk_ring_prod_next(&qp->icq->ring), &qp->send_res, sizeof(qp->send_res));
+		qp->sq_dirty = true;
+	}
+	/* a failed send takes the QP to error, like any failed work request */
+	if (m->status != NDK_STATUS_SUCCESS && qp->state == QP_RTS)
+		qpt_set_state(dp->qpt, qp, QP_ERROR);
+	qp->send_inflight = NULL;
+	free(m);
+	return true;
 }
 
 /* Serve one QP's send queue. Returns WRs done; sets c->broken on impossible indices. */
@@ -721,6 +863,9 @@ serve_sq(struct client *c, struct dp_ctx *dp, struct dqp *qp, unsigned int budge
 
 	avail = ndk_ring_cons_avail(&qp->sq, &broken);
 	while (!broken && done < budget && used < avail) {
+		/* a send still on its way holds back everything after it */
+		if (qp->send_inflight != NULL && !send_collect(dp, qp))
+			break;
 		memcpy(&w.h, ndk_ring_slot(&qp->sq, qp->sq.local), sizeof(w.h));
 		ns = wr_slots(&w.h);
 		/* a WR is published whole: a header promising more than is there is a lie */
@@ -747,6 +892,13 @@ serve_sq(struct client *c, struct dp_ctx *dp, struct dqp *qp, unsigned int budge
 			res.status = NDK_STATUS_CONNECTION_INVALID;
 		} else {
 			res.status = wr_execute(c, dp, qp, &w, &res);
+			if (res.status == NDK_STATUS_PENDING) {
+				/* its result comes when the receiver has it */
+				qp->send_res = res;
+				qp->send_silent = (w.h.flags & NDK_OP_FLAG_SILENT_SUCCESS) != 0;
+				done++;
+				continue;
+			}
 			/* an RC QP goes to error on any failure but these two */
 			if (res.status != NDK_STATUS_SUCCESS &&
 			    res.status != NDK_STATUS_NOT_SUPPORTED &&
@@ -758,13 +910,199 @@ serve_sq(struct client *c, struct dp_ctx *dp, struct dqp *qp, unsigned int budge
 			memcpy(ndk_ring_prod_next(&qp->icq->ring), &res, sizeof(res));
 		done++;
 	}
-	if (done != 0) {
+	/* nothing new, but a send may have arrived: its result is due */
+	if (qp->send_inflight != NULL)
+		send_collect(dp, qp);
+	if (done != 0 || qp->sq_dirty) {
 		ndk_ring_prod_publish(&qp->icq->ring);
 		ndk_ring_cons_release(&qp->sq);
+		qp->sq_dirty = false;
 	}
 	if (broken)
 		c->broken = true;
 	return done;
+}
+
+/* ------------------------------------------------------------------------
+ * Receives
+ * --------------------------------------------------------------------- */
+
+/*
+ * Copy the next receive WR of qp out of its ring (not consumed yet).
+ * Returns 0 when there is none, -1 when the ring lies (client broken).
+ */
+static int
+rq_peek(struct dqp *qp, struct wr *w, uint32_t *slots)
+{
+	bool broken = false;
+	uint32_t avail = ndk_ring_cons_avail(&qp->rq, &broken), i;
+
+	if (broken)
+		return -1;
+	if (avail == 0)
+		return 0;
+	memcpy(&w->h, ndk_ring_slot(&qp->rq, qp->rq.local), sizeof(w->h));
+	*slots = wr_slots(&w->h);
+	if (w->h.opcode != NDK_ABI_WR_RECEIVE || *slots == 0 || *slots != w->h.n_slots ||
+	    *slots > avail)
+		return -1;
+	for (i = 1; i < *slots; i++)
+		memcpy((uint8_t *)&w->sge + (i - 1) * NDK_ABI_ENTRY_SIZE,
+		       ndk_ring_slot(&qp->rq, qp->rq.local + i), NDK_ABI_ENTRY_SIZE);
+	return 1;
+}
+
+static void
+rq_complete(struct dqp *qp, const struct wr *w, uint32_t slots, ndk_status st, uint32_t bytes,
+	    uint32_t type, uint64_t token)
+{
+	struct ndk_abi_result res = {
+		.status = st,
+		.bytes = bytes,
+		.qp_context = qp->qp_context,
+		.request_context = w->h.request_context,
+		.type = type,
+		.type_specific = token,
+		.cookie = w->h.cookie,
+	};
+
+	memcpy(ndk_ring_prod_next(&qp->rcq->ring), &res, sizeof(res));
+	qp->rq.local += slots;
+	ndk_ring_prod_publish(&qp->rcq->ring);
+	ndk_ring_cons_release(&qp->rq);
+}
+
+/* SEND_INVALIDATE: the receiver's own fast-registered MR named by token stops working. */
+static bool
+remote_invalidate(struct dp_ctx *dp, struct dqp *qp, uint32_t token)
+{
+	uint32_t index = MRT_TOKEN_INDEX(token);
+	struct mrt_entry *e;
+
+	if (index == 0 || index >= dp->ctrl->mrt->n_entries)
+		return false;
+	/* this engine owns qp's client, so it owns the entry if it is the client's */
+	e = mrt_entry(dp->ctrl->mrt, index);
+	if (e->client_id != qp->client->id || e->pd != qp->pd || e->kind != MRT_KIND_FASTREG ||
+	    e->state != MRT_VALID || e->variant != MRT_TOKEN_VARIANT(token))
+		return false;
+	mrt_write_begin(e);
+	e->state = MRT_INVALID;
+	mrt_write_end(e);
+	return true;
+}
+
+/*
+ * Deliver the sends waiting on qp into its posted receives, in order, while
+ * there are receives and room on the receive CQ. A send with no receive waits
+ * (RC with unlimited receiver-not-ready retries).
+ */
+static void
+deliver_pending(struct dp_ctx *dp, struct dqp *qp)
+{
+	static _Thread_local struct wr w;
+	struct client *c = qp->client;
+	bool broken = false;
+
+	while (qp->pending_head != NULL) {
+		struct send_msg *m = qp->pending_head;
+		struct want local = { .client_id = c->id,
+				      .pd = qp->pd,
+				      .access = MRT_ACCESS_LOCAL_WRITE,
+				      .local = c };
+		struct qpt_entry src;
+		uint64_t room = 0;
+		uint32_t slots, n = 0, i;
+		ndk_status st = NDK_STATUS_SUCCESS;
+		int r;
+
+		if (atomic_load_explicit(&m->state, memory_order_acquire) == SEND_ORPHANED ||
+		    !qpt_read(dp->qpt, m->src_qpn, &src) || src.state == QP_FREE) {
+			/* the sender went away: nothing to copy from any more */
+			qp->pending_head = m->next;
+			send_finish(m, NDK_STATUS_CONNECTION_DISCONNECTED);
+			continue;
+		}
+		if (ndk_ring_prod_space(&qp->rcq->ring, &broken) == 0)
+			break;
+		r = rq_peek(qp, &w, &slots);
+		if (r < 0) {
+			c->broken = true;
+			return;
+		}
+		if (r == 0)
+			break; /* receiver not ready: the send waits */
+		qp->pending_head = m->next;
+		if (w.h.n_sge > qp->max_rsge)
+			st = NDK_STATUS_INVALID_PARAMETER;
+		for (i = 0; st == NDK_STATUS_SUCCESS && i < w.h.n_sge; i++) {
+			room += w.sge[i].length;
+			if (!resolve(dp, w.sge[i].token, w.sge[i].addr, w.sge[i].length, &local,
+				     dp->dst, &n))
+				st = NDK_STATUS_ACCESS_VIOLATION;
+		}
+		if (st == NDK_STATUS_SUCCESS && room < m->total)
+			st = NDK_STATUS_BUFFER_TOO_SMALL;
+		if (st == NDK_STATUS_SUCCESS && m->invalidate &&
+		    !remote_invalidate(dp, qp, m->inv_token))
+			st = NDK_STATUS_ACCESS_VIOLATION;
+		if (st == NDK_STATUS_SUCCESS)
+			copy_chunks(m->chunks, m->n_chunks, dp->dst, n);
+		rq_complete(qp, &w, slots, st, st == NDK_STATUS_SUCCESS ? (uint32_t)m->total : 0,
+			    m->invalidate ? NDK_OP_TYPE_RECEIVE_INVALIDATE : NDK_OP_TYPE_RECEIVE,
+			    m->invalidate ? m->inv_token : 0);
+		send_finish(m, st);
+		if (st != NDK_STATUS_SUCCESS) {
+			qpt_set_state(dp->qpt, qp, QP_ERROR);
+			break;
+		}
+	}
+	if (qp->pending_head == NULL)
+		qp->pending_tail = NULL;
+}
+
+/* A QP in error: sends waiting on it fail, its posted receives complete CANCELLED. */
+static void
+rq_flush(struct dp_ctx *dp, struct dqp *qp)
+{
+	static _Thread_local struct wr w;
+	bool broken = false;
+	uint32_t slots;
+	int r = 0;
+
+	(void)dp;
+	pending_fail(qp);
+	while (ndk_ring_prod_space(&qp->rcq->ring, &broken) != 0 &&
+	       (r = rq_peek(qp, &w, &slots)) > 0)
+		rq_complete(qp, &w, slots, NDK_STATUS_CANCELLED, 0, NDK_OP_TYPE_RECEIVE, 0);
+	if (broken || r < 0)
+		qp->client->broken = true;
+}
+
+void
+qp_deliver(struct dp_ctx *dp, struct send_msg *m)
+{
+	struct qpt_entry e;
+	struct dqp *qp;
+
+	if (!qpt_read(dp->qpt, m->dst_qpn, &e) || e.state == QP_FREE || e.engine != dp->engine) {
+		send_finish(m, NDK_STATUS_CONNECTION_DISCONNECTED);
+		return;
+	}
+	qp = e.qp;
+	/* RC: the receiver must be connected back to the sender, and not in error */
+	if (e.state != QP_RTS || e.peer_qpn != m->src_qpn) {
+		send_finish(m, e.state == QP_ERROR ? NDK_STATUS_CONNECTION_DISCONNECTED
+						   : NDK_STATUS_CONNECTION_INVALID);
+		return;
+	}
+	m->next = NULL;
+	if (qp->pending_tail != NULL)
+		qp->pending_tail->next = m;
+	else
+		qp->pending_head = m;
+	qp->pending_tail = m;
+	deliver_pending(dp, qp);
 }
 
 unsigned int
@@ -772,7 +1110,14 @@ qp_serve(struct client *c, struct dp_ctx *dp, unsigned int budget)
 {
 	unsigned int i, done = 0;
 
-	for (i = 0; i < c->n_qps && !c->broken; i++)
-		done += serve_sq(c, dp, c->qps[i], budget);
+	for (i = 0; i < c->n_qps && !c->broken; i++) {
+		struct dqp *qp = c->qps[i];
+
+		if (qp->state == QP_ERROR)
+			rq_flush(dp, qp);
+		else if (qp->pending_head != NULL)
+			deliver_pending(dp, qp);
+		done += serve_sq(c, dp, qp, budget);
+	}
 	return done;
 }

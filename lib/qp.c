@@ -200,18 +200,91 @@ qp_invalidate(struct ndk_qp *q, void *ctx, struct ndk_object_header *obj, uint32
 }
 
 static ndk_status
-qp_send(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n, uint32_t flags)
+qp_post_send(struct qp *qp, uint8_t opcode, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge,
+	     uint32_t flags, uint32_t token)
 {
-	(void)ctx, (void)sgl, (void)n, (void)flags;
-	sq_publish(to_qp(q));
-	return NDK_STATUS_NOT_SUPPORTED;
+	const uint32_t allowed = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+				 NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER;
+	struct ndk_abi_sge sges[NDK_LIB_MAX_SGE];
+	struct ndk_abi_wqe h = {
+		.opcode = opcode,
+		.n_sge = (uint16_t)n_sge,
+		.flags = flags,
+		.request_context = (uint64_t)(uintptr_t)ctx,
+		.remote_token = token,
+	};
+	uint32_t i;
+
+	if (flags & NDK_OP_FLAG_INLINE) {
+		sq_publish(qp);
+		return NDK_STATUS_NOT_SUPPORTED;
+	}
+	if ((flags & ~allowed) != 0 || n_sge > qp->max_isge || (n_sge != 0 && sgl == NULL)) {
+		sq_publish(qp);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	for (i = 0; i < n_sge; i++)
+		sges[i] = (struct ndk_abi_sge){
+			.addr = sgl[i].logical_address,
+			.length = sgl[i].length,
+			.token = sgl[i].memory_region_token,
+		};
+	return sq_post(qp, &h, sges, n_sge * sizeof(sges[0]), flags);
 }
 
 static ndk_status
-qp_receive(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n)
+qp_send(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n, uint32_t flags)
 {
-	(void)q, (void)ctx, (void)sgl, (void)n;
-	return NDK_STATUS_NOT_SUPPORTED;
+	return qp_post_send(to_qp(q), NDK_ABI_WR_SEND, ctx, sgl, n, flags, 0);
+}
+
+static ndk_status
+qp_send_and_invalidate(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n,
+		       uint32_t flags, uint32_t token)
+{
+	return qp_post_send(to_qp(q), NDK_ABI_WR_SEND_INVALIDATE, ctx, sgl, n, flags, token);
+}
+
+/* Receives go on the receive ring, published at once (NDK receive has no DEFER). */
+static ndk_status
+qp_receive(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge)
+{
+	struct qp *qp = to_qp(q);
+	struct ndk_abi_sge sges[NDK_LIB_MAX_SGE];
+	struct ndk_abi_wqe h = {
+		.opcode = NDK_ABI_WR_RECEIVE,
+		.n_sge = (uint16_t)n_sge,
+		.request_context = (uint64_t)(uintptr_t)ctx,
+	};
+	uint32_t slots = ndk_abi_wqe_slots(n_sge), i;
+	bool broken = false;
+	uint8_t *slot;
+
+	if (qp->pd->ad->gone)
+		return NDK_STATUS_DEVICE_REMOVED;
+	if (n_sge > qp->max_rsge || (n_sge != 0 && sgl == NULL))
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (ndk_ring_prod_space_n(&qp->rq, slots, &broken) < slots)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	for (i = 0; i < n_sge; i++)
+		sges[i] = (struct ndk_abi_sge){
+			.addr = sgl[i].logical_address,
+			.length = sgl[i].length,
+			.token = sgl[i].memory_region_token,
+		};
+	h.n_slots = (uint8_t)slots;
+	memcpy(ndk_ring_prod_next(&qp->rq), &h, sizeof(h));
+	for (i = 1; i < slots; i++) {
+		slot = ndk_ring_prod_next(&qp->rq);
+		memset(slot, 0, NDK_ABI_ENTRY_SIZE);
+		memcpy(slot, &sges[(i - 1) * NDK_ABI_SGE_PER_SLOT],
+		       (n_sge - (i - 1) * NDK_ABI_SGE_PER_SLOT < NDK_ABI_SGE_PER_SLOT
+				? n_sge - (i - 1) * NDK_ABI_SGE_PER_SLOT
+				: NDK_ABI_SGE_PER_SLOT) *
+			       sizeof(sges[0]));
+	}
+	ndk_ring_prod_publish(&qp->rq);
+	return NDK_STATUS_SUCCESS;
 }
 
 static ndk_status
@@ -219,15 +292,6 @@ qp_bind(struct ndk_qp *q, void *ctx, struct ndk_mr *mr, struct ndk_object_header
 	size_t len, uint32_t flags)
 {
 	(void)ctx, (void)mr, (void)mw, (void)va, (void)len, (void)flags;
-	sq_publish(to_qp(q));
-	return NDK_STATUS_NOT_SUPPORTED;
-}
-
-static ndk_status
-qp_send_and_invalidate(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n,
-		       uint32_t flags, uint32_t token)
-{
-	(void)ctx, (void)sgl, (void)n, (void)flags, (void)token;
 	sq_publish(to_qp(q));
 	return NDK_STATUS_NOT_SUPPORTED;
 }

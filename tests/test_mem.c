@@ -241,14 +241,15 @@ test_adapter_info(void)
 	      "MaxRegistrationSize is the region limit");
 	CHECK(info.rdma_technology == NDK_RDMA_TECHNOLOGY_ROCEV2, "RoCEv2");
 	CHECK(info.max_initiator_queue_depth > 0 && info.max_cq_depth > 0 &&
-		      info.max_initiator_request_sge >= 1,
-	      "QP initiator and CQ limits");
+		      info.max_initiator_request_sge >= 1 && info.max_receive_queue_depth > 0 &&
+		      info.max_receive_request_sge >= 1,
+	      "QP, receive and CQ limits");
 	CHECK(info.adapter_flags & NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED,
 	      "same-node connections");
 	/* nothing is claimed that does not exist yet */
-	CHECK(info.max_receive_queue_depth == 0 && info.max_window_size == 0 &&
-		      info.max_srq_depth == 0,
-	      "no receive, MW or SRQ limits before those exist");
+	CHECK(info.max_window_size == 0 && info.max_srq_depth == 0 &&
+		      info.max_inline_data_size == 0,
+	      "no MW, SRQ or inline limits before those exist");
 }
 
 int

@@ -382,12 +382,201 @@ test_peer_killed_mid_transfer(void)
 	close(down[1]);
 }
 
+/* Child: echo every message it receives back to its sender, until a 0-byte one. */
+static int
+echo_child(int to_parent, int from_parent)
+{
+	struct side b;
+	struct hello h, peer;
+	struct ndk_sge sge;
+	struct ndk_result_ex r;
+
+	if (!side_open(&b, d.sock, BIG, NDK_MR_FLAG_ALLOW_LOCAL_WRITE))
+		return 10;
+	h = (struct hello){ side_qpn(&b), 0, 0 };
+	if (write(to_parent, &h, sizeof(h)) != sizeof(h) ||
+	    read(from_parent, &peer, sizeof(peer)) != sizeof(peer))
+		return 11;
+	if (side_connect(&b, peer.qpn) != NDK_STATUS_SUCCESS)
+		return 11;
+	sge = (struct ndk_sge){ .virtual_address = b.buf,
+				.length = BIG,
+				.memory_region_token = b.token };
+	for (;;) {
+		if (ndk_qp_receive(b.qp, &b, &sge, 1) != NDK_STATUS_SUCCESS)
+			return 12;
+		if (write(to_parent, &h, sizeof(h)) != sizeof(h)) /* "receive posted" */
+			return 13;
+		r = side_result(&b);
+		if (r.status != NDK_STATUS_SUCCESS || r.type != NDK_OP_TYPE_RECEIVE)
+			return 14;
+		if (r.bytes_transferred == 0)
+			break;
+		sge.length = r.bytes_transferred;
+		if (ndk_qp_send(b.qp, NULL, &sge, 1, 0) != NDK_STATUS_SUCCESS)
+			return 15;
+		r = side_result(&b);
+		if (r.status != NDK_STATUS_SUCCESS || r.type != NDK_OP_TYPE_SEND)
+			return 16;
+		sge.length = BIG;
+	}
+	side_close(&b);
+	return 0;
+}
+
+static void
+test_send_receive_ping_pong(void)
+{
+	static const uint32_t sizes[] = { 1, 64, 4095, 4096, 65537, 1 << 20, BIG, 0 };
+	int up[2], down[2], st;
+	struct side a;
+	struct hello peer, me;
+	pid_t pid;
+	size_t k;
+
+	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
+	pid = fork();
+	if (pid == 0)
+		_exit(echo_child(up[1], down[0]));
+	CHECK(side_open(&a, d.sock, 2 * BIG, NDK_MR_FLAG_ALLOW_LOCAL_WRITE), "open");
+	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer's hello");
+	me = (struct hello){ side_qpn(&a), 0, 0 };
+	CHECK(write(down[1], &me, sizeof(me)) == sizeof(me), "hello");
+	CHECK_STATUS(side_connect(&a, peer.qpn), NDK_STATUS_SUCCESS);
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		uint32_t size = sizes[k];
+		struct ndk_sge out = { .virtual_address = a.buf,
+				       .length = size,
+				       .memory_region_token = a.token };
+		struct ndk_sge in = { .virtual_address = a.buf + BIG,
+				      .length = BIG,
+				      .memory_region_token = a.token };
+		struct ndk_result_ex r1, r2;
+		uint64_t i, bad = 0;
+
+		for (i = 0; i < size; i++)
+			a.buf[i] = pattern(i, size);
+		memset(a.buf + BIG, 0, size + 1);
+		CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer's receive posted");
+		if (size != 0)
+			CHECK_STATUS(ndk_qp_receive(a.qp, &in, &in, 1), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(ndk_qp_send(a.qp, &out, &out, 1, 0), NDK_STATUS_SUCCESS);
+		if (size == 0)
+			break;
+		/* the send's and the echo's results, in either order */
+		r1 = side_result(&a);
+		r2 = side_result(&a);
+		if (r1.type == NDK_OP_TYPE_RECEIVE) {
+			struct ndk_result_ex t = r1;
+
+			r1 = r2;
+			r2 = t;
+		}
+		CHECK(r1.status == NDK_STATUS_SUCCESS && r1.type == NDK_OP_TYPE_SEND &&
+			      r1.bytes_transferred == size,
+		      "send %u: %s", size, ndk_status_str(r1.status));
+		CHECK(r2.status == NDK_STATUS_SUCCESS && r2.type == NDK_OP_TYPE_RECEIVE &&
+			      r2.bytes_transferred == size && r2.request_context == &in,
+		      "echo of %u: %s, %u bytes", size, ndk_status_str(r2.status),
+		      r2.bytes_transferred);
+		for (i = 0; i < size; i++)
+			bad += a.buf[BIG + i] != pattern(i, size);
+		CHECK(bad == 0 && a.buf[BIG + size] == 0, "echo of %u intact (%llu wrong)", size,
+		      (unsigned long long)bad);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "echo exit %d", WEXITSTATUS(st));
+	side_close(&a);
+	close(up[0]);
+	close(down[1]);
+}
+
+static void
+test_send_receive_rules(void)
+{
+	struct side a, b;
+	struct ndk_sge out, in;
+	struct ndk_result_ex r;
+	struct ndk_mr *fr = NULL;
+	ndk_logical_address page;
+	uint32_t token;
+	int i;
+
+	CHECK(pair_open(&a, &b, NDK_MR_FLAG_ALLOW_LOCAL_WRITE), "pair");
+	out = (struct ndk_sge){ .virtual_address = a.buf,
+				.length = 100,
+				.memory_region_token = a.token };
+	in = (struct ndk_sge){ .virtual_address = b.buf,
+			       .length = 4096,
+			       .memory_region_token = b.token };
+
+	/* receiver not ready: the send waits, and completes once a receive is posted */
+	memset(a.buf, 0x5a, 100);
+	CHECK_STATUS(ndk_qp_send(a.qp, NULL, &out, 1, 0), NDK_STATUS_SUCCESS);
+	for (i = 0; i < 20000; i++)
+		ndk_adapter_progress(a.ad, 0);
+	CHECK(ndk_cq_get_results_ex(a.cq, &r, 1) == 0, "no send result before a receive");
+	CHECK_STATUS(ndk_qp_receive(b.qp, NULL, &in, 1), NDK_STATUS_SUCCESS);
+	r = side_result(&b);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.bytes_transferred == 100 && b.buf[99] == 0x5a,
+	      "received after the wait");
+	r = side_result(&a);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.type == NDK_OP_TYPE_SEND, "send done");
+
+	/* a receive too small: both sides see the error */
+	in.length = 10;
+	CHECK_STATUS(ndk_qp_receive(b.qp, NULL, &in, 1), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_qp_send(a.qp, NULL, &out, 1, 0), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(side_result(&b).status, NDK_STATUS_BUFFER_TOO_SMALL);
+	CHECK_STATUS(side_result(&a).status, NDK_STATUS_BUFFER_TOO_SMALL);
+	in.length = 4096;
+
+	/* send with invalidate: the receiver's fast-registered MR stops working */
+	CHECK(pair_reset(&a, &b), "reset");
+	CHECK_STATUS(sync_mr(b.ad, b.pd, true, &fr), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(sync_init_fr(b.ad, fr, 1, true), NDK_STATUS_SUCCESS);
+	page = (uintptr_t)b.buf + 4096;
+	CHECK_STATUS(ndk_qp_fast_register(b.qp, NULL, fr, 1, &page, 0, 4096,
+					  (void *)0xb000000000ull, NDK_OP_FLAG_ALLOW_REMOTE_WRITE),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(side_result(&b).status, NDK_STATUS_SUCCESS);
+	token = ndk_mr_get_remote_token(fr);
+	CHECK_STATUS(side_rdma(&a, true, 0, 8, a.token, 0xb000000000ull, token).status,
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_qp_receive(b.qp, NULL, &in, 1), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(a.qp->dispatch->send_and_invalidate(a.qp, NULL, &out, 1, 0, token),
+		     NDK_STATUS_SUCCESS);
+	r = side_result(&b);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.type == NDK_OP_TYPE_RECEIVE_AND_INVALIDATE &&
+		      r.type_specific_completion_output == token,
+	      "receive-and-invalidate names the token (%s, type %#x)", ndk_status_str(r.status),
+	      r.type);
+	CHECK_STATUS(side_result(&a).status, NDK_STATUS_SUCCESS);
+	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 8, a.token, 0xb000000000ull, token),
+				    "write after remote invalidate");
+
+	/* flush: posted receives complete CANCELLED */
+	CHECK(pair_reset(&a, &b), "reset");
+	CHECK_STATUS(ndk_qp_receive(b.qp, (void *)1, &in, 1), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_qp_receive(b.qp, (void *)2, &in, 1), NDK_STATUS_SUCCESS);
+	ndk_qp_flush(b.qp);
+	r = side_result(&b);
+	CHECK(r.status == NDK_STATUS_CANCELLED && r.request_context == (void *)1, "first flushed");
+	r = side_result(&b);
+	CHECK(r.status == NDK_STATUS_CANCELLED && r.request_context == (void *)2, "second flushed");
+	CHECK_STATUS(sync_close_mr(b.ad, fr), NDK_STATUS_SUCCESS);
+	side_close(&a);
+	side_close(&b);
+}
+
 int
 main(void)
 {
 	if (tdaemon_start(&d, "rdma", NULL) != 0)
 		return 1;
 	RUN(test_write_read_two_processes);
+	RUN(test_send_receive_ping_pong);
+	RUN(test_send_receive_rules);
 	RUN(test_access_checks);
 	RUN(test_fast_register_ordering);
 	RUN(test_peer_killed_mid_transfer);

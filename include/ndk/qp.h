@@ -5,8 +5,9 @@
  * holds the doorbell); no syscall, no lock. The consumer serialises calls per
  * queue, as NDK requires.
  *
- * Served today: read, write, fast register, invalidate. Send, receive, bind
- * and send-and-invalidate return NOT_SUPPORTED.
+ * Served: send, receive, send-and-invalidate, read, write, fast register,
+ * invalidate. Bind (no memory windows yet) and the INLINE flag return
+ * NOT_SUPPORTED.
  */
 #ifndef NDK_QP_H
 #define NDK_QP_H
