@@ -135,6 +135,8 @@ struct client {
 	struct region regions[NDKD_MAX_REGIONS];
 	_Atomic uint32_t n_regions;
 	uint64_t region_bytes; /* main only */
+	/* The client's eventfd for armed CQs: set once by main (release), used by its engine. */
+	_Atomic int event_fd;
 	/* Objects: owned by the client's engine. Handle 0 is never valid. */
 	struct obj *objs;
 	uint32_t obj_cap;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <ndk/flags.h>
 
@@ -158,6 +159,30 @@ ring_map(struct client *c, struct ndk_ring *r, uint64_t addr, uint64_t entries, 
 	return true;
 }
 
+/*
+ * Make results visible, and wake the client if it armed the CQ. The fence
+ * pairs with the client's after it sets ARMED: either it sees these results
+ * on its recheck, or we see its flag here. Only armed CQs cost a syscall.
+ */
+static void
+cq_publish(struct dcq *cq)
+{
+	uint64_t one = 1;
+	int fd;
+
+	ndk_ring_prod_publish(&cq->ring);
+	atomic_thread_fence(memory_order_seq_cst);
+	if ((atomic_load_explicit(cq->ring.kflags, memory_order_relaxed) & NDK_ABI_CQ_ARMED) == 0)
+		return;
+	if ((atomic_exchange_explicit(cq->ring.kflags, 0, memory_order_acq_rel) &
+	     NDK_ABI_CQ_ARMED) == 0)
+		return;
+	fd = atomic_load_explicit(&cq->client->event_fd, memory_order_acquire);
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* a full counter (EAGAIN) already means "wake up" */
+	}
+}
+
 /* ------------------------------------------------------------------------
  * CQ and QP objects
  * --------------------------------------------------------------------- */
@@ -182,6 +207,7 @@ qp_cq_create(struct client *c, struct ctrl_ctx *x, uint64_t ring, uint64_t entri
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
 	cq->handle = h;
+	cq->client = c;
 	out[0] = h;
 	return NDK_STATUS_SUCCESS;
 }
@@ -914,7 +940,7 @@ serve_sq(struct client *c, struct dp_ctx *dp, struct dqp *qp, unsigned int budge
 	if (qp->send_inflight != NULL)
 		send_collect(dp, qp);
 	if (done != 0 || qp->sq_dirty) {
-		ndk_ring_prod_publish(&qp->icq->ring);
+		cq_publish(qp->icq);
 		ndk_ring_cons_release(&qp->sq);
 		qp->sq_dirty = false;
 	}
@@ -968,7 +994,7 @@ rq_complete(struct dqp *qp, const struct wr *w, uint32_t slots, ndk_status st, u
 
 	memcpy(ndk_ring_prod_next(&qp->rcq->ring), &res, sizeof(res));
 	qp->rq.local += slots;
-	ndk_ring_prod_publish(&qp->rcq->ring);
+	cq_publish(qp->rcq);
 	ndk_ring_cons_release(&qp->rq);
 }
 

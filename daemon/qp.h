@@ -58,6 +58,7 @@ struct dcq {
 	struct ndk_ring ring; /* ndkd produces */
 	uint32_t handle;
 	uint32_t n_qps;
+	struct client *client; /* for its eventfd */
 };
 
 struct dqp {

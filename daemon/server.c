@@ -174,6 +174,8 @@ client_free(struct server *s, struct client *c)
 	/* Closing the socket is what tells a live client we are done with it. */
 	if (c->sock >= 0)
 		close(c->sock);
+	if (atomic_load(&c->event_fd) >= 0)
+		close(atomic_load(&c->event_fd));
 	channel_destroy(c);
 	free(c);
 }
@@ -202,6 +204,7 @@ accept_clients(struct server *s)
 		}
 		c->sock = fd;
 		c->memfd = -1;
+		atomic_init(&c->event_fd, -1);
 		c->state = CLIENT_HELLO;
 		c->hello_deadline_ns = ndkd_now_ns() + NDKD_HELLO_TIMEOUT_MS * 1000000ull;
 		if (epoll_add(s, fd, EPOLLIN | EPOLLRDHUP, c) != 0) {
@@ -457,6 +460,37 @@ add_region(struct server *s, struct client *c, const struct ndk_abi_sock_req *q,
 	return NDK_STATUS_SUCCESS;
 }
 
+/*
+ * The client's eventfd: kept (not closed) and kicked by its engine when an
+ * armed CQ gets a result. Once per client; the fd must really be an eventfd.
+ */
+static ndk_status
+set_event_fd(struct client *c, const struct ndk_abi_sock_req *q, int *fd, const char **why)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	*why = "bad request";
+	if (*fd < 0 || q->size != 0 || q->client_addr != 0 || q->flags != 0 || q->reserved != 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", *fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0 || (link[n] = '\0', strcmp(link, "anon_inode:[eventfd]") != 0)) {
+		*why = "not an eventfd";
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	if (atomic_load_explicit(&c->event_fd, memory_order_relaxed) >= 0) {
+		*why = "an eventfd is already set";
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	}
+	/* O_NONBLOCK: a full counter must never stall an engine */
+	fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
+	atomic_store_explicit(&c->event_fd, *fd, memory_order_release);
+	*fd = -1; /* kept */
+	*why = "eventfd set";
+	return NDK_STATUS_SUCCESS;
+}
+
 /* A socket message from an attached client. Returns false when it hung up. */
 static bool
 handle_sock_request(struct server *s, struct client *c)
@@ -500,10 +534,15 @@ handle_sock_request(struct server *s, struct client *c)
 		}
 	}
 	if (n != (ssize_t)sizeof(q) || q.magic != NDK_ABI_MAGIC ||
-	    q.op != NDK_ABI_SOCK_ADD_REGION || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0)
+	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
 		st = NDK_STATUS_INVALID_PARAMETER;
-	else
+	} else if (q.op == NDK_ABI_SOCK_ADD_REGION) {
 		st = add_region(s, c, &q, fd, &id, &why);
+	} else if (q.op == NDK_ABI_SOCK_EVENTFD) {
+		st = set_event_fd(c, &q, &fd, &why);
+	} else {
+		st = NDK_STATUS_INVALID_PARAMETER;
+	}
 	if (fd >= 0)
 		close(fd);
 	if (st != NDK_STATUS_SUCCESS) {
@@ -512,7 +551,7 @@ handle_sock_request(struct server *s, struct client *c)
 		if (log_ratelimit_ok(&s->rl, ndkd_now_ns(), &dropped))
 			NDKD_LOG(NOTICE, client, "client %u: region refused: %s", c->id, why);
 	}
-	sock_reply(c, NDK_ABI_SOCK_ADD_REGION, st, id, why);
+	sock_reply(c, n == (ssize_t)sizeof(q) ? q.op : 0, st, id, why);
 	return !c->broken;
 }
 

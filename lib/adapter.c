@@ -6,11 +6,33 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ndk_priv.h"
 
 #define REAP_BATCH 32u
+
+int
+ndk_adapter_event_fd(struct ndk_adapter *a)
+{
+	struct adapter *ad = to_adapter(a);
+	int fd;
+
+	pthread_mutex_lock(&ad->mem_lock);
+	if (ad->event_fd < 0) {
+		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fd >= 0 && channel_set_event_fd(ad, fd) != NDK_STATUS_SUCCESS) {
+			close(fd);
+			fd = -1;
+		}
+		ad->event_fd = fd;
+	}
+	fd = ad->event_fd;
+	pthread_mutex_unlock(&ad->mem_lock);
+	return fd;
+}
 
 void
 ndk_adapter_opts_init(struct ndk_adapter_opts *opts, size_t opts_size)
@@ -138,6 +160,9 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 		pd_retry(ad);
 	if (ad->cq_retry != NULL)
 		cq_retry(ad);
+	/* only apps that armed a CQ pay for this read */
+	if (ad->n_armed != 0)
+		cq_notify(ad);
 	post_flush(ad);
 	done = reap(ad, max, &broken);
 	if (broken)
@@ -312,6 +337,8 @@ free_adapter(struct adapter *ad)
 	pd_free_all(ad);
 	cq_free_all(ad);
 	mem_fini(ad);
+	if (ad->event_fd >= 0)
+		close(ad->event_fd);
 	detach_channel(ad);
 	pthread_mutex_destroy(&ad->mem_lock);
 	pthread_mutex_destroy(&ad->arena_lock);
@@ -404,6 +431,7 @@ ndk_adapter_open(const char *socket_path, const struct ndk_adapter_opts *opts,
 	if (ad == NULL)
 		return NDK_STATUS_NO_MEMORY;
 	ad->sock = -1;
+	ad->event_fd = -1;
 	pthread_mutex_init(&ad->mem_lock, NULL);
 	pthread_mutex_init(&ad->arena_lock, NULL);
 	st = attach_channel(socket_path, &o, ad);

@@ -238,12 +238,13 @@ channel_hung_up(const struct adapter *ad)
 	return recv(ad->sock, &byte, 1, MSG_DONTWAIT | MSG_PEEK) == 0;
 }
 
-ndk_status
-channel_add_region(struct adapter *ad, int fd, uint64_t addr, uint64_t size, uint32_t *id)
+/* One socket request carrying an fd, and its reply. The slow path, bounded. */
+static ndk_status
+sock_request(struct adapter *ad, uint32_t op, int fd, uint64_t addr, uint64_t size, uint32_t *id)
 {
 	struct ndk_abi_sock_req q = {
 		.magic = NDK_ABI_MAGIC,
-		.op = NDK_ABI_SOCK_ADD_REGION,
+		.op = op,
 		.size = size,
 		.client_addr = addr,
 	};
@@ -273,12 +274,24 @@ channel_add_region(struct adapter *ad, int fd, uint64_t addr, uint64_t size, uin
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	if (sendmsg(ad->sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(q))
 		return NDK_STATUS_DEVICE_REMOVED;
-	/* The slow path: one round trip to ndkd's main lcore, bounded. */
 	if (poll(&pfd, 1, NDK_LIB_OPEN_TIMEOUT_MS) != 1)
 		return NDK_STATUS_IO_TIMEOUT;
 	n = recv(ad->sock, &r, sizeof(r), 0);
 	if (n != (ssize_t)sizeof(r) || r.magic != NDK_ABI_MAGIC || r.op != q.op)
 		return NDK_STATUS_DEVICE_REMOVED;
-	*id = r.region_id;
+	if (id != NULL)
+		*id = r.region_id;
 	return r.status;
+}
+
+ndk_status
+channel_add_region(struct adapter *ad, int fd, uint64_t addr, uint64_t size, uint32_t *id)
+{
+	return sock_request(ad, NDK_ABI_SOCK_ADD_REGION, fd, addr, size, id);
+}
+
+ndk_status
+channel_set_event_fd(struct adapter *ad, int fd)
+{
+	return sock_request(ad, NDK_ABI_SOCK_EVENTFD, fd, 0, 0, NULL);
 }

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ndk_priv.h"
 
@@ -46,6 +47,8 @@ cq_unlink_free(struct cq *cq)
 {
 	struct adapter *ad = cq->ad;
 
+	if (cq->armed)
+		ad->n_armed--;
 	if (cq->prev != NULL)
 		cq->prev->next = cq->next;
 	else if (ad->cqs == cq)
@@ -131,11 +134,50 @@ cq_resize(struct ndk_cq *c, uint32_t depth, ndk_fn_request_completion completion
 	return NDK_STATUS_NOT_SUPPORTED;
 }
 
+/*
+ * Arm: ask ndkd to kick the adapter's eventfd at the next result. Set the
+ * flag, fence, recheck: a result published meanwhile is seen here, or ndkd
+ * sees the flag (it fences between publishing and reading it).
+ */
 static void
 cq_arm(struct ndk_cq *c, uint32_t trigger)
 {
-	/* Not delivered yet: apps poll (see the header). */
-	(void)c, (void)trigger;
+	struct cq *cq = (struct cq *)c;
+	bool broken = false;
+
+	(void)trigger; /* errors-only and solicited-only arm as "any" */
+	if (cq->armed || cq->notify == NULL || ndk_adapter_event_fd(&cq->ad->pub) < 0)
+		return;
+	cq->armed = true;
+	cq->ad->n_armed++;
+	atomic_store_explicit(cq->ring.kflags, NDK_ABI_CQ_ARMED, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (ndk_ring_cons_avail(&cq->ring, &broken) != 0)
+		atomic_store_explicit(cq->ring.kflags, 0, memory_order_relaxed);
+}
+
+uint32_t
+cq_notify(struct adapter *ad)
+{
+	struct cq *cq, *next;
+	uint64_t v;
+	uint32_t n = 0;
+
+	/* drain the counter; which CQ fired is in the flags */
+	if (read(ad->event_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: no kick yet, but a recheck may have cleared a flag */
+	}
+	for (cq = ad->cqs; cq != NULL && ad->n_armed > 0; cq = next) {
+		next = cq->next;
+		if (!cq->armed || (atomic_load_explicit(cq->ring.kflags, memory_order_acquire) &
+				   NDK_ABI_CQ_ARMED))
+			continue;
+		cq->armed = false;
+		ad->n_armed--;
+		CALLBACK(ad, cq->notify(cq->notify_ctx, NDK_STATUS_SUCCESS));
+		n++;
+	}
+	return n;
 }
 
 static void
@@ -249,7 +291,7 @@ cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notification notifica
 	ndk_status st;
 	uint32_t entries;
 
-	(void)notification, (void)notification_context, (void)out;
+	(void)out;
 	if (completion == NULL || depth == 0 || depth > ad->info.max_cq_depth)
 		return NDK_STATUS_INVALID_PARAMETER;
 	entries = pow2_at_least(depth);
@@ -257,6 +299,8 @@ cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notification notifica
 	if (cq == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	cq->ad = ad;
+	cq->notify = notification;
+	cq->notify_ctx = notification_context;
 	cq->mem = ring_alloc(ad, entries, &cq->ring);
 	if (cq->mem == NULL) {
 		free(cq);

@@ -81,6 +81,8 @@ struct adapter {
 	struct pd *pds;	  /* every PD not yet freed, so adapter close can free them */
 	struct cq *cqs;	  /* likewise for CQs */
 	struct cq *cq_retry;
+	int event_fd;	  /* kicked by ndkd for armed CQs; -1 until first needed */
+	uint32_t n_armed; /* CQs armed and not yet notified */
 };
 
 #define PD_POOL_TARGET 32u
@@ -143,8 +145,11 @@ struct cq {
 	uint32_t n_qps;
 	bool closing;
 	bool destroy_posted;
+	bool armed;
 	ndk_fn_close_completion close_cb;
 	void *close_ctx;
+	ndk_fn_cq_notification notify;
+	void *notify_ctx;
 	struct cq *next, *prev, *retry_next;
 };
 
@@ -197,6 +202,8 @@ bool channel_hung_up(const struct adapter *ad);
 /* Hand ndkd a sealed memfd mapped at addr. Caller holds mem_lock. */
 ndk_status channel_add_region(struct adapter *ad, int fd, uint64_t addr, uint64_t size,
 			      uint32_t *id);
+/* Hand ndkd the adapter's eventfd. Caller holds mem_lock (the socket's slow-path lock). */
+ndk_status channel_set_event_fd(struct adapter *ad, int fd);
 
 /* mem.c */
 const struct lregion *region_lookup(struct adapter *ad, uint64_t addr, uint64_t length);
@@ -223,6 +230,8 @@ ndk_status cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notificati
 void cq_qp_gone(struct cq *cq);
 void cq_retry(struct adapter *ad);
 void cq_free_all(struct adapter *ad);
+/* Run the notifications of armed CQs that have results. */
+uint32_t cq_notify(struct adapter *ad);
 /* A ring of entries in the arena, zeroed, and its view. NULL when out of memory. */
 void *ring_alloc(struct adapter *ad, uint32_t entries, struct ndk_ring *r);
 

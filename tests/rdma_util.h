@@ -16,7 +16,15 @@ struct side {
 	uint8_t *buf;
 	size_t len;
 	uint32_t token;
+	int notified; /* CQ notifications received */
 };
+
+static inline void
+side_notified(void *ctx, ndk_status st)
+{
+	(void)st;
+	((struct side *)ctx)->notified++;
+}
 
 static inline ndk_status
 side_qp(struct side *s)
@@ -42,8 +50,9 @@ side_open(struct side *s, const char *sock, size_t len, uint32_t mr_flags)
 	if (ndk_adapter_open(sock, NULL, &s->ad) != NDK_STATUS_SUCCESS ||
 	    sync_pd(s->ad, &s->pd) != NDK_STATUS_SUCCESS)
 		return false;
-	if (w_finish(s->ad, &w, ndk_cq_create(s->ad, 1024, w_create, &w, &s->cq)) !=
-	    NDK_STATUS_SUCCESS)
+	if (w_finish(s->ad, &w,
+		     ndk_cq_create_with_notification(s->ad, 1024, side_notified, s, w_create, &w,
+						     &s->cq)) != NDK_STATUS_SUCCESS)
 		return false;
 	s->cq = (struct ndk_cq *)w.obj;
 	if (side_qp(s) != NDK_STATUS_SUCCESS)

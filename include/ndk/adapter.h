@@ -248,6 +248,16 @@ ndk_cq_create(struct ndk_adapter *adapter, uint32_t depth, ndk_fn_create_complet
 }
 
 static inline ndk_status
+ndk_cq_create_with_notification(struct ndk_adapter *adapter, uint32_t depth,
+				ndk_fn_cq_notification notification, void *notification_context,
+				ndk_fn_create_completion completion, void *context,
+				struct ndk_cq **cq)
+{
+	return adapter->dispatch->create_cq(adapter, depth, notification, notification_context,
+					    completion, context, cq);
+}
+
+static inline ndk_status
 ndk_pd_create(struct ndk_adapter *adapter, ndk_fn_create_completion completion, void *context,
 	      struct ndk_pd **pd)
 {
@@ -266,6 +276,15 @@ ndk_adapter_release_lam(struct ndk_adapter *adapter, struct ndk_logical_address_
 {
 	adapter->dispatch->release_lam(adapter, lam);
 }
+
+/*
+ * The adapter's eventfd, for apps that block instead of polling: after
+ * ndk_cq_arm(), it becomes readable when that CQ has a result; the app then
+ * calls ndk_adapter_progress(), which runs the CQ's notification callback.
+ * Created (and handed to ndkd, one socket round trip) on first use; -1 when
+ * that fails. Owned by the adapter: do not close it.
+ */
+int ndk_adapter_event_fd(struct ndk_adapter *adapter);
 
 /*
  * Registration-ready memory: ndk_mem_alloc() returns memory from the

@@ -47,7 +47,16 @@ struct ndk_result_ex {
 	uintptr_t type_specific_completion_output;
 };
 
-/* NDK_FN_CQ_NOTIFICATION_CALLBACK: not delivered yet (arm is NOT_SUPPORTED). */
+/* NDK_CQ_NOTIFICATION_TYPE (ArmCq's trigger); all three arm for the next result. */
+#define NDK_CQ_NOTIFY_ERRORS	0u
+#define NDK_CQ_NOTIFY_ANY	1u
+#define NDK_CQ_NOTIFY_SOLICITED 2u
+
+/*
+ * NDK_FN_CQ_NOTIFICATION_CALLBACK: after ndk_cq_arm(), called once, from
+ * ndk_adapter_progress(), when the CQ has a result. Block on
+ * ndk_adapter_event_fd() to sleep until then.
+ */
 typedef void (*ndk_fn_cq_notification)(void *context, ndk_status status);
 
 /* Fills up to n results; returns how many. Never blocks. */
@@ -82,6 +91,12 @@ static inline ndk_status
 ndk_cq_close(struct ndk_cq *cq, ndk_fn_close_completion completion, void *context)
 {
 	return cq->dispatch->close(&cq->header, completion, context);
+}
+
+static inline void
+ndk_cq_arm(struct ndk_cq *cq, uint32_t trigger)
+{
+	cq->dispatch->arm(cq, trigger);
 }
 
 static inline uint32_t

@@ -147,6 +147,8 @@ _Static_assert(offsetof(struct ndk_abi_region, info) == 192, "info offset");
  * ------------------------------------------------------------------------- */
 
 #define NDK_ABI_SOCK_ADD_REGION 1u
+/* The client's eventfd, kicked when an armed CQ gets a result (size, address: 0). */
+#define NDK_ABI_SOCK_EVENTFD 2u
 
 /*
  * The client has mapped 'size' bytes of the attached memfd at client_addr;
@@ -239,6 +241,9 @@ _Static_assert(offsetof(struct ndk_abi_cqe, out) == 16, "cqe out");
  * inside a region ndkd has mapped), laid out like the control rings: producer
  * line, consumer line, flags line, entries.
  * ------------------------------------------------------------------------- */
+
+/* A completion ring's flags word: the consumer asks to be woken. */
+#define NDK_ABI_CQ_ARMED 1u
 
 /* Work request opcodes (first slot of a WR). */
 #define NDK_ABI_WR_SEND		   1u

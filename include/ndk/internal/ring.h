@@ -27,10 +27,13 @@
  * Back-pressure: a producer that finds no space gets 0 and must retry later;
  * nothing is ever overwritten.
  *
- * The kflags line is reserved for an idle-poller wake-up protocol (the poller
- * sets NEED_WAKEUP before it sleeps and rechecks; the producer publishes,
- * fences and kicks only when the flag is set). ndkd engines poll without
- * sleeping today, so no flag is defined yet and the line stays zero.
+ * The kflags line carries one protocol today, on completion rings: the
+ * consumer sets NDK_ABI_CQ_ARMED when it wants to be woken, then fences and
+ * rechecks the ring (so a result published meanwhile is not missed); the
+ * producer, after publishing, swaps the flag to 0 and, if it was set, kicks
+ * the client's eventfd. The same shape (set, fence, recheck; publish, fence,
+ * kick) is reserved for an idle engine's NEED_WAKEUP on submission rings,
+ * which engines do not use yet: they poll without sleeping.
  */
 #ifndef NDK_INTERNAL_RING_H
 #define NDK_INTERNAL_RING_H
@@ -45,6 +48,7 @@
 struct ndk_ring {
 	_Atomic uint32_t *kprod;
 	_Atomic uint32_t *kcons;
+	_Atomic uint32_t *kflags;
 	uint8_t *kentries;
 	uint32_t entries;
 	uint32_t mask;
@@ -63,6 +67,7 @@ ndk_ring_attach(struct ndk_ring *r, void *base, const struct ndk_abi_ring_desc *
 
 	r->kprod = (_Atomic uint32_t *)(void *)(b + desc->off_prod);
 	r->kcons = (_Atomic uint32_t *)(void *)(b + desc->off_cons);
+	r->kflags = (_Atomic uint32_t *)(void *)(b + desc->off_flags);
 	r->kentries = b + desc->off_entries;
 	r->entries = desc->entries;
 	r->mask = desc->entries - 1;
