@@ -571,6 +571,63 @@ test_send_receive_rules(void)
 	side_close(&b);
 }
 
+/* Child: connect, then write into the parent's buffer until killed. */
+static int
+writer_child(int to_parent, int from_parent)
+{
+	struct side b;
+	struct hello h, peer;
+
+	if (!side_open(&b, d.sock, 1 << 20, NDK_MR_FLAG_ALLOW_LOCAL_WRITE))
+		return 10;
+	h = (struct hello){ side_qpn(&b), 0, 0 };
+	if (write(to_parent, &h, sizeof(h)) != sizeof(h) ||
+	    read(from_parent, &peer, sizeof(peer)) != sizeof(peer) ||
+	    side_connect(&b, peer.qpn) != NDK_STATUS_SUCCESS)
+		return 11;
+	if (write(to_parent, &h, sizeof(h)) != sizeof(h))
+		return 12;
+	for (;;)
+		side_rdma(&b, true, 0, 1 << 20, b.token, peer.addr, peer.token);
+}
+
+static void
+test_initiator_killed_mid_transfer(void)
+{
+	uint64_t clean = tel_status_u64(&d, "clients_cleaned_up");
+	int up[2], down[2];
+	struct side a;
+	struct hello peer, me;
+	struct ndk_result_ex r;
+	pid_t pid;
+
+	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
+	pid = fork();
+	if (pid == 0)
+		_exit(writer_child(up[1], down[0]));
+	CHECK(side_open(&a, d.sock, 1 << 20, RW), "open");
+	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer's hello");
+	me = (struct hello){ side_qpn(&a), a.token, (uintptr_t)a.buf };
+	CHECK(write(down[1], &me, sizeof(me)) == sizeof(me), "hello");
+	CHECK_STATUS(side_connect(&a, peer.qpn), NDK_STATUS_SUCCESS);
+	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer writing");
+	usleep(20000); /* let it write for a while */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK(tel_wait_u64(&d, "clients_cleaned_up", clean + 1, 3000) == clean + 1,
+	      "the writer was cleaned up");
+	/* the passive side learns when it next talks to its peer: error, then flushed */
+	r = side_rdma(&a, true, 0, 8, a.token, 0x1000, 1);
+	CHECK_STATUS(r.status, NDK_STATUS_CONNECTION_DISCONNECTED);
+	r = side_rdma(&a, true, 0, 8, a.token, 0x1000, 1);
+	CHECK_STATUS(r.status, NDK_STATUS_CANCELLED);
+	side_close(&a);
+	CHECK(tel_wait_u64(&d, "clients_attached", 0, 3000) == 0, "all detached");
+	CHECK(tel_wait_u64(&d, "mr_entries_in_use", 0, 3000) == 0, "nothing left behind");
+	close(up[0]);
+	close(down[1]);
+}
+
 static bool
 fd_readable(int fd, int timeout_ms)
 {
@@ -662,6 +719,7 @@ main(void)
 	RUN(test_access_checks);
 	RUN(test_fast_register_ordering);
 	RUN(test_peer_killed_mid_transfer);
+	RUN(test_initiator_killed_mid_transfer);
 	CHECK(tel_wait_u64(&d, "mr_entries_in_use", 0, 3000) == 0, "MR table empty at the end");
 	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0 on SIGTERM");
 	return t_done();
