@@ -348,8 +348,9 @@ bm_mr_cycle(struct nb_state *st)
 static void
 bm_memcpy(struct nb_state *st)
 {
-	size_t n = (size_t)nb_arg(st);
-	char *a = aligned_alloc(4096, n), *b = aligned_alloc(4096, n);
+	size_t n = (size_t)nb_arg(st), alloc = (n + 4095) & ~(size_t)4095;
+	/* C11: the size of an aligned_alloc is a multiple of its alignment */
+	char *a = aligned_alloc(4096, alloc), *b = aligned_alloc(4096, alloc);
 
 	pin_self(client_cpu >= 0 ? client_cpu : 0);
 	memset(a, 1, n);
