@@ -66,6 +66,7 @@ fill_adapter_info(struct ndk_abi_adapter_info *i, const struct ndkd_limits *lim,
 	i->max_initiator_request_sge = NDKD_MAX_SGE;
 	i->max_receive_request_sge = NDKD_MAX_SGE;
 	i->max_receive_queue_depth = 4096;
+	i->max_inline_data_size = NDK_ABI_MAX_INLINE;
 	i->max_read_request_sge = NDKD_MAX_SGE;
 	i->max_transfer_length = NDKD_MAX_TRANSFER;
 	i->max_initiator_queue_depth = 4096;

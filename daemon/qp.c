@@ -248,7 +248,9 @@ qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *a, 
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	qp->max_isge = (uint32_t)(a[4] & 0xffff);
 	qp->max_rsge = (uint32_t)((a[4] >> 16) & 0xffff);
+	qp->max_inline = (uint32_t)(a[4] >> 32);
 	if (qp->max_isge > NDKD_MAX_SGE || qp->max_rsge > NDKD_MAX_SGE ||
+	    qp->max_inline > NDK_ABI_MAX_INLINE ||
 	    !ring_map(c, &qp->sq, a[1], (uint32_t)a[3], false) ||
 	    !ring_map(c, &qp->rq, a[2], (uint32_t)(a[3] >> 32), false)) {
 		free(qp);
@@ -580,6 +582,7 @@ struct wr {
 	union {
 		struct ndk_abi_sge sge[NDKD_MAX_SGE];
 		uint64_t pages[NDKD_MAX_FRMR_PAGES];
+		uint8_t data[NDK_ABI_MAX_INLINE];
 	};
 };
 
@@ -601,10 +604,12 @@ wr_rdma(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w,
 	struct dp_chunk *rc = is_write ? dp->dst : dp->src;
 	uint32_t nl = 0, nr = 0, i;
 	struct qpt_entry peer;
+	bool inl = (w->h.flags & NDK_OP_FLAG_INLINE) != 0;
 	uint64_t total = 0;
 
-	if (w->h.n_sge > qp->max_isge || w->h.mr_handle != 0 || w->h.length != 0 ||
-	    w->h.page_array != 0 || w->h.page_count != 0 || w->h.fbo != 0)
+	if (w->h.n_sge > qp->max_isge || w->h.mr_handle != 0 || (w->h.length != 0 && !inl) ||
+	    w->h.page_array != 0 || w->h.page_count != 0 || w->h.fbo != 0 ||
+	    (inl && (!is_write || w->h.length > qp->max_inline)))
 		return NDK_STATUS_INVALID_PARAMETER;
 	/* the peer must still be there: gone or in error is a broken connection */
 	if (!qpt_read(dp->qpt, qp->peer_qpn, &peer) || peer.state == QP_FREE ||
@@ -615,6 +620,11 @@ wr_rdma(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w,
 		return NDK_STATUS_CONNECTION_INVALID;
 	remote.client_id = peer.client_id;
 	remote.pd = peer.pd;
+	if (inl) {
+		/* the data came with the request: no local token to check */
+		total = w->h.length;
+		lc[nl++] = (struct dp_chunk){ (uint8_t *)w->data, total };
+	}
 	for (i = 0; i < w->h.n_sge; i++) {
 		total += w->sge[i].length;
 		if (!resolve(dp, w->sge[i].token, w->sge[i].addr, w->sge[i].length, &local, lc,
@@ -642,10 +652,13 @@ wr_send(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w)
 	struct want local = { .client_id = c->id, .pd = qp->pd, .local = c };
 	struct qpt_entry peer;
 	struct send_msg *m;
+	bool inl = (w->h.flags & NDK_OP_FLAG_INLINE) != 0;
 	uint64_t total = 0;
 	uint32_t n = 0, i;
 
-	if (w->h.n_sge > qp->max_isge || w->h.mr_handle != 0 || w->h.length != 0 ||
+	if (inl && w->h.length > qp->max_inline)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (w->h.n_sge > qp->max_isge || w->h.mr_handle != 0 || (w->h.length != 0 && !inl) ||
 	    w->h.page_array != 0 || w->h.page_count != 0 || w->h.fbo != 0 ||
 	    w->h.remote_addr != 0 || (w->h.opcode == NDK_ABI_WR_SEND && w->h.remote_token != 0))
 		return NDK_STATUS_INVALID_PARAMETER;
@@ -662,9 +675,19 @@ wr_send(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w)
 	}
 	if (total > NDKD_MAX_TRANSFER)
 		return NDK_STATUS_INVALID_PARAMETER;
-	m = malloc(sizeof(*m) + n * sizeof(m->chunks[0]));
+	/* inline data travels in the message itself, after one chunk that points at it */
+	m = malloc(sizeof(*m) +
+		   (inl ? sizeof(m->chunks[0]) + w->h.length : n * sizeof(m->chunks[0])));
 	if (m == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	if (inl) {
+		uint8_t *data = (uint8_t *)&m->chunks[1];
+
+		memcpy(data, w->data, w->h.length);
+		dp->src[0] = (struct dp_chunk){ data, w->h.length };
+		n = 1;
+		total = w->h.length;
+	}
 	atomic_init(&m->state, SEND_INFLIGHT);
 	m->status = NDK_STATUS_PENDING;
 	m->src_qpn = qp->qpn;
@@ -778,9 +801,11 @@ static const uint32_t wr_flags_allowed[] = {
 	[NDK_ABI_WR_INVALIDATE] =
 		NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER,
 	[NDK_ABI_WR_SEND] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
-			    NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER,
+			    NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER |
+			    NDK_OP_FLAG_INLINE,
 	[NDK_ABI_WR_SEND_INVALIDATE] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
-				       NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER,
+				       NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER |
+				       NDK_OP_FLAG_INLINE,
 };
 
 static const uint32_t wr_type[] = {
@@ -798,10 +823,16 @@ static uint32_t
 wr_slots(const struct ndk_abi_wqe *h)
 {
 	switch (h->opcode) {
-	case NDK_ABI_WR_READ:
 	case NDK_ABI_WR_WRITE:
 	case NDK_ABI_WR_SEND:
 	case NDK_ABI_WR_SEND_INVALIDATE:
+		if (h->flags & NDK_OP_FLAG_INLINE)
+			return h->n_sge == 0 && h->length <= NDK_ABI_MAX_INLINE
+				       ? 1 + ((uint32_t)h->length + NDK_ABI_ENTRY_SIZE - 1) /
+							 NDK_ABI_ENTRY_SIZE
+				       : 0;
+		/* fall through */
+	case NDK_ABI_WR_READ:
 	case NDK_ABI_WR_RECEIVE:
 		return h->n_sge <= NDKD_MAX_SGE ? ndk_abi_wqe_slots(h->n_sge) : 0;
 	case NDK_ABI_WR_FAST_REGISTER:

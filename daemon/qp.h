@@ -73,6 +73,7 @@ struct dqp {
 	struct dcq *icq;
 	uint32_t max_isge;
 	uint32_t max_rsge;
+	uint32_t max_inline;
 	uint8_t state; /* the owner's copy of the table entry's state */
 	struct client *client;
 	/* sender side: the send waiting for its receiver (RC completes in order) */

@@ -167,6 +167,7 @@ struct qp {
 	void *rq_mem;
 	uint32_t max_isge;
 	uint32_t max_rsge;
+	uint32_t max_inline;
 	uint32_t unpublished;
 	bool closing;
 	struct qp *next, *prev; /* the PD's list */

@@ -57,6 +57,26 @@ sq_publish(struct qp *qp)
 }
 
 /*
+ * INLINE: gather the SGEs' bytes into the request itself, so the app may
+ * reuse its buffers as soon as the call returns (no token needed: nothing is
+ * read from its memory later). h carries the length; *len the byte count.
+ */
+static ndk_status
+gather_inline(struct qp *qp, const struct ndk_sge *sgl, uint32_t n_sge, uint8_t *buf, uint32_t *len)
+{
+	uint32_t i, total = 0;
+
+	for (i = 0; i < n_sge; i++) {
+		if (sgl[i].length > qp->max_inline - total)
+			return NDK_STATUS_INVALID_PARAMETER;
+		memcpy(buf + total, sgl[i].virtual_address, sgl[i].length);
+		total += sgl[i].length;
+	}
+	*len = total;
+	return NDK_STATUS_SUCCESS;
+}
+
+/*
  * Write one work request: the header, then body_slots slots from body.
  * NDK: when a call fails, what was deferred before it is published first.
  */
@@ -106,15 +126,23 @@ qp_rdma(struct qp *qp, uint8_t opcode, void *ctx, const struct ndk_sge *sgl, uin
 		.remote_addr = raddr,
 		.remote_token = rtoken,
 	};
-	uint32_t i;
+	uint8_t data[NDK_ABI_MAX_INLINE];
+	uint32_t i, len;
 
-	/* INLINE would let the app reuse its buffers at once; not offered yet */
-	if (flags & NDK_OP_FLAG_INLINE)
-		return NDK_STATUS_NOT_SUPPORTED;
-	if ((flags & ~allowed) != 0 || n_sge > qp->max_isge || n_sge > NDK_LIB_MAX_SGE ||
-	    (n_sge != 0 && sgl == NULL)) {
+	if ((flags & ~(allowed | NDK_OP_FLAG_INLINE)) != 0 || n_sge > qp->max_isge ||
+	    n_sge > NDK_LIB_MAX_SGE || (n_sge != 0 && sgl == NULL) ||
+	    ((flags & NDK_OP_FLAG_INLINE) && opcode != NDK_ABI_WR_WRITE)) {
 		sq_publish(qp);
 		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	if (flags & NDK_OP_FLAG_INLINE) {
+		if (gather_inline(qp, sgl, n_sge, data, &len) != NDK_STATUS_SUCCESS) {
+			sq_publish(qp);
+			return NDK_STATUS_INVALID_PARAMETER;
+		}
+		h.n_sge = 0;
+		h.length = len;
+		return sq_post(qp, &h, data, len, flags);
 	}
 	for (i = 0; i < n_sge; i++)
 		sges[i] = (struct ndk_abi_sge){
@@ -213,15 +241,22 @@ qp_post_send(struct qp *qp, uint8_t opcode, void *ctx, const struct ndk_sge *sgl
 		.request_context = (uint64_t)(uintptr_t)ctx,
 		.remote_token = token,
 	};
-	uint32_t i;
+	uint8_t data[NDK_ABI_MAX_INLINE];
+	uint32_t i, len;
 
-	if (flags & NDK_OP_FLAG_INLINE) {
-		sq_publish(qp);
-		return NDK_STATUS_NOT_SUPPORTED;
-	}
-	if ((flags & ~allowed) != 0 || n_sge > qp->max_isge || (n_sge != 0 && sgl == NULL)) {
+	if ((flags & ~(allowed | NDK_OP_FLAG_INLINE)) != 0 || n_sge > qp->max_isge ||
+	    n_sge > NDK_LIB_MAX_SGE || (n_sge != 0 && sgl == NULL)) {
 		sq_publish(qp);
 		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	if (flags & NDK_OP_FLAG_INLINE) {
+		if (gather_inline(qp, sgl, n_sge, data, &len) != NDK_STATUS_SUCCESS) {
+			sq_publish(qp);
+			return NDK_STATUS_INVALID_PARAMETER;
+		}
+		h.n_sge = 0;
+		h.length = len;
+		return sq_post(qp, &h, data, len, flags);
 	}
 	for (i = 0; i < n_sge; i++)
 		sges[i] = (struct ndk_abi_sge){
@@ -453,6 +488,7 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 	qp->qp_context = qp_context;
 	qp->max_isge = max_isge;
 	qp->max_rsge = max_rsge;
+	qp->max_inline = inline_size;
 	qp->sq_mem = ring_alloc(ad, sq_entries, &qp->sq);
 	qp->rq_mem = ring_alloc(ad, rq_entries, &qp->rq);
 	qp->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };
@@ -470,7 +506,7 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 	sqe.args[1] = (uint64_t)(uintptr_t)qp->sq_mem;
 	sqe.args[2] = (uint64_t)(uintptr_t)qp->rq_mem;
 	sqe.args[3] = sq_entries | (uint64_t)rq_entries << 32;
-	sqe.args[4] = max_isge | (uint64_t)max_rsge << 16;
+	sqe.args[4] = max_isge | (uint64_t)max_rsge << 16 | (uint64_t)inline_size << 32;
 	sqe.args[5] = (uint64_t)(uintptr_t)qp_context;
 	st = post_ctrl(ad, &sqe, 0, qp_created, (void (*)(void))completion, context, qp, 0);
 	if (st != NDK_STATUS_PENDING) {

@@ -31,7 +31,7 @@ side_qp(struct side *s)
 {
 	struct wait w = { 0 };
 	ndk_status st =
-		ndk_qp_create(s->pd, s->cq, s->cq, s, 64, 64, 4, 4, 0, w_create, &w, &s->qp);
+		ndk_qp_create(s->pd, s->cq, s->cq, s, 64, 64, 4, 4, 64, w_create, &w, &s->qp);
 
 	st = w_finish(s->ad, &w, st);
 	if (st == NDK_STATUS_SUCCESS)

@@ -628,6 +628,53 @@ test_initiator_killed_mid_transfer(void)
 	close(down[1]);
 }
 
+static void
+test_inline(void)
+{
+	struct side a, b;
+	struct ndk_result_ex r;
+	char stack[80];
+	struct ndk_sge sge = { .virtual_address = stack, .length = 40 };
+	struct ndk_sge in;
+
+	CHECK(pair_open(&a, &b, NDK_MR_FLAG_ALLOW_REMOTE_WRITE), "pair");
+	/* stack memory, no token: the bytes go with the request */
+	memset(stack, 'w', sizeof(stack));
+	CHECK_STATUS(
+		ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, NDK_OP_FLAG_INLINE),
+		NDK_STATUS_SUCCESS);
+	memset(stack, 'X', sizeof(stack)); /* reused at once */
+	r = side_result(&a);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.bytes_transferred == 40, "inline write: %s",
+	      ndk_status_str(r.status));
+	CHECK(b.buf[0] == 'w' && b.buf[39] == 'w' && b.buf[40] == 0, "the bytes at post time");
+
+	in = (struct ndk_sge){ .virtual_address = b.buf + 100,
+			       .length = 100,
+			       .memory_region_token = b.token };
+	CHECK_STATUS(ndk_qp_receive(b.qp, NULL, &in, 1), NDK_STATUS_SUCCESS);
+	memset(stack, 's', sizeof(stack));
+	CHECK_STATUS(ndk_qp_send(a.qp, NULL, &sge, 1, NDK_OP_FLAG_INLINE), NDK_STATUS_SUCCESS);
+	memset(stack, 'X', sizeof(stack));
+	r = side_result(&b);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.bytes_transferred == 40 && b.buf[100] == 's' &&
+		      b.buf[139] == 's',
+	      "inline send received: %s", ndk_status_str(r.status));
+	CHECK_STATUS(side_result(&a).status, NDK_STATUS_SUCCESS);
+
+	/* more than the QP's inline size, or a read: refused at post */
+	sge.length = 65;
+	CHECK_STATUS(
+		ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, NDK_OP_FLAG_INLINE),
+		NDK_STATUS_INVALID_PARAMETER);
+	sge.length = 8;
+	CHECK_STATUS(
+		ndk_qp_read(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, NDK_OP_FLAG_INLINE),
+		NDK_STATUS_INVALID_PARAMETER);
+	side_close(&a);
+	side_close(&b);
+}
+
 static bool
 fd_readable(int fd, int timeout_ms)
 {
@@ -716,6 +763,7 @@ main(void)
 	RUN(test_send_receive_ping_pong);
 	RUN(test_send_receive_rules);
 	RUN(test_cq_arm_and_notify);
+	RUN(test_inline);
 	RUN(test_access_checks);
 	RUN(test_fast_register_ordering);
 	RUN(test_peer_killed_mid_transfer);

@@ -6,8 +6,10 @@
  * queue, as NDK requires.
  *
  * Served: send, receive, send-and-invalidate, read, write, fast register,
- * invalidate. Bind (no memory windows yet) and the INLINE flag return
- * NOT_SUPPORTED.
+ * invalidate; INLINE for send and write (up to the QP's inline size, at most
+ * the adapter's MaxInlineDataSize: the bytes are copied at post, the buffers
+ * are free at once, their tokens unused). Bind returns NOT_SUPPORTED: no
+ * memory windows yet.
  */
 #ifndef NDK_QP_H
 #define NDK_QP_H

@@ -262,10 +262,12 @@ struct ndk_abi_sge {
 _Static_assert(sizeof(struct ndk_abi_sge) == 16, "sge size");
 
 #define NDK_ABI_SGE_PER_SLOT 4u
+#define NDK_ABI_MAX_INLINE   256u /* inline data bytes a work request may carry */
 
 /*
  * The first 64-byte slot of a work request; its SGEs follow in the next
- * n_slots - 1 slots, four to a slot.
+ * n_slots - 1 slots, four to a slot. With NDK_OP_FLAG_INLINE (send, write)
+ * there are no SGEs: the data itself, 'length' bytes, fills those slots.
  */
 struct ndk_abi_wqe {
 	uint8_t opcode;
@@ -276,7 +278,7 @@ struct ndk_abi_wqe {
 	uint64_t remote_addr;	  /* READ, WRITE; FAST_REGISTER: base virtual address */
 	uint32_t remote_token;	  /* READ, WRITE, SEND_INVALIDATE */
 	uint32_t mr_handle;	  /* FAST_REGISTER, INVALIDATE */
-	uint64_t length;	  /* FAST_REGISTER */
+	uint64_t length;	  /* FAST_REGISTER; INLINE: bytes of data */
 	uint64_t page_array;	  /* FAST_REGISTER: address of page_count logical addresses */
 	uint32_t page_count;	  /* FAST_REGISTER */
 	uint32_t fbo;		  /* FAST_REGISTER: first byte offset */
