@@ -129,27 +129,17 @@ mrt_cache_flush(struct mrt *t, struct mrt_cache *c)
 bool
 mrt_read(const struct mrt *t, uint32_t token, struct mrt_entry *out)
 {
-	uint32_t index = MRT_TOKEN_INDEX(token);
+	uint32_t index = MRT_TOKEN_INDEX(token), s0;
 	const struct mrt_entry *e;
-	uint32_t s0, s1;
 
 	if (index == 0 || index >= t->n_entries)
 		return false;
 	e = &t->entries[index];
-	for (;;) {
-		/* R0: pairs with W1 */
-		s0 = atomic_load_explicit(&e->seq, memory_order_acquire);
-		if (s0 & 1u) {
-			rte_pause();
-			continue;
-		}
+	do {
+		s0 = seq_read_begin(&e->seq);
 		memcpy(out, e, sizeof(*out));
-		/* R1: the copy is complete before the recheck (pairs with W0) */
-		atomic_thread_fence(memory_order_acquire);
-		s1 = atomic_load_explicit(&e->seq, memory_order_relaxed);
-		if (s0 == s1)
-			return true;
-	}
+	} while (seq_read_retry(&e->seq, s0));
+	return true;
 }
 
 bool

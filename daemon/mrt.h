@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "seqcount.h"
+
 #define MRT_TOKEN_INDEX(t)   ((t) >> 8)
 #define MRT_TOKEN_VARIANT(t) ((t)&0xffu)
 #define MRT_TOKEN(i, v)	     (((uint32_t)(i) << 8) | (uint32_t)(v))
@@ -104,20 +106,13 @@ mrt_entry(struct mrt *t, uint32_t index)
 static inline void
 mrt_write_begin(struct mrt_entry *e)
 {
-	uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
-
-	atomic_store_explicit(&e->seq, s + 1, memory_order_relaxed);
-	/* W0: the odd count is visible before any field changes (pairs with R1) */
-	atomic_thread_fence(memory_order_release);
+	seq_write_begin(&e->seq);
 }
 
 static inline void
 mrt_write_end(struct mrt_entry *e)
 {
-	uint32_t s = atomic_load_explicit(&e->seq, memory_order_relaxed);
-
-	/* W1: fields are visible before the even count (pairs with R0) */
-	atomic_store_explicit(&e->seq, s + 1, memory_order_release);
+	seq_write_end(&e->seq);
 }
 
 /*

@@ -83,34 +83,11 @@ qpt_read(const struct qpt *t, uint32_t qpn, struct qpt_entry *out)
 	if (index == 0 || index >= t->n_entries)
 		return false;
 	e = &t->entries[index];
-	for (;;) {
-		/* R0: pairs with W1 in qpt_write_end() */
-		s0 = atomic_load_explicit(&e->seq, memory_order_acquire);
-		if (s0 & 1u) {
-			rte_pause();
-			continue;
-		}
+	do {
+		s0 = seq_read_begin(&e->seq);
 		memcpy(out, e, sizeof(*out));
-		atomic_thread_fence(memory_order_acquire); /* R1: pairs with W0 */
-		if (atomic_load_explicit(&e->seq, memory_order_relaxed) == s0)
-			return (qpn & 0xffu) == out->tag;
-	}
-}
-
-static void
-qpt_write_begin(struct qpt_entry *e)
-{
-	atomic_store_explicit(&e->seq, atomic_load_explicit(&e->seq, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	atomic_thread_fence(memory_order_release); /* W0 */
-}
-
-static void
-qpt_write_end(struct qpt_entry *e)
-{
-	/* W1 */
-	atomic_store_explicit(&e->seq, atomic_load_explicit(&e->seq, memory_order_relaxed) + 1,
-			      memory_order_release);
+	} while (seq_read_retry(&e->seq, s0));
+	return (qpn & 0xffu) == out->tag;
 }
 
 static void
@@ -118,10 +95,10 @@ qpt_set_state(struct qpt *t, struct dqp *qp, uint8_t state)
 {
 	struct qpt_entry *e = &t->entries[qp->qpn >> 8];
 
-	qpt_write_begin(e);
+	seq_write_begin(&e->seq);
 	e->state = state;
 	e->peer_qpn = qp->peer_qpn;
-	qpt_write_end(e);
+	seq_write_end(&e->seq);
 	qp->state = state;
 }
 
@@ -267,7 +244,7 @@ qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *a, 
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
 	e = &x->qpt->entries[index];
-	qpt_write_begin(e);
+	seq_write_begin(&e->seq);
 	e->tag++;
 	e->state = QP_INIT;
 	e->client_id = c->id;
@@ -275,7 +252,7 @@ qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *a, 
 	e->peer_qpn = 0;
 	e->engine = x->engine;
 	e->qp = qp;
-	qpt_write_end(e);
+	seq_write_end(&e->seq);
 	qp->handle = h;
 	qp->pd = pd;
 	qp->qpn = (index << 8) | e->tag;
@@ -373,11 +350,11 @@ qp_free(struct client *c, struct ctrl_ctx *x, struct dqp *qp)
 	struct obj *po = obj_lookup(c, qp->pd, OBJ_PD);
 	uint32_t index = qp->qpn >> 8, i;
 
-	qpt_write_begin(e);
+	seq_write_begin(&e->seq);
 	e->state = QP_FREE;
 	e->tag++; /* an old qpn never names this entry again */
 	e->peer_qpn = 0;
-	qpt_write_end(e);
+	seq_write_end(&e->seq);
 	rte_ring_enqueue_elem(x->qpt->free_pool, &index, sizeof(index));
 	if (qp->send_inflight != NULL)
 		send_orphan(qp->send_inflight);
@@ -464,11 +441,7 @@ resolve(struct dp_ctx *dp, uint32_t token, uint64_t addr, uint64_t len, const st
 	ent = &t->entries[index];
 	for (;;) {
 		*n = n0;
-		s0 = atomic_load_explicit(&ent->seq, memory_order_acquire);
-		if (s0 & 1u) {
-			rte_pause();
-			continue;
-		}
+		s0 = seq_read_begin(&ent->seq);
 		memcpy(&e, ent, sizeof(e));
 		if (e.state != MRT_VALID || e.variant != MRT_TOKEN_VARIANT(token) ||
 		    e.client_id != w->client_id || e.pd != w->pd ||
@@ -514,14 +487,12 @@ resolve(struct dp_ctx *dp, uint32_t token, uint64_t addr, uint64_t len, const st
 				left -= take;
 			}
 		}
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&ent->seq, memory_order_relaxed) == s0)
+		if (!seq_read_retry(&ent->seq, s0))
 			return true;
 		continue;
 	recheck_fail:
 		/* a failure seen in a torn copy is retried, a real one reported */
-		atomic_thread_fence(memory_order_acquire);
-		if (atomic_load_explicit(&ent->seq, memory_order_relaxed) == s0)
+		if (!seq_read_retry(&ent->seq, s0))
 			return false;
 	}
 }

@@ -111,46 +111,58 @@ sq_post(struct qp *qp, struct ndk_abi_wqe *h, const void *body, uint32_t body_by
 	return NDK_STATUS_SUCCESS;
 }
 
+/*
+ * A send or write with its data: inline (the bytes gathered into the
+ * request) or as SGEs. Flags outside 'allowed' (plus INLINE where
+ * inline_ok) are refused, and what was deferred before goes out first.
+ */
 static ndk_status
-qp_rdma(struct qp *qp, uint8_t opcode, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge,
-	uint64_t raddr, uint32_t rtoken, uint32_t flags)
+post_data_wr(struct qp *qp, struct ndk_abi_wqe *h, const struct ndk_sge *sgl, uint32_t n_sge,
+	     uint32_t allowed, bool inline_ok)
 {
-	const uint32_t allowed =
-		NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER;
-	struct ndk_abi_sge sges[NDK_ABI_SGE_PER_SLOT * 4];
-	struct ndk_abi_wqe h = {
-		.opcode = opcode,
-		.n_sge = (uint16_t)n_sge,
-		.flags = flags,
-		.request_context = (uint64_t)(uintptr_t)ctx,
-		.remote_addr = raddr,
-		.remote_token = rtoken,
-	};
+	struct ndk_abi_sge sges[NDK_LIB_MAX_SGE];
 	uint8_t data[NDK_ABI_MAX_INLINE];
-	uint32_t i, len;
+	uint32_t flags = h->flags, i, len;
 
-	if ((flags & ~(allowed | NDK_OP_FLAG_INLINE)) != 0 || n_sge > qp->max_isge ||
-	    n_sge > NDK_LIB_MAX_SGE || (n_sge != 0 && sgl == NULL) ||
-	    ((flags & NDK_OP_FLAG_INLINE) && opcode != NDK_ABI_WR_WRITE)) {
+	if (inline_ok)
+		allowed |= NDK_OP_FLAG_INLINE;
+	if ((flags & ~allowed) != 0 || n_sge > qp->max_isge || n_sge > NDK_LIB_MAX_SGE ||
+	    (n_sge != 0 && sgl == NULL) ||
+	    ((flags & NDK_OP_FLAG_INLINE) &&
+	     gather_inline(qp, sgl, n_sge, data, &len) != NDK_STATUS_SUCCESS)) {
 		sq_publish(qp);
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
 	if (flags & NDK_OP_FLAG_INLINE) {
-		if (gather_inline(qp, sgl, n_sge, data, &len) != NDK_STATUS_SUCCESS) {
-			sq_publish(qp);
-			return NDK_STATUS_INVALID_PARAMETER;
-		}
-		h.n_sge = 0;
-		h.length = len;
-		return sq_post(qp, &h, data, len, flags);
+		h->n_sge = 0;
+		h->length = len;
+		return sq_post(qp, h, data, len, flags);
 	}
+	h->n_sge = (uint16_t)n_sge;
 	for (i = 0; i < n_sge; i++)
 		sges[i] = (struct ndk_abi_sge){
 			.addr = sgl[i].logical_address,
 			.length = sgl[i].length,
 			.token = sgl[i].memory_region_token,
 		};
-	return sq_post(qp, &h, sges, n_sge * sizeof(sges[0]), flags);
+	return sq_post(qp, h, sges, n_sge * sizeof(sges[0]), flags);
+}
+
+static ndk_status
+qp_rdma(struct qp *qp, uint8_t opcode, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge,
+	uint64_t raddr, uint32_t rtoken, uint32_t flags)
+{
+	struct ndk_abi_wqe h = {
+		.opcode = opcode,
+		.flags = flags,
+		.request_context = (uint64_t)(uintptr_t)ctx,
+		.remote_addr = raddr,
+		.remote_token = rtoken,
+	};
+
+	return post_data_wr(qp, &h, sgl, n_sge,
+			    NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER,
+			    opcode == NDK_ABI_WR_WRITE);
 }
 
 static ndk_status
@@ -231,40 +243,17 @@ static ndk_status
 qp_post_send(struct qp *qp, uint8_t opcode, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge,
 	     uint32_t flags, uint32_t token)
 {
-	const uint32_t allowed = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
-				 NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER;
-	struct ndk_abi_sge sges[NDK_LIB_MAX_SGE];
 	struct ndk_abi_wqe h = {
 		.opcode = opcode,
-		.n_sge = (uint16_t)n_sge,
 		.flags = flags,
 		.request_context = (uint64_t)(uintptr_t)ctx,
 		.remote_token = token,
 	};
-	uint8_t data[NDK_ABI_MAX_INLINE];
-	uint32_t i, len;
 
-	if ((flags & ~(allowed | NDK_OP_FLAG_INLINE)) != 0 || n_sge > qp->max_isge ||
-	    n_sge > NDK_LIB_MAX_SGE || (n_sge != 0 && sgl == NULL)) {
-		sq_publish(qp);
-		return NDK_STATUS_INVALID_PARAMETER;
-	}
-	if (flags & NDK_OP_FLAG_INLINE) {
-		if (gather_inline(qp, sgl, n_sge, data, &len) != NDK_STATUS_SUCCESS) {
-			sq_publish(qp);
-			return NDK_STATUS_INVALID_PARAMETER;
-		}
-		h.n_sge = 0;
-		h.length = len;
-		return sq_post(qp, &h, data, len, flags);
-	}
-	for (i = 0; i < n_sge; i++)
-		sges[i] = (struct ndk_abi_sge){
-			.addr = sgl[i].logical_address,
-			.length = sgl[i].length,
-			.token = sgl[i].memory_region_token,
-		};
-	return sq_post(qp, &h, sges, n_sge * sizeof(sges[0]), flags);
+	return post_data_wr(qp, &h, sgl, n_sge,
+			    NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+				    NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER,
+			    true);
 }
 
 static ndk_status
