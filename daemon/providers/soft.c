@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The software provider: RDMA semantics carried out by the engines
- * themselves. It needs no device, so it always probes; the memory and
- * transfer paths it serves arrive with the MR and QP objects.
+ * themselves (objects.c for memory registration, qp.c for the same-node
+ * data path: memcpy between the clients' mapped regions). It needs no
+ * device, so it always probes. Those paths call no provider op yet; the
+ * ops table grows its data-path entries with the mlx5 and RoCEv2 paths.
  */
 #include <stdio.h>
 
