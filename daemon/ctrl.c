@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "conn.h"
 #include "ndkd.h"
 #include "qp.h"
 
@@ -111,6 +112,36 @@ ctrl_execute(struct client *c, struct ctrl_ctx *x, const struct ndk_abi_sqe *sqe
 			goto bad;
 		st = qp_destroy(c, x, sqe->handle);
 		break;
+	case NDK_ABI_OP_LISTEN:
+		if (sqe->handle != 0 || !unused_zero(sqe, 1))
+			goto bad;
+		st = conn_listen(c, x, a[0], cqe->out);
+		break;
+	case NDK_ABI_OP_LISTENER_DESTROY:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = conn_listener_destroy(c, x, sqe->handle);
+		break;
+	case NDK_ABI_OP_GET_CONNECTION:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = conn_get(c, x, sqe->handle, sqe->user_data, cqe->out);
+		break;
+	case NDK_ABI_OP_CONNECT:
+		if (!unused_zero(sqe, 1))
+			goto bad;
+		st = conn_connect(c, x, sqe->handle, a[0], sqe->user_data);
+		break;
+	case NDK_ABI_OP_ACCEPT:
+		if (!unused_zero(sqe, 1))
+			goto bad;
+		st = conn_accept(c, x, sqe->handle, a[0]);
+		break;
+	case NDK_ABI_OP_REJECT:
+		if (sqe->handle != 0 || !unused_zero(sqe, 1))
+			goto bad;
+		st = conn_reject(c, x, a[0]);
+		break;
 	default:
 		goto bad;
 	}
@@ -152,7 +183,9 @@ ctrl_serve(struct client *c, struct ctrl_ctx *x, unsigned int budget, bool cance
 			(*bad)++;
 			stat_add(&c->stats.bad_requests, 1);
 		}
-		memcpy(ndk_ring_prod_next(&c->cq), &cqe, sizeof(cqe));
+		/* PENDING: held, answered later by ctrl_complete() */
+		if (cqe.status != NDK_STATUS_PENDING)
+			memcpy(ndk_ring_prod_next(&c->cq), &cqe, sizeof(cqe));
 	}
 	if (n != 0) {
 		stat_add(&c->stats.requests, n);
@@ -163,4 +196,26 @@ out:
 	if (broken)
 		c->broken = true;
 	return n;
+}
+
+void
+ctrl_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_status status,
+	      uint64_t out0, uint64_t out1)
+{
+	struct ndk_abi_cqe cqe = {
+		.user_data = user_data,
+		.status = status,
+		.opcode = opcode,
+		.out = { out0, out1 },
+	};
+	bool broken = false;
+
+	if (ndk_ring_prod_space(&c->cq, &broken) == 0) {
+		/* the library never lets this happen; a client that does is on its own */
+		if (broken)
+			c->broken = true;
+		return;
+	}
+	memcpy(ndk_ring_prod_next(&c->cq), &cqe, sizeof(cqe));
+	ndk_ring_prod_publish(&c->cq);
 }

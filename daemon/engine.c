@@ -13,13 +13,14 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "conn.h"
 #include "engine.h"
 
 _Static_assert(sizeof(struct engine_msg) == 16, "engine_msg is a 16-byte ring element");
 
 int
 engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients, struct mrt *mrt,
-	       struct qpt *qpt, const struct ndkd_limits *lim)
+	       struct qpt *qpt, struct portt *ports, const struct ndkd_limits *lim)
 {
 	char name[RTE_RING_NAMESIZE];
 	unsigned int i, ring_size;
@@ -30,9 +31,11 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 	ring_size = rte_align32pow2(2 * max_clients + 8);
 	set->engines = calloc(n, sizeof(*set->engines));
 	set->send_inbox = calloc(n, sizeof(*set->send_inbox));
-	if (set->engines == NULL || set->send_inbox == NULL) {
+	set->conn_inbox = calloc(n, sizeof(*set->conn_inbox));
+	if (set->engines == NULL || set->send_inbox == NULL || set->conn_inbox == NULL) {
 		free(set->engines);
 		free(set->send_inbox);
+		free(set->conn_inbox);
 		return -ENOMEM;
 	}
 	set->n = n;
@@ -60,6 +63,14 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 		e->ctx.lim = lim;
 		e->ctx.qpt = qpt;
 		e->ctx.engine = i;
+		e->ctx.ports = ports;
+		e->ctx.conn_inbox = set->conn_inbox;
+		snprintf(name, sizeof(name), "ndkd_conn%u", i);
+		set->conn_inbox[i] = rte_ring_create_elem(name, sizeof(void *),
+							  rte_align32pow2(qpt->n_entries + 1),
+							  SOCKET_ID_ANY, RING_F_SC_DEQ);
+		if (set->conn_inbox[i] == NULL)
+			goto err;
 		snprintf(name, sizeof(name), "ndkd_send%u", i);
 		/* one send in flight per sending QP at most: room for all of them */
 		set->send_inbox[i] = rte_ring_create_elem(name, sizeof(void *),
@@ -104,6 +115,16 @@ engines_destroy(struct engine_set *set)
 	}
 	free(set->send_inbox);
 	set->send_inbox = NULL;
+	for (i = 0; set->conn_inbox != NULL && i < set->n; i++) {
+		struct conn_msg *m;
+
+		while (set->conn_inbox[i] != NULL &&
+		       rte_ring_dequeue_elem(set->conn_inbox[i], &m, sizeof(m)) == 0)
+			free(m);
+		rte_ring_free(set->conn_inbox[i]);
+	}
+	free(set->conn_inbox);
+	set->conn_inbox = NULL;
 	free(set->engines);
 	set->engines = NULL;
 	rte_ring_free(set->outbox);
@@ -221,6 +242,14 @@ engine_poll_once(struct engine *e)
 						RTE_DIM(sends), NULL);
 		for (i = 0; i < n; i++)
 			qp_deliver(&e->dp, sends[i]);
+	}
+	{
+		struct conn_msg *conns[8];
+
+		n = rte_ring_dequeue_burst_elem(e->set->conn_inbox[e->id], conns, sizeof(conns[0]),
+						RTE_DIM(conns), NULL);
+		for (i = 0; i < n; i++)
+			conn_handle(&e->ctx, e->clients, e->n_clients, conns[i]);
 	}
 
 	for (i = 0; i < e->n_clients; i++) {

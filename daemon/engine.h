@@ -61,6 +61,7 @@ struct engine_set {
 	unsigned int n;
 	struct rte_ring *outbox;      /* engines -> main, multi-producer */
 	struct rte_ring **send_inbox; /* per engine: sends addressed to its QPs */
+	struct rte_ring **conn_inbox; /* per engine: connection messages */
 	/*
 	 * Engines report a quiescent state every pass; main waits for a grace
 	 * period before it unmaps a client's regions, which other engines may
@@ -71,7 +72,8 @@ struct engine_set {
 };
 
 int engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
-		   struct mrt *mrt, struct qpt *qpt, const struct ndkd_limits *lim);
+		   struct mrt *mrt, struct qpt *qpt, struct portt *ports,
+		   const struct ndkd_limits *lim);
 /* The calling thread polls engine e itself (one-lcore layout): it reports quiescence. */
 void engine_adopt(struct engine *e);
 /* Wait until no engine can still be touching memory of a client that is gone. */

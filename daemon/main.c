@@ -4,6 +4,7 @@
  * lcore, and an orderly stop on SIGTERM/SIGINT.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "conn.h"
 #include "engine.h"
 #include "log.h"
 #include "mrt.h"
@@ -163,6 +165,7 @@ main(int argc, char **argv)
 	struct provider prov;
 	struct mrt mrt;
 	struct qpt qpt;
+	struct portt *ports = NULL;
 	unsigned int i, lcore, n_workers;
 	sigset_t set;
 	bool huge;
@@ -204,8 +207,15 @@ main(int argc, char **argv)
 		NDKD_LOG(ERR, main, "cannot create the QP table: %s", strerror(-rc));
 		goto err_mrt;
 	}
+	ports = calloc(1, sizeof(*ports));
+	if (ports == NULL) {
+		rc = -ENOMEM;
+		goto err_qpt;
+	}
+	rte_spinlock_init(&ports->lock);
 	n_workers = rte_lcore_count() - 1;
-	rc = engines_create(&eng, n_workers > 0 ? n_workers : 1, o.max_clients, &mrt, &qpt, &o.lim);
+	rc = engines_create(&eng, n_workers > 0 ? n_workers : 1, o.max_clients, &mrt, &qpt, ports,
+			    &o.lim);
 	if (rc != 0) {
 		NDKD_LOG(ERR, main, "cannot create engines: %s", strerror(-rc));
 		goto err_qpt;
@@ -253,6 +263,7 @@ main(int argc, char **argv)
 		rte_eal_mp_wait_lcore();
 	server_fini(&srv);
 	engines_destroy(&eng);
+	free(ports);
 	qpt_destroy(&qpt);
 	mrt_destroy(&mrt);
 	prov.ops.fini(&prov);
@@ -264,6 +275,7 @@ err_srv:
 	server_fini(&srv);
 	engines_destroy(&eng);
 err_qpt:
+	free(ports);
 	qpt_destroy(&qpt);
 err_mrt:
 	mrt_destroy(&mrt);

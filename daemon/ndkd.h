@@ -100,6 +100,7 @@ enum obj_type {
 	OBJ_MR,
 	OBJ_CQ,
 	OBJ_QP,
+	OBJ_LISTENER,
 };
 
 /* A client's PD or MR, named by its handle (the index in the client's table). */
@@ -154,6 +155,8 @@ struct client {
 	 */
 	uint64_t **fr_spare;
 	uint32_t n_fr_spare;
+	/* connections handed to this client's listeners, awaiting accept or reject */
+	struct conn_msg *conns;
 	struct client_stats stats;
 	struct client *next; /* main's list */
 };
@@ -167,6 +170,8 @@ void channel_set_state(struct client *c, uint32_t state);
 struct mrt;
 struct mrt_cache;
 struct qpt;
+struct portt;
+struct conn_msg;
 
 /* What an engine lends the control path: the MR table, its index cache, the limits. */
 struct ctrl_ctx {
@@ -175,6 +180,8 @@ struct ctrl_ctx {
 	const struct ndkd_limits *lim;
 	struct qpt *qpt;
 	unsigned int engine; /* the engine this context belongs to */
+	struct portt *ports;
+	struct rte_ring **conn_inbox; /* every engine's, by id */
 };
 
 /*
@@ -191,6 +198,14 @@ bool ctrl_execute(struct client *c, struct ctrl_ctx *x, const struct ndk_abi_sqe
  */
 unsigned int ctrl_serve(struct client *c, struct ctrl_ctx *x, unsigned int budget, bool cancel,
 			uint64_t *bad);
+
+/*
+ * Answer a request held earlier (its user_data) on c's control completion
+ * ring. Only c's engine may call it. The library keeps a completion slot per
+ * request in flight, so there is always room.
+ */
+void ctrl_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_status status,
+		   uint64_t out0, uint64_t out1);
 
 /* objects.c: PDs and MRs. Each returns the status for the completion. */
 ndk_status obj_pd_create(struct client *c, struct ctrl_ctx *x, uint64_t out[6]);

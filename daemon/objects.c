@@ -16,6 +16,7 @@
 
 #include <stdlib.h>
 
+#include "conn.h"
 #include "mrt.h"
 #include "ndkd.h"
 #include "qp.h"
@@ -368,7 +369,8 @@ obj_release_all(struct client *c, struct ctrl_ctx *x)
 {
 	uint32_t h;
 
-	/* QPs first: they hold CQs and count in their PD */
+	/* connections and listeners, then QPs: they hold CQs and count in their PD */
+	conn_release_all(c, x);
 	qp_release_all(c, x);
 	/* MRs first, so each PD is childless when its turn comes. */
 	for (h = 1; h < c->obj_hw; h++) {

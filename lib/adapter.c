@@ -160,6 +160,8 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 		pd_retry(ad);
 	if (ad->cq_retry != NULL)
 		cq_retry(ad);
+	if (ad->listener_retry != NULL)
+		listener_retry(ad);
 	/* only apps that armed a CQ pay for this read */
 	if (ad->n_armed != 0)
 		cq_notify(ad);
@@ -373,19 +375,23 @@ adapter_close(struct ndk_object_header *obj, ndk_fn_close_completion cb, void *c
 	if (ad->in_callback != 0)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
 	deadline = now_ns() + CLOSE_DRAIN_NS;
-	while (ad->inflight > 0 && !ad->gone) {
+	/* parked requests wait for other apps, not for ndkd: they are cancelled below */
+	while (ad->inflight > ad->parked && !ad->gone) {
 		if (adapter_progress(&ad->pub, 0) == 0 && now_ns() > deadline) {
 			ad->gone = true;
 			break;
 		}
 	}
-	/* Only after a timeout: the daemon never answered these. */
+	/* What is left: parked requests (CANCELLED), or, after a timeout, unanswered ones. */
 	while (ad->inflight > 0) {
 		uint32_t i;
 
 		for (i = 0; i < ad->nslots; i++) {
 			if (ad->slots[i].busy)
-				run_completion(ad, i, NDK_STATUS_IO_TIMEOUT, NULL);
+				run_completion(ad, i,
+					       ad->gone ? NDK_STATUS_IO_TIMEOUT
+							: NDK_STATUS_CANCELLED,
+					       NULL);
 		}
 	}
 	free_adapter(ad);
@@ -398,6 +404,8 @@ static const struct ndk_adapter_dispatch adapter_dispatch = {
 	.query_adapter_info = adapter_query_info,
 	.create_cq = cq_create,
 	.create_pd = pd_create,
+	.create_connector = connector_create,
+	.create_listener = listener_create,
 	.build_lam = adapter_build_lam,
 	.release_lam = adapter_release_lam,
 	.nop = adapter_nop,

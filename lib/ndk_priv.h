@@ -81,7 +81,9 @@ struct adapter {
 	struct pd *pds;	  /* every PD not yet freed, so adapter close can free them */
 	struct cq *cqs;	  /* likewise for CQs */
 	struct cq *cq_retry;
-	int event_fd;	  /* kicked by ndkd for armed CQs; -1 until first needed */
+	int event_fd;	 /* kicked by ndkd for armed CQs; -1 until first needed */
+	uint32_t parked; /* requests ndkd holds until another app acts (see connector.c) */
+	struct listener *listener_retry;
 	uint32_t n_armed; /* CQs armed and not yet notified */
 };
 
@@ -242,6 +244,16 @@ ndk_status qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, v
 		     uint32_t inline_size, ndk_fn_create_completion completion, void *context,
 		     struct ndk_qp **qp);
 void qp_free(struct qp *qp);
+
+/* connector.c */
+struct listener;
+ndk_status listener_create(struct ndk_adapter *a,
+			   void (*connect_event)(void *, struct ndk_connector *), void *event_ctx,
+			   ndk_fn_create_completion completion, void *context,
+			   struct ndk_listener **listener);
+ndk_status connector_create(struct ndk_adapter *a, ndk_fn_create_completion completion,
+			    void *context, struct ndk_connector **connector);
+void listener_retry(struct adapter *ad);
 
 /* mr.c */
 struct mr *mr_new(struct pd *pd, uint32_t handle, bool fast_register);

@@ -28,6 +28,8 @@ extern "C" {
 
 struct ndk_adapter;
 struct ndk_pd;
+struct ndk_listener;
+struct ndk_connector;
 
 /* NDK_RDMA_TECHNOLOGY */
 #define NDK_RDMA_TECHNOLOGY_UNDEFINED  0
@@ -166,6 +168,17 @@ typedef ndk_status (*ndk_fn_create_pd)(struct ndk_adapter *adapter,
 				       ndk_fn_create_completion completion, void *context,
 				       struct ndk_pd **pd);
 
+/* NDK_FN_CREATE_CONNECTOR / NDK_FN_CREATE_LISTENER: local objects, SUCCESS at once. */
+typedef ndk_status (*ndk_fn_create_connector)(struct ndk_adapter *adapter,
+					      ndk_fn_create_completion completion, void *context,
+					      struct ndk_connector **connector);
+typedef ndk_status (*ndk_fn_create_listener)(struct ndk_adapter *adapter,
+					     void (*connect_event)(void *context,
+								   struct ndk_connector *connector),
+					     void *connect_event_context,
+					     ndk_fn_create_completion completion, void *context,
+					     struct ndk_listener **listener);
+
 /*
  * NDK_FN_BUILD_LAM: the logical address mapping of [addr, addr + length),
  * which must lie in one of the adapter's arena regions or attached fds.
@@ -189,6 +202,8 @@ struct ndk_adapter_dispatch {
 	ndk_fn_query_adapter_info query_adapter_info;
 	ndk_fn_create_cq create_cq;
 	ndk_fn_create_pd create_pd;
+	ndk_fn_create_connector create_connector;
+	ndk_fn_create_listener create_listener;
 	ndk_fn_build_lam build_lam;
 	ndk_fn_release_lam release_lam;
 	/* ndkd's own, after NDK's */
@@ -255,6 +270,21 @@ ndk_cq_create_with_notification(struct ndk_adapter *adapter, uint32_t depth,
 {
 	return adapter->dispatch->create_cq(adapter, depth, notification, notification_context,
 					    completion, context, cq);
+}
+
+static inline ndk_status
+ndk_connector_create(struct ndk_adapter *adapter, struct ndk_connector **connector)
+{
+	return adapter->dispatch->create_connector(adapter, NULL, NULL, connector);
+}
+
+static inline ndk_status
+ndk_listener_create(struct ndk_adapter *adapter,
+		    void (*connect_event)(void *context, struct ndk_connector *connector),
+		    void *context, struct ndk_listener **listener)
+{
+	return adapter->dispatch->create_listener(adapter, connect_event, context, NULL, NULL,
+						  listener);
 }
 
 static inline ndk_status

@@ -11,5 +11,6 @@
 #include <ndk/mr.h>
 #include <ndk/cq.h>
 #include <ndk/qp.h>
+#include <ndk/connector.h>
 
 #endif /* NDK_NDK_H */

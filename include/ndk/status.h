@@ -32,6 +32,7 @@ typedef uint32_t ndk_status;
 #define NDK_STATUS_NOT_SUPPORTED	   ((ndk_status)0xC00000BBu)
 #define NDK_STATUS_CANCELLED		   ((ndk_status)0xC0000120u)
 #define NDK_STATUS_INVALID_DEVICE_STATE	   ((ndk_status)0xC0000184u)
+#define NDK_STATUS_ADDRESS_ALREADY_EXISTS  ((ndk_status)0xC000020Au)
 #define NDK_STATUS_CONNECTION_DISCONNECTED ((ndk_status)0xC000020Cu)
 #define NDK_STATUS_CONNECTION_REFUSED	   ((ndk_status)0xC0000236u)
 #define NDK_STATUS_CONNECTION_INVALID	   ((ndk_status)0xC000023Au)

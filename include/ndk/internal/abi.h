@@ -203,7 +203,18 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 #define NDK_ABI_OP_QP_CONNECT 12u /* handle = qp; args: [0] the peer's qpn (same node) */
 #define NDK_ABI_OP_QP_FLUSH   13u /* handle = qp */
 #define NDK_ABI_OP_QP_DESTROY 14u /* handle = qp */
-#define NDK_ABI_OP_MAX	      14u
+/*
+ * Connection management by port on this node (NDK's listener and connector).
+ * GET_CONNECTION and CONNECT are answered when the other side acts, not in
+ * order: their completions may come after later requests'.
+ */
+#define NDK_ABI_OP_LISTEN	    15u /* args: [0] port -> out[0] listener */
+#define NDK_ABI_OP_LISTENER_DESTROY 16u /* handle = listener */
+#define NDK_ABI_OP_GET_CONNECTION   17u /* handle = listener -> out[0] conn id, [1] peer qpn */
+#define NDK_ABI_OP_CONNECT	    18u /* handle = qp; args: [0] port -> out[0] peer qpn */
+#define NDK_ABI_OP_ACCEPT	    19u /* handle = qp; args: [0] conn id */
+#define NDK_ABI_OP_REJECT	    20u /* args: [0] conn id */
+#define NDK_ABI_OP_MAX		    20u
 
 #define NDK_ABI_MR_KIND_NORMAL	0u
 #define NDK_ABI_MR_KIND_FASTREG 1u

@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Listener and connector, see conn.h. Every id and handle from a client is checked. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_pause.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "conn.h"
+#include "qp.h"
+
+static void
+conn_send(struct ctrl_ctx *x, uint32_t engine, struct conn_msg *m)
+{
+	/* sized for every QP's connect at once: a failure would be a bug, so spin */
+	while (rte_ring_enqueue_elem(x->conn_inbox[engine], &m, sizeof(m)) != 0)
+		rte_pause();
+}
+
+/* Tell the connecting side no. */
+static void
+refuse(struct ctrl_ctx *x, struct conn_msg *m)
+{
+	m->kind = CONN_REFUSED;
+	conn_send(x, m->active_engine, m);
+}
+
+ndk_status
+conn_listen(struct client *c, struct ctrl_ctx *x, uint64_t port, uint64_t out[6])
+{
+	struct dlistener *l;
+	uint32_t h;
+
+	if (port == 0 || port >= NDKD_PORTS)
+		return NDK_STATUS_INVALID_PARAMETER;
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	h = obj_new(c, OBJ_LISTENER, l);
+	if (h == 0) {
+		free(l);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	rte_spinlock_lock(&x->ports->lock);
+	if (x->ports->port[port].client_id != 0) {
+		rte_spinlock_unlock(&x->ports->lock);
+		obj_delete(c, h);
+		free(l);
+		return NDK_STATUS_ADDRESS_ALREADY_EXISTS;
+	}
+	x->ports->port[port].client_id = c->id;
+	x->ports->port[port].engine = x->engine;
+	x->ports->port[port].handle = h;
+	rte_spinlock_unlock(&x->ports->lock);
+	l->port = (uint32_t)port;
+	out[0] = h;
+	return NDK_STATUS_SUCCESS;
+}
+
+ndk_status
+conn_listener_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle)
+{
+	struct obj *o = obj_lookup(c, handle, OBJ_LISTENER);
+	struct dlistener *l;
+
+	if (o == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	l = o->ptr;
+	rte_spinlock_lock(&x->ports->lock);
+	memset(&x->ports->port[l->port], 0, sizeof(x->ports->port[0]));
+	rte_spinlock_unlock(&x->ports->lock);
+	/* the held GET_CONNECTION ends first; connections not yet handed over are refused */
+	if (l->held)
+		ctrl_complete(c, l->held_req, NDK_ABI_OP_GET_CONNECTION, NDK_STATUS_CANCELLED, 0,
+			      0);
+	while (l->backlog != NULL) {
+		struct conn_msg *m = l->backlog;
+
+		l->backlog = m->next;
+		refuse(x, m);
+	}
+	free(l);
+	obj_delete(c, handle);
+	return NDK_STATUS_SUCCESS;
+}
+
+/* Hand m to the listener's app: now, to its held GET_CONNECTION, or later. */
+static void
+offer(struct client *c, struct dlistener *l, struct conn_msg *m)
+{
+	m->next = NULL;
+	if (!l->held) {
+		if (l->backlog_tail != NULL)
+			l->backlog_tail->next = m;
+		else
+			l->backlog = m;
+		l->backlog_tail = m;
+		return;
+	}
+	l->held = false;
+	m->next = c->conns;
+	c->conns = m;
+	ctrl_complete(c, l->held_req, NDK_ABI_OP_GET_CONNECTION, NDK_STATUS_SUCCESS,
+		      (uint64_t)(uintptr_t)m, m->active_qpn);
+}
+
+ndk_status
+conn_get(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t user_data, uint64_t out[6])
+{
+	struct obj *o = obj_lookup(c, handle, OBJ_LISTENER);
+	struct dlistener *l;
+	struct conn_msg *m;
+
+	(void)x;
+	if (o == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	l = o->ptr;
+	if (l->held)
+		return NDK_STATUS_INVALID_DEVICE_STATE; /* one at a time */
+	m = l->backlog;
+	if (m == NULL) {
+		l->held = true;
+		l->held_req = user_data;
+		return NDK_STATUS_PENDING; /* answered when a connection comes */
+	}
+	l->backlog = m->next;
+	if (l->backlog == NULL)
+		l->backlog_tail = NULL;
+	m->next = c->conns;
+	c->conns = m;
+	out[0] = (uint64_t)(uintptr_t)m;
+	out[1] = m->active_qpn;
+	return NDK_STATUS_SUCCESS;
+}
+
+ndk_status
+conn_connect(struct client *c, struct ctrl_ctx *x, uint32_t qp_handle, uint64_t port,
+	     uint64_t user_data)
+{
+	struct obj *o = obj_lookup(c, qp_handle, OBJ_QP);
+	struct dqp *qp;
+	struct conn_msg *m;
+	uint32_t engine;
+
+	if (o == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	qp = o->ptr;
+	if (port == 0 || port >= NDKD_PORTS)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (qp->state != QP_INIT)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	rte_spinlock_lock(&x->ports->lock);
+	if (x->ports->port[port].client_id == 0) {
+		rte_spinlock_unlock(&x->ports->lock);
+		free(m);
+		return NDK_STATUS_CONNECTION_REFUSED; /* nobody listens there */
+	}
+	engine = x->ports->port[port].engine;
+	m->listener = x->ports->port[port].handle;
+	rte_spinlock_unlock(&x->ports->lock);
+	m->kind = CONN_REQUEST;
+	m->port = (uint32_t)port;
+	m->active_client = c->id;
+	m->active_engine = x->engine;
+	m->active_qp = qp_handle;
+	m->active_qpn = qp->qpn;
+	m->active_req = user_data;
+	conn_send(x, engine, m);
+	return NDK_STATUS_PENDING; /* answered on accept or reject */
+}
+
+/* Take a connection handed to this client out of its list; NULL for a forged id. */
+static struct conn_msg *
+conn_take(struct client *c, uint64_t id)
+{
+	struct conn_msg **pp, *m;
+
+	for (pp = &c->conns; *pp != NULL; pp = &(*pp)->next) {
+		if ((uint64_t)(uintptr_t)*pp == id) {
+			m = *pp;
+			*pp = m->next;
+			return m;
+		}
+	}
+	return NULL;
+}
+
+ndk_status
+conn_accept(struct client *c, struct ctrl_ctx *x, uint32_t qp_handle, uint64_t id)
+{
+	struct obj *o = obj_lookup(c, qp_handle, OBJ_QP);
+	struct conn_msg *m;
+	ndk_status st;
+
+	if (o == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	m = conn_take(c, id);
+	if (m == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	st = qp_connect(c, x, qp_handle, m->active_qpn);
+	if (st != NDK_STATUS_SUCCESS) {
+		/* the connection stays offered: the app may accept on another QP */
+		m->next = c->conns;
+		c->conns = m;
+		return st;
+	}
+	m->kind = CONN_ACCEPTED;
+	m->passive_qpn = ((struct dqp *)o->ptr)->qpn;
+	conn_send(x, m->active_engine, m);
+	return NDK_STATUS_SUCCESS;
+}
+
+ndk_status
+conn_reject(struct client *c, struct ctrl_ctx *x, uint64_t id)
+{
+	struct conn_msg *m = conn_take(c, id);
+
+	if (m == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	refuse(x, m);
+	return NDK_STATUS_SUCCESS;
+}
+
+void
+conn_release_all(struct client *c, struct ctrl_ctx *x)
+{
+	uint32_t h;
+
+	while (c->conns != NULL) {
+		struct conn_msg *m = c->conns;
+
+		c->conns = m->next;
+		refuse(x, m);
+	}
+	for (h = 1; h < c->obj_hw; h++) {
+		if (c->objs[h].type == OBJ_LISTENER)
+			conn_listener_destroy(c, x, h);
+	}
+}
+
+static struct client *
+find_client(struct client **clients, unsigned int n, uint32_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (clients[i]->id == id && !clients[i]->broken)
+			return clients[i];
+	}
+	return NULL;
+}
+
+void
+conn_handle(struct ctrl_ctx *x, struct client **clients, unsigned int n_clients, struct conn_msg *m)
+{
+	struct client *c;
+	struct obj *o;
+
+	if (m->kind == CONN_REQUEST) {
+		uint32_t owner = 0;
+
+		/* the listener may have closed, or the port changed hands, meanwhile */
+		rte_spinlock_lock(&x->ports->lock);
+		if (x->ports->port[m->port].handle == m->listener)
+			owner = x->ports->port[m->port].client_id;
+		rte_spinlock_unlock(&x->ports->lock);
+		c = owner != 0 ? find_client(clients, n_clients, owner) : NULL;
+		o = c != NULL ? obj_lookup(c, m->listener, OBJ_LISTENER) : NULL;
+		if (o == NULL)
+			refuse(x, m);
+		else
+			offer(c, o->ptr, m);
+		return;
+	}
+	/* an answer for the connecting side, which may have gone meanwhile */
+	c = find_client(clients, n_clients, m->active_client);
+	o = c != NULL ? obj_lookup(c, m->active_qp, OBJ_QP) : NULL;
+	if (o != NULL && ((struct dqp *)o->ptr)->qpn == m->active_qpn) {
+		ndk_status st = NDK_STATUS_CONNECTION_REFUSED;
+
+		if (m->kind == CONN_ACCEPTED)
+			st = qp_connect(c, x, m->active_qp, m->passive_qpn);
+		ctrl_complete(c, m->active_req, NDK_ABI_OP_CONNECT, st,
+			      st == NDK_STATUS_SUCCESS ? m->passive_qpn : 0, 0);
+	}
+	free(m);
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Connections by port on this node: NDK's listener and connector. A
+ * listener owns a port in the node-wide port table. A CONNECT travels, as a
+ * message on the owning engine's connection ring, to the listener's engine,
+ * which hands it to the listener's app (its GET_CONNECTION request, held
+ * until then); ACCEPT connects the two QPs and sends the answer back to the
+ * connecting engine, which completes the CONNECT it held. A message has one
+ * owner at a time: whoever holds it frees it when it is done.
+ */
+#ifndef NDKD_CONN_H
+#define NDKD_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_spinlock.h>
+
+#include "ndkd.h"
+
+#define NDKD_PORTS 65536
+
+struct portt {
+	rte_spinlock_t lock; /* taken by engines on listen, close and connect only */
+	struct {
+		uint32_t client_id; /* 0: free */
+		uint32_t engine;
+		uint32_t handle;
+	} port[NDKD_PORTS];
+};
+
+enum conn_kind {
+	CONN_REQUEST = 1, /* to the listener's engine */
+	CONN_ACCEPTED,	  /* back to the connecting engine */
+	CONN_REFUSED,	  /* back to the connecting engine */
+};
+
+struct conn_msg {
+	uint32_t kind;
+	uint32_t port;
+	uint32_t active_client;
+	uint32_t active_engine;
+	uint32_t active_qp; /* handle */
+	uint32_t active_qpn;
+	uint64_t active_req; /* the held CONNECT's user_data */
+	uint32_t passive_qpn;
+	uint32_t listener; /* handle, on the passive side */
+	struct conn_msg *next;
+};
+
+struct dlistener {
+	uint32_t port;
+	bool held; /* a GET_CONNECTION is waiting */
+	uint64_t held_req;
+	struct conn_msg *backlog, *backlog_tail;
+};
+
+ndk_status conn_listen(struct client *c, struct ctrl_ctx *x, uint64_t port, uint64_t out[6]);
+ndk_status conn_listener_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle);
+ndk_status conn_get(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t user_data,
+		    uint64_t out[6]);
+ndk_status conn_connect(struct client *c, struct ctrl_ctx *x, uint32_t qp, uint64_t port,
+			uint64_t user_data);
+ndk_status conn_accept(struct client *c, struct ctrl_ctx *x, uint32_t qp, uint64_t id);
+ndk_status conn_reject(struct client *c, struct ctrl_ctx *x, uint64_t id);
+/* The client goes: its listeners close, connections waiting on it are refused. */
+void conn_release_all(struct client *c, struct ctrl_ctx *x);
+
+/* An engine's handling of a message from its connection ring. */
+void conn_handle(struct ctrl_ctx *x, struct client **clients, unsigned int n_clients,
+		 struct conn_msg *m);
+
+#endif /* NDKD_CONN_H */

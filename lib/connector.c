@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Listeners and connectors. A listening listener keeps one GET_CONNECTION
+ * request parked in ndkd; each answer becomes a connector handed to the
+ * app's connect event, and the request is posted again. Parked requests
+ * (that one, and a connect waiting for its accept) do not hold up adapter
+ * close: it cancels them.
+ */
+#include <stdlib.h>
+
+#include "ndk_priv.h"
+
+struct listener {
+	struct ndk_listener pub;
+	struct adapter *ad;
+	uint32_t handle;
+	bool listening;
+	bool closing;
+	bool get_posted;
+	ndk_fn_connect_event connect_event;
+	void *event_ctx;
+	ndk_fn_close_completion close_cb;
+	void *close_ctx;
+};
+
+struct connector {
+	struct ndk_connector pub;
+	struct adapter *ad;
+	uint64_t conn_id; /* an incoming connection's id in ndkd; 0 for outgoing */
+	uint32_t peer_qpn;
+	bool connecting; /* a connect is parked in ndkd */
+	bool answered;	 /* an incoming connection was accepted or rejected */
+	bool closed;	 /* closed meanwhile: freed when the connect comes back */
+};
+
+static const struct ndk_connector_dispatch connector_dispatch;
+static const struct ndk_listener_dispatch listener_dispatch;
+
+static void listener_get(struct listener *l);
+
+static struct connector *
+connector_new(struct adapter *ad)
+{
+	struct connector *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->ad = ad;
+	c->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };
+	c->pub.header.object_type = NDK_OBJECT_TYPE_CONNECTOR;
+	c->pub.dispatch = &connector_dispatch;
+	return c;
+}
+
+static void
+got_connection(struct adapter *ad, const struct req_slot *req, ndk_status status,
+	       const uint64_t *out)
+{
+	struct listener *l = req->obj;
+	struct connector *c;
+
+	ad->parked--;
+	l->get_posted = false;
+	if (status == NDK_STATUS_SUCCESS && !l->closing) {
+		c = connector_new(ad);
+		if (c != NULL) {
+			c->conn_id = out[0];
+			c->peer_qpn = (uint32_t)out[1];
+			CALLBACK(ad, l->connect_event(l->event_ctx, &c->pub));
+		}
+	}
+	if (status == NDK_STATUS_SUCCESS && !l->closing)
+		listener_get(l);
+}
+
+/* Park the next GET_CONNECTION; with the ring full, progress tries again. */
+static void
+listener_get(struct listener *l)
+{
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_GET_CONNECTION, .handle = l->handle };
+
+	if (l->get_posted || l->closing)
+		return;
+	if (post_ctrl(l->ad, &sqe, 0, got_connection, NULL, NULL, l, 0) == NDK_STATUS_PENDING) {
+		l->get_posted = true;
+		l->ad->parked++;
+	} else {
+		l->ad->listener_retry = l;
+	}
+}
+
+void
+listener_retry(struct adapter *ad)
+{
+	struct listener *l = ad->listener_retry;
+
+	ad->listener_retry = NULL;
+	listener_get(l);
+}
+
+static void
+listened(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	struct listener *l = req->obj;
+
+	if (status == NDK_STATUS_SUCCESS) {
+		l->handle = (uint32_t)out[0];
+		l->listening = true;
+		listener_get(l);
+	}
+	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
+}
+
+static ndk_status
+listener_listen(struct ndk_listener *pl, const struct ndk_qp_address *a,
+		ndk_fn_request_completion completion, void *context)
+{
+	struct listener *l = (struct listener *)pl;
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_LISTEN };
+
+	if (a == NULL || completion == NULL || a->port == 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (a->family != NDK_ADDRESS_LOCAL)
+		return NDK_STATUS_NOT_SUPPORTED;
+	if (l->listening || l->closing)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	sqe.args[0] = a->port;
+	return post_ctrl(l->ad, &sqe, 0, listened, (void (*)(void))completion, context, l, 0);
+}
+
+static void
+listener_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status,
+		   const uint64_t *out)
+{
+	struct listener *l = req->obj;
+	ndk_fn_close_completion cb = l->close_cb;
+	void *ctx = l->close_ctx;
+
+	(void)status, (void)out;
+	free(l);
+	if (cb != NULL)
+		CALLBACK(ad, cb(ctx));
+}
+
+static ndk_status
+listener_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void *context)
+{
+	struct listener *l = (struct listener *)obj;
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_LISTENER_DESTROY, .handle = l->handle };
+	ndk_status st;
+
+	if (l->closing)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	if (!l->listening) {
+		free(l);
+		return NDK_STATUS_SUCCESS;
+	}
+	l->closing = true;
+	l->close_cb = completion;
+	l->close_ctx = context;
+	/* ndkd answers the parked GET_CONNECTION (CANCELLED) before this */
+	st = post_ctrl(l->ad, &sqe, 0, listener_destroyed, NULL, NULL, l, 0);
+	if (st != NDK_STATUS_PENDING)
+		l->closing = false;
+	return st;
+}
+
+static const struct ndk_listener_dispatch listener_dispatch = {
+	.close = listener_close,
+	.query_extension = no_extension,
+	.listen = listener_listen,
+};
+
+ndk_status
+listener_create(struct ndk_adapter *a, ndk_fn_connect_event connect_event, void *event_ctx,
+		ndk_fn_create_completion completion, void *context, struct ndk_listener **out)
+{
+	struct listener *l;
+
+	(void)completion, (void)context;
+	if (out == NULL || connect_event == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	l->ad = to_adapter(a);
+	l->connect_event = connect_event;
+	l->event_ctx = event_ctx;
+	l->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };
+	l->pub.header.object_type = NDK_OBJECT_TYPE_LISTENER;
+	l->pub.dispatch = &listener_dispatch;
+	*out = &l->pub;
+	return NDK_STATUS_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------
+ * Connector
+ * --------------------------------------------------------------------- */
+
+static void
+connect_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	struct connector *c = req->obj;
+
+	ad->parked--;
+	c->connecting = false;
+	if (status == NDK_STATUS_SUCCESS)
+		c->peer_qpn = (uint32_t)out[0];
+	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
+	if (c->closed)
+		free(c);
+}
+
+static ndk_status
+connector_connect(struct ndk_connector *pc, struct ndk_qp *q, const struct ndk_qp_address *a,
+		  ndk_fn_request_completion completion, void *context)
+{
+	struct connector *c = (struct connector *)pc;
+	struct qp *qp = (struct qp *)q;
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_CONNECT };
+	ndk_status st;
+
+	if (qp == NULL || a == NULL || completion == NULL || a->port == 0 || c->conn_id != 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (a->family != NDK_ADDRESS_LOCAL)
+		return NDK_STATUS_NOT_SUPPORTED;
+	sqe.handle = qp->handle;
+	sqe.args[0] = a->port;
+	if (c->connecting)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	st = post_ctrl(c->ad, &sqe, 0, connect_done, (void (*)(void))completion, context, c, 0);
+	if (st == NDK_STATUS_PENDING) {
+		c->ad->parked++;
+		c->connecting = true;
+	}
+	return st;
+}
+
+static void
+accept_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	(void)out;
+	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
+}
+
+static ndk_status
+connector_accept(struct ndk_connector *pc, struct ndk_qp *q, ndk_fn_request_completion completion,
+		 void *context)
+{
+	struct connector *c = (struct connector *)pc;
+	struct qp *qp = (struct qp *)q;
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_ACCEPT };
+	ndk_status st;
+
+	if (qp == NULL || completion == NULL || c->conn_id == 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	sqe.handle = qp->handle;
+	sqe.args[0] = c->conn_id;
+	st = post_ctrl(c->ad, &sqe, 0, accept_done, (void (*)(void))completion, context, c, 0);
+	if (st == NDK_STATUS_PENDING)
+		c->answered = true;
+	return st;
+}
+
+static void
+reject_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	(void)ad, (void)req, (void)status, (void)out;
+}
+
+static ndk_status
+connector_reject(struct ndk_connector *pc)
+{
+	struct connector *c = (struct connector *)pc;
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_REJECT };
+	ndk_status st;
+
+	if (c->conn_id == 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	sqe.args[0] = c->conn_id;
+	st = post_ctrl(c->ad, &sqe, 0, reject_done, NULL, NULL, c, 0);
+	if (st == NDK_STATUS_PENDING)
+		c->answered = true;
+	return st == NDK_STATUS_PENDING ? NDK_STATUS_SUCCESS : st;
+}
+
+static void
+connector_get_peer_address(struct ndk_connector *pc, struct ndk_qp_address *a)
+{
+	*a = (struct ndk_qp_address){ .family = NDK_ADDRESS_LOCAL,
+				      .qpn = ((struct connector *)pc)->peer_qpn };
+}
+
+static ndk_status
+connector_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void *context)
+{
+	struct connector *c = (struct connector *)obj;
+
+	(void)completion, (void)context;
+	/* an incoming connection closed unanswered is refused, so its caller does not wait */
+	if (c->conn_id != 0 && !c->answered)
+		connector_reject(&c->pub);
+	if (c->connecting)
+		c->closed = true; /* its connect's callback still comes; freed after it */
+	else
+		free(c);
+	return NDK_STATUS_SUCCESS;
+}
+
+static const struct ndk_connector_dispatch connector_dispatch = {
+	.close = connector_close,
+	.query_extension = no_extension,
+	.connect = connector_connect,
+	.accept = connector_accept,
+	.reject = connector_reject,
+	.get_peer_address = connector_get_peer_address,
+};
+
+ndk_status
+connector_create(struct ndk_adapter *a, ndk_fn_create_completion completion, void *context,
+		 struct ndk_connector **out)
+{
+	struct connector *c;
+
+	(void)completion, (void)context;
+	if (out == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	c = connector_new(to_adapter(a));
+	if (c == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	*out = &c->pub;
+	return NDK_STATUS_SUCCESS;
+}

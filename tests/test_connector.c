@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Listener and connector by port: accept connects the two QPs (data then
+ * flows), reject and an empty port refuse, a port has one listener, a forged
+ * connection id is refused, and a listener closing refuses what waits.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rdma_util.h"
+
+static struct tdaemon d;
+
+struct events {
+	struct ndk_connector *incoming[8];
+	int n;
+};
+
+static void
+on_connect(void *ctx, struct ndk_connector *c)
+{
+	struct events *e = ctx;
+
+	if (e->n < 8)
+		e->incoming[e->n++] = c;
+}
+
+static void
+wait_incoming(struct side *s, struct events *e, int n)
+{
+	uint64_t deadline = t_now_ns() + 3000000000ull;
+
+	while (e->n < n && t_now_ns() < deadline)
+		ndk_adapter_progress(s->ad, 0);
+}
+
+static void
+drive_both(struct side *a, struct side *b, struct wait *w)
+{
+	uint64_t deadline = t_now_ns() + 3000000000ull;
+
+	while (w->calls == 0 && t_now_ns() < deadline) {
+		ndk_adapter_progress(a->ad, 0);
+		ndk_adapter_progress(b->ad, 0);
+	}
+}
+
+static void
+test_accept_then_data(void)
+{
+	struct side a, b;
+	struct events ev = { 0 };
+	struct ndk_listener *l = NULL;
+	struct ndk_connector *c = NULL;
+	struct ndk_qp_address addr = { .family = NDK_ADDRESS_LOCAL, .port = 4791 }, peer;
+	struct wait wl = { 0 }, wc = { 0 }, wa = { 0 }, wclose = { 0 };
+
+	CHECK(side_open(&a, d.sock, 65536, NDK_MR_FLAG_ALLOW_LOCAL_WRITE), "a");
+	CHECK(side_open(&b, d.sock, 65536, NDK_MR_FLAG_ALLOW_REMOTE_WRITE), "b");
+	CHECK_STATUS(ndk_listener_create(b.ad, on_connect, &ev, &l), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(w_finish(b.ad, &wl, ndk_listener_listen(l, &addr, w_req, &wl)),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_connector_create(a.ad, &c), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, w_req, &wc), NDK_STATUS_PENDING);
+	wait_incoming(&b, &ev, 1);
+	CHECK(ev.n == 1, "the listener saw the connection");
+	if (ev.n == 1) {
+		ndk_connector_get_peer_address(ev.incoming[0], &peer);
+		CHECK(peer.qpn == side_qpn(&a), "and who is calling");
+		CHECK_STATUS(
+			w_finish(b.ad, &wa, ndk_connector_accept(ev.incoming[0], b.qp, w_req, &wa)),
+			NDK_STATUS_SUCCESS);
+		drive_both(&a, &b, &wc);
+		CHECK(wc.calls == 1 && wc.status == NDK_STATUS_SUCCESS, "connect completed: %s",
+		      ndk_status_str(wc.status));
+		ndk_connector_get_peer_address(c, &peer);
+		CHECK(peer.qpn == side_qpn(&b), "connected to the accepting QP");
+		/* the QPs are connected: a write goes through */
+		memset(a.buf, 0x33, 64);
+		CHECK_STATUS(side_rdma(&a, true, 0, 64, a.token, (uintptr_t)b.buf, b.token).status,
+			     NDK_STATUS_SUCCESS);
+		CHECK(b.buf[63] == 0x33, "data arrived");
+		ndk_connector_close(ev.incoming[0], NULL, NULL);
+	}
+	ndk_connector_close(c, NULL, NULL);
+	CHECK_STATUS(ndk_listener_close(l, w_close, &wclose), NDK_STATUS_PENDING);
+	CHECK(w_wait(b.ad, &wclose), "listener closed");
+	side_close(&a);
+	side_close(&b);
+}
+
+static void
+test_refusals(void)
+{
+	struct side a, b;
+	struct events ev = { 0 };
+	struct ndk_listener *l = NULL, *l2 = NULL;
+	struct ndk_connector *c = NULL, *forged;
+	struct ndk_qp_address addr = { .family = NDK_ADDRESS_LOCAL, .port = 5000 };
+	struct ndk_qp_address empty = { .family = NDK_ADDRESS_LOCAL, .port = 5001 };
+	struct wait w = { 0 }, wclose = { 0 };
+
+	CHECK(side_open(&a, d.sock, 4096, 0), "a");
+	CHECK(side_open(&b, d.sock, 4096, 0), "b");
+	CHECK_STATUS(ndk_listener_create(b.ad, on_connect, &ev, &l), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(w_finish(b.ad, &w, ndk_listener_listen(l, &addr, w_req, &w)),
+		     NDK_STATUS_SUCCESS);
+
+	/* one listener per port, node-wide (here from the other client) */
+	CHECK_STATUS(ndk_listener_create(a.ad, on_connect, &ev, &l2), NDK_STATUS_SUCCESS);
+	memset(&w, 0, sizeof(w));
+	CHECK_STATUS(w_finish(a.ad, &w, ndk_listener_listen(l2, &addr, w_req, &w)),
+		     NDK_STATUS_ADDRESS_ALREADY_EXISTS);
+	ndk_listener_close(l2, NULL, NULL);
+
+	/* nobody listens */
+	CHECK_STATUS(ndk_connector_create(a.ad, &c), NDK_STATUS_SUCCESS);
+	memset(&w, 0, sizeof(w));
+	CHECK_STATUS(w_finish(a.ad, &w, ndk_connector_connect(c, a.qp, &empty, w_req, &w)),
+		     NDK_STATUS_CONNECTION_REFUSED);
+
+	/* rejected */
+	memset(&w, 0, sizeof(w));
+	CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, w_req, &w), NDK_STATUS_PENDING);
+	wait_incoming(&b, &ev, 1);
+	CHECK(ev.n == 1, "offered");
+	if (ev.n == 1) {
+		/* a forged connection id gets nowhere */
+		forged = ev.incoming[0];
+		CHECK_STATUS(ndk_connector_reject(forged), NDK_STATUS_SUCCESS);
+		drive_both(&a, &b, &w);
+		CHECK(w.calls == 1 && w.status == NDK_STATUS_CONNECTION_REFUSED, "refused: %s",
+		      ndk_status_str(w.status));
+		/* the same (now spent) id again: ndkd has no such connection */
+		memset(&w, 0, sizeof(w));
+		CHECK_STATUS(w_finish(b.ad, &w, ndk_connector_accept(forged, b.qp, w_req, &w)),
+			     NDK_STATUS_INVALID_PARAMETER);
+		ndk_connector_close(forged, NULL, NULL);
+	}
+
+	/* an incoming connection closed unanswered is refused */
+	ev.n = 0;
+	memset(&w, 0, sizeof(w));
+	CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, w_req, &w), NDK_STATUS_PENDING);
+	wait_incoming(&b, &ev, 1);
+	CHECK(ev.n == 1, "offered again");
+	if (ev.n == 1)
+		ndk_connector_close(ev.incoming[0], NULL, NULL);
+	drive_both(&a, &b, &w);
+	CHECK(w.calls == 1 && w.status == NDK_STATUS_CONNECTION_REFUSED,
+	      "the caller was refused: %s", ndk_status_str(w.status));
+
+	/* a closed listener's port has nobody behind it */
+	CHECK_STATUS(ndk_listener_close(l, w_close, &wclose), NDK_STATUS_PENDING);
+	CHECK(w_wait(b.ad, &wclose), "listener closed");
+	memset(&w, 0, sizeof(w));
+	CHECK_STATUS(w_finish(a.ad, &w, ndk_connector_connect(c, a.qp, &addr, w_req, &w)),
+		     NDK_STATUS_CONNECTION_REFUSED);
+	ndk_connector_close(c, NULL, NULL);
+	side_close(&a);
+	side_close(&b);
+}
+
+static void
+test_close_with_parked_requests(void)
+{
+	struct side a;
+	struct events ev = { 0 };
+	struct ndk_listener *l = NULL;
+	struct ndk_qp_address addr = { .family = NDK_ADDRESS_LOCAL, .port = 6000 };
+	struct wait w = { 0 };
+	uint64_t t0;
+
+	CHECK(side_open(&a, d.sock, 4096, 0), "a");
+	CHECK_STATUS(ndk_listener_create(a.ad, on_connect, &ev, &l), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(w_finish(a.ad, &w, ndk_listener_listen(l, &addr, w_req, &w)),
+		     NDK_STATUS_SUCCESS);
+	/* the parked GET_CONNECTION must not hold adapter close up */
+	t0 = t_now_ns();
+	CHECK_STATUS(ndk_listener_close(l, NULL, NULL), NDK_STATUS_PENDING);
+	side_close(&a);
+	CHECK(t_now_ns() - t0 < 2000000000ull, "adapter close did not wait on parked requests");
+	CHECK(tel_wait_u64(&d, "clients_attached", 0, 3000) == 0, "detached");
+}
+
+int
+main(void)
+{
+	if (tdaemon_start(&d, "connector", NULL) != 0)
+		return 1;
+	RUN(test_accept_then_data);
+	RUN(test_refusals);
+	RUN(test_close_with_parked_requests);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0 on SIGTERM");
+	return t_done();
+}
