@@ -126,6 +126,67 @@ test_garbage_entries(struct ndk_adapter *honest)
 	raw_close(&rc);
 }
 
+/*
+ * Well-formed entries (flags and reserved zero) for every opcode there is,
+ * and a few there is not, with hostile handles and arguments: small
+ * handles that may name something, huge values, addresses of nothing. Each
+ * gets an answer (a parked GET_CONNECTION excepted), none breaks ndkd.
+ */
+static void
+test_hostile_requests(struct ndk_adapter *honest)
+{
+	static const uint64_t vals[] = { 0,
+					 1,
+					 2,
+					 7,
+					 4096,
+					 65535,
+					 65536,
+					 0x7fffffffull,
+					 UINT32_MAX,
+					 1ull << 40,
+					 UINT64_MAX - 4095,
+					 UINT64_MAX };
+	uint64_t seed = 77, invalid = 0, other = 0, sent = 0;
+	struct raw_client rc;
+	int round;
+
+	CHECK(raw_attach(&rc, d.sock) == 0, "raw attach");
+	if (rc.region == NULL)
+		return;
+	for (round = 0; round < 300; round++) {
+		bool broken = false;
+		uint32_t n = 1 + (uint32_t)(t_rand(&seed) % 16), i;
+
+		if (n > ndk_ring_prod_space(&rc.sq, &broken))
+			n = ndk_ring_prod_space(&rc.sq, &broken);
+		for (i = 0; i < n; i++) {
+			struct ndk_abi_sqe *e = ndk_ring_prod_next(&rc.sq);
+			int k;
+
+			memset(e, 0, sizeof(*e));
+			e->opcode = (uint8_t)(1 + t_rand(&seed) % (NDK_ABI_OP_MAX + 3));
+			e->handle = (uint32_t)(t_rand(&seed) % 4 == 0 ? t_rand(&seed)
+								      : t_rand(&seed) % 8);
+			for (k = 0; k < 6; k++)
+				e->args[k] = t_rand(&seed) % 3 == 0 ? vals[t_rand(&seed) % 12] : 0;
+			e->user_data = sent + i;
+		}
+		ndk_ring_prod_publish(&rc.sq);
+		sent += n;
+		drain_cq(&rc, &invalid, &other, 200, n);
+	}
+	drain_cq(&rc, &invalid, &other, 500, UINT32_MAX);
+	printf("  %llu sent: %llu INVALID_PARAMETER, %llu other answers\n",
+	       (unsigned long long)sent, (unsigned long long)invalid, (unsigned long long)other);
+	CHECK(other > sent / 10, "well-formed requests reached the objects' own checks");
+	CHECK(invalid + other >= sent * 9 / 10, "answered %llu of %llu",
+	      (unsigned long long)(invalid + other), (unsigned long long)sent);
+	CHECK(!raw_wait_hangup(&rc, 0), "a client that keeps the ring protocol stays attached");
+	CHECK(tdaemon_alive(&d) && neighbour_works(honest), "daemon and neighbour fine");
+	raw_close(&rc);
+}
+
 static void
 test_scribbled_header(struct ndk_adapter *honest)
 {
@@ -282,6 +343,7 @@ static struct ndk_adapter *honest;
 	}
 WITH_HONEST(test_garbage_entries)
 WITH_HONEST(test_scribbled_header)
+WITH_HONEST(test_hostile_requests)
 WITH_HONEST(test_bogus_producer_index)
 WITH_HONEST(test_bogus_cq_consumer)
 WITH_HONEST(test_socket_junk_after_attach)
@@ -297,6 +359,7 @@ main(void)
 	}
 	RUN(test_garbage_entries_run);
 	RUN(test_scribbled_header_run);
+	RUN(test_hostile_requests_run);
 	RUN(test_bogus_producer_index_run);
 	RUN(test_bogus_cq_consumer_run);
 	RUN(test_socket_junk_after_attach_run);
