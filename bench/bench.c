@@ -18,6 +18,7 @@
 
 #include <ndk/ndk.h>
 
+#include "mrt.h"
 #include "rdma_util.h"
 #include "shim.h"
 #include "testlib.h"
@@ -382,21 +383,68 @@ rdma_pair(struct nb_state *st, struct side *a, struct side *b, size_t len, uint3
 
 /* RDMA write: post, poll the completion. Arg: bytes. Latency and bandwidth. */
 static void
-bm_rdma_write(struct nb_state *st)
+rdma_rw(struct nb_state *st, bool write)
 {
 	uint32_t len = (uint32_t)nb_arg(st);
 	struct side a, b;
 	struct ndk_sge sge;
 	struct ndk_result_ex r;
 
-	if (!rdma_pair(st, &a, &b, len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE))
+	if (!rdma_pair(st, &a, &b, len,
+		       NDK_MR_FLAG_ALLOW_REMOTE_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ))
 		return;
 	pin_self(client_cpu);
 	sge = (struct ndk_sge){ .virtual_address = a.buf,
 				.length = len,
 				.memory_region_token = a.token };
 	while (nb_keep_running(st)) {
-		ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0);
+		if (write)
+			ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0);
+		else
+			ndk_qp_read(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0);
+		while (ndk_cq_get_results_ex(a.cq, &r, 1) == 0)
+			;
+	}
+	nb_set_bytes(st, nb_iterations(st) * (int64_t)len);
+	side_close(&a);
+	side_close(&b);
+}
+
+static void
+bm_rdma_write(struct nb_state *st)
+{
+	rdma_rw(st, true);
+}
+
+static void
+bm_rdma_read(struct nb_state *st)
+{
+	rdma_rw(st, false);
+}
+
+/* Send to a posted receive and wait for both results: a one-way message, acknowledged. */
+static void
+bm_send(struct nb_state *st)
+{
+	uint32_t len = (uint32_t)nb_arg(st);
+	struct side a, b;
+	struct ndk_sge out, in;
+	struct ndk_result_ex r;
+
+	if (!rdma_pair(st, &a, &b, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE))
+		return;
+	pin_self(client_cpu);
+	out = (struct ndk_sge){ .virtual_address = a.buf,
+				.length = len,
+				.memory_region_token = a.token };
+	in = (struct ndk_sge){ .virtual_address = b.buf,
+			       .length = len,
+			       .memory_region_token = b.token };
+	while (nb_keep_running(st)) {
+		ndk_qp_receive(b.qp, NULL, &in, 1);
+		ndk_qp_send(a.qp, NULL, &out, 1, 0);
+		while (ndk_cq_get_results_ex(b.cq, &r, 1) == 0)
+			;
 		while (ndk_cq_get_results_ex(a.cq, &r, 1) == 0)
 			;
 	}
@@ -413,24 +461,24 @@ bm_rdma_write(struct nb_state *st)
 static void
 bm_fast_register(struct nb_state *st)
 {
+	uint32_t n = (uint32_t)nb_arg(st), i;
 	struct side a, b;
 	struct ndk_mr *fr = NULL;
-	ndk_logical_address pages[16];
+	ndk_logical_address pages[256];
 	struct ndk_result_ex r;
-	int i;
 
-	if (!rdma_pair(st, &a, &b, 16 * 4096, 0))
+	if (!rdma_pair(st, &a, &b, (size_t)n * 4096, 0))
 		return;
 	if (sync_mr(b.ad, b.pd, true, &fr) != NDK_STATUS_SUCCESS ||
-	    sync_init_fr(b.ad, fr, 16, true) != NDK_STATUS_SUCCESS) {
+	    sync_init_fr(b.ad, fr, n, true) != NDK_STATUS_SUCCESS) {
 		nb_skip(st, "fast-register MR");
 		return;
 	}
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < n; i++)
 		pages[i] = (uintptr_t)b.buf + (uint64_t)i * 4096;
 	pin_self(client_cpu);
 	while (nb_keep_running(st)) {
-		ndk_qp_fast_register(b.qp, NULL, fr, 16, pages, 0, 16 * 4096, b.buf,
+		ndk_qp_fast_register(b.qp, NULL, fr, n, pages, 0, (size_t)n * 4096, b.buf,
 				     NDK_OP_FLAG_ALLOW_REMOTE_WRITE);
 		while (ndk_cq_get_results_ex(b.cq, &r, 1) == 0)
 			;
@@ -477,12 +525,202 @@ bm_fast_register_invalidate_batch(struct nb_state *st)
 	side_close(&b);
 }
 
+/* Attach and detach: the one syscall-bound path. */
+static void
+bm_attach(struct nb_state *st)
+{
+	struct ndk_adapter *ad;
+
+	if (bench_adapter_daemon(st) == NULL)
+		return;
+	pin_self(client_cpu);
+	while (nb_keep_running(st)) {
+		if (ndk_adapter_open(daemon_fx.sock, NULL, &ad) != NDK_STATUS_SUCCESS) {
+			nb_skip(st, "attach failed");
+			return;
+		}
+		ndk_adapter_close(ad);
+	}
+}
+
+/* NOPs from N clients on one engine: batches of 8 each, round robin. Arg: clients. */
+static void
+bm_nop_clients(struct nb_state *st)
+{
+	int n = (int)nb_arg(st), i, k;
+	struct ndk_adapter **ads = calloc((size_t)n, sizeof(*ads));
+	uint64_t done = 0, want = 0;
+
+	if (ads == NULL || bench_adapter_daemon(st) == NULL) {
+		free(ads);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (ndk_adapter_open(daemon_fx.sock, NULL, &ads[i]) != NDK_STATUS_SUCCESS) {
+			nb_skip(st, "attach failed");
+			n = i;
+			goto out;
+		}
+	}
+	pin_self(client_cpu);
+	while (nb_keep_running(st)) {
+		for (i = 0; i < n; i++)
+			for (k = 0; k < 8; k++)
+				ndk_adapter_nop(ads[i], k < 7 ? NDK_OP_FLAG_DEFER : 0, count_cb,
+						&done);
+		want += (uint64_t)n * 8;
+		while (done != want)
+			for (i = 0; i < n; i++)
+				ndk_adapter_progress(ads[i], 0);
+	}
+	nb_set_items(st, nb_iterations(st) * n * 8);
+out:
+	for (i = 0; i < n; i++)
+		ndk_adapter_close(ads[i]);
+	free(ads);
+}
+
+/*
+ * The naive alternative for the MR control path: the same four requests
+ * (create, register, deregister, close) as RPCs over a busy-polled unix
+ * socket to a thread that keeps an MR table, as a daemon without shared
+ * rings would.
+ */
+struct mr_rpc_req {
+	uint32_t op, handle;
+	uint64_t addr, len;
+};
+
+struct mr_rpc {
+	int fd;
+	_Atomic bool stop;
+	struct {
+		uint64_t addr, len;
+		uint8_t state, variant;
+	} table[1024];
+};
+
+static void *
+mr_rpc_server(void *arg)
+{
+	struct mr_rpc *r = arg;
+	struct mr_rpc_req q;
+	uint32_t next = 1;
+
+	pin_self(peer_cpu);
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		uint32_t reply = 0;
+
+		if (recv(r->fd, &q, sizeof(q), MSG_DONTWAIT) != (ssize_t)sizeof(q))
+			continue;
+		switch (q.op) {
+		case 0: /* create */
+			reply = next;
+			next = next % 1023 + 1;
+			r->table[reply].state = 1;
+			break;
+		case 1: /* register */
+			r->table[q.handle & 1023].addr = q.addr;
+			r->table[q.handle & 1023].len = q.len;
+			r->table[q.handle & 1023].state = 2;
+			reply = (q.handle << 8) | ++r->table[q.handle & 1023].variant;
+			break;
+		default: /* deregister, close */
+			r->table[q.handle & 1023].state = q.op == 2 ? 3 : 0;
+			break;
+		}
+		send(r->fd, &reply, sizeof(reply), 0);
+	}
+	return NULL;
+}
+
+static uint32_t
+mr_rpc_call(int fd, uint32_t op, uint32_t handle, uint64_t addr, uint64_t len)
+{
+	struct mr_rpc_req q = { op, handle, addr, len };
+	uint32_t reply;
+
+	send(fd, &q, sizeof(q), 0);
+	while (recv(fd, &reply, sizeof(reply), MSG_DONTWAIT) != (ssize_t)sizeof(reply))
+		;
+	return reply;
+}
+
+static void
+bm_socket_mr_cycle(struct nb_state *st)
+{
+	static struct mr_rpc r;
+	uint64_t len = (uint64_t)nb_arg(st);
+	pthread_t th;
+	int sv[2];
+
+	if (peer_cpu < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0) {
+		nb_skip(st, "needs two CPUs and socketpair");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	r.fd = sv[1];
+	pin_self(client_cpu);
+	pthread_create(&th, NULL, mr_rpc_server, &r);
+	while (nb_keep_running(st)) {
+		uint32_t h = mr_rpc_call(sv[0], 0, 0, 0, 0);
+
+		mr_rpc_call(sv[0], 1, h, 0x10000, len);
+		mr_rpc_call(sv[0], 2, h, 0, 0);
+		mr_rpc_call(sv[0], 3, h, 0, 0);
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(th, NULL);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* The MR table's lookup as an engine does it, at a given number of live entries. */
+static void
+bm_mr_table_lookup(struct nb_state *st)
+{
+	uint32_t n = (uint32_t)nb_arg(st), i, *tokens, mask = (n < 4096 ? n : 4096) - 1;
+	struct mrt_cache cache = { 0 };
+	struct mrt t;
+	struct mrt_entry e;
+	uint64_t x = 1, hits = 0;
+
+	if (mrt_create(&t, n + 1) != 0) {
+		nb_skip(st, "table");
+		return;
+	}
+	tokens = calloc(mask + 1, sizeof(*tokens));
+	for (i = 0; i < n; i++) {
+		uint32_t idx = mrt_alloc(&t, &cache, 1, 1, i);
+		struct mrt_entry *ent = mrt_entry(&t, idx);
+
+		mrt_write_begin(ent);
+		ent->variant = 1;
+		ent->state = MRT_VALID;
+		mrt_write_end(ent);
+		/* keep a random sample of live tokens to look up */
+		if ((i & mask) == i || t_rand(&x) % (n / (mask + 1) + 1) == 0)
+			tokens[i & mask] = MRT_TOKEN(idx, 1);
+	}
+	while (nb_keep_running(st)) {
+		hits += mrt_read(&t, tokens[t_rand(&x) & mask], &e) && e.state == MRT_VALID;
+	}
+	nb_counter(st, "hit_ratio",
+		   (double)hits / (double)(nb_iterations(st) ? nb_iterations(st) : 1));
+	free(tokens);
+	mrt_destroy(&t);
+}
+
 int
 main(int argc, char **argv)
 {
 	static const int64_t batches[] = { 1, 8, 32 };
-	static const int64_t mr_sizes[] = { 4096, 65536, 1 << 20 };
+	static const int64_t mr_sizes[] = { 4096, 65536, 1 << 20, 64 << 20, 1 << 30 };
 	static const int64_t rdma_sizes[] = { 64, 4096, 65536, 1 << 20, 4 << 20 };
+	static const int64_t memcpy_sizes[] = { 64, 4096, 65536, 1 << 20, 4 << 20, 64 << 20 };
+	static const int64_t fr_pages[] = { 1, 16, 256 };
+	static const int64_t clients[] = { 1, 8, 64 };
+	static const int64_t table_sizes[] = { 1024, 65536, 1 << 20 };
 
 	/* Find the ndkd of this build tree unless told otherwise. */
 	setenv("NDKD_BIN", NDKD_BUILD_BIN, 0);
@@ -491,10 +729,17 @@ main(int argc, char **argv)
 	nb_register("baseline/unix_socket_rpc_busy_poll", bm_unix_socket_rpc, NULL, 0);
 	nb_register("ndk/nop_round_trip", bm_nop_round_trip, NULL, 0);
 	nb_register("ndk/nop_batch", bm_nop_batch, batches, 3);
-	nb_register("ndk/mr_create_register_deregister_close", bm_mr_cycle, mr_sizes, 3);
-	nb_register("baseline/memcpy", bm_memcpy, rdma_sizes, 5);
+	nb_register("ndk/mr_create_register_deregister_close", bm_mr_cycle, mr_sizes, 5);
+	nb_register("baseline/socket_rpc_mr_create_register_deregister_close", bm_socket_mr_cycle,
+		    mr_sizes, 5);
+	nb_register("baseline/memcpy", bm_memcpy, memcpy_sizes, 6);
 	nb_register("ndk/rdma_write", bm_rdma_write, rdma_sizes, 5);
-	nb_register("ndk/fast_register_16_pages_round_trip", bm_fast_register, NULL, 0);
+	nb_register("ndk/rdma_read", bm_rdma_read, rdma_sizes, 5);
+	nb_register("ndk/send_receive", bm_send, rdma_sizes, 5);
+	nb_register("ndk/fast_register_round_trip_pages", bm_fast_register, fr_pages, 3);
+	nb_register("ndk/attach_detach", bm_attach, NULL, 0);
+	nb_register("ndk/nop_batch8_clients", bm_nop_clients, clients, 3);
+	nb_register("ndk/mr_table_lookup_entries", bm_mr_table_lookup, table_sizes, 3);
 	nb_register("ndk/fast_register_invalidate_batch32", bm_fast_register_invalidate_batch, NULL,
 		    0);
 	return nb_main(argc, argv);
