@@ -25,6 +25,22 @@
 
 static int client_cpu = -1, peer_cpu = -1;
 
+static bool
+hugepages_free(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long n = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "HugePages_Free: %lu", &n) == 1)
+			break;
+	}
+	if (f != NULL)
+		fclose(f);
+	return n >= 64;
+}
+
 static void
 pick_cpus(void)
 {
@@ -206,7 +222,10 @@ bench_adapter(struct nb_state *st)
 		/* main lcore (sleeps in epoll) beside the client, engine alone on the peer core */
 		snprintf(lcores, sizeof(lcores), "%d,%d", client_cpu, peer_cpu);
 		setenv("NDKD_TEST_LCORES", lcores, 1);
-		if (tdaemon_start(&daemon_fx, "bench", NULL) != 0) {
+		/* hugepages when the machine has some free, as ndkd would choose itself */
+		static const char *const huge[] = { "--huge", NULL };
+
+		if (tdaemon_start(&daemon_fx, "bench", hugepages_free() ? huge : NULL) != 0) {
 			nb_skip(st, "ndkd did not start (set NDKD_BIN)");
 			return NULL;
 		}
@@ -496,24 +515,26 @@ bm_fast_register(struct nb_state *st)
 static void
 bm_fast_register_invalidate_batch(struct nb_state *st)
 {
+	uint32_t n = (uint32_t)nb_arg(st), k;
 	struct side a, b;
 	struct ndk_mr *fr = NULL;
-	ndk_logical_address page;
+	ndk_logical_address pages[256];
 	struct ndk_result_ex r[64];
 	int i, got;
 
-	if (!rdma_pair(st, &a, &b, 4096, 0))
+	if (!rdma_pair(st, &a, &b, (size_t)n * 4096, 0))
 		return;
 	if (sync_mr(b.ad, b.pd, true, &fr) != NDK_STATUS_SUCCESS ||
-	    sync_init_fr(b.ad, fr, 1, true) != NDK_STATUS_SUCCESS) {
+	    sync_init_fr(b.ad, fr, n, true) != NDK_STATUS_SUCCESS) {
 		nb_skip(st, "fast-register MR");
 		return;
 	}
-	page = (uintptr_t)b.buf;
+	for (k = 0; k < n; k++)
+		pages[k] = (uintptr_t)b.buf + (uint64_t)k * 4096;
 	pin_self(client_cpu);
 	while (nb_keep_running(st)) {
 		for (i = 0; i < 32; i++) {
-			ndk_qp_fast_register(b.qp, NULL, fr, 1, &page, 0, 4096, b.buf,
+			ndk_qp_fast_register(b.qp, NULL, fr, n, pages, 0, (size_t)n * 4096, b.buf,
 					     NDK_OP_FLAG_ALLOW_REMOTE_WRITE | NDK_OP_FLAG_DEFER);
 			ndk_qp_invalidate(b.qp, NULL, fr, i < 31 ? NDK_OP_FLAG_DEFER : 0);
 		}
@@ -740,7 +761,7 @@ main(int argc, char **argv)
 	nb_register("ndk/attach_detach", bm_attach, NULL, 0);
 	nb_register("ndk/nop_batch8_clients", bm_nop_clients, clients, 3);
 	nb_register("ndk/mr_table_lookup_entries", bm_mr_table_lookup, table_sizes, 3);
-	nb_register("ndk/fast_register_invalidate_batch32", bm_fast_register_invalidate_batch, NULL,
-		    0);
+	nb_register("ndk/fast_register_invalidate_batch32_pages", bm_fast_register_invalidate_batch,
+		    fr_pages, 3);
 	return nb_main(argc, argv);
 }
