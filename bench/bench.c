@@ -343,22 +343,32 @@ bm_mr_cycle(struct nb_state *st)
 	}
 	wait_cb(ad, &w);
 	pd = (struct ndk_pd *)w.obj;
+	/* A hugetlb arena cannot grow past the free hugepages: say so, not hang. */
 	buf = ndk_mem_alloc(ad, size, 4096);
-	while (nb_keep_running(st)) {
+	if (buf == NULL)
+		nb_skip(st, "arena allocation failed (too few free hugepages?)");
+	while (buf != NULL && nb_keep_running(st)) {
 		struct ndk_mr *mr;
 
 		if (ndk_mr_create(pd, false, cb_create, &w, &mr) == NDK_STATUS_PENDING) {
 			wait_cb(ad, &w);
 			mr = (struct ndk_mr *)w.obj;
 		}
-		ndk_mr_register(mr, buf, size, NDK_MR_FLAG_ALLOW_REMOTE_WRITE, cb_req, &w);
+		if (ndk_mr_register(mr, buf, size, NDK_MR_FLAG_ALLOW_REMOTE_WRITE, cb_req, &w) !=
+		    NDK_STATUS_PENDING) {
+			nb_skip(st, "MR register refused");
+			if (ndk_mr_close(mr, cb_close, &w) == NDK_STATUS_PENDING)
+				wait_cb(ad, &w);
+			break;
+		}
 		wait_cb(ad, &w);
 		ndk_mr_deregister(mr, cb_req, &w);
 		wait_cb(ad, &w);
 		if (ndk_mr_close(mr, cb_close, &w) == NDK_STATUS_PENDING)
 			wait_cb(ad, &w);
 	}
-	ndk_mem_free(ad, buf);
+	if (buf != NULL)
+		ndk_mem_free(ad, buf);
 	if (ndk_pd_close(pd, cb_close, &w) == NDK_STATUS_PENDING)
 		wait_cb(ad, &w);
 	ndk_adapter_close(ad);
