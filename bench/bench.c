@@ -451,6 +451,42 @@ bm_rdma_read(struct nb_state *st)
 	rdma_rw(st, false);
 }
 
+/*
+ * Message rate: 64-byte writes kept up to 32 in flight, published 8 at a
+ * time, completions reaped as they come, so posting, copying and reaping
+ * overlap on the two cores as a storage target's stream of small writes.
+ */
+static void
+bm_rdma_write_window(struct nb_state *st)
+{
+	struct side a, b;
+	struct ndk_sge sge;
+	struct ndk_result_ex r[32];
+	int i, inflight = 0;
+
+	if (!rdma_pair(st, &a, &b, 4096, NDK_MR_FLAG_ALLOW_REMOTE_WRITE))
+		return;
+	pin_self(client_cpu);
+	sge = (struct ndk_sge){ .virtual_address = a.buf,
+				.length = 64,
+				.memory_region_token = a.token };
+	while (nb_keep_running(st)) {
+		/* one iteration = 8 writes posted and 8 completions reaped */
+		while (inflight > 24)
+			inflight -= (int)ndk_cq_get_results_ex(a.cq, r, 32);
+		for (i = 0; i < 8; i++)
+			ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf + (uint64_t)i * 64,
+				     b.token, i < 7 ? NDK_OP_FLAG_DEFER : 0);
+		inflight += 8;
+	}
+	while (inflight > 0)
+		inflight -= (int)ndk_cq_get_results_ex(a.cq, r, 32);
+	nb_set_items(st, nb_iterations(st) * 8);
+	nb_set_bytes(st, nb_iterations(st) * 8 * 64);
+	side_close(&a);
+	side_close(&b);
+}
+
 /* Send to a posted receive and wait for both results: a one-way message, acknowledged. */
 static void
 bm_send(struct nb_state *st)
@@ -765,6 +801,7 @@ main(int argc, char **argv)
 		    mr_sizes, 5);
 	nb_register("baseline/memcpy", bm_memcpy, memcpy_sizes, 6);
 	nb_register("ndk/rdma_write", bm_rdma_write, rdma_sizes, 5);
+	nb_register("ndk/rdma_write_64B_window32", bm_rdma_write_window, NULL, 0);
 	nb_register("ndk/rdma_read", bm_rdma_read, rdma_sizes, 5);
 	nb_register("ndk/send_receive", bm_send, rdma_sizes, 5);
 	nb_register("ndk/fast_register_round_trip_pages", bm_fast_register, fr_pages, 3);
