@@ -22,12 +22,18 @@ mrt_create(struct mrt *t, uint32_t n_entries)
 	memset(t, 0, sizeof(*t));
 	if (n_entries < 2 || n_entries > MRT_MAX_ENTRIES)
 		return -EINVAL;
-	/* Plain anonymous memory: untouched entries cost no RAM until used. */
+	/* Plain anonymous memory: untouched parts cost no RAM until used. */
 	t->entries = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (t->entries == MAP_FAILED) {
 		t->entries = NULL;
 		return -ENOMEM;
 	}
+	/*
+	 * Lookups land anywhere in the table: with 4 KiB pages a 1M-entry table
+	 * (64 MiB) outgrows the TLB and every lookup pays a page walk. Ask for
+	 * transparent hugepages; where THP is off this is a no-op, not an error.
+	 */
+	(void)madvise(t->entries, bytes, MADV_HUGEPAGE);
 	t->n_entries = n_entries;
 	/*
 	 * The pool is a DPDK ring on memory of our own (rte_ring_init, not a
