@@ -519,28 +519,45 @@ bm_send(struct nb_state *st)
 }
 
 /*
- * Fast register 16 pages and poll its completion. The invalidate that makes
+ * Two connected clients, and b's fast-register MR for n pages of its buffer,
+ * whose page list goes to pages.
+ */
+static bool
+fr_pair(struct nb_state *st, struct side *a, struct side *b, uint32_t n, struct ndk_mr **fr,
+	ndk_logical_address *pages)
+{
+	uint32_t i;
+
+	if (!rdma_pair(st, a, b, (size_t)n * 4096, 0))
+		return false;
+	if (sync_mr(b->ad, b->pd, true, fr) != NDK_STATUS_SUCCESS ||
+	    sync_init_fr(b->ad, *fr, n, true) != NDK_STATUS_SUCCESS) {
+		nb_skip(st, "fast-register MR");
+		side_close(a);
+		side_close(b);
+		return false;
+	}
+	for (i = 0; i < n; i++)
+		pages[i] = (uintptr_t)b->buf + (uint64_t)i * 4096;
+	return true;
+}
+
+/*
+ * Fast register n pages and poll its completion. The invalidate that makes
  * the next one possible is posted SILENT and DEFERred: it rides with the next
  * fast register's doorbell and costs no round trip of its own.
  */
 static void
 bm_fast_register(struct nb_state *st)
 {
-	uint32_t n = (uint32_t)nb_arg(st), i;
+	uint32_t n = (uint32_t)nb_arg(st);
 	struct side a, b;
 	struct ndk_mr *fr = NULL;
 	ndk_logical_address pages[256];
 	struct ndk_result_ex r;
 
-	if (!rdma_pair(st, &a, &b, (size_t)n * 4096, 0))
+	if (!fr_pair(st, &a, &b, n, &fr, pages))
 		return;
-	if (sync_mr(b.ad, b.pd, true, &fr) != NDK_STATUS_SUCCESS ||
-	    sync_init_fr(b.ad, fr, n, true) != NDK_STATUS_SUCCESS) {
-		nb_skip(st, "fast-register MR");
-		return;
-	}
-	for (i = 0; i < n; i++)
-		pages[i] = (uintptr_t)b.buf + (uint64_t)i * 4096;
 	pin_self(client_cpu);
 	while (nb_keep_running(st)) {
 		ndk_qp_fast_register(b.qp, NULL, fr, n, pages, 0, (size_t)n * 4096, b.buf,
@@ -561,22 +578,15 @@ bm_fast_register(struct nb_state *st)
 static void
 bm_fast_register_invalidate_batch(struct nb_state *st)
 {
-	uint32_t n = (uint32_t)nb_arg(st), k;
+	uint32_t n = (uint32_t)nb_arg(st);
 	struct side a, b;
 	struct ndk_mr *fr = NULL;
 	ndk_logical_address pages[256];
 	struct ndk_result_ex r[64];
 	int i, got;
 
-	if (!rdma_pair(st, &a, &b, (size_t)n * 4096, 0))
+	if (!fr_pair(st, &a, &b, n, &fr, pages))
 		return;
-	if (sync_mr(b.ad, b.pd, true, &fr) != NDK_STATUS_SUCCESS ||
-	    sync_init_fr(b.ad, fr, n, true) != NDK_STATUS_SUCCESS) {
-		nb_skip(st, "fast-register MR");
-		return;
-	}
-	for (k = 0; k < n; k++)
-		pages[k] = (uintptr_t)b.buf + (uint64_t)k * 4096;
 	pin_self(client_cpu);
 	while (nb_keep_running(st)) {
 		for (i = 0; i < 32; i++) {

@@ -135,16 +135,11 @@ mrt_cache_flush(struct mrt *t, struct mrt_cache *c)
 bool
 mrt_read(const struct mrt *t, uint32_t token, struct mrt_entry *out)
 {
-	uint32_t index = MRT_TOKEN_INDEX(token), s0;
-	const struct mrt_entry *e;
+	uint32_t index = MRT_TOKEN_INDEX(token);
 
 	if (index == 0 || index >= t->n_entries)
 		return false;
-	e = &t->entries[index];
-	do {
-		s0 = seq_read_begin(&e->seq);
-		memcpy(out, e, sizeof(*out));
-	} while (seq_read_retry(&e->seq, s0));
+	seq_read_copy(&t->entries[index].seq, out, &t->entries[index], sizeof(*out));
 	return true;
 }
 

@@ -77,16 +77,11 @@ qpt_destroy(struct qpt *t)
 bool
 qpt_read(const struct qpt *t, uint32_t qpn, struct qpt_entry *out)
 {
-	uint32_t index = qpn >> 8, s0;
-	const struct qpt_entry *e;
+	uint32_t index = qpn >> 8;
 
 	if (index == 0 || index >= t->n_entries)
 		return false;
-	e = &t->entries[index];
-	do {
-		s0 = seq_read_begin(&e->seq);
-		memcpy(out, e, sizeof(*out));
-	} while (seq_read_retry(&e->seq, s0));
+	seq_read_copy(&t->entries[index].seq, out, &t->entries[index], sizeof(*out));
 	return (qpn & 0xffu) == out->tag;
 }
 

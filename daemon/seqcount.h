@@ -10,7 +10,9 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_pause.h>
 
@@ -48,6 +50,18 @@ seq_read_retry(const _Atomic uint32_t *seq, uint32_t start)
 {
 	atomic_thread_fence(memory_order_acquire);
 	return atomic_load_explicit(seq, memory_order_relaxed) != start;
+}
+
+/* Reader: a consistent copy of the n bytes at src, guarded by seq. */
+static inline void
+seq_read_copy(const _Atomic uint32_t *seq, void *dst, const void *src, size_t n)
+{
+	uint32_t s0;
+
+	do {
+		s0 = seq_read_begin(seq);
+		memcpy(dst, src, n);
+	} while (seq_read_retry(seq, s0));
 }
 
 #endif /* NDKD_SEQCOUNT_H */
