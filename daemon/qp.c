@@ -690,15 +690,48 @@ fr_access(uint32_t flags)
 	return a;
 }
 
+/*
+ * Check that every page is aligned and inside one of c's regions and, when
+ * out is not NULL, store where ndkd maps it. Pages of one request almost
+ * always share a region, so the last region hit is tried first. Kept out of
+ * line: inlined into serve_sq its loop ran out of registers (callgrind: 30
+ * instructions a page inlined, 57 with a region lookup per page).
+ */
+static __attribute__((noinline)) bool
+fr_map_pages(const struct client *c, const uint64_t *va, uint32_t n, uint64_t *out)
+{
+	uint64_t lo = 0, span = 0, base = 0;
+	bool have = false;
+	uint32_t i, id;
+
+	for (i = 0; i < n; i++) {
+		if (!have || va[i] - lo > span) {
+			const struct region *r = region_find(c, va[i], PAGE, &id);
+
+			if (r == NULL)
+				return false;
+			lo = r->client_base;
+			span = r->size - PAGE;
+			base = (uintptr_t)r->daemon_base;
+			have = true;
+		}
+		if (va[i] % PAGE != 0)
+			return false;
+		if (out != NULL)
+			out[i] = base + (va[i] - lo);
+	}
+	return true;
+}
+
 static ndk_status
 wr_fast_register(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w,
 		 uint64_t *token)
 {
 	struct obj *o = obj_lookup(c, w->h.mr_handle, OBJ_MR);
 	struct mrt_entry *e;
-	uint32_t i, id;
 	uint64_t *pages;
 	uint8_t access;
+	bool live;
 
 	if (o == NULL || o->mr_kind != NDK_ABI_MR_KIND_FASTREG || !o->registered || o->pd != qp->pd)
 		return NDK_STATUS_INVALID_PARAMETER;
@@ -712,21 +745,19 @@ wr_fast_register(struct client *c, struct dp_ctx *dp, struct dqp *qp, const stru
 	/* remote access on an MR initialised without it (NDK: ACCESS_VIOLATION) */
 	if ((access & ~e->access) != 0)
 		return NDK_STATUS_ACCESS_VIOLATION;
-	/* every page: aligned, inside this client's regions */
-	for (i = 0; i < w->h.page_count; i++) {
-		const struct region *r = region_find(c, w->pages[i], PAGE, &id);
-
-		if (w->pages[i] % PAGE != 0 || r == NULL)
-			return NDK_STATUS_ACCESS_VIOLATION;
-		dp->src[i].addr = r->daemon_base + (w->pages[i] - r->client_base);
-	}
-	/* a live mapping is invalidated first (checked last: a bad WR says what is bad) */
-	if (e->state == MRT_VALID)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
+	/*
+	 * An MR that is not VALID has no reader (one that copied it while
+	 * VALID retries: invalidating moved its sequence count), so its page
+	 * array is written as the pages are checked; a live one is refused
+	 * after the checks (a bad WR says what is bad).
+	 */
+	live = e->state == MRT_VALID;
 	pages = o->ptr;
+	if (!fr_map_pages(c, w->pages, w->h.page_count, live ? NULL : pages))
+		return NDK_STATUS_ACCESS_VIOLATION;
+	if (live)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
 	mrt_write_begin(e);
-	for (i = 0; i < w->h.page_count; i++)
-		pages[i] = (uint64_t)(uintptr_t)dp->src[i].addr;
 	e->pages = (uint64_t)(uintptr_t)pages;
 	e->n_pages = w->h.page_count;
 	e->fbo = w->h.fbo;

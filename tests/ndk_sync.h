@@ -47,7 +47,7 @@ w_close(void *ctx)
 static inline bool
 w_wait(struct ndk_adapter *ad, struct wait *w)
 {
-	uint64_t deadline = t_now_ns() + 5000000000ull;
+	uint64_t deadline = t_deadline_ms(5000);
 
 	while (w->calls == 0 && t_now_ns() < deadline)
 		ndk_adapter_progress(ad, 0);

@@ -108,7 +108,7 @@ static inline struct ndk_result_ex
 side_result(struct side *s)
 {
 	struct ndk_result_ex r = { .status = UINT32_MAX };
-	uint64_t deadline = t_now_ns() + 5000000000ull;
+	uint64_t deadline = t_deadline_ms(5000);
 
 	while (ndk_cq_get_results_ex(s->cq, &r, 1) == 0 && t_now_ns() < deadline)
 		ndk_adapter_progress(s->ad, 0);

@@ -121,7 +121,7 @@ test_connection_flood(void)
 		rc[i].memfd = -1;
 		rc[i].region = NULL;
 	}
-	deadline = t_now_ns() + 2000000000ull;
+	deadline = t_deadline_ms(2000);
 	while ((dropped = count_hung(rc, 200)) < 72 && t_now_ns() < deadline)
 		usleep(10000);
 	CHECK(dropped == 72, "exactly the connections over the limit dropped (%d)", dropped);
@@ -137,7 +137,7 @@ test_connection_flood(void)
 	/* ...and gets in as soon as the flood goes away. */
 	for (i = 0; i < 200; i++)
 		raw_close(&rc[i]);
-	deadline = t_now_ns() + 2000000000ull;
+	deadline = t_deadline_ms(2000);
 	while (!daemon_serves() && t_now_ns() < deadline)
 		usleep(10000);
 	CHECK(daemon_serves(), "a real client attaches once the flood is gone");

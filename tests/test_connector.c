@@ -28,7 +28,7 @@ on_connect(void *ctx, struct ndk_connector *c)
 static void
 wait_incoming(struct side *s, struct events *e, int n)
 {
-	uint64_t deadline = t_now_ns() + 3000000000ull;
+	uint64_t deadline = t_deadline_ms(3000);
 
 	while (e->n < n && t_now_ns() < deadline)
 		ndk_adapter_progress(s->ad, 0);
@@ -37,7 +37,7 @@ wait_incoming(struct side *s, struct events *e, int n)
 static void
 drive_both(struct side *a, struct side *b, struct wait *w)
 {
-	uint64_t deadline = t_now_ns() + 3000000000ull;
+	uint64_t deadline = t_deadline_ms(3000);
 
 	while (w->calls == 0 && t_now_ns() < deadline) {
 		ndk_adapter_progress(a->ad, 0);

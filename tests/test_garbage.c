@@ -32,7 +32,7 @@ ok_cb(void *ctx, ndk_status st)
 static bool
 neighbour_works(struct ndk_adapter *ad)
 {
-	uint64_t ok = 0, deadline = t_now_ns() + 2000000000ull;
+	uint64_t ok = 0, deadline = t_deadline_ms(2000);
 
 	if (ndk_adapter_nop(ad, 0, ok_cb, &ok) != NDK_STATUS_PENDING)
 		return false;
@@ -253,7 +253,7 @@ test_bogus_cq_consumer(struct ndk_adapter *honest)
 	 * view it reloads the index, finds it impossible, and lets the client go.
 	 */
 	*rc.cq.kcons = 12345;
-	deadline = t_now_ns() + 3000000000ull;
+	deadline = t_deadline_ms(3000);
 	while (t_now_ns() < deadline && !raw_wait_hangup(&rc, 0)) {
 		bool broken = false;
 		struct ndk_abi_sqe *e;

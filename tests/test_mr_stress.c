@@ -134,7 +134,7 @@ static uint32_t
 raw_call(struct raw_client *rc, uint8_t op, uint32_t handle, uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	struct ndk_abi_sqe *e = ndk_ring_prod_next(&rc->sq);
-	uint64_t deadline = t_now_ns() + 2000000000ull;
+	uint64_t deadline = t_deadline_ms(2000);
 	struct ndk_abi_cqe r;
 	bool broken = false;
 

@@ -45,7 +45,7 @@ open_adapter(void)
 static void
 wait_calls(struct ndk_adapter *ad, struct counter *c, uint64_t n)
 {
-	uint64_t deadline = t_now_ns() + 5ull * 1000000000ull;
+	uint64_t deadline = t_deadline_ms(5000);
 
 	while (c->calls < n && t_now_ns() < deadline)
 		ndk_adapter_progress(ad, 0);

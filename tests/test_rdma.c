@@ -5,10 +5,13 @@
  * refusing (and nothing written outside the MR); fast register and
  * invalidate ordered with writes; a peer killed mid-transfer.
  */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -338,6 +341,85 @@ test_fast_register_ordering(void)
 	CHECK_STATUS(sync_close_mr(b.ad, fr), NDK_STATUS_SUCCESS);
 	side_close(&a);
 	side_close(&b);
+}
+
+/*
+ * Pages from two regions in one request (the region cache misses and hits
+ * in turn), and a bad last page on an MR that is not VALID: refused, the
+ * old token stays dead, and the next good request maps every page right.
+ */
+static void
+test_fast_register_two_regions(void)
+{
+	struct side a, b;
+	struct ndk_mr *fr = NULL;
+	ndk_logical_address pages[8];
+	struct ndk_result_ex r;
+	uint8_t *other = NULL;
+	uint32_t t1, i;
+	void *rc = NULL;
+	int fd = memfd_create("ndkt-second-region", MFD_ALLOW_SEALING);
+
+	CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0,
+	      "memfd");
+	CHECK(pair_open(&a, &b, 0), "pair");
+	CHECK_STATUS(ndk_mem_attach_fd(b.ad, fd, 1 << 20, (void **)&other), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(sync_mr(b.ad, b.pd, true, &fr), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(sync_init_fr(b.ad, fr, 8, true), NDK_STATUS_SUCCESS);
+	for (i = 0; i < 8; i++)
+		pages[i] = (uintptr_t)(i % 2 ? other + i * 4096 : b.buf + i * 4096);
+	CHECK_STATUS(ndk_qp_fast_register(b.qp, &rc, fr, 8, pages, 0, 8 * 4096,
+					  (void *)0xc000000000ull, NDK_OP_FLAG_ALLOW_REMOTE_WRITE),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(side_result(&b).status, NDK_STATUS_SUCCESS);
+	t1 = ndk_mr_get_remote_token(fr);
+	/* one write across all eight pages: byte k lands in page k / 4096 */
+	for (i = 0; i < 8 * 4096; i++)
+		a.buf[i] = (uint8_t)(i / 4096 + 1);
+	CHECK_STATUS(side_rdma(&a, true, 0, 8 * 4096, a.token, 0xc000000000ull, t1).status,
+		     NDK_STATUS_SUCCESS);
+	for (i = 0; i < 8; i++) {
+		const uint8_t *p = (const uint8_t *)(uintptr_t)pages[i];
+
+		CHECK(p[0] == i + 1 && p[4095] == i + 1, "page %u landed in its region", i);
+	}
+
+	/* invalidate; then a request whose last page is outside b's memory */
+	CHECK_STATUS(ndk_qp_invalidate(b.qp, &rc, fr, 0), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(side_result(&b).status, NDK_STATUS_SUCCESS);
+	pages[7] = 0x1000;
+	CHECK_STATUS(ndk_qp_fast_register(b.qp, &rc, fr, 8, pages, 0, 8 * 4096,
+					  (void *)0xc000000000ull, NDK_OP_FLAG_ALLOW_REMOTE_WRITE),
+		     NDK_STATUS_SUCCESS);
+	r = side_result(&b);
+	CHECK_STATUS(r.status, NDK_STATUS_ACCESS_VIOLATION);
+	CHECK(pair_reset(&a, &b), "reset");
+	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 8, a.token, 0xc000000000ull, t1),
+				    "the token of an invalidated MR after a refused fast register");
+
+	/* the same MR, pages in the other order: every page maps where it should */
+	for (i = 0; i < 8; i++)
+		pages[i] = (uintptr_t)(i % 2 ? b.buf + i * 4096 : other + i * 4096);
+	CHECK(pair_reset(&a, &b), "reset");
+	CHECK_STATUS(ndk_qp_fast_register(b.qp, &rc, fr, 8, pages, 0, 8 * 4096,
+					  (void *)0xc000000000ull, NDK_OP_FLAG_ALLOW_REMOTE_WRITE),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(side_result(&b).status, NDK_STATUS_SUCCESS);
+	for (i = 0; i < 8 * 4096; i++)
+		a.buf[i] = (uint8_t)(0x80 + i / 4096);
+	CHECK_STATUS(side_rdma(&a, true, 0, 8 * 4096, a.token, 0xc000000000ull,
+			       ndk_mr_get_remote_token(fr))
+			     .status,
+		     NDK_STATUS_SUCCESS);
+	for (i = 0; i < 8; i++) {
+		const uint8_t *p = (const uint8_t *)(uintptr_t)pages[i];
+
+		CHECK(p[0] == 0x80 + i && p[4095] == 0x80 + i, "page %u remapped", i);
+	}
+	CHECK_STATUS(sync_close_mr(b.ad, fr), NDK_STATUS_SUCCESS);
+	side_close(&a);
+	side_close(&b);
+	close(fd);
 }
 
 static void
@@ -766,6 +848,7 @@ main(void)
 	RUN(test_inline);
 	RUN(test_access_checks);
 	RUN(test_fast_register_ordering);
+	RUN(test_fast_register_two_regions);
 	RUN(test_peer_killed_mid_transfer);
 	RUN(test_initiator_killed_mid_transfer);
 	CHECK(tel_wait_u64(&d, "mr_entries_in_use", 0, 3000) == 0, "MR table empty at the end");

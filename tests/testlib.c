@@ -39,6 +39,15 @@ t_now_ns(void)
 }
 
 uint64_t
+t_deadline_ms(uint64_t ms)
+{
+	const char *env = getenv("NDK_TEST_TIME_SCALE");
+	unsigned long scale = env != NULL ? strtoul(env, NULL, 10) : 1;
+
+	return t_now_ns() + ms * 1000000ull * (scale > 0 ? scale : 1);
+}
+
+uint64_t
 t_rand(uint64_t *s)
 {
 	/* splitmix64: seeded and repeatable */
@@ -151,7 +160,7 @@ tdaemon_start_at(struct tdaemon *d, const char *name, const char *sock, const ch
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
-	deadline = t_now_ns() + 20ull * 1000000000ull;
+	deadline = t_deadline_ms(20000);
 	while (t_now_ns() < deadline) {
 		if (!tdaemon_alive(d)) {
 			fprintf(stderr, "ndkd exited during start-up\n");
@@ -209,7 +218,7 @@ tdaemon_stop(struct tdaemon *d)
 int
 tdaemon_stop_signal(struct tdaemon *d, int sig)
 {
-	uint64_t deadline = t_now_ns() + 15ull * 1000000000ull;
+	uint64_t deadline = t_deadline_ms(15000);
 	int st;
 
 	if (d->pid <= 0)

@@ -105,6 +105,11 @@ void raw_close(struct raw_client *rc);
 bool raw_wait_hangup(struct raw_client *rc, int timeout_ms);
 
 uint64_t t_now_ns(void);
+/*
+ * now + ms, stretched by NDK_TEST_TIME_SCALE (an integer, default 1) for
+ * slow runs: valgrind, ThreadSanitizer. Used for waits, never for "fails fast".
+ */
+uint64_t t_deadline_ms(uint64_t ms);
 uint64_t t_rand(uint64_t *state);
 
 #endif /* NDK_TESTLIB_H */
