@@ -67,12 +67,12 @@ fill_adapter_info(struct ndk_abi_adapter_info *i, const struct ndkd_limits *lim,
 	/* QPs: send, receive, read, write, fast register. No MW or SRQ yet: 0. */
 	i->max_initiator_request_sge = NDKD_MAX_SGE;
 	i->max_receive_request_sge = NDKD_MAX_SGE;
-	i->max_receive_queue_depth = 4096;
+	i->max_receive_queue_depth = lim->max_queue_depth;
 	i->max_inline_data_size = NDK_ABI_MAX_INLINE;
 	i->max_read_request_sge = NDKD_MAX_SGE;
 	i->max_transfer_length = NDKD_MAX_TRANSFER;
-	i->max_initiator_queue_depth = 4096;
-	i->max_cq_depth = NDK_ABI_RING_MAX_ENTRIES;
+	i->max_initiator_queue_depth = lim->max_queue_depth;
+	i->max_cq_depth = lim->max_cq_depth;
 	i->max_inbound_read_limit = 128;
 	i->max_outbound_read_limit = 128;
 	i->adapter_flags = 0x2u /* RDMA_READ_SINK_NOT_REQUIRED */ |
@@ -172,8 +172,10 @@ main(int argc, char **argv)
 	int rc;
 
 	rc = opts_parse(&o, argc, argv);
-	if (rc != 0)
+	if (rc != 0) {
+		opts_free(&o);
 		return rc > 0 ? 0 : 2;
+	}
 
 	/*
 	 * Block the stop signals before EAL starts any thread, so every thread
@@ -269,6 +271,7 @@ main(int argc, char **argv)
 	prov.ops.fini(&prov);
 	NDKD_LOG(NOTICE, main, "stopped");
 	rte_eal_cleanup();
+	opts_free(&o);
 	return 0;
 
 err_srv:
@@ -283,5 +286,6 @@ err_prov:
 	prov.ops.fini(&prov);
 err_eal:
 	rte_eal_cleanup();
+	opts_free(&o);
 	return 1;
 }

@@ -14,10 +14,11 @@
 #include <ndk/internal/abi.h>
 #include <ndk/internal/ring.h>
 
-#define NDKD_MAX_ALLOWED_IDS  32
-#define NDKD_MAX_EAL_ARGS     32
-#define NDKD_DEFAULT_PREFIX   "ndkd"
-#define NDKD_HELLO_TIMEOUT_MS 5000
+#define NDKD_MAX_ALLOWED_IDS   32
+#define NDKD_MAX_EAL_ARGS      32
+#define NDKD_MAX_OWNED_STRINGS 16
+#define NDKD_DEFAULT_PREFIX    "ndkd"
+#define NDKD_HELLO_TIMEOUT_MS  5000
 /* Connections allowed to wait for their hello at once: a flood cannot eat every fd. */
 #define NDKD_MAX_PENDING_HELLO 128
 #define NDKD_ENGINE_BATCH      32u
@@ -31,6 +32,10 @@ struct ndkd_limits {
 	uint64_t max_region_bytes;     /* per client: arenas + attached fds */
 	uint64_t max_registered_bytes; /* per client: sum of registered MR lengths */
 	uint32_t frmr_page_count;      /* pages one fast-register MR may map */
+	uint32_t max_qps;	       /* per client */
+	uint32_t max_cqs;	       /* per client */
+	uint32_t max_queue_depth;      /* work requests per send or receive queue */
+	uint32_t max_cq_depth;	       /* results per CQ */
 };
 
 struct ndkd_opts {
@@ -51,14 +56,21 @@ struct ndkd_opts {
 	struct ndkd_limits lim;
 	char *eal_extra[NDKD_MAX_EAL_ARGS];
 	unsigned int n_eal_extra;
+	const char *config_path;	     /* --config FILE, or NULL */
+	char *owned[NDKD_MAX_OWNED_STRINGS]; /* copies of the file's strings */
+	unsigned int n_owned;
 };
 
 /*
- * opts.c: parse argv into *o. Returns 0 to go on, 1 when --help or --version
- * was printed, -1 after printing an error to stderr.
+ * opts.c: parse argv (and the --config file under it) into *o. Returns 0 to
+ * go on, 1 when --help, --version or a valid --check-config was printed, -1
+ * after printing an error to stderr.
  */
 int opts_parse(struct ndkd_opts *o, int argc, char **argv);
+/* Apply a config file's keys to *o; -1 with "FILE:LINE: what" in err. */
+int opts_load_config(struct ndkd_opts *o, const char *path, char *err, size_t errlen);
 void opts_defaults(struct ndkd_opts *o);
+void opts_free(struct ndkd_opts *o);
 void opts_usage(FILE *f, const char *prog);
 
 /* Single-writer counter: a plain load and store, no locked RMW on the fast path. */
@@ -83,6 +95,7 @@ enum client_state {
 
 #define NDKD_MAX_REGIONS	64
 #define NDKD_MAX_QPS_PER_CLIENT 256
+#define NDKD_MAX_QUEUE_DEPTH	4096 /* work requests per SQ or RQ */
 #define NDKD_MAX_SGE		16
 #define NDKD_MAX_FRMR_PAGES	4096 /* --frmr-pages may not exceed it */
 #define NDKD_MAX_TRANSFER	(16u << 20)
@@ -145,6 +158,7 @@ struct client {
 	uint32_t obj_free; /* free list head, 0 = empty */
 	uint32_t n_mrs;
 	uint32_t n_pds;
+	uint32_t n_cqs;
 	uint64_t registered_bytes;
 	struct dqp *qps[NDKD_MAX_QPS_PER_CLIENT]; /* the engine serves their send queues */
 	uint32_t n_qps;

@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Command-line options. No DPDK: EAL's own arguments are built from these later. */
+/*
+ * ndkd's settings: one table, read from ndkd.conf (DPDK's rte_cfgfile) and
+ * from the command line, in that order, so flags override the file. EAL's
+ * own arguments are built from the result later.
+ */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sched.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
+
+#include <rte_cfgfile.h>
 
 #include <ndk/adapter.h>
 
@@ -18,52 +30,81 @@
 #define NDKD_VERSION "0"
 #endif
 
-enum {
-	OPT_SOCKET = 256,
-	OPT_SOCKET_MODE,
-	OPT_ALLOW_UID,
-	OPT_ALLOW_GID,
-	OPT_LCORES,
-	OPT_FILE_PREFIX,
-	OPT_PROVIDER,
-	OPT_HUGE,
-	OPT_NO_HUGE,
-	OPT_MEM,
-	OPT_MAX_CLIENTS,
-	OPT_CTRL_RING,
-	OPT_LOG_LEVEL,
-	OPT_VERSION,
-	OPT_MR_TABLE,
-	OPT_MAX_MRS,
-	OPT_MAX_PDS,
-	OPT_MAX_REGION_MB,
-	OPT_MAX_REGISTERED_MB,
-	OPT_FRMR_PAGES,
+_Static_assert(sizeof(unsigned int) == sizeof(uint32_t), "32-bit settings share one store");
+
+enum kind {
+	K_U32,	    /* decimal in [min, max] */
+	K_POW2,	    /* decimal power of two in [min, max] */
+	K_MB,	    /* MiB in [min, max], stored as bytes in a uint64_t */
+	K_OCTAL,    /* octal in [min, max] */
+	K_SOCKET,   /* absolute path that fits sockaddr_un */
+	K_PREFIX,   /* plain name */
+	K_LCORES,   /* an EAL -l list */
+	K_PROVIDER, /* soft, mlx5, auto */
+	K_HUGE,	    /* auto, yes, no */
+	K_UIDS,	    /* user names or numbers */
+	K_GIDS,	    /* group names or numbers */
+	K_LOGLEVEL, /* emerg..debug or 1..8 */
 };
 
-static const struct option long_opts[] = {
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
-	{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
-	{ "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
-	{ "lcores", required_argument, NULL, OPT_LCORES },
-	{ "file-prefix", required_argument, NULL, OPT_FILE_PREFIX },
-	{ "provider", required_argument, NULL, OPT_PROVIDER },
-	{ "huge", no_argument, NULL, OPT_HUGE },
-	{ "no-huge", no_argument, NULL, OPT_NO_HUGE },
-	{ "mem", required_argument, NULL, OPT_MEM },
-	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-	{ "ctrl-ring-entries", required_argument, NULL, OPT_CTRL_RING },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-	{ "mr-table-entries", required_argument, NULL, OPT_MR_TABLE },
-	{ "max-mrs-per-client", required_argument, NULL, OPT_MAX_MRS },
-	{ "max-pds-per-client", required_argument, NULL, OPT_MAX_PDS },
-	{ "max-region-mb-per-client", required_argument, NULL, OPT_MAX_REGION_MB },
-	{ "max-registered-mb-per-client", required_argument, NULL, OPT_MAX_REGISTERED_MB },
-	{ "frmr-pages", required_argument, NULL, OPT_FRMR_PAGES },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+/* One setting: its command-line flag and its [section] key in ndkd.conf. */
+struct setting {
+	const char *flag;
+	const char *section;
+	const char *key;
+	enum kind kind;
+	unsigned long min, max;
+	size_t off; /* its field in struct ndkd_opts */
+};
+
+#define F(field) offsetof(struct ndkd_opts, field)
+
+static const struct setting settings[] = {
+	{ "socket", "service", "socket", K_SOCKET, 0, 0, F(socket_path) },
+	{ "socket-mode", "service", "socket_mode", K_OCTAL, 0, 0777, F(socket_mode) },
+	{ "allow-uid", "service", "allow_uids", K_UIDS, 0, 0, 0 },
+	{ "allow-gid", "service", "allow_gids", K_GIDS, 0, 0, 0 },
+	{ "file-prefix", "service", "file_prefix", K_PREFIX, 0, 0, F(file_prefix) },
+	{ "lcores", "engines", "lcores", K_LCORES, 0, 0, F(lcores) },
+	{ "provider", "engines", "provider", K_PROVIDER, 0, 0, F(provider) },
+	{ "hugepages", "engines", "hugepages", K_HUGE, 0, 0, F(huge) },
+	{ "mem", "engines", "memory_mb", K_U32, 16, 1u << 20, F(mem_mb) },
+	{ "max-clients", "limits", "max_clients", K_U32, 1, 65536, F(max_clients) },
+	{ "ctrl-ring-entries", "limits", "ctrl_ring_entries", K_POW2, NDK_ABI_RING_MIN_ENTRIES,
+	  NDK_ABI_RING_MAX_ENTRIES, F(ctrl_ring_entries) },
+	{ "mr-table-entries", "limits", "mr_table_entries", K_U32, 2, 1u << 24,
+	  F(lim.mr_table_entries) },
+	{ "max-mrs-per-client", "limits", "max_mrs_per_client", K_U32, 1, 1u << 24,
+	  F(lim.max_mrs) },
+	{ "max-pds-per-client", "limits", "max_pds_per_client", K_U32, 1, 1u << 20,
+	  F(lim.max_pds) },
+	{ "max-qps-per-client", "limits", "max_qps_per_client", K_U32, 1, NDKD_MAX_QPS_PER_CLIENT,
+	  F(lim.max_qps) },
+	{ "max-cqs-per-client", "limits", "max_cqs_per_client", K_U32, 1, 1u << 16,
+	  F(lim.max_cqs) },
+	{ "max-queue-depth", "limits", "max_queue_depth", K_U32, 1, NDKD_MAX_QUEUE_DEPTH,
+	  F(lim.max_queue_depth) },
+	{ "max-cq-depth", "limits", "max_cq_depth", K_U32, NDK_ABI_RING_MIN_ENTRIES,
+	  NDK_ABI_RING_MAX_ENTRIES, F(lim.max_cq_depth) },
+	{ "max-region-mb-per-client", "limits", "max_region_mb_per_client", K_MB, 1, 1ul << 30,
+	  F(lim.max_region_bytes) },
+	{ "max-registered-mb-per-client", "limits", "max_registered_mb_per_client", K_MB, 1,
+	  1ul << 30, F(lim.max_registered_bytes) },
+	{ "frmr-pages", "limits", "frmr_pages", K_U32, 16, NDKD_MAX_FRMR_PAGES,
+	  F(lim.frmr_page_count) },
+	{ "log-level", "log", "level", K_LOGLEVEL, 0, 0, F(log_level) },
+};
+
+#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+/* getopt values: settings by index, then the flags that are not settings. */
+enum {
+	OPT_SETTING = 256,
+	OPT_HUGE = OPT_SETTING + 64,
+	OPT_NO_HUGE,
+	OPT_CONFIG,
+	OPT_CHECK_CONFIG,
+	OPT_VERSION,
 };
 
 void
@@ -73,12 +114,17 @@ opts_usage(FILE *f, const char *prog)
 		"Usage: %s [OPTIONS] [-- EAL-OPTIONS]\n"
 		"ndkd: the userspace RDMA datapath daemon that libndk clients attach to.\n"
 		"\n"
+		"  --config FILE          read settings from FILE (ndkd.conf(5)); flags\n"
+		"                         given as well override the file's keys\n"
+		"  --check-config FILE    validate FILE (and any other flags), print what\n"
+		"                         is wrong with its line number, and exit: 0 when\n"
+		"                         valid, 2 otherwise\n"
 		"  --socket PATH          unix socket to listen on (default %s;\n"
 		"                         its directory is created when missing)\n"
 		"  --socket-mode MODE     octal mode of the socket file (default 0660)\n"
-		"  --allow-uid UID        allow clients with this uid (repeatable; default:\n"
-		"                         ndkd's own uid and root)\n"
-		"  --allow-gid GID        allow clients whose primary gid is GID (repeatable)\n"
+		"  --allow-uid USER       allow clients with this uid, a name or a number\n"
+		"                         (repeatable; default: ndkd's own uid and root)\n"
+		"  --allow-gid GROUP      allow clients whose primary gid is GROUP (repeatable)\n"
 		"  --lcores LIST          EAL lcores: the first is the main lcore (socket,\n"
 		"                         housekeeping), the others run one engine each; with\n"
 		"                         one lcore the main lcore also runs the engine\n"
@@ -87,46 +133,36 @@ opts_usage(FILE *f, const char *prog)
 		"                         directory that ndkctl reads (default %s)\n"
 		"  --provider NAME        soft, mlx5 or auto (default auto: mlx5 when a\n"
 		"                         device is present, soft otherwise)\n"
-		"  --huge / --no-huge     use hugepages or not (default: use them when some\n"
-		"                         are free)\n"
-		"  --mem MB               EAL memory (default 256)\n"
+		"  --hugepages WHEN       auto, yes or no (default auto: use them when some\n"
+		"                         are free); --huge and --no-huge are yes and no\n"
+		"  --mem MB               EAL memory without hugepages (default 256)\n"
 		"  --max-clients N        attached clients at once (default 1024)\n"
 		"  --ctrl-ring-entries N  control ring size per client, a power of two in\n"
 		"                         [%u, %u] (default 256)\n"
-		"  --log-level LEVEL      emerg..debug or 1..8 (default info)\n"
+		"  --log-level LEVEL      emerg, alert, crit, err, warning, notice, info,\n"
+		"                         debug or 1..8 (default info)\n"
 		"  --mr-table-entries N   MR table size, all clients together (default 1048576)\n"
 		"  --max-mrs-per-client N           (default 65536)\n"
 		"  --max-pds-per-client N           (default 1024)\n"
+		"  --max-qps-per-client N           at most %u (default %u)\n"
+		"  --max-cqs-per-client N           (default 1024)\n"
+		"  --max-queue-depth N              work requests per send or receive queue,\n"
+		"                                   at most %u (default %u)\n"
+		"  --max-cq-depth N                 results per CQ (default %u)\n"
 		"  --max-region-mb-per-client MB    arena and attached-fd memory (default 16384)\n"
 		"  --max-registered-mb-per-client MB  bytes under registered MRs (default 16384)\n"
-		"  --frmr-pages N         pages one fast-register MR may map, >= 16 (default 256)\n"
+		"  --frmr-pages N         pages one fast-register MR may map, 16..%u\n"
+		"                         (default 256)\n"
 		"  -h, --help             this text\n"
 		"  --version              print the version\n"
 		"\n"
 		"Arguments after -- go to DPDK's EAL unchanged.\n"
-		"Signals: SIGTERM and SIGINT stop ndkd cleanly (exit status 0).\n",
+		"Signals: SIGTERM and SIGINT stop ndkd cleanly (exit status 0).\n"
+		"Exit status: 0 stopped cleanly, 1 could not start, 2 bad settings.\n",
 		prog, NDK_DEFAULT_SOCKET, NDKD_DEFAULT_PREFIX, NDK_ABI_RING_MIN_ENTRIES,
-		NDK_ABI_RING_MAX_ENTRIES);
-}
-
-static int
-parse_ulong(const char *name, const char *s, int base, unsigned long min, unsigned long max,
-	    unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	if (s[0] == '-' || s[0] == '\0')
-		goto bad;
-	v = strtoul(s, &end, base);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "ndkd: bad value for --%s: '%s' (expected %lu..%lu)\n", name, s, min, max);
-	return -1;
+		NDK_ABI_RING_MAX_ENTRIES, NDKD_MAX_QPS_PER_CLIENT, NDKD_MAX_QPS_PER_CLIENT,
+		NDKD_MAX_QUEUE_DEPTH, NDKD_MAX_QUEUE_DEPTH, NDK_ABI_RING_MAX_ENTRIES,
+		NDKD_MAX_FRMR_PAGES);
 }
 
 static char default_lcores[32];
@@ -151,6 +187,10 @@ opts_defaults(struct ndkd_opts *o)
 	o->lim.mr_table_entries = 1u << 20;
 	o->lim.max_mrs = 65536;
 	o->lim.max_pds = 1024;
+	o->lim.max_qps = NDKD_MAX_QPS_PER_CLIENT;
+	o->lim.max_cqs = 1024;
+	o->lim.max_queue_depth = NDKD_MAX_QUEUE_DEPTH;
+	o->lim.max_cq_depth = NDK_ABI_RING_MAX_ENTRIES;
 	o->lim.max_regions = NDKD_MAX_REGIONS;
 	o->lim.max_region_bytes = 16384ull << 20;
 	o->lim.max_registered_bytes = 16384ull << 20;
@@ -173,69 +213,493 @@ opts_defaults(struct ndkd_opts *o)
 	o->lcores = default_lcores;
 }
 
+void
+opts_free(struct ndkd_opts *o)
+{
+	unsigned int i;
+
+	for (i = 0; i < o->n_owned; i++)
+		free(o->owned[i]);
+	o->n_owned = 0;
+}
+
+/* Strings from the config file outlive it: ndkd_opts owns a copy. */
+static const char *
+keep(struct ndkd_opts *o, const char *s, char *err, size_t errlen)
+{
+	char *copy;
+
+	if (o->n_owned == NDKD_MAX_OWNED_STRINGS || (copy = strdup(s)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	o->owned[o->n_owned++] = copy;
+	return copy;
+}
+
+static int
+bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int
+parse_number(const char *s, int base, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	if (s[0] == '-' || s[0] == '+' || s[0] == '\0' || isspace((unsigned char)s[0]))
+		return -1;
+	*out = strtoul(s, &end, base);
+	return errno == 0 && *end == '\0' ? 0 : -1;
+}
+
+/* One user or group: a number, or a name looked up in the passwd/group database. */
+static int
+parse_id(const char *s, bool group, unsigned long *out)
+{
+	if (parse_number(s, 10, out) == 0)
+		return *out < UINT_MAX ? 0 : -1;
+	if (group) {
+		const struct group *g = getgrnam(s);
+
+		if (g == NULL)
+			return -1;
+		*out = g->gr_gid;
+	} else {
+		const struct passwd *p = getpwnam(s);
+
+		if (p == NULL)
+			return -1;
+		*out = p->pw_uid;
+	}
+	return 0;
+}
+
+/* A list of ids separated by commas or blanks; append to the setting's list. */
+static int
+add_ids(struct ndkd_opts *o, bool group, const char *v, char *err, size_t errlen)
+{
+	unsigned int *n = group ? &o->n_allow_gid : &o->n_allow_uid;
+	char buf[CFG_VALUE_LEN], *tok, *save = NULL;
+	unsigned long id;
+
+	if (strlen(v) >= sizeof(buf))
+		return bad(err, errlen, "value too long");
+	strcpy(buf, v);
+	for (tok = strtok_r(buf, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
+		if (parse_id(tok, group, &id) != 0)
+			return bad(err, errlen, "'%s' is not a %s name or number", tok,
+				   group ? "group" : "user");
+		if (*n == NDKD_MAX_ALLOWED_IDS)
+			return bad(err, errlen, "more than %d ids", NDKD_MAX_ALLOWED_IDS);
+		if (group)
+			o->allow_gid[(*n)++] = (gid_t)id;
+		else
+			o->allow_uid[(*n)++] = (uid_t)id;
+	}
+	if (*n == 0)
+		return bad(err, errlen, "no %s given", group ? "group" : "user");
+	return 0;
+}
+
+static bool
+lcores_syntax_ok(const char *s)
+{
+	/* EAL checks the list itself; catch what is plainly not one, before EAL starts */
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		if (!isdigit((unsigned char)*s) && strchr(",-@()", *s) == NULL)
+			return false;
+	}
+	return true;
+}
+
+static const char *const log_levels[] = { "emerg",   "alert",  "crit", "err",
+					  "warning", "notice", "info", "debug" };
+
+/*
+ * Parse v for setting s into o. On error, -1 with a message in err that
+ * names the value and what was expected (the caller adds where it came from).
+ */
+static int
+setting_apply(struct ndkd_opts *o, const struct setting *s, const char *v, bool copy, char *err,
+	      size_t errlen)
+{
+	char *field = (char *)o + s->off;
+	unsigned long n;
+	unsigned int i;
+
+	switch (s->kind) {
+	case K_U32:
+	case K_POW2:
+	case K_MB:
+	case K_OCTAL:
+		if (parse_number(v, s->kind == K_OCTAL ? 8 : 10, &n) != 0 || n < s->min ||
+		    n > s->max) {
+			if (s->kind == K_OCTAL)
+				return bad(err, errlen, "bad value '%s' (expected octal %lo..%lo)",
+					   v, s->min, s->max);
+			return bad(err, errlen, "bad value '%s' (expected %lu..%lu)", v, s->min,
+				   s->max);
+		}
+		if (s->kind == K_POW2 && (n & (n - 1)) != 0)
+			return bad(err, errlen, "'%s' is not a power of two", v);
+		if (s->kind == K_MB)
+			*(uint64_t *)(void *)field = (uint64_t)n << 20;
+		else
+			*(uint32_t *)(void *)field = (uint32_t)n;
+		return 0;
+	case K_SOCKET:
+		if (v[0] != '/' || strlen(v) >= 108)
+			return bad(err, errlen, "'%s' is not an absolute path under 108 bytes", v);
+		break;
+	case K_PREFIX:
+		if (v[0] == '\0' || strchr(v, '/') != NULL || strlen(v) >= 64)
+			return bad(err, errlen, "'%s' is not a plain name", v);
+		break;
+	case K_LCORES:
+		if (!lcores_syntax_ok(v))
+			return bad(err, errlen, "'%s' is not an lcore list like 0,1 or 2-5", v);
+		break;
+	case K_PROVIDER:
+		if (strcmp(v, "soft") != 0 && strcmp(v, "mlx5") != 0 && strcmp(v, "auto") != 0)
+			return bad(err, errlen, "'%s' is not soft, mlx5 or auto", v);
+		break;
+	case K_HUGE:
+		if (strcmp(v, "auto") == 0)
+			*(int *)(void *)field = -1;
+		else if (strcmp(v, "yes") == 0)
+			*(int *)(void *)field = 1;
+		else if (strcmp(v, "no") == 0)
+			*(int *)(void *)field = 0;
+		else
+			return bad(err, errlen, "'%s' is not auto, yes or no", v);
+		return 0;
+	case K_UIDS:
+	case K_GIDS:
+		return add_ids(o, s->kind == K_GIDS, v, err, errlen);
+	case K_LOGLEVEL:
+		for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
+			if (strcmp(v, log_levels[i]) == 0)
+				break;
+		}
+		if (i == sizeof(log_levels) / sizeof(log_levels[0]) &&
+		    (parse_number(v, 10, &n) != 0 || n < 1 || n > 8))
+			return bad(err, errlen,
+				   "'%s' is not emerg, alert, crit, err, warning, notice, "
+				   "info, debug or 1..8",
+				   v);
+		break;
+	}
+	/* the string kinds: argv outlives ndkd_opts, the config file's values do not */
+	if (copy && (v = keep(o, v, err, errlen)) == NULL)
+		return -1;
+	*(const char **)(void *)field = v;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * ndkd.conf
+ * --------------------------------------------------------------------- */
+
+/*
+ * rte_cfgfile parses the file but keeps no line numbers, skips lines it
+ * cannot read (no '='), and keeps duplicate keys. This pass only locates:
+ * the line of [section] key, and the first line rte_cfgfile would skip or
+ * refuse, so every message can name its line.
+ */
+struct conf_line {
+	char section[CFG_NAME_LEN];
+	char key[CFG_NAME_LEN];
+	unsigned int line;
+};
+
+static void
+trim(char *s)
+{
+	size_t n = strlen(s), i = 0;
+
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	while (isspace((unsigned char)s[i]))
+		i++;
+	memmove(s, s + i, n - i + 1);
+}
+
+static int
+conf_scan(const char *path, struct conf_line *lines, unsigned int max, unsigned int *n, char *err,
+	  size_t errlen)
+{
+	char buf[CFG_NAME_LEN + CFG_VALUE_LEN + 4], section[CFG_NAME_LEN] = "";
+	unsigned int lineno = 0;
+	FILE *f = fopen(path, "r");
+	int rc = 0;
+
+	*n = 0;
+	if (f == NULL)
+		return bad(err, errlen, "%s: %s", path, strerror(errno));
+	while (rc == 0 && fgets(buf, sizeof(buf), f) != NULL) {
+		char *p, *eq;
+
+		lineno++;
+		if (strchr(buf, '\n') == NULL && !feof(f)) {
+			rc = bad(err, errlen, "%s:%u: line too long (at most %zu bytes)", path,
+				 lineno, sizeof(buf) - 2);
+			break;
+		}
+		p = strchr(buf, '#');
+		if (p != NULL)
+			*p = '\0';
+		trim(buf);
+		if (buf[0] == '\0')
+			continue;
+		if (buf[0] == '[') {
+			p = strchr(buf, ']');
+			if (p == NULL || p[1] != '\0' || p == buf + 1 ||
+			    (size_t)(p - buf - 1) >= sizeof(section)) {
+				rc = bad(err, errlen, "%s:%u: '%s' is not a [section] line", path,
+					 lineno, buf);
+				break;
+			}
+			memcpy(section, buf + 1, (size_t)(p - buf - 1));
+			section[p - buf - 1] = '\0';
+			trim(section);
+			/* the section's own line, under the key "" */
+			buf[0] = '\0';
+			goto record;
+		}
+		eq = strchr(buf, '=');
+		if (eq == NULL) {
+			rc = bad(err, errlen, "%s:%u: '%s' is not 'key = value'", path, lineno,
+				 buf);
+			break;
+		}
+		*eq = '\0';
+		trim(buf);
+		trim(eq + 1);
+		if (section[0] == '\0') {
+			rc = bad(err, errlen, "%s:%u: key '%s' before any [section]", path, lineno,
+				 buf);
+			break;
+		}
+		if (strlen(buf) >= CFG_NAME_LEN || strlen(eq + 1) >= CFG_VALUE_LEN) {
+			rc = bad(err, errlen, "%s:%u: key or value too long (%d, %d bytes at most)",
+				 path, lineno, CFG_NAME_LEN - 1, CFG_VALUE_LEN - 1);
+			break;
+		}
+		if (buf[0] == '\0' || eq[1] == '\0') {
+			rc = bad(err, errlen, "%s:%u: '%s' has no %s", path, lineno, buf,
+				 buf[0] == '\0' ? "key" : "value");
+			break;
+		}
+	record:
+		if (*n == max) {
+			rc = bad(err, errlen, "%s:%u: more than %u keys", path, lineno, max);
+			break;
+		}
+		snprintf(lines[*n].section, sizeof(lines[*n].section), "%s", section);
+		snprintf(lines[*n].key, sizeof(lines[*n].key), "%s", buf);
+		lines[(*n)++].line = lineno;
+	}
+	fclose(f);
+	return rc;
+}
+
+static unsigned int
+conf_line_of(const struct conf_line *lines, unsigned int n, const char *section, const char *key,
+	     unsigned int nth)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(lines[i].section, section) == 0 && strcmp(lines[i].key, key) == 0 &&
+		    nth-- == 0)
+			return lines[i].line;
+	}
+	return 0;
+}
+
+static const struct setting *
+setting_by_key(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < N_SETTINGS; i++) {
+		if (strcmp(settings[i].section, section) == 0 && strcmp(settings[i].key, key) == 0)
+			return &settings[i];
+	}
+	return NULL;
+}
+
+static bool
+section_known(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < N_SETTINGS; i++) {
+		if (strcmp(settings[i].section, section) == 0)
+			return true;
+	}
+	return false;
+}
+
+#define CONF_MAX_KEYS 256
+
+int
+opts_load_config(struct ndkd_opts *o, const char *path, char *err, size_t errlen)
+{
+	const struct rte_cfgfile_parameters params = { .comment_character = '#' };
+	struct rte_cfgfile_entry entries[CONF_MAX_KEYS];
+	struct conf_line *lines;
+	struct rte_cfgfile *cfg = NULL;
+	char section[CFG_NAME_LEN], msg[256];
+	unsigned int n_lines;
+	int s, e, n_sec, n_ent, rc = -1;
+
+	lines = calloc(CONF_MAX_KEYS, sizeof(*lines));
+	if (lines == NULL)
+		return bad(err, errlen, "out of memory");
+	if (conf_scan(path, lines, CONF_MAX_KEYS, &n_lines, err, errlen) != 0)
+		goto out;
+	cfg = rte_cfgfile_load_with_params(path, 0, &params);
+	if (cfg == NULL) {
+		bad(err, errlen, "%s: not a valid INI file", path);
+		goto out;
+	}
+	n_sec = rte_cfgfile_num_sections(cfg, NULL, 0);
+	for (s = 0; s < n_sec; s++) {
+		int k;
+
+		n_ent = rte_cfgfile_section_entries_by_index(cfg, s, section, entries,
+							     CONF_MAX_KEYS);
+		if (!section_known(section)) {
+			bad(err, errlen, "%s:%u: unknown section [%s]", path,
+			    conf_line_of(lines, n_lines, section, "", 0), section);
+			goto out;
+		}
+		/* a section given twice is a mistake, not a merge */
+		for (k = 0; k < s; k++) {
+			char other[CFG_NAME_LEN];
+			struct rte_cfgfile_entry none[1];
+
+			rte_cfgfile_section_entries_by_index(cfg, k, other, none, 0);
+			if (strcmp(other, section) == 0) {
+				bad(err, errlen, "%s:%u: section [%s] appears twice", path,
+				    conf_line_of(lines, n_lines, section, "", 1), section);
+				goto out;
+			}
+		}
+		for (e = 0; e < n_ent; e++) {
+			const struct setting *st = setting_by_key(section, entries[e].name);
+			unsigned int line =
+				conf_line_of(lines, n_lines, section, entries[e].name, 0);
+			int k2;
+
+			if (st == NULL) {
+				bad(err, errlen, "%s:%u: unknown key '%s' in [%s]", path, line,
+				    entries[e].name, section);
+				goto out;
+			}
+			for (k2 = 0; k2 < e; k2++) {
+				if (strcmp(entries[k2].name, entries[e].name) == 0) {
+					bad(err, errlen, "%s:%u: key '%s' given twice in [%s]",
+					    path,
+					    conf_line_of(lines, n_lines, section, entries[e].name,
+							 1),
+					    entries[e].name, section);
+					goto out;
+				}
+			}
+			if (setting_apply(o, st, entries[e].value, true, msg, sizeof(msg)) != 0) {
+				bad(err, errlen, "%s:%u: [%s] %s: %s", path, line, section,
+				    entries[e].name, msg);
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	if (cfg != NULL)
+		rte_cfgfile_close(cfg);
+	free(lines);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Command line
+ * --------------------------------------------------------------------- */
+
+static void
+build_long_opts(struct option *lo)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < N_SETTINGS; i++)
+		lo[n++] = (struct option){ settings[i].flag, required_argument, NULL,
+					   OPT_SETTING + (int)i };
+	lo[n++] = (struct option){ "huge", no_argument, NULL, OPT_HUGE };
+	lo[n++] = (struct option){ "no-huge", no_argument, NULL, OPT_NO_HUGE };
+	lo[n++] = (struct option){ "config", required_argument, NULL, OPT_CONFIG };
+	lo[n++] = (struct option){ "check-config", required_argument, NULL, OPT_CHECK_CONFIG };
+	lo[n++] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[n++] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
+	lo[n] = (struct option){ NULL, 0, NULL, 0 };
+}
+
 int
 opts_parse(struct ndkd_opts *o, int argc, char **argv)
 {
-	unsigned long v;
+	struct option lo[N_SETTINGS + 8];
+	const char *config = NULL;
+	bool uids_from_flags = false, gids_from_flags = false, check = false;
+	char msg[512];
 	int c, i;
 
+	_Static_assert(N_SETTINGS < 64, "getopt values of settings stay below OPT_HUGE");
 	opts_defaults(o);
+	build_long_opts(lo);
+
+	/* First pass: --config/--check-config, --help, --version; the file goes under the flags. */
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		if (c == OPT_CONFIG || c == OPT_CHECK_CONFIG) {
+			if (config != NULL) {
+				fprintf(stderr, "ndkd: one --config or --check-config at most\n");
+				return -1;
+			}
+			config = optarg;
+			check = c == OPT_CHECK_CONFIG;
+		} else if (c == 'h') {
+			opts_usage(stdout, argv[0]);
+			return 1;
+		} else if (c == OPT_VERSION) {
+			printf("ndkd %s (ABI %u)\n", NDKD_VERSION, NDK_ABI_VERSION);
+			return 1;
+		}
+	}
+	if (config != NULL && opts_load_config(o, config, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "ndkd: %s\n", msg);
+		return -1;
+	}
+	o->config_path = config;
+
 	optind = 1;
 	opterr = 1;
-	while ((c = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+		const struct setting *s;
+
 		switch (c) {
-		case OPT_SOCKET:
-			if (optarg[0] != '/' || strlen(optarg) >= 108) {
-				fprintf(stderr,
-					"ndkd: --socket needs an absolute path under 108 bytes\n");
-				return -1;
-			}
-			o->socket_path = optarg;
-			break;
-		case OPT_SOCKET_MODE:
-			if (parse_ulong("socket-mode", optarg, 8, 0, 0777, &v) != 0)
-				return -1;
-			o->socket_mode = (unsigned int)v;
-			break;
-		case OPT_ALLOW_UID:
-			if (o->n_allow_uid == NDKD_MAX_ALLOWED_IDS) {
-				fprintf(stderr, "ndkd: at most %d --allow-uid\n",
-					NDKD_MAX_ALLOWED_IDS);
-				return -1;
-			}
-			if (parse_ulong("allow-uid", optarg, 10, 0, UINT_MAX - 1, &v) != 0)
-				return -1;
-			o->allow_uid[o->n_allow_uid++] = (uid_t)v;
-			break;
-		case OPT_ALLOW_GID:
-			if (o->n_allow_gid == NDKD_MAX_ALLOWED_IDS) {
-				fprintf(stderr, "ndkd: at most %d --allow-gid\n",
-					NDKD_MAX_ALLOWED_IDS);
-				return -1;
-			}
-			if (parse_ulong("allow-gid", optarg, 10, 0, UINT_MAX - 1, &v) != 0)
-				return -1;
-			o->allow_gid[o->n_allow_gid++] = (gid_t)v;
-			break;
-		case OPT_LCORES:
-			o->lcores = optarg;
-			break;
-		case OPT_FILE_PREFIX:
-			if (optarg[0] == '\0' || strchr(optarg, '/') != NULL) {
-				fprintf(stderr, "ndkd: --file-prefix must be a plain name\n");
-				return -1;
-			}
-			o->file_prefix = optarg;
-			break;
-		case OPT_PROVIDER:
-			if (strcmp(optarg, "soft") != 0 && strcmp(optarg, "mlx5") != 0 &&
-			    strcmp(optarg, "auto") != 0) {
-				fprintf(stderr,
-					"ndkd: --provider must be soft, mlx5 or auto, not '%s'\n",
-					optarg);
-				return -1;
-			}
-			o->provider = optarg;
+		case OPT_CONFIG:
+		case OPT_CHECK_CONFIG:
 			break;
 		case OPT_HUGE:
 			o->huge = 1;
@@ -243,71 +707,28 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 		case OPT_NO_HUGE:
 			o->huge = 0;
 			break;
-		case OPT_MEM:
-			if (parse_ulong("mem", optarg, 10, 16, 1u << 20, &v) != 0)
-				return -1;
-			o->mem_mb = (unsigned int)v;
-			break;
-		case OPT_MAX_CLIENTS:
-			if (parse_ulong("max-clients", optarg, 10, 1, 65536, &v) != 0)
-				return -1;
-			o->max_clients = (unsigned int)v;
-			break;
-		case OPT_CTRL_RING:
-			if (parse_ulong("ctrl-ring-entries", optarg, 10, NDK_ABI_RING_MIN_ENTRIES,
-					NDK_ABI_RING_MAX_ENTRIES, &v) != 0)
-				return -1;
-			if ((v & (v - 1)) != 0) {
-				fprintf(stderr,
-					"ndkd: --ctrl-ring-entries must be a power of two\n");
+		case 'h':
+		case OPT_VERSION:
+			break; /* handled in the first pass */
+		default:
+			if (c < OPT_SETTING || c >= OPT_SETTING + (int)N_SETTINGS) {
+				fprintf(stderr, "Try '%s --help'.\n", argv[0]);
 				return -1;
 			}
-			o->ctrl_ring_entries = (unsigned int)v;
-			break;
-		case OPT_LOG_LEVEL:
-			o->log_level = optarg;
-			break;
-		case OPT_MR_TABLE:
-			if (parse_ulong("mr-table-entries", optarg, 10, 2, 1u << 24, &v) != 0)
+			s = &settings[c - OPT_SETTING];
+			/* ids from flags replace the file's list instead of adding to it */
+			if (s->kind == K_UIDS && !uids_from_flags) {
+				o->n_allow_uid = 0;
+				uids_from_flags = true;
+			}
+			if (s->kind == K_GIDS && !gids_from_flags) {
+				o->n_allow_gid = 0;
+				gids_from_flags = true;
+			}
+			if (setting_apply(o, s, optarg, false, msg, sizeof(msg)) != 0) {
+				fprintf(stderr, "ndkd: --%s: %s\n", s->flag, msg);
 				return -1;
-			o->lim.mr_table_entries = (uint32_t)v;
-			break;
-		case OPT_MAX_MRS:
-			if (parse_ulong("max-mrs-per-client", optarg, 10, 1, 1u << 24, &v) != 0)
-				return -1;
-			o->lim.max_mrs = (uint32_t)v;
-			break;
-		case OPT_MAX_PDS:
-			if (parse_ulong("max-pds-per-client", optarg, 10, 1, 1u << 20, &v) != 0)
-				return -1;
-			o->lim.max_pds = (uint32_t)v;
-			break;
-		case OPT_MAX_REGION_MB:
-			if (parse_ulong("max-region-mb-per-client", optarg, 10, 1, 1ul << 30, &v) !=
-			    0)
-				return -1;
-			o->lim.max_region_bytes = (uint64_t)v << 20;
-			break;
-		case OPT_MAX_REGISTERED_MB:
-			if (parse_ulong("max-registered-mb-per-client", optarg, 10, 1, 1ul << 30,
-					&v) != 0)
-				return -1;
-			o->lim.max_registered_bytes = (uint64_t)v << 20;
-			break;
-		case OPT_FRMR_PAGES:
-			if (parse_ulong("frmr-pages", optarg, 10, 16, NDKD_MAX_FRMR_PAGES, &v) != 0)
-				return -1;
-			o->lim.frmr_page_count = (uint32_t)v;
-			break;
-		case 'h':
-			opts_usage(stdout, argv[0]);
-			return 1;
-		case OPT_VERSION:
-			printf("ndkd %s (ABI %u)\n", NDKD_VERSION, NDK_ABI_VERSION);
-			return 1;
-		default:
-			fprintf(stderr, "Try '%s --help'.\n", argv[0]);
-			return -1;
+			}
 		}
 	}
 	/* "+h" stops at the first non-option: only what follows "--" is EAL's. */
@@ -327,6 +748,10 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 		o->allow_uid[o->n_allow_uid++] = getuid();
 		if (getuid() != 0)
 			o->allow_uid[o->n_allow_uid++] = 0;
+	}
+	if (check) {
+		printf("ndkd: %s: valid\n", config);
+		return 1;
 	}
 	return 0;
 }

@@ -159,13 +159,38 @@ cq_publish(struct dcq *cq)
  * CQ and QP objects
  * --------------------------------------------------------------------- */
 
+/*
+ * The largest SQ or RQ ring a queue of max_queue_depth work requests needs:
+ * ndkd sees ring slots, not work requests, so it allows the deepest queue
+ * of the biggest WRs (all SGEs, a fast register of frmr_page_count pages,
+ * the most inline data).
+ */
+static uint32_t
+queue_ring_max(const struct ndkd_limits *lim)
+{
+	uint64_t slots = ndk_abi_wqe_slots(NDKD_MAX_SGE);
+	uint64_t fr = 1 + (lim->frmr_page_count + PAGES_SLOT - 1) / PAGES_SLOT;
+	uint64_t inl = 1 + (NDK_ABI_MAX_INLINE + NDK_ABI_ENTRY_SIZE - 1) / NDK_ABI_ENTRY_SIZE;
+
+	if (fr > slots)
+		slots = fr;
+	if (inl > slots)
+		slots = inl;
+	slots *= lim->max_queue_depth;
+	return slots >= NDK_ABI_RING_MAX_ENTRIES ? NDK_ABI_RING_MAX_ENTRIES
+						 : rte_align32pow2((uint32_t)slots);
+}
+
 ndk_status
 qp_cq_create(struct client *c, struct ctrl_ctx *x, uint64_t ring, uint64_t entries, uint64_t out[6])
 {
 	struct dcq *cq;
 	uint32_t h;
 
-	(void)x;
+	if (c->n_cqs >= x->lim->max_cqs)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	if (entries > rte_align32pow2(x->lim->max_cq_depth))
+		return NDK_STATUS_INVALID_PARAMETER;
 	cq = calloc(1, sizeof(*cq));
 	if (cq == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
@@ -180,6 +205,7 @@ qp_cq_create(struct client *c, struct ctrl_ctx *x, uint64_t ring, uint64_t entri
 	}
 	cq->handle = h;
 	cq->client = c;
+	c->n_cqs++;
 	out[0] = h;
 	return NDK_STATUS_SUCCESS;
 }
@@ -198,6 +224,7 @@ qp_cq_destroy(struct client *c, uint32_t handle)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
 	free(cq);
 	obj_delete(c, handle);
+	c->n_cqs--;
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -213,8 +240,11 @@ qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *a, 
 
 	if (po == NULL || ro == NULL || io == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
-	if (c->n_qps >= NDKD_MAX_QPS_PER_CLIENT)
+	if (c->n_qps >= x->lim->max_qps)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	if ((uint32_t)a[3] > queue_ring_max(x->lim) ||
+	    (uint32_t)(a[3] >> 32) > queue_ring_max(x->lim))
+		return NDK_STATUS_INVALID_PARAMETER;
 	qp = calloc(1, sizeof(*qp));
 	if (qp == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;

@@ -13,23 +13,6 @@
 
 static struct tdaemon d;
 
-/* Run a shell command, capture stdout+stderr; returns the exit status. */
-static int
-run(const char *cmd, char *out, size_t len)
-{
-	FILE *p = popen(cmd, "r");
-	size_t n = 0;
-	int st;
-
-	out[0] = '\0';
-	if (p == NULL)
-		return -1;
-	while (n + 1 < len && fgets(out + n, (int)(len - n), p) != NULL)
-		n = strlen(out);
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void
 test_ndkctl(void)
 {
@@ -44,12 +27,12 @@ test_ndkctl(void)
 	CHECK_STATUS(ndk_adapter_open(d.sock, &o, &ad), NDK_STATUS_SUCCESS);
 
 	snprintf(cmd, sizeof(cmd), "%s --file-prefix %s status 2>&1", bin, d.prefix);
-	CHECK(run(cmd, out, sizeof(out)) == 0, "status exits 0: %s", out);
+	CHECK(t_run(cmd, out, sizeof(out)) == 0, "status exits 0: %s", out);
 	CHECK(strstr(out, "clients_attached") != NULL && strstr(out, d.sock) != NULL,
 	      "status table names counters and the socket:\n%s", out);
 
 	snprintf(cmd, sizeof(cmd), "%s --file-prefix %s --json status", bin, d.prefix);
-	CHECK(run(cmd, out, sizeof(out)) == 0, "json status exits 0");
+	CHECK(t_run(cmd, out, sizeof(out)) == 0, "json status exits 0");
 	j = json_loads(out, 0, NULL);
 	CHECK(j != NULL && json_integer_value(json_object_get(j, "clients_attached")) == 1 &&
 		      json_integer_value(json_object_get(j, "pid")) == d.pid,
@@ -57,11 +40,11 @@ test_ndkctl(void)
 	json_decref(j);
 
 	snprintf(cmd, sizeof(cmd), "%s --file-prefix %s clients 2>&1", bin, d.prefix);
-	CHECK(run(cmd, out, sizeof(out)) == 0, "clients exits 0");
+	CHECK(t_run(cmd, out, sizeof(out)) == 0, "clients exits 0");
 	CHECK(strstr(out, "ctl-test-client") != NULL, "client listed by name:\n%s", out);
 
 	snprintf(cmd, sizeof(cmd), "%s --file-prefix %s --json clients", bin, d.prefix);
-	CHECK(run(cmd, out, sizeof(out)) == 0, "json clients exits 0");
+	CHECK(t_run(cmd, out, sizeof(out)) == 0, "json clients exits 0");
 	j = json_loads(out, 0, NULL);
 	CHECK(j != NULL && json_array_size(j) == 1 &&
 		      json_integer_value(json_object_get(json_array_get(j, 0), "pid")) == getpid(),
@@ -70,11 +53,11 @@ test_ndkctl(void)
 
 	snprintf(cmd, sizeof(cmd), "%s --file-prefix ndkt-not-running-%d status 2>&1", bin,
 		 (int)getpid());
-	CHECK(run(cmd, out, sizeof(out)) == 1, "exit 1 without a daemon");
+	CHECK(t_run(cmd, out, sizeof(out)) == 1, "exit 1 without a daemon");
 	CHECK(strstr(out, "not running") != NULL, "says so: %s", out);
 
 	snprintf(cmd, sizeof(cmd), "%s frobnicate 2>&1", bin);
-	CHECK(run(cmd, out, sizeof(out)) == 2, "unknown command is a usage error");
+	CHECK(t_run(cmd, out, sizeof(out)) == 2, "unknown command is a usage error");
 
 	ndk_adapter_close(ad);
 }
@@ -91,7 +74,7 @@ test_dpdk_telemetry_py(void)
 	snprintf(cmd, sizeof(cmd),
 		 "printf '/ndkd/status\\n/ndkd/clients\\n' | /usr/bin/dpdk-telemetry.py -f %s 2>&1",
 		 d.prefix);
-	CHECK(run(cmd, out, sizeof(out)) == 0, "dpdk-telemetry.py runs");
+	CHECK(t_run(cmd, out, sizeof(out)) == 0, "dpdk-telemetry.py runs");
 	CHECK(strstr(out, "\"/ndkd/status\"") != NULL && strstr(out, "requests_served") != NULL,
 	      "stock client reads /ndkd/status:\n%s", out);
 	CHECK(strstr(out, "\"/ndkd/clients\"") != NULL, "and /ndkd/clients");

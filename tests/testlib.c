@@ -38,6 +38,22 @@ t_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+int
+t_run(const char *cmd, char *out, size_t len)
+{
+	FILE *p = popen(cmd, "r");
+	size_t n = 0;
+	int st;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return -1;
+	while (n + 1 < len && fgets(out + n, (int)(len - n), p) != NULL)
+		n = strlen(out);
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 uint64_t
 t_deadline_ms(uint64_t ms)
 {
