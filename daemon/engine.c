@@ -306,16 +306,45 @@ engines_grace_period(struct engine_set *set)
 						   : RTE_QSBR_THRID_INVALID);
 }
 
+/*
+ * Fault injection for the watchdog and stop-timeout tests: with
+ * NDKD_FAULT_ENGINE_STALL_MS=N in ndkd's environment, engine 0 stops making
+ * passes N ms after it starts, as a hung engine would. Whoever sets ndkd's
+ * environment already controls ndkd; clients cannot reach this.
+ */
+static uint64_t
+fault_stall_at(const struct engine *e)
+{
+	const char *v = getenv(NDKD_FAULT_STALL_ENV);
+	char *end;
+	unsigned long ms;
+
+	if (v == NULL || e->id != 0)
+		return 0;
+	ms = strtoul(v, &end, 10);
+	if (*end != '\0' || end == v)
+		return 0;
+	return ndkd_now_ns() + ms * 1000000ull + 1;
+}
+
 int
 engine_main(void *arg)
 {
 	struct engine *e = arg;
 	const struct timespec idle = { .tv_nsec = 100 * 1000 };
 
+	uint64_t stall_at = fault_stall_at(e);
+
 	NDKD_LOG(INFO, engine, "engine %u polling on lcore %u", e->id, rte_lcore_id());
 	engine_adopt(e);
 	while (!e->stopped) {
 		engine_poll_once(e);
+		if (unlikely(stall_at != 0) && ndkd_now_ns() > stall_at) {
+			NDKD_LOG(WARNING, engine, "engine %u: stalling on purpose (%s)", e->id,
+				 NDKD_FAULT_STALL_ENV);
+			for (;;)
+				rte_pause();
+		}
 		/*
 		 * With no client there is nothing to poll for: nap instead of
 		 * burning the core. Attach latency absorbs the nap.

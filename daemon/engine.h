@@ -84,6 +84,8 @@ unsigned int engines_collect(struct engine_set *set, struct engine_msg *msgs, un
 
 /* One pass over the engine's inbox and clients; returns requests served. */
 unsigned int engine_poll_once(struct engine *e);
+#define NDKD_FAULT_STALL_ENV "NDKD_FAULT_ENGINE_STALL_MS"
+
 /* lcore entry point: polls until STOP. */
 int engine_main(void *arg);
 

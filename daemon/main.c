@@ -10,14 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
-
-#ifdef NDKD_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "conn.h"
 #include "engine.h"
@@ -27,17 +24,8 @@
 #include "ndkd.h"
 #include "provider.h"
 #include "server.h"
+#include "service.h"
 #include "telemetry.h"
-
-static void
-notify(const char *state)
-{
-#ifdef NDKD_HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
 
 static uint64_t
 hugepage_size(void)
@@ -83,6 +71,22 @@ fill_adapter_info(struct ndk_abi_adapter_info *i, const struct ndkd_limits *lim,
 	i->max_mrs = lim->max_mrs;
 	i->max_pds = lim->max_pds;
 	i->max_regions = lim->max_regions;
+}
+
+/* A hugetlbfs mount this process may create files in: EAL needs one. */
+static bool
+hugetlbfs_writable(void)
+{
+	FILE *f = fopen("/proc/mounts", "r");
+	char dev[256], dir[256], type[64];
+	bool ok = false;
+
+	if (f == NULL)
+		return false;
+	while (!ok && fscanf(f, "%255s %255s %63s %*[^\n]", dev, dir, type) == 3)
+		ok = strcmp(type, "hugetlbfs") == 0 && access(dir, W_OK | X_OK) == 0;
+	fclose(f);
+	return ok;
 }
 
 static bool
@@ -138,7 +142,7 @@ build_eal_args(struct eal_args *a, const struct ndkd_opts *o, const char *prog, 
 
 /* The one-lcore layout: the main lcore polls the engine and looks at sockets in between. */
 static void
-run_inline(struct server *s, struct engine *e)
+run_inline(struct server *s, struct engine *e, struct watchdog *wd)
 {
 	const struct timespec idle = { .tv_nsec = 100 * 1000 };
 	unsigned int iter = 0;
@@ -148,11 +152,42 @@ run_inline(struct server *s, struct engine *e)
 		if (e->n_clients == 0) {
 			if (server_poll(s, 0))
 				return;
+			watchdog_tick(wd, e->set);
 			nanosleep(&idle, NULL);
-		} else if (++iter % 256 == 0 && server_poll(s, 0)) {
-			return;
+		} else if (++iter % 256 == 0) {
+			if (server_poll(s, 0))
+				return;
+			watchdog_tick(wd, e->set);
 		}
 	}
+}
+
+/*
+ * Wait for the engines to return from their poll loops, at most
+ * NDKD_STOP_TIMEOUT_MS: an engine that is stuck must not keep a stopping
+ * ndkd alive past systemd's stop timeout. False when one did not return.
+ */
+static bool
+wait_engines(const struct engine_set *eng)
+{
+	uint64_t deadline = ndkd_now_ns() + NDKD_STOP_TIMEOUT_MS * 1000000ull;
+	const struct timespec tick = { .tv_nsec = 1000 * 1000 };
+	unsigned int i;
+
+	for (i = 0; i < eng->n; i++) {
+		while (rte_eal_get_lcore_state(eng->engines[i].lcore) == RUNNING) {
+			if (ndkd_now_ns() > deadline) {
+				NDKD_LOG(ERR, main,
+					 "engine %u on lcore %u did not stop within %u ms: exiting "
+					 "without cleanup",
+					 i, eng->engines[i].lcore, NDKD_STOP_TIMEOUT_MS);
+				return false;
+			}
+			nanosleep(&tick, NULL);
+		}
+		rte_eal_wait_lcore(eng->engines[i].lcore);
+	}
+	return true;
 }
 
 int
@@ -165,12 +200,15 @@ main(int argc, char **argv)
 	struct provider prov;
 	struct mrt mrt;
 	struct qpt qpt;
+	struct watchdog wd;
 	struct portt *ports = NULL;
 	unsigned int i, lcore, n_workers;
 	sigset_t set;
 	bool huge;
 	int rc;
 
+	if (log_stream_init() != 0)
+		fprintf(stderr, "ndkd: cannot set up the log stream; using EAL's\n");
 	rc = opts_parse(&o, argc, argv);
 	if (rc != 0) {
 		opts_free(&o);
@@ -187,7 +225,8 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	huge = o.huge == 1 || (o.huge == -1 && hugepages_free());
+	/* auto: only when EAL can really have them (a non-root ndkd often cannot) */
+	huge = o.huge == 1 || (o.huge == -1 && hugepages_free() && hugetlbfs_writable());
 	build_eal_args(&ea, &o, argv[0], huge);
 	if (rte_eal_init(ea.argc, ea.argv) < 0) {
 		fprintf(stderr, "ndkd: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
@@ -243,26 +282,33 @@ main(int argc, char **argv)
 		 "listening on %s (provider %s: %s; %s; %u engine(s)%s; telemetry prefix %s)",
 		 o.socket_path, prov.ops.name, prov.detail, huge ? "hugepages" : "no hugepages",
 		 eng.n, n_workers == 0 ? " on the main lcore" : "", o.file_prefix);
-	notify("READY=1");
+	service_notify("READY=1");
 
+	rc = watchdog_init(&wd, &eng);
+	if (rc != 0)
+		NDKD_LOG(ERR, main, "watchdog: %s; running without it", strerror(-rc));
 	if (n_workers == 0) {
 		eng.engines[0].lcore = rte_lcore_id();
 		engine_adopt(&eng.engines[0]);
-		run_inline(&srv, &eng.engines[0]);
+		run_inline(&srv, &eng.engines[0], &wd);
 	} else {
-		while (!server_poll(&srv, 200))
-			;
+		while (!server_poll(&srv, watchdog_poll_timeout_ms(&wd, 200)))
+			watchdog_tick(&wd, &eng);
 	}
+	watchdog_fini(&wd);
 
-	notify("STOPPING=1");
+	service_notify("STOPPING=1");
 	server_stop_listening(&srv);
 	server_announce_shutdown(&srv);
 	for (i = 0; i < eng.n; i++)
 		engine_send(&eng.engines[i], MSG_STOP, NULL);
-	if (n_workers == 0)
+	if (n_workers == 0) {
 		engine_poll_once(&eng.engines[0]);
-	else
-		rte_eal_mp_wait_lcore();
+	} else if (!wait_engines(&eng)) {
+		/* the socket is gone and clients were told; memory goes with the process */
+		fflush(NULL);
+		_exit(1);
+	}
 	server_fini(&srv);
 	engines_destroy(&eng);
 	free(ports);

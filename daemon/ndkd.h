@@ -19,6 +19,8 @@
 #define NDKD_MAX_OWNED_STRINGS 16
 #define NDKD_DEFAULT_PREFIX    "ndkd"
 #define NDKD_HELLO_TIMEOUT_MS  5000
+/* On SIGTERM, how long engines get to return before ndkd exits without cleanup. */
+#define NDKD_STOP_TIMEOUT_MS 5000
 /* Connections allowed to wait for their hello at once: a flood cannot eat every fd. */
 #define NDKD_MAX_PENDING_HELLO 128
 #define NDKD_ENGINE_BATCH      32u

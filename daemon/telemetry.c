@@ -11,6 +11,7 @@
 
 #include <rte_telemetry.h>
 
+#include "engine.h"
 #include "mrt.h"
 #include "server.h"
 #include "telemetry.h"
@@ -173,6 +174,198 @@ tel_client(const char *cmd, const char *params, struct rte_tel_data *d)
 	return rc;
 }
 
+/* An engine-owned counter read from the telemetry thread. */
+static uint64_t
+rd32(const uint32_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+/* A new array for a dict column; NULL when out of memory (the command then fails). */
+static struct rte_tel_data *
+column(struct rte_tel_data **cols, unsigned int i, enum rte_tel_value_type type)
+{
+	cols[i] = rte_tel_data_alloc();
+	if (cols[i] != NULL)
+		rte_tel_data_start_array(cols[i], type);
+	return cols[i];
+}
+
+static int
+add_columns(struct rte_tel_data *d, struct rte_tel_data **cols, const char *const *names,
+	    unsigned int n)
+{
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < n; i++) {
+		if (cols[i] == NULL || rc != 0) {
+			rte_tel_data_free(cols[i]);
+			rc = -1;
+			continue;
+		}
+		if (rte_tel_data_add_dict_container(d, names[i], cols[i], 0) != 0) {
+			rte_tel_data_free(cols[i]);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/*
+ * Per engine, as columns (DPDK 22.11 telemetry nests arrays, not dicts):
+ * index i of every array is engine i.
+ */
+static int
+tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static const char *const names[] = { "engine_lcore",	"engine_clients",
+					     "engine_requests", "engine_bad_requests",
+					     "engine_broken",	"engine_heartbeat" };
+	struct rte_tel_data *cols[RTE_DIM(names)];
+	struct server *s = tel_server;
+	uint64_t requests = 0, bad = 0;
+	unsigned int i, k;
+
+	(void)cmd;
+	(void)params;
+	for (k = 0; k < RTE_DIM(names); k++)
+		column(cols, k, RTE_TEL_U64_VAL);
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < s->eng->n; i++) {
+		struct engine *e = &s->eng->engines[i];
+		uint64_t v[RTE_DIM(names)] = {
+			e->lcore,
+			__atomic_load_n(&e->n_clients, __ATOMIC_RELAXED),
+			rd(&e->requests),
+			rd(&e->bad_requests),
+			rd(&e->clients_broken),
+			rd(&e->heartbeat),
+		};
+
+		requests += v[2];
+		bad += v[3];
+		for (k = 0; k < RTE_DIM(names); k++)
+			if (cols[k] != NULL)
+				rte_tel_data_add_array_u64(cols[k], v[k]);
+	}
+	pthread_mutex_unlock(&s->lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "engines", s->eng->n);
+	rte_tel_data_add_dict_u64(d, "requests_served", requests);
+	rte_tel_data_add_dict_u64(d, "bad_requests", bad);
+	rte_tel_data_add_dict_u64(d, "mr_table_entries", s->mrt->n_entries - 1);
+	rte_tel_data_add_dict_u64(d, "mr_entries_in_use", rd(&s->mrt->in_use));
+	return add_columns(d, cols, names, RTE_DIM(names));
+}
+
+/* Per attached client, as columns: what it holds in ndkd. */
+static int
+tel_objects(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static const char *const names[] = { "client",	"engine",	"pds",
+					     "mrs",	"cqs",		"qps",
+					     "regions", "region_bytes", "registered_bytes" };
+	struct rte_tel_data *cols[RTE_DIM(names)];
+	struct server *s = tel_server;
+	struct client *c;
+	unsigned int k, n = 0;
+
+	(void)cmd;
+	(void)params;
+	for (k = 0; k < RTE_DIM(names); k++)
+		column(cols, k, RTE_TEL_U64_VAL);
+	pthread_mutex_lock(&s->lock);
+	for (c = s->clients; c != NULL; c = c->next) {
+		uint64_t v[RTE_DIM(names)];
+
+		if (c->state != CLIENT_ACTIVE)
+			continue;
+		v[0] = c->id;
+		v[1] = c->engine;
+		v[2] = rd32(&c->n_pds);
+		v[3] = rd32(&c->n_mrs);
+		v[4] = rd32(&c->n_cqs);
+		v[5] = rd32(&c->n_qps);
+		v[6] = atomic_load_explicit(&c->n_regions, memory_order_relaxed);
+		v[7] = c->region_bytes;
+		v[8] = __atomic_load_n(&c->registered_bytes, __ATOMIC_RELAXED);
+		for (k = 0; k < RTE_DIM(names); k++)
+			if (cols[k] != NULL)
+				rte_tel_data_add_array_u64(cols[k], v[k]);
+		n++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "clients", n);
+	return add_columns(d, cols, names, RTE_DIM(names));
+}
+
+#define TEL_MRS_MAX 64 /* rows per reply: the telemetry reply is at most 16 KiB */
+
+/*
+ * MR table entries in use, as columns, optionally of one client
+ * ("/ndkd/mrs,ID"): the first TEL_MRS_MAX rows and how many there are.
+ * Each entry is read under its sequence count, as an engine reads it.
+ */
+static int
+tel_mrs(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static const char *const unames[] = { "token", "client", "pd", "va", "length", "access" };
+	static const char *const snames[] = { "state", "kind" };
+	struct rte_tel_data *ucols[RTE_DIM(unames)], *scols[RTE_DIM(snames)];
+	struct server *s = tel_server;
+	unsigned long want = 0;
+	uint64_t total = 0, shown = 0;
+	uint32_t i;
+	unsigned int k;
+	int rc;
+
+	(void)cmd;
+	if (params != NULL && params[0] != '\0') {
+		char *end;
+
+		want = strtoul(params, &end, 10);
+		if (*end != '\0' || want == 0 || want > UINT32_MAX)
+			return -1;
+	}
+	for (k = 0; k < RTE_DIM(unames); k++)
+		column(ucols, k, RTE_TEL_U64_VAL);
+	for (k = 0; k < RTE_DIM(snames); k++)
+		column(scols, k, RTE_TEL_STRING_VAL);
+	pthread_mutex_lock(&s->lock);
+	for (i = 1; !s->closing && i < s->mrt->n_entries; i++) {
+		struct mrt_entry e;
+
+		if (atomic_load_explicit(&s->mrt->entries[i].seq, memory_order_relaxed) == 0)
+			continue; /* never written: not even touched (no page faulted in) */
+		seq_read_copy(&s->mrt->entries[i].seq, &e, &s->mrt->entries[i], sizeof(e));
+		if (e.state == MRT_FREE || (want != 0 && e.client_id != want))
+			continue;
+		total++;
+		if (shown == TEL_MRS_MAX)
+			continue;
+		shown++;
+		uint64_t v[RTE_DIM(unames)] = {
+			MRT_TOKEN(i, e.variant), e.client_id, e.pd, e.va, e.length, e.access
+		};
+		for (k = 0; k < RTE_DIM(unames); k++)
+			if (ucols[k] != NULL)
+				rte_tel_data_add_array_u64(ucols[k], v[k]);
+		if (scols[0] != NULL)
+			rte_tel_data_add_array_string(scols[0], mr_states[e.state & 3]);
+		if (scols[1] != NULL)
+			rte_tel_data_add_array_string(scols[1],
+						      e.kind < 3 ? mr_kinds[e.kind] : "?");
+	}
+	pthread_mutex_unlock(&s->lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "in_use", total);
+	rte_tel_data_add_dict_u64(d, "shown", shown);
+	rc = add_columns(d, ucols, unames, RTE_DIM(unames));
+	return add_columns(d, scols, snames, RTE_DIM(snames)) != 0 ? -1 : rc;
+}
+
 void
 telemetry_init(struct server *s)
 {
@@ -185,4 +378,11 @@ telemetry_init(struct server *s)
 				   "One client's details. Parameters: int client_id");
 	rte_telemetry_register_cmd("/ndkd/mr", tel_mr,
 				   "What the MR table says of a token. Parameters: int token");
+	rte_telemetry_register_cmd("/ndkd/mrs", tel_mrs,
+				   "MR table entries in use (first 64), as columns. Parameters: "
+				   "optional int client_id");
+	rte_telemetry_register_cmd("/ndkd/objects", tel_objects,
+				   "What each client holds, as columns. No parameters");
+	rte_telemetry_register_cmd("/ndkd/stats", tel_stats,
+				   "Per-engine counters, as columns. No parameters");
 }

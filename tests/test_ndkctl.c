@@ -9,6 +9,7 @@
 
 #include <ndk/ndk.h>
 
+#include "ndk_sync.h"
 #include "testlib.h"
 
 static struct tdaemon d;
@@ -51,6 +52,94 @@ test_ndkctl(void)
 	      "json clients has our pid: %s", out);
 	json_decref(j);
 
+	/* objects: our PD, CQ and registered MR, by token */
+	{
+		struct ndk_pd *pd;
+		struct ndk_mr *mr;
+		struct ndk_cq *cq;
+		struct wait w = { 0 };
+		void *buf = ndk_mem_alloc(ad, 8192, 4096);
+		uint32_t token;
+		json_t *row, *found = NULL;
+		size_t i;
+
+		CHECK(buf != NULL, "arena buffer");
+		CHECK_STATUS(sync_pd(ad, &pd), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(sync_mr(ad, pd, false, &mr), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(sync_register(ad, mr, buf, 8192, NDK_MR_FLAG_ALLOW_LOCAL_WRITE),
+			     NDK_STATUS_SUCCESS);
+		CHECK_STATUS(w_finish(ad, &w, ndk_cq_create(ad, 64, w_create, &w, &cq)),
+			     NDK_STATUS_SUCCESS);
+		cq = (struct ndk_cq *)w.obj;
+		token = ndk_mr_get_local_token(mr);
+
+		snprintf(cmd, sizeof(cmd), "%s --file-prefix %s objects 2>&1", bin, d.prefix);
+		CHECK(t_run(cmd, out, sizeof(out)) == 0 &&
+			      strstr(out, "REGISTERED_BYTES") != NULL &&
+			      strstr(out, "MR table:") != NULL,
+		      "objects table:\n%s", out);
+		snprintf(cmd, sizeof(cmd), "%s --file-prefix %s --json objects", bin, d.prefix);
+		CHECK(t_run(cmd, out, sizeof(out)) == 0, "json objects exits 0");
+		j = json_loads(out, 0, NULL);
+		row = json_array_get(json_object_get(j, "clients"), 0);
+		CHECK(j != NULL && json_array_size(json_object_get(j, "clients")) == 1 &&
+			      json_integer_value(json_object_get(row, "pds")) == 1 &&
+			      json_integer_value(json_object_get(row, "cqs")) == 1 &&
+			      json_integer_value(json_object_get(row, "mrs")) >= 1 &&
+			      json_integer_value(json_object_get(row, "registered_bytes")) == 8192,
+		      "our client's objects: %s", out);
+		json_array_foreach (json_object_get(j, "mrs"), i, row) {
+			if (json_integer_value(json_object_get(row, "token")) == token)
+				found = row;
+		}
+		CHECK(found != NULL &&
+			      strcmp(json_string_value(json_object_get(found, "state")), "valid") ==
+				      0 &&
+			      strcmp(json_string_value(json_object_get(found, "kind")), "normal") ==
+				      0 &&
+			      json_integer_value(json_object_get(found, "length")) == 8192 &&
+			      json_integer_value(json_object_get(found, "va")) ==
+				      (json_int_t)(uintptr_t)buf,
+		      "our MR 0x%x listed, valid, with its range: %s", token, out);
+		json_decref(j);
+
+		snprintf(cmd, sizeof(cmd), "%s --file-prefix %s --json stats", bin, d.prefix);
+		CHECK(t_run(cmd, out, sizeof(out)) == 0, "json stats exits 0");
+		j = json_loads(out, 0, NULL);
+		row = json_array_get(json_object_get(j, "engines"), 0);
+		CHECK(j != NULL &&
+			      json_array_size(json_object_get(j, "engines")) ==
+				      (size_t)tel_status_u64(&d, "engines") &&
+			      json_integer_value(json_object_get(row, "engine_heartbeat")) > 0 &&
+			      json_integer_value(json_object_get(j, "requests_served")) > 0,
+		      "stats per engine: %s", out);
+		json_decref(j);
+		snprintf(cmd, sizeof(cmd), "%s --file-prefix %s stats 2>&1", bin, d.prefix);
+		CHECK(t_run(cmd, out, sizeof(out)) == 0 && strstr(out, "HEARTBEAT") != NULL,
+		      "stats table:\n%s", out);
+
+		/* closed: gone from the listing */
+		CHECK_STATUS(sync_close_mr(ad, mr), NDK_STATUS_SUCCESS);
+		snprintf(cmd, sizeof(cmd), "%s --file-prefix %s --json objects", bin, d.prefix);
+		CHECK(t_run(cmd, out, sizeof(out)) == 0, "json objects exits 0");
+		{
+			char hex[32];
+
+			snprintf(hex, sizeof(hex), "\"token\": %u,", token);
+			CHECK(strstr(out, hex) == NULL, "closed MR 0x%x no longer listed", token);
+		}
+		w = (struct wait){ 0 };
+		if (ndk_cq_close(cq, w_close, &w) == NDK_STATUS_PENDING)
+			w_wait(ad, &w);
+		CHECK_STATUS(sync_close_pd(ad, pd), NDK_STATUS_SUCCESS);
+		ndk_mem_free(ad, buf);
+	}
+
+	snprintf(cmd, sizeof(cmd), "%s --telemetry-socket /nonexistent/x.sock status 2>&1", bin);
+	CHECK(t_run(cmd, out, sizeof(out)) == 1 && strstr(out, "/nonexistent/x.sock") != NULL &&
+		      strstr(out, "not running") != NULL,
+	      "names the socket it tried: %s", out);
+
 	snprintf(cmd, sizeof(cmd), "%s --file-prefix ndkt-not-running-%d status 2>&1", bin,
 		 (int)getpid());
 	CHECK(t_run(cmd, out, sizeof(out)) == 1, "exit 1 without a daemon");
@@ -66,18 +155,33 @@ static void
 test_dpdk_telemetry_py(void)
 {
 	char cmd[512], out[8192];
+	struct ndk_adapter *ad;
+	struct ndk_pd *pd;
 
 	if (access("/usr/bin/dpdk-telemetry.py", X_OK) != 0) {
 		printf("  (skipped: dpdk-telemetry.py not installed)\n");
 		return;
 	}
+	/* a client with a PD: its privileged token is an MR table entry to list */
+	CHECK_STATUS(ndk_adapter_open(d.sock, NULL, &ad), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(sync_pd(ad, &pd), NDK_STATUS_SUCCESS);
 	snprintf(cmd, sizeof(cmd),
-		 "printf '/ndkd/status\\n/ndkd/clients\\n' | /usr/bin/dpdk-telemetry.py -f %s 2>&1",
+		 "printf "
+		 "'/ndkd/status\\n/ndkd/clients\\n/ndkd/objects\\n/ndkd/mrs\\n/ndkd/stats\\n' "
+		 "| /usr/bin/dpdk-telemetry.py -f %s 2>&1",
 		 d.prefix);
 	CHECK(t_run(cmd, out, sizeof(out)) == 0, "dpdk-telemetry.py runs");
 	CHECK(strstr(out, "\"/ndkd/status\"") != NULL && strstr(out, "requests_served") != NULL,
 	      "stock client reads /ndkd/status:\n%s", out);
 	CHECK(strstr(out, "\"/ndkd/clients\"") != NULL, "and /ndkd/clients");
+	CHECK(strstr(out, "\"/ndkd/objects\"") != NULL && strstr(out, "registered_bytes") != NULL,
+	      "and /ndkd/objects");
+	CHECK(strstr(out, "\"/ndkd/mrs\"") != NULL && strstr(out, "\"in_use\"") != NULL &&
+		      strstr(out, "privileged") != NULL,
+	      "and /ndkd/mrs (the PD's privileged token at least):\n%s", out);
+	CHECK(strstr(out, "\"/ndkd/stats\"") != NULL && strstr(out, "engine_heartbeat") != NULL,
+	      "and /ndkd/stats");
+	ndk_adapter_close(ad);
 }
 
 int

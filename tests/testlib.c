@@ -172,6 +172,17 @@ tdaemon_start_at(struct tdaemon *d, const char *name, const char *sock, const ch
 
 		dup2(lfd, 1);
 		dup2(lfd, 2);
+		/* as systemd does when stderr is the journal: name the stream */
+		if (getenv("NDKD_TEST_JOURNAL") != NULL) {
+			struct stat st;
+			char js[64];
+
+			if (fstat(2, &st) == 0) {
+				snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+					 (unsigned long long)st.st_ino);
+				setenv("JOURNAL_STREAM", js, 1);
+			}
+		}
 		execv(bin, (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);

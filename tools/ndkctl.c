@@ -15,7 +15,8 @@
 
 #include <jansson.h>
 
-#define TEL_BUF (64 * 1024)
+#define TEL_BUF	    (64 * 1024)
+#define RTE_DIM_(a) (sizeof(a) / sizeof((a)[0]))
 
 static void
 usage(FILE *f)
@@ -26,9 +27,14 @@ usage(FILE *f)
 		   "Commands:\n"
 		   "  status    daemon counters: clients, requests, refusals\n"
 		   "  clients   one line per attached client\n"
+		   "  objects   what each client holds; MR table entries in use\n"
+		   "            (the first 64)\n"
+		   "  stats     per-engine counters\n"
 		   "\n"
 		   "Options:\n"
-		   "  --file-prefix NAME       the ndkd's --file-prefix (default ndkd)\n"
+		   "  --file-prefix NAME       the ndkd's file prefix (default ndkd); its\n"
+		   "                           socket is looked for where a root ndkd puts\n"
+		   "                           it, then under /run/ndkd (the service's)\n"
 		   "  --telemetry-socket PATH  read this telemetry socket instead\n"
 		   "  --json                   machine-readable output\n"
 		   "  -h, --help               this text\n"
@@ -36,18 +42,35 @@ usage(FILE *f)
 		   "Exit status: 0 ok, 1 ndkd not reachable or answered an error, 2 usage.\n");
 }
 
+/*
+ * Where EAL puts the telemetry socket of an ndkd with this prefix
+ * (eal_create_runtime_dir): $RUNTIME_DIRECTORY when set, else /var/run for
+ * root, $XDG_RUNTIME_DIR or /tmp for others. The systemd unit's ndkd has
+ * RUNTIME_DIRECTORY=/run/ndkd, which a shell does not: look there too.
+ */
 static void
 default_socket(char *buf, size_t len, const char *prefix)
 {
-	const char *dir = "/var/run";
+	const char *dirs[3], *rd = getenv("RUNTIME_DIRECTORY");
+	unsigned int n = 0, i;
 
-	/* Where EAL puts its runtime directory (eal_create_runtime_dir). */
-	if (getuid() != 0) {
-		dir = getenv("XDG_RUNTIME_DIR");
-		if (dir == NULL)
-			dir = "/tmp";
+	if (rd != NULL) {
+		dirs[n++] = rd;
+	} else if (getuid() == 0) {
+		dirs[n++] = "/var/run";
+	} else {
+		const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+		dirs[n++] = xdg != NULL ? xdg : "/tmp";
 	}
-	snprintf(buf, len, "%s/dpdk/%s/dpdk_telemetry.v2", dir, prefix);
+	dirs[n++] = "/run/ndkd";
+	for (i = 0; i < n; i++) {
+		snprintf(buf, len, "%s/dpdk/%s/dpdk_telemetry.v2", dirs[i], prefix);
+		if (access(buf, F_OK) == 0)
+			return;
+	}
+	/* none exists: name the first, so the error says where we looked first */
+	snprintf(buf, len, "%s/dpdk/%s/dpdk_telemetry.v2", dirs[0], prefix);
 }
 
 static int
@@ -122,6 +145,15 @@ tel_query(int fd, const char *cmd)
 	return v;
 }
 
+/* --json output: pretty, in the daemon's key order; takes the reference. */
+static void
+print_json(json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	printf("\n");
+	json_decref(v);
+}
+
 static void
 print_value(const json_t *v)
 {
@@ -143,8 +175,7 @@ cmd_status(int fd, const char *path, int json)
 	if (st == NULL)
 		return 1;
 	if (json) {
-		json_dumpf(st, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		printf("\n");
+		print_json(json_incref(st));
 	} else {
 		printf("%-20s %s\n", "telemetry", path);
 		json_object_foreach (st, key, v) {
@@ -157,7 +188,7 @@ cmd_status(int fd, const char *path, int json)
 }
 
 static int
-cmd_clients(int fd, int json)
+cmd_clients(int fd, const char *path, int json)
 {
 	json_t *ids = tel_query(fd, "/ndkd/clients");
 	json_t *all, *id;
@@ -178,9 +209,9 @@ cmd_clients(int fd, int json)
 			json_array_append_new(all, c);
 	}
 	if (json) {
-		json_dumpf(all, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		printf("\n");
+		print_json(json_incref(all));
 	} else {
+		printf("telemetry %s\n\n", path);
 		printf("%-8s %-8s %-6s %-6s %-10s %-14s %-8s %s\n", "ID", "PID", "UID", "ENGINE",
 		       "STATE", "REQUESTS", "BAD", "NAME");
 		json_array_foreach (all, i, id) {
@@ -198,6 +229,126 @@ cmd_clients(int fd, int json)
 	json_decref(all);
 	json_decref(ids);
 	return rc;
+}
+
+/* Turn {"col": [..], ...} with columns of equal length into [{"col": v, ...}, ...]. */
+static json_t *
+rows_of(const json_t *reply, const char *const *cols, size_t ncols)
+{
+	const json_t *first = json_object_get(reply, cols[0]);
+	json_t *rows = json_array();
+	size_t i, k, n = json_is_array(first) ? json_array_size(first) : 0;
+
+	for (i = 0; i < n; i++) {
+		json_t *row = json_object();
+
+		for (k = 0; k < ncols; k++) {
+			json_t *v = json_array_get(json_object_get(reply, cols[k]), i);
+
+			json_object_set(row, cols[k], v != NULL ? v : json_null());
+		}
+		json_array_append_new(rows, row);
+	}
+	return rows;
+}
+
+static long long
+ival(const json_t *row, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(row, key));
+}
+
+static int
+cmd_objects(int fd, const char *path, int json)
+{
+	static const char *const ocols[] = { "client",	"engine",	"pds",
+					     "mrs",	"cqs",		"qps",
+					     "regions", "region_bytes", "registered_bytes" };
+	static const char *const mcols[] = { "token", "state", "kind",	 "client",
+					     "pd",    "va",    "length", "access" };
+	json_t *objs = tel_query(fd, "/ndkd/objects"), *mrs = NULL, *orows, *mrows, *row;
+	size_t i;
+
+	if (objs == NULL || (mrs = tel_query(fd, "/ndkd/mrs")) == NULL) {
+		json_decref(objs);
+		return 1;
+	}
+	orows = rows_of(objs, ocols, RTE_DIM_(ocols));
+	mrows = rows_of(mrs, mcols, RTE_DIM_(mcols));
+	if (json) {
+		json_t *all = json_pack("{s:O, s:O, s:O, s:O}", "clients", orows, "mrs", mrows,
+					"mrs_in_use", json_object_get(mrs, "in_use"), "mrs_shown",
+					json_object_get(mrs, "shown"));
+
+		print_json(all);
+	} else {
+		printf("telemetry %s\n\n", path);
+		printf("%-8s %-6s %-6s %-8s %-6s %-6s %-8s %-14s %s\n", "CLIENT", "ENGINE", "PDS",
+		       "MRS", "CQS", "QPS", "REGIONS", "REGION_BYTES", "REGISTERED_BYTES");
+		json_array_foreach (orows, i, row)
+			printf("%-8lld %-6lld %-6lld %-8lld %-6lld %-6lld %-8lld %-14lld %lld\n",
+			       ival(row, "client"), ival(row, "engine"), ival(row, "pds"),
+			       ival(row, "mrs"), ival(row, "cqs"), ival(row, "qps"),
+			       ival(row, "regions"), ival(row, "region_bytes"),
+			       ival(row, "registered_bytes"));
+		printf("\nMR table: %lld entries in use", ival(mrs, "in_use"));
+		if (ival(mrs, "shown") < ival(mrs, "in_use"))
+			printf(" (the first %lld below)", ival(mrs, "shown"));
+		printf("\n%-10s %-9s %-14s %-8s %-6s %-18s %-12s %s\n", "TOKEN", "STATE", "KIND",
+		       "CLIENT", "PD", "VA", "LENGTH", "ACCESS");
+		json_array_foreach (mrows, i, row)
+			printf("0x%-8llx %-9s %-14s %-8lld %-6lld 0x%-16llx %-12lld 0x%llx\n",
+			       ival(row, "token"), json_string_value(json_object_get(row, "state")),
+			       json_string_value(json_object_get(row, "kind")), ival(row, "client"),
+			       ival(row, "pd"), ival(row, "va"), ival(row, "length"),
+			       ival(row, "access"));
+	}
+	json_decref(orows);
+	json_decref(mrows);
+	json_decref(objs);
+	json_decref(mrs);
+	return 0;
+}
+
+static int
+cmd_stats(int fd, const char *path, int json)
+{
+	static const char *const cols[] = { "engine_lcore",    "engine_clients",
+					    "engine_requests", "engine_bad_requests",
+					    "engine_broken",   "engine_heartbeat" };
+	json_t *st = tel_query(fd, "/ndkd/stats"), *rows, *row;
+	size_t i;
+
+	if (st == NULL)
+		return 1;
+	rows = rows_of(st, cols, RTE_DIM_(cols));
+	if (json) {
+		json_t *all =
+			json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}", "engines", rows,
+				  "requests_served", json_object_get(st, "requests_served"),
+				  "bad_requests", json_object_get(st, "bad_requests"),
+				  "mr_table_entries", json_object_get(st, "mr_table_entries"),
+				  "mr_entries_in_use", json_object_get(st, "mr_entries_in_use"),
+				  "engine_count", json_object_get(st, "engines"));
+
+		print_json(all);
+	} else {
+		printf("telemetry %s\n\n", path);
+		printf("%-7s %-6s %-8s %-14s %-8s %-7s %s\n", "ENGINE", "LCORE", "CLIENTS",
+		       "REQUESTS", "BAD", "BROKEN", "HEARTBEAT");
+		json_array_foreach (rows, i, row)
+			printf("%-7zu %-6lld %-8lld %-14lld %-8lld %-7lld %lld\n", i,
+			       ival(row, "engine_lcore"), ival(row, "engine_clients"),
+			       ival(row, "engine_requests"), ival(row, "engine_bad_requests"),
+			       ival(row, "engine_broken"), ival(row, "engine_heartbeat"));
+		printf("\nrequests served %lld, malformed %lld; MR table %lld of %lld entries in "
+		       "use\n",
+		       ival(st, "requests_served"), ival(st, "bad_requests"),
+		       ival(st, "mr_entries_in_use"), ival(st, "mr_table_entries"));
+	}
+	json_decref(rows);
+	json_decref(st);
+	return 0;
 }
 
 int
@@ -238,7 +389,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind];
-	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "clients") != 0) {
+	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "clients") != 0 &&
+	    strcmp(cmd, "objects") != 0 && strcmp(cmd, "stats") != 0) {
 		fprintf(stderr, "ndkctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -252,8 +404,12 @@ main(int argc, char **argv)
 		return 1;
 	if (strcmp(cmd, "status") == 0)
 		rc = cmd_status(fd, path, json);
+	else if (strcmp(cmd, "clients") == 0)
+		rc = cmd_clients(fd, path, json);
+	else if (strcmp(cmd, "objects") == 0)
+		rc = cmd_objects(fd, path, json);
 	else
-		rc = cmd_clients(fd, json);
+		rc = cmd_stats(fd, path, json);
 	close(fd);
 	return rc;
 }
