@@ -80,8 +80,12 @@ channel_create(struct client *c, uint32_t entries, const struct ndk_abi_adapter_
 	place_ring(&h->ctrl_cq, off, entries);
 	atomic_store_explicit((_Atomic uint32_t *)&h->kstate, NDK_ABI_STATE_ACTIVE,
 			      memory_order_relaxed);
-	/* Handle 0 is never given out, so the table has one slot more than the limits. */
-	c->obj_cap = info->max_mrs + info->max_pds + 1;
+	/*
+	 * Every kind of object up to its limit, so one kind at its limit never
+	 * starves another; handle 0 is never given out, hence the one more.
+	 */
+	c->obj_cap = info->max_mrs + info->max_pds + info->max_qps + info->max_cqs +
+		     NDKD_MAX_LISTENERS_PER_CLIENT + 1;
 	c->obj_hw = 1;
 	c->obj_free = 0;
 	c->objs = calloc(c->obj_cap, sizeof(*c->objs));

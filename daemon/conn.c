@@ -34,6 +34,8 @@ conn_listen(struct client *c, struct ctrl_ctx *x, uint64_t port, uint64_t out[6]
 
 	if (port == 0 || port >= NDKD_PORTS)
 		return NDK_STATUS_INVALID_PARAMETER;
+	if (c->n_listeners >= NDKD_MAX_LISTENERS_PER_CLIENT)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
@@ -54,6 +56,7 @@ conn_listen(struct client *c, struct ctrl_ctx *x, uint64_t port, uint64_t out[6]
 	x->ports->port[port].handle = h;
 	rte_spinlock_unlock(&x->ports->lock);
 	l->port = (uint32_t)port;
+	c->n_listeners++;
 	out[0] = h;
 	return NDK_STATUS_SUCCESS;
 }
@@ -82,6 +85,7 @@ conn_listener_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle)
 	}
 	free(l);
 	obj_delete(c, handle);
+	c->n_listeners--;
 	return NDK_STATUS_SUCCESS;
 }
 

@@ -71,6 +71,8 @@ fill_adapter_info(struct ndk_abi_adapter_info *i, const struct ndkd_limits *lim,
 	i->max_mrs = lim->max_mrs;
 	i->max_pds = lim->max_pds;
 	i->max_regions = lim->max_regions;
+	i->max_qps = lim->max_qps;
+	i->max_cqs = lim->max_cqs;
 }
 
 /* A hugetlbfs mount this process may create files in: EAL needs one. */

@@ -95,12 +95,13 @@ enum client_state {
 	CLIENT_REMOVING, /* main asked its engine to let go */
 };
 
-#define NDKD_MAX_REGIONS	64
-#define NDKD_MAX_QPS_PER_CLIENT 256
-#define NDKD_MAX_QUEUE_DEPTH	4096 /* work requests per SQ or RQ */
-#define NDKD_MAX_SGE		16
-#define NDKD_MAX_FRMR_PAGES	4096 /* --frmr-pages may not exceed it */
-#define NDKD_MAX_TRANSFER	(16u << 20)
+#define NDKD_MAX_REGIONS	      64
+#define NDKD_MAX_QPS_PER_CLIENT	      256
+#define NDKD_MAX_LISTENERS_PER_CLIENT 64
+#define NDKD_MAX_QUEUE_DEPTH	      4096 /* work requests per SQ or RQ */
+#define NDKD_MAX_SGE		      16
+#define NDKD_MAX_FRMR_PAGES	      4096 /* --frmr-pages may not exceed it */
+#define NDKD_MAX_TRANSFER	      (16u << 20)
 
 /* Memory a client mapped and handed us: an arena region or an attached fd. */
 struct region {
@@ -161,6 +162,7 @@ struct client {
 	uint32_t n_mrs;
 	uint32_t n_pds;
 	uint32_t n_cqs;
+	uint32_t n_listeners;
 	uint64_t registered_bytes;
 	struct dqp *qps[NDKD_MAX_QPS_PER_CLIENT]; /* the engine serves their send queues */
 	uint32_t n_qps;

@@ -109,20 +109,14 @@ qpt_set_state(struct qpt *t, struct dqp *qp, uint8_t state)
 static bool
 ring_map(struct client *c, struct ndk_ring *r, uint64_t addr, uint64_t entries, bool produce)
 {
-	struct ndk_abi_ring_desc d = {
-		.off_prod = 0,
-		.off_cons = NDK_ABI_CACHE_LINE,
-		.off_flags = 2 * NDK_ABI_CACHE_LINE,
-		.off_entries = 3 * NDK_ABI_CACHE_LINE,
-		.entry_size = NDK_ABI_ENTRY_SIZE,
-	};
+	struct ndk_abi_ring_desc d;
 	const struct region *reg;
 	uint32_t id;
 
 	if (entries < NDK_ABI_RING_MIN_ENTRIES || entries > NDK_ABI_RING_MAX_ENTRIES ||
 	    (entries & (entries - 1)) != 0 || addr % NDK_ABI_CACHE_LINE != 0)
 		return false;
-	d.entries = (uint32_t)entries;
+	d = ndk_abi_ring_standalone((uint32_t)entries);
 	reg = region_find(c, addr, ndk_abi_ring_bytes((uint32_t)entries), &id);
 	if (reg == NULL)
 		return false;
@@ -532,7 +526,13 @@ copy_chunks(const struct dp_chunk *src, uint32_t ns, const struct dp_chunk *dst,
 		uint64_t a = src[i].len - so, b = dst[j].len - doff;
 		uint64_t k = a < b ? a : b;
 
-		memcpy(dst[j].addr + doff, src[i].addr + so, k);
+		/*
+		 * memmove: a client may point source and destination at the same
+		 * bytes (a loopback send or write into its own buffer); the
+		 * data is then its problem, but memcpy would be undefined
+		 * behaviour in ndkd. Found by the fuzz_wr target.
+		 */
+		memmove(dst[j].addr + doff, src[i].addr + so, k);
 		so += k;
 		doff += k;
 		if (so == src[i].len) {

@@ -298,6 +298,45 @@ pick_engine(const struct server *s)
 				 (int)(c)->pid, (unsigned int)(c)->uid, #status, dropped_);        \
 	} while (0)
 
+ndk_status
+hello_decode(const void *buf, size_t n, struct ndk_abi_hello *h, char *why, size_t why_len)
+{
+	size_t i;
+
+	if (n != sizeof(*h)) {
+		snprintf(why, why_len, "hello is %zu bytes, got %zu: not an ndk client", sizeof(*h),
+			 n);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	memcpy(h, buf, sizeof(*h));
+	if (h->magic != NDK_ABI_MAGIC) {
+		snprintf(why, why_len, "bad hello magic 0x%08x: not an ndk client", h->magic);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	if (h->abi_version != NDK_ABI_VERSION) {
+		snprintf(why, why_len, "client speaks ABI %u, ndkd speaks ABI %u", h->abi_version,
+			 NDK_ABI_VERSION);
+		return NDK_STATUS_REVISION_MISMATCH;
+	}
+	if (h->flags != 0 || h->reserved != 0) {
+		snprintf(why, why_len, "unknown hello flags 0x%x", h->flags);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	/*
+	 * The name ends up in log lines (a newline would let a client forge
+	 * one) and in telemetry: keep printable ASCII without quotes or
+	 * backslashes, '?' for the rest, and always a terminating NUL.
+	 */
+	h->name[sizeof(h->name) - 1] = '\0';
+	for (i = 0; i < sizeof(h->name) && h->name[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)h->name[i];
+
+		if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\')
+			h->name[i] = '?';
+	}
+	return NDK_STATUS_SUCCESS;
+}
+
 /* Returns false when the connection is to be dropped. */
 static bool
 handle_hello(struct server *s, struct client *c)
@@ -305,7 +344,8 @@ handle_hello(struct server *s, struct client *c)
 	struct ndk_abi_hello h;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char buf[sizeof(h) + 1];
+	char buf[sizeof(h) + 1], why[128];
+	ndk_status st;
 	ssize_t n;
 	int rc;
 
@@ -320,24 +360,9 @@ handle_hello(struct server *s, struct client *c)
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 
-	if (n != (ssize_t)sizeof(h)) {
-		REFUSE(s, c, NDK_STATUS_INVALID_PARAMETER,
-		       "hello is %zu bytes, got %zd: not an ndk client", sizeof(h), n);
-		return false;
-	}
-	memcpy(&h, buf, sizeof(h));
-	if (h.magic != NDK_ABI_MAGIC) {
-		REFUSE(s, c, NDK_STATUS_INVALID_PARAMETER,
-		       "bad hello magic 0x%08x: not an ndk client", h.magic);
-		return false;
-	}
-	if (h.abi_version != NDK_ABI_VERSION) {
-		REFUSE(s, c, NDK_STATUS_REVISION_MISMATCH,
-		       "client speaks ABI %u, ndkd speaks ABI %u", h.abi_version, NDK_ABI_VERSION);
-		return false;
-	}
-	if (h.flags != 0 || h.reserved != 0) {
-		REFUSE(s, c, NDK_STATUS_INVALID_PARAMETER, "unknown hello flags 0x%x", h.flags);
+	st = hello_decode(buf, (size_t)n, &h, why, sizeof(why));
+	if (st != NDK_STATUS_SUCCESS) {
+		REFUSE(s, c, st, "%s", why);
 		return false;
 	}
 	if (!peer_allowed(s->o, c->uid, c->gid)) {
@@ -351,8 +376,7 @@ handle_hello(struct server *s, struct client *c)
 		       "ndkd already serves its limit of %u clients", s->o->max_clients);
 		return false;
 	}
-	memcpy(c->name, h.name, sizeof(c->name) - 1);
-	c->name[sizeof(c->name) - 1] = '\0';
+	memcpy(c->name, h.name, sizeof(c->name));
 	c->id = s->next_id++;
 	if (s->next_id == 0)
 		s->next_id = 1;

@@ -40,6 +40,14 @@ struct server {
 	struct log_ratelimit rl;
 };
 
+/*
+ * Check a hello of n bytes the client sent; on success a copy in *h with a
+ * name safe to log and to put in telemetry. Otherwise the status to refuse
+ * with and why, in plain words.
+ */
+ndk_status hello_decode(const void *buf, size_t n, struct ndk_abi_hello *h, char *why,
+			size_t why_len);
+
 int server_init(struct server *s, const struct ndkd_opts *o, struct engine_set *eng);
 /* Handle what is ready, waiting up to timeout_ms. Returns true once a stop signal came. */
 bool server_poll(struct server *s, int timeout_ms);

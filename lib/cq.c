@@ -14,14 +14,7 @@ static const struct ndk_cq_dispatch cq_dispatch;
 void *
 ring_alloc(struct adapter *ad, uint32_t entries, struct ndk_ring *r)
 {
-	struct ndk_abi_ring_desc d = {
-		.off_prod = 0,
-		.off_cons = NDK_ABI_CACHE_LINE,
-		.off_flags = 2 * NDK_ABI_CACHE_LINE,
-		.off_entries = 3 * NDK_ABI_CACHE_LINE,
-		.entries = entries,
-		.entry_size = NDK_ABI_ENTRY_SIZE,
-	};
+	struct ndk_abi_ring_desc d = ndk_abi_ring_standalone(entries);
 	size_t bytes = ndk_abi_ring_bytes(entries);
 	void *mem = ndk_mem_alloc(&ad->pub, bytes, NDK_ABI_CACHE_LINE);
 

@@ -151,6 +151,41 @@ test_ndkctl(void)
 	ndk_adapter_close(ad);
 }
 
+/*
+ * A client name is client-written bytes that end up in ndkd's log and in
+ * telemetry: a newline in it used to forge a log line of the client's choosing.
+ */
+static void
+test_hostile_client_name(void)
+{
+	const char *bin = getenv("NDKCTL_BIN");
+	struct ndk_adapter_opts o;
+	struct ndk_adapter *ad;
+	char cmd[512], out[8192], line[512];
+	bool forged = false;
+	json_t *j;
+	FILE *f;
+
+	ndk_adapter_opts_init(&o, sizeof(o));
+	o.name = "evil\"\\\nndkd.main: forged\x7f\xff";
+	CHECK_STATUS(ndk_adapter_open(d.sock, &o, &ad), NDK_STATUS_SUCCESS);
+	snprintf(cmd, sizeof(cmd), "%s --file-prefix %s --json clients", bin, d.prefix);
+	CHECK(t_run(cmd, out, sizeof(out)) == 0, "json clients exits 0: %s", out);
+	j = json_loads(out, 0, NULL);
+	CHECK(j != NULL && json_array_size(j) == 1 &&
+		      strcmp(json_string_value(json_object_get(json_array_get(j, 0), "name")),
+			     "evil???ndkd.main: forged??") == 0,
+	      "quote, backslash, newline and non-ASCII bytes replaced: %s", out);
+	json_decref(j);
+	f = fopen(d.log, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		forged |= strncmp(line, "ndkd.main: forged", 17) == 0;
+	if (f != NULL)
+		fclose(f);
+	CHECK(f != NULL && !forged, "no log line forged by the client's name");
+	ndk_adapter_close(ad);
+}
+
 static void
 test_dpdk_telemetry_py(void)
 {
@@ -190,6 +225,7 @@ main(void)
 	if (tdaemon_start(&d, "ndkctl", NULL) != 0)
 		return 1;
 	RUN(test_ndkctl);
+	RUN(test_hostile_client_name);
 	RUN(test_dpdk_telemetry_py);
 	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0 on SIGTERM");
 	return t_done();

@@ -114,7 +114,9 @@ struct ndk_abi_adapter_info {
 	uint32_t max_mrs;	   /* MRs a client may have at once */
 	uint32_t max_pds;
 	uint32_t max_regions;
-	uint32_t reserved[9];
+	uint32_t max_qps; /* per client; 0 from an ndkd older than this field */
+	uint32_t max_cqs;
+	uint32_t reserved[7];
 };
 _Static_assert(sizeof(struct ndk_abi_adapter_info) == 160, "adapter info size");
 
@@ -331,6 +333,22 @@ ndk_abi_ring_bytes(uint32_t entries)
 {
 	/* prod, cons and flags lines, then the entries */
 	return 3u * NDK_ABI_CACHE_LINE + (uint64_t)entries * NDK_ABI_ENTRY_SIZE;
+}
+
+/* The layout of a ring that stands alone in client memory (SQ, RQ, CQ). */
+static inline struct ndk_abi_ring_desc
+ndk_abi_ring_standalone(uint32_t entries)
+{
+	struct ndk_abi_ring_desc d = {
+		.off_prod = 0,
+		.off_cons = NDK_ABI_CACHE_LINE,
+		.off_flags = 2 * NDK_ABI_CACHE_LINE,
+		.off_entries = 3 * NDK_ABI_CACHE_LINE,
+		.entries = entries,
+		.entry_size = NDK_ABI_ENTRY_SIZE,
+	};
+
+	return d;
 }
 
 #endif /* NDK_INTERNAL_ABI_H */
