@@ -252,7 +252,7 @@ main(int argc, char **argv)
 	}
 	ports = calloc(1, sizeof(*ports));
 	if (ports == NULL) {
-		rc = -ENOMEM;
+		NDKD_LOG(ERR, main, "cannot allocate the port table");
 		goto err_qpt;
 	}
 	rte_spinlock_init(&ports->lock);

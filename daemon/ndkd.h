@@ -96,11 +96,11 @@ enum client_state {
 };
 
 #define NDKD_MAX_REGIONS	      64
-#define NDKD_MAX_QPS_PER_CLIENT	      256
-#define NDKD_MAX_LISTENERS_PER_CLIENT 64
-#define NDKD_MAX_QUEUE_DEPTH	      4096 /* work requests per SQ or RQ */
+#define NDKD_MAX_QPS_PER_CLIENT	      256u
+#define NDKD_MAX_LISTENERS_PER_CLIENT 64u
+#define NDKD_MAX_QUEUE_DEPTH	      4096u /* work requests per SQ or RQ */
 #define NDKD_MAX_SGE		      16
-#define NDKD_MAX_FRMR_PAGES	      4096 /* --frmr-pages may not exceed it */
+#define NDKD_MAX_FRMR_PAGES	      4096u /* --frmr-pages may not exceed it */
 #define NDKD_MAX_TRANSFER	      (16u << 20)
 
 /* Memory a client mapped and handed us: an arena region or an attached fd. */

@@ -292,7 +292,7 @@ add_ids(struct ndkd_opts *o, bool group, const char *v, char *err, size_t errlen
 
 	if (strlen(v) >= sizeof(buf))
 		return bad(err, errlen, "value too long");
-	strcpy(buf, v);
+	memcpy(buf, v, strlen(v) + 1); /* length checked above */
 	for (tok = strtok_r(buf, ", \t", &save); tok != NULL; tok = strtok_r(NULL, ", \t", &save)) {
 		if (parse_id(tok, group, &id) != 0)
 			return bad(err, errlen, "'%s' is not a %s name or number", tok,

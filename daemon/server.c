@@ -557,15 +557,13 @@ handle_sock_request(struct server *s, struct client *c)
 				close(f);
 		}
 	}
-	if (n != (ssize_t)sizeof(q) || q.magic != NDK_ABI_MAGIC ||
-	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
-		st = NDK_STATUS_INVALID_PARAMETER;
-	} else if (q.op == NDK_ABI_SOCK_ADD_REGION) {
-		st = add_region(s, c, &q, fd, &id, &why);
-	} else if (q.op == NDK_ABI_SOCK_EVENTFD) {
-		st = set_event_fd(c, &q, &fd, &why);
-	} else {
-		st = NDK_STATUS_INVALID_PARAMETER;
+	st = NDK_STATUS_INVALID_PARAMETER; /* a bad header or an unknown op */
+	if (n == (ssize_t)sizeof(q) && q.magic == NDK_ABI_MAGIC &&
+	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0) {
+		if (q.op == NDK_ABI_SOCK_ADD_REGION)
+			st = add_region(s, c, &q, fd, &id, &why);
+		else if (q.op == NDK_ABI_SOCK_EVENTFD)
+			st = set_event_fd(c, &q, &fd, &why);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -596,7 +594,10 @@ client_event(struct server *s, struct client *c, uint32_t events)
 		if (!(events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)) && handle_sock_request(s, c))
 			return;
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->sock, NULL);
+		/* under the lock: telemetry reads the state (found by ThreadSanitizer) */
+		pthread_mutex_lock(&s->lock);
 		c->state = CLIENT_REMOVING;
+		pthread_mutex_unlock(&s->lock);
 		engine_send(&s->eng->engines[c->engine], MSG_REMOVE, c);
 		return;
 	case CLIENT_REMOVING:

@@ -103,7 +103,12 @@ watchdog_tick(struct watchdog *w, const struct engine_set *set)
  * --------------------------------------------------------------------- */
 
 static bool log_to_journal;
-static bool log_at_line_start = true;
+/*
+ * Per thread: stdio holds the stream's lock around our write, but a
+ * message's lines are a thread's own either way (and ThreadSanitizer does
+ * not see glibc's stream lock).
+ */
+static _Thread_local bool log_at_line_start = true;
 
 static ssize_t
 log_write(void *cookie, const char *buf, size_t len)

@@ -42,7 +42,7 @@ connect_daemon(const char *path, const struct ndk_adapter_opts *opts, int *out)
 		set_err(opts, "socket path too long: %s", path);
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
-	strcpy(sa.sun_path, path);
+	memcpy(sa.sun_path, path, strlen(path) + 1); /* length checked above */
 	/* Non-blocking so a full accept backlog fails instead of hanging. */
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {

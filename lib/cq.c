@@ -42,10 +42,10 @@ cq_unlink_free(struct cq *cq)
 
 	if (cq->armed)
 		ad->n_armed--;
-	if (cq->prev != NULL)
-		cq->prev->next = cq->next;
-	else if (ad->cqs == cq)
+	if (ad->cqs == cq)
 		ad->cqs = cq->next;
+	else if (cq->prev != NULL)
+		cq->prev->next = cq->next;
 	if (cq->next != NULL)
 		cq->next->prev = cq->prev;
 	ndk_mem_free(&ad->pub, cq->mem);
@@ -55,8 +55,12 @@ cq_unlink_free(struct cq *cq)
 void
 cq_free_all(struct adapter *ad)
 {
-	while (ad->cqs != NULL)
-		cq_unlink_free(ad->cqs);
+	struct cq *cq = ad->cqs, *next;
+
+	for (; cq != NULL; cq = next) {
+		next = cq->next;
+		cq_unlink_free(cq);
+	}
 }
 
 /* A FAST_REGISTER result tells the MR its new token (the cookie names the MR). */
@@ -76,8 +80,12 @@ static uint32_t
 cq_reap(struct cq *cq, struct ndk_result *res, struct ndk_result_ex *res_ex, uint32_t n)
 {
 	bool broken = false;
-	uint32_t avail = ndk_ring_cons_avail(&cq->ring, &broken), i;
+	uint32_t avail, i;
 
+	/* no array, no results taken: they stay for a call that can hold them */
+	if (res == NULL && res_ex == NULL)
+		return 0;
+	avail = ndk_ring_cons_avail(&cq->ring, &broken);
 	if (avail > n)
 		avail = n;
 	for (i = 0; i < avail; i++) {

@@ -181,8 +181,10 @@ memory_demo(struct ndk_adapter *ad, unsigned long count)
 			st = ndk_mr_close(m, close_done, &d);
 		if (st == NDK_STATUS_PENDING)
 			st = finish(ad, &d, st);
-		if (st != NDK_STATUS_SUCCESS)
+		if (st != NDK_STATUS_SUCCESS) {
+			free(lat);
 			return fail("MR cycle", st);
+		}
 		lat[i] = now_ns() - t0;
 	}
 	if (lat != NULL) {
@@ -567,6 +569,7 @@ main(int argc, char **argv)
 		s = post_nop(ad, 0, &st);
 		if (s != NDK_STATUS_PENDING) {
 			fprintf(stderr, "ndk-demo: nop: %s\n", ndk_status_str(s));
+			free(rtt);
 			ndk_adapter_close(ad);
 			return 1;
 		}
