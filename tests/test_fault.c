@@ -113,12 +113,30 @@ static void __attribute__((noreturn)) victim(int tfd, uint64_t seed)
 	}
 }
 
+/* ndkd's mappings of client memory (channel and arena memfds), from its maps file */
+static unsigned int
+daemon_memfd_maps(void)
+{
+	char path[64], line[512];
+	unsigned int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)d.pid);
+	f = fopen(path, "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, "/memfd:") != NULL;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
 static void
 test_random_kills(void)
 {
 	const char *env = getenv("NDK_FAULT_ITERATIONS");
 	unsigned int iterations = env != NULL ? (unsigned int)atoi(env) : 200, it;
 	uint64_t seed = 20261121, base_entries, killed_tokens = 0, checked = 0;
+	unsigned int base_maps;
 	struct ndk_adapter *stay;
 	struct ndk_pd *pd;
 	int p[2];
@@ -126,6 +144,9 @@ test_random_kills(void)
 	CHECK_STATUS(ndk_adapter_open(d.sock, NULL, &stay), NDK_STATUS_SUCCESS);
 	CHECK_STATUS(sync_pd(stay, &pd), NDK_STATUS_SUCCESS);
 	base_entries = tel_status_u64(&d, "mr_entries_in_use");
+	base_maps = daemon_memfd_maps();
+	/* the counting sees client memory: EAL's own, and the staying client's channel */
+	CHECK(base_maps >= 2, "ndkd's memfd mappings counted (%u)", base_maps);
 	for (it = 0; it < iterations && t_failures == 0; it++) {
 		uint32_t tokens[4096];
 		struct wait w = { 0 };
@@ -169,6 +190,10 @@ test_random_kills(void)
 		CHECK_STATUS(w_finish(stay, &w, ndk_adapter_nop(stay, 0, w_req, &w)),
 			     NDK_STATUS_SUCCESS);
 	}
+	/* every channel and arena region of every victim unmapped */
+	CHECK(daemon_memfd_maps() == base_maps,
+	      "ndkd maps %u memfd ranges, as before the kills (%u)", daemon_memfd_maps(),
+	      base_maps);
 	printf("  %u victims killed; %llu tokens reported, %llu checked dead\n", it,
 	       (unsigned long long)killed_tokens, (unsigned long long)checked);
 	CHECK(tel_status_u64(&d, "clients_broken") == 0, "no client was cut off as broken");
