@@ -27,21 +27,31 @@
 #include "service.h"
 #include "telemetry.h"
 
+/* The number after key ("HugePages_Free:") in /proc/meminfo, or def when absent. */
+static unsigned long
+meminfo(const char *key, unsigned long def)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	size_t len = strlen(key);
+	char line[128];
+	unsigned long v = def;
+
+	if (f == NULL)
+		return def;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, len) == 0) {
+			v = strtoul(line + len, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
 static uint64_t
 hugepage_size(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	unsigned long kb = 2048;
-
-	if (f == NULL)
-		return 2ull << 20;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return (uint64_t)kb << 10;
+	return (uint64_t)meminfo("Hugepagesize:", 2048) << 10; /* the value is in kB */
 }
 
 /* NDK_ADAPTER_INFO as the soft provider can honour it today, plus the arena rules. */
@@ -94,18 +104,7 @@ hugetlbfs_writable(void)
 static bool
 hugepages_free(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	unsigned long n = 0;
-
-	if (f == NULL)
-		return false;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "HugePages_Free: %lu", &n) == 1)
-			break;
-	}
-	fclose(f);
-	return n > 0;
+	return meminfo("HugePages_Free:", 0) > 0;
 }
 
 struct eal_args {

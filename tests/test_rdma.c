@@ -70,6 +70,30 @@ passive_child(int to_parent, int from_parent)
 	return 0;
 }
 
+/*
+ * Fork child(to_parent, from_parent) as the peer process, open side a (its
+ * buffer len bytes under an MR with mr_flags), trade hellos over two pipes
+ * and connect a to the peer's QP. The peer's hello is in *peer.
+ */
+static pid_t
+peer_start(int (*child)(int, int), int up[2], int down[2], struct side *a, size_t len,
+	   uint32_t mr_flags, struct hello *peer)
+{
+	struct hello me;
+	pid_t pid;
+
+	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
+	pid = fork();
+	if (pid == 0)
+		_exit(child(up[1], down[0]));
+	CHECK(side_open(a, d.sock, len, mr_flags), "open");
+	CHECK(read(up[0], peer, sizeof(*peer)) == sizeof(*peer), "peer's hello");
+	me = (struct hello){ side_qpn(a), a->token, (uintptr_t)a->buf };
+	CHECK(write(down[1], &me, sizeof(me)) == sizeof(me), "hello");
+	CHECK_STATUS(side_connect(a, peer->qpn), NDK_STATUS_SUCCESS);
+	return pid;
+}
+
 static void
 test_write_read_two_processes(void)
 {
@@ -77,19 +101,12 @@ test_write_read_two_processes(void)
 					  4096, 4097, 65536, 100000, 1 << 20, 3 << 20, BIG };
 	int up[2], down[2], st;
 	struct side a;
-	struct hello peer, me;
+	struct hello peer;
 	pid_t pid;
 	size_t k;
 
-	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
-	pid = fork();
-	if (pid == 0)
-		_exit(passive_child(up[1], down[0]));
-	CHECK(side_open(&a, d.sock, BIG + 4096, NDK_MR_FLAG_ALLOW_LOCAL_WRITE), "open");
-	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer's hello");
-	me = (struct hello){ side_qpn(&a), 0, 0 };
-	CHECK(write(down[1], &me, sizeof(me)) == sizeof(me), "hello");
-	CHECK_STATUS(side_connect(&a, peer.qpn), NDK_STATUS_SUCCESS);
+	pid = peer_start(passive_child, up, down, &a, BIG + 4096, NDK_MR_FLAG_ALLOW_LOCAL_WRITE,
+			 &peer);
 	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer connected");
 
 	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
@@ -427,20 +444,12 @@ test_peer_killed_mid_transfer(void)
 {
 	int up[2], down[2];
 	struct side a;
-	struct hello peer, me;
+	struct hello peer;
 	struct ndk_result_ex r;
 	pid_t pid;
 	int n, errors = 0;
 
-	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
-	pid = fork();
-	if (pid == 0)
-		_exit(passive_child(up[1], down[0]));
-	CHECK(side_open(&a, d.sock, BIG, NDK_MR_FLAG_ALLOW_LOCAL_WRITE), "open");
-	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer's hello");
-	me = (struct hello){ side_qpn(&a), 0, 0 };
-	CHECK(write(down[1], &me, sizeof(me)) == sizeof(me), "hello");
-	CHECK_STATUS(side_connect(&a, peer.qpn), NDK_STATUS_SUCCESS);
+	pid = peer_start(passive_child, up, down, &a, BIG, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, &peer);
 	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer connected");
 	/* 1 MiB writes back to back; the peer dies in the middle of them */
 	for (n = 0; n < 2000 && errors == 0; n++) {
@@ -514,19 +523,11 @@ test_send_receive_ping_pong(void)
 	static const uint32_t sizes[] = { 1, 64, 4095, 4096, 65537, 1 << 20, BIG, 0 };
 	int up[2], down[2], st;
 	struct side a;
-	struct hello peer, me;
+	struct hello peer;
 	pid_t pid;
 	size_t k;
 
-	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
-	pid = fork();
-	if (pid == 0)
-		_exit(echo_child(up[1], down[0]));
-	CHECK(side_open(&a, d.sock, 2 * BIG, NDK_MR_FLAG_ALLOW_LOCAL_WRITE), "open");
-	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer's hello");
-	me = (struct hello){ side_qpn(&a), 0, 0 };
-	CHECK(write(down[1], &me, sizeof(me)) == sizeof(me), "hello");
-	CHECK_STATUS(side_connect(&a, peer.qpn), NDK_STATUS_SUCCESS);
+	pid = peer_start(echo_child, up, down, &a, 2 * BIG, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, &peer);
 	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		uint32_t size = sizes[k];
 		struct ndk_sge out = { .virtual_address = a.buf,
@@ -679,19 +680,11 @@ test_initiator_killed_mid_transfer(void)
 	uint64_t clean = tel_status_u64(&d, "clients_cleaned_up");
 	int up[2], down[2];
 	struct side a;
-	struct hello peer, me;
+	struct hello peer;
 	struct ndk_result_ex r;
 	pid_t pid;
 
-	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipes");
-	pid = fork();
-	if (pid == 0)
-		_exit(writer_child(up[1], down[0]));
-	CHECK(side_open(&a, d.sock, 1 << 20, RW), "open");
-	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer's hello");
-	me = (struct hello){ side_qpn(&a), a.token, (uintptr_t)a.buf };
-	CHECK(write(down[1], &me, sizeof(me)) == sizeof(me), "hello");
-	CHECK_STATUS(side_connect(&a, peer.qpn), NDK_STATUS_SUCCESS);
+	pid = peer_start(writer_child, up, down, &a, 1 << 20, RW, &peer);
 	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer writing");
 	usleep(20000); /* let it write for a while */
 	kill(pid, SIGKILL);
