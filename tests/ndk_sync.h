@@ -126,27 +126,45 @@ sync_init_fr(struct ndk_adapter *ad, struct ndk_mr *mr, uint32_t pages, bool rem
 	return w_finish(ad, &w, ndk_mr_initialize_fast_register(mr, pages, remote, w_req, &w));
 }
 
-/* SUCCESS (closed inline) or the close completion came: both are SUCCESS here. */
+/* A close's outcome: SUCCESS (closed inline) or its completion came: both are SUCCESS here. */
+static inline ndk_status
+sync_closed(struct ndk_adapter *ad, struct wait *w, ndk_status st)
+{
+	if (st == NDK_STATUS_PENDING)
+		return w_wait(ad, w) ? NDK_STATUS_SUCCESS : NDK_STATUS_IO_TIMEOUT;
+	return w_finish(ad, w, st);
+}
+
 static inline ndk_status
 sync_close_mr(struct ndk_adapter *ad, struct ndk_mr *mr)
 {
 	struct wait w = { 0 };
-	ndk_status st = ndk_mr_close(mr, w_close, &w);
 
-	if (st == NDK_STATUS_PENDING)
-		return w_wait(ad, &w) ? NDK_STATUS_SUCCESS : NDK_STATUS_IO_TIMEOUT;
-	return w_finish(ad, &w, st);
+	return sync_closed(ad, &w, ndk_mr_close(mr, w_close, &w));
 }
 
 static inline ndk_status
 sync_close_pd(struct ndk_adapter *ad, struct ndk_pd *pd)
 {
 	struct wait w = { 0 };
-	ndk_status st = ndk_pd_close(pd, w_close, &w);
 
-	if (st == NDK_STATUS_PENDING)
-		return w_wait(ad, &w) ? NDK_STATUS_SUCCESS : NDK_STATUS_IO_TIMEOUT;
-	return w_finish(ad, &w, st);
+	return sync_closed(ad, &w, ndk_pd_close(pd, w_close, &w));
+}
+
+static inline ndk_status
+sync_close_cq(struct ndk_adapter *ad, struct ndk_cq *cq)
+{
+	struct wait w = { 0 };
+
+	return sync_closed(ad, &w, ndk_cq_close(cq, w_close, &w));
+}
+
+static inline ndk_status
+sync_close_qp(struct ndk_adapter *ad, struct ndk_qp *qp)
+{
+	struct wait w = { 0 };
+
+	return sync_closed(ad, &w, ndk_qp_close(qp, w_close, &w));
 }
 
 #endif /* NDK_SYNC_H */

@@ -92,12 +92,10 @@ side_qpn(struct side *s)
 static inline bool
 pair_reset(struct side *a, struct side *b)
 {
-	struct wait w1 = { 0 }, w2 = { 0 };
-
-	if (a->qp != NULL && ndk_qp_close(a->qp, w_close, &w1) == NDK_STATUS_PENDING)
-		w_wait(a->ad, &w1);
-	if (b->qp != NULL && ndk_qp_close(b->qp, w_close, &w2) == NDK_STATUS_PENDING)
-		w_wait(b->ad, &w2);
+	if (a->qp != NULL)
+		sync_close_qp(a->ad, a->qp);
+	if (b->qp != NULL)
+		sync_close_qp(b->ad, b->qp);
 	return side_qp(a) == NDK_STATUS_SUCCESS && side_qp(b) == NDK_STATUS_SUCCESS &&
 	       side_connect(a, side_qpn(b)) == NDK_STATUS_SUCCESS &&
 	       side_connect(b, side_qpn(a)) == NDK_STATUS_SUCCESS;

@@ -11,23 +11,7 @@
 
 #include <ndk/ndk.h>
 
-#include "ndk_sync.h"
-
-static struct tdaemon d;
-static struct ndk_adapter *ad;
-static struct ndk_pd *pd;
-static char *buf;
-
-#define BUF_LEN (64 * 1024)
-
-static struct ndk_mr *
-new_mr(bool fast_register)
-{
-	struct ndk_mr *mr = NULL;
-
-	CHECK_STATUS(sync_mr(ad, pd, fast_register, &mr), NDK_STATUS_SUCCESS);
-	return mr;
-}
+#include "mr_fixture.h"
 
 /* seed 000: "can be called after an NdkRegisterMr ... call is completed" */
 static void
@@ -281,15 +265,8 @@ seed004_fast_register_flag(void)
 int
 main(void)
 {
-	if (tdaemon_start(&d, "conformance", NULL) != 0)
+	if (!mr_fixture_open("conformance"))
 		return 1;
-	if (ndk_adapter_open(d.sock, NULL, &ad) != NDK_STATUS_SUCCESS ||
-	    sync_pd(ad, &pd) != NDK_STATUS_SUCCESS) {
-		tdaemon_kill(&d);
-		return 1;
-	}
-	buf = ndk_mem_alloc(ad, BUF_LEN, 4096);
-	CHECK(buf != NULL, "arena allocation");
 	RUN(seed000_remote_token_after_register);
 	RUN(seed000_remote_token_after_initialize);
 	RUN(seed001_local_token_after_register_without_error);
@@ -302,12 +279,5 @@ main(void)
 	RUN(seed004_pending_returns_object_through_completion);
 	RUN(seed004_insufficient_resources);
 	RUN(seed004_fast_register_flag);
-	ndk_mem_free(ad, buf);
-	CHECK_STATUS(sync_close_pd(ad, pd), NDK_STATUS_SUCCESS);
-	CHECK_STATUS(ndk_adapter_close(ad), NDK_STATUS_SUCCESS);
-	CHECK(tel_status_u64(&d, "mr_entries_in_use") == 0 ||
-		      tel_wait_u64(&d, "mr_entries_in_use", 0, 2000) == 0,
-	      "every MR entry back in the pool");
-	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0 on SIGTERM");
-	return t_done();
+	return mr_fixture_close();
 }

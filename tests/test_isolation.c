@@ -109,13 +109,11 @@ static void __attribute__((noreturn)) client_a(int in, int out)
 		case CMD_CONNECT: {
 			/* a fresh QP each time (B's last attempt may have failed it), connected
 			 * to B's; the answer is its qpn, then the stale FR token */
-			struct wait w = { 0 };
 			uint32_t reply[2] = { 0, 0 };
 
 			xread(in, &peer, sizeof(peer));
-			if (ndk_qp_close(s.qp, w_close, &w) == NDK_STATUS_PENDING)
-				w_wait(s.ad, &w);
-			if (side_qp(&s) != NDK_STATUS_SUCCESS ||
+			if (sync_close_qp(s.ad, s.qp) != NDK_STATUS_SUCCESS ||
+			    side_qp(&s) != NDK_STATUS_SUCCESS ||
 			    side_connect(&s, peer) != NDK_STATUS_SUCCESS)
 				_exit(25);
 			reply[0] = side_qpn(&s);
@@ -183,10 +181,8 @@ static void
 connect_to_a(struct side *b, int to, int from, struct a_info *ai)
 {
 	uint32_t cmd = CMD_CONNECT, qpn, reply[2];
-	struct wait w = { 0 };
 
-	if (ndk_qp_close(b->qp, w_close, &w) == NDK_STATUS_PENDING)
-		w_wait(b->ad, &w);
+	CHECK_STATUS(sync_close_qp(b->ad, b->qp), NDK_STATUS_SUCCESS);
 	CHECK_STATUS(side_qp(b), NDK_STATUS_SUCCESS);
 	qpn = side_qpn(b);
 	CHECK(write(to, &cmd, sizeof(cmd)) == sizeof(cmd) &&

@@ -13,23 +13,7 @@
 
 #include <ndk/ndk.h>
 
-#include "ndk_sync.h"
-
-static struct tdaemon d;
-static struct ndk_adapter *ad;
-static struct ndk_pd *pd;
-static char *buf;
-
-#define BUF_LEN (64 * 1024)
-
-static struct ndk_mr *
-new_mr(bool fast_register)
-{
-	struct ndk_mr *mr = NULL;
-
-	CHECK_STATUS(sync_mr(ad, pd, fast_register, &mr), NDK_STATUS_SUCCESS);
-	return mr;
-}
+#include "mr_fixture.h"
 
 /* Each bad register is refused inline (no callback) and leaves the MR usable. */
 static void
@@ -270,15 +254,8 @@ test_adapter_close_blocks_for_callbacks(void)
 int
 main(void)
 {
-	if (tdaemon_start(&d, "mr", NULL) != 0)
+	if (!mr_fixture_open("mr"))
 		return 1;
-	if (ndk_adapter_open(d.sock, NULL, &ad) != NDK_STATUS_SUCCESS ||
-	    sync_pd(ad, &pd) != NDK_STATUS_SUCCESS) {
-		tdaemon_kill(&d);
-		return 1;
-	}
-	buf = ndk_mem_alloc(ad, BUF_LEN, 4096);
-	CHECK(buf != NULL, "arena allocation");
 	RUN(test_register_bad_input);
 	RUN(test_register_twice_and_deregister_unregistered);
 	RUN(test_remote_token_without_remote_access);
@@ -287,10 +264,5 @@ main(void)
 	RUN(test_close_from_callback);
 	RUN(test_pd_close_waits_for_its_mrs);
 	RUN(test_adapter_close_blocks_for_callbacks);
-	ndk_mem_free(ad, buf);
-	CHECK_STATUS(sync_close_pd(ad, pd), NDK_STATUS_SUCCESS);
-	CHECK_STATUS(ndk_adapter_close(ad), NDK_STATUS_SUCCESS);
-	CHECK(tel_wait_u64(&d, "mr_entries_in_use", 0, 2000) == 0, "MR table back to empty");
-	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0 on SIGTERM");
-	return t_done();
+	return mr_fixture_close();
 }

@@ -128,9 +128,7 @@ test_ndkctl(void)
 			snprintf(hex, sizeof(hex), "\"token\": %u,", token);
 			CHECK(strstr(out, hex) == NULL, "closed MR 0x%x no longer listed", token);
 		}
-		w = (struct wait){ 0 };
-		if (ndk_cq_close(cq, w_close, &w) == NDK_STATUS_PENDING)
-			w_wait(ad, &w);
+		CHECK_STATUS(sync_close_cq(ad, cq), NDK_STATUS_SUCCESS);
 		CHECK_STATUS(sync_close_pd(ad, pd), NDK_STATUS_SUCCESS);
 		ndk_mem_free(ad, buf);
 	}
