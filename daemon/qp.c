@@ -582,6 +582,22 @@ struct wr {
 	};
 };
 
+/*
+ * Whether qp's peer can take a work request now: gone or in error is a
+ * broken connection; not yet connected back to us, not up yet. A copy of
+ * its table entry in *peer.
+ */
+static ndk_status
+peer_ready(const struct dp_ctx *dp, const struct dqp *qp, struct qpt_entry *peer)
+{
+	if (!qpt_read(dp->qpt, qp->peer_qpn, peer) || peer->state == QP_FREE ||
+	    peer->state == QP_ERROR)
+		return NDK_STATUS_CONNECTION_DISCONNECTED;
+	if (peer->state != QP_RTS || peer->peer_qpn != qp->qpn)
+		return NDK_STATUS_CONNECTION_INVALID;
+	return NDK_STATUS_SUCCESS;
+}
+
 static ndk_status
 wr_rdma(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w, uint32_t *bytes)
 {
@@ -602,18 +618,15 @@ wr_rdma(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w,
 	struct qpt_entry peer;
 	bool inl = (w->h.flags & NDK_OP_FLAG_INLINE) != 0;
 	uint64_t total = 0;
+	ndk_status st;
 
 	if (w->h.n_sge > qp->max_isge || w->h.mr_handle != 0 || (w->h.length != 0 && !inl) ||
 	    w->h.page_array != 0 || w->h.page_count != 0 || w->h.fbo != 0 ||
 	    (inl && (!is_write || w->h.length > qp->max_inline)))
 		return NDK_STATUS_INVALID_PARAMETER;
-	/* the peer must still be there: gone or in error is a broken connection */
-	if (!qpt_read(dp->qpt, qp->peer_qpn, &peer) || peer.state == QP_FREE ||
-	    peer.state == QP_ERROR)
-		return NDK_STATUS_CONNECTION_DISCONNECTED;
-	/* ...and connected back to us, or the connection is not up yet */
-	if (peer.state != QP_RTS || peer.peer_qpn != qp->qpn)
-		return NDK_STATUS_CONNECTION_INVALID;
+	st = peer_ready(dp, qp, &peer);
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
 	remote.client_id = peer.client_id;
 	remote.pd = peer.pd;
 	if (inl) {
@@ -651,6 +664,7 @@ wr_send(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w)
 	bool inl = (w->h.flags & NDK_OP_FLAG_INLINE) != 0;
 	uint64_t total = 0;
 	uint32_t n = 0, i;
+	ndk_status st;
 
 	if (inl && w->h.length > qp->max_inline)
 		return NDK_STATUS_INVALID_PARAMETER;
@@ -658,11 +672,9 @@ wr_send(struct client *c, struct dp_ctx *dp, struct dqp *qp, const struct wr *w)
 	    w->h.page_array != 0 || w->h.page_count != 0 || w->h.fbo != 0 ||
 	    w->h.remote_addr != 0 || (w->h.opcode == NDK_ABI_WR_SEND && w->h.remote_token != 0))
 		return NDK_STATUS_INVALID_PARAMETER;
-	if (!qpt_read(dp->qpt, qp->peer_qpn, &peer) || peer.state == QP_FREE ||
-	    peer.state == QP_ERROR)
-		return NDK_STATUS_CONNECTION_DISCONNECTED;
-	if (peer.state != QP_RTS || peer.peer_qpn != qp->qpn)
-		return NDK_STATUS_CONNECTION_INVALID;
+	st = peer_ready(dp, qp, &peer);
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
 	for (i = 0; i < w->h.n_sge; i++) {
 		total += w->sge[i].length;
 		if (!resolve(dp, w->sge[i].token, w->sge[i].addr, w->sge[i].length, &local, dp->src,
