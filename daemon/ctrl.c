@@ -95,7 +95,7 @@ ctrl_execute(struct client *c, struct ctrl_ctx *x, const struct ndk_abi_sqe *sqe
 		st = qp_cq_destroy(c, sqe->handle);
 		break;
 	case NDK_ABI_OP_QP_CREATE:
-		st = qp_create(c, x, sqe->handle, a, cqe->out);
+		st = qp_create(c, x, sqe->handle, &sqe->qp_create, cqe->out);
 		break;
 	case NDK_ABI_OP_QP_CONNECT:
 		if (!unused_zero(sqe, 1))

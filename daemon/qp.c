@@ -23,16 +23,7 @@
 #include "mrt.h"
 #include "qp.h"
 
-#define NDK_OP_TYPE_FAST_REGISTER      4u
-#define NDK_OP_TYPE_INVALIDATE	       16u
-#define NDK_OP_TYPE_READ	       32u
-#define NDK_OP_TYPE_WRITE	       64u
-#define NDK_OP_TYPE_SEND	       2u
-#define NDK_OP_TYPE_RECEIVE	       1u
-#define NDK_OP_TYPE_RECEIVE_INVALIDATE 0x8001u
-
-#define PAGE	   4096u
-#define PAGES_SLOT 8u /* logical page addresses per 64-byte slot */
+#define PAGE 4096u
 
 /* ------------------------------------------------------------------------
  * The QP table
@@ -162,17 +153,11 @@ cq_publish(struct dcq *cq)
 static uint32_t
 queue_ring_max(const struct ndkd_limits *lim)
 {
-	uint64_t slots = ndk_abi_wqe_slots(NDKD_MAX_SGE);
-	uint64_t fr = 1 + (lim->frmr_page_count + PAGES_SLOT - 1) / PAGES_SLOT;
-	uint64_t inl = 1 + (NDK_ABI_MAX_INLINE + NDK_ABI_ENTRY_SIZE - 1) / NDK_ABI_ENTRY_SIZE;
+	uint32_t n = ndk_abi_queue_entries(
+		lim->max_queue_depth,
+		ndk_abi_wr_max_slots(NDKD_MAX_SGE, lim->frmr_page_count, NDK_ABI_MAX_INLINE));
 
-	if (fr > slots)
-		slots = fr;
-	if (inl > slots)
-		slots = inl;
-	slots *= lim->max_queue_depth;
-	return slots >= NDK_ABI_RING_MAX_ENTRIES ? NDK_ABI_RING_MAX_ENTRIES
-						 : rte_align32pow2((uint32_t)slots);
+	return n != 0 ? n : NDK_ABI_RING_MAX_ENTRIES;
 }
 
 ndk_status
@@ -223,11 +208,12 @@ qp_cq_destroy(struct client *c, uint32_t handle)
 }
 
 ndk_status
-qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *a, uint64_t out[6])
+qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const struct ndk_abi_qp_create *a,
+	  uint64_t out[6])
 {
 	struct obj *po = obj_lookup(c, pd, OBJ_PD);
-	struct obj *ro = obj_lookup(c, (uint32_t)a[0], OBJ_CQ);
-	struct obj *io = obj_lookup(c, (uint32_t)(a[0] >> 32), OBJ_CQ);
+	struct obj *ro = obj_lookup(c, a->rcq, OBJ_CQ);
+	struct obj *io = obj_lookup(c, a->icq, OBJ_CQ);
 	struct qpt_entry *e;
 	struct dqp *qp;
 	uint32_t index, h;
@@ -236,19 +222,18 @@ qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *a, 
 		return NDK_STATUS_INVALID_HANDLE;
 	if (c->n_qps >= x->lim->max_qps)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	if ((uint32_t)a[3] > queue_ring_max(x->lim) ||
-	    (uint32_t)(a[3] >> 32) > queue_ring_max(x->lim))
+	if (a->sq_entries > queue_ring_max(x->lim) || a->rq_entries > queue_ring_max(x->lim))
 		return NDK_STATUS_INVALID_PARAMETER;
 	qp = calloc(1, sizeof(*qp));
 	if (qp == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	qp->max_isge = (uint32_t)(a[4] & 0xffff);
-	qp->max_rsge = (uint32_t)((a[4] >> 16) & 0xffff);
-	qp->max_inline = (uint32_t)(a[4] >> 32);
+	qp->max_isge = a->max_isge;
+	qp->max_rsge = a->max_rsge;
+	qp->max_inline = a->max_inline;
 	if (qp->max_isge > NDKD_MAX_SGE || qp->max_rsge > NDKD_MAX_SGE ||
 	    qp->max_inline > NDK_ABI_MAX_INLINE ||
-	    !ring_map(c, &qp->sq, a[1], (uint32_t)a[3], false) ||
-	    !ring_map(c, &qp->rq, a[2], (uint32_t)(a[3] >> 32), false)) {
+	    !ring_map(c, &qp->sq, a->sq_ring, a->sq_entries, false) ||
+	    !ring_map(c, &qp->rq, a->rq_ring, a->rq_entries, false)) {
 		free(qp);
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
@@ -275,7 +260,7 @@ qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *a, 
 	qp->handle = h;
 	qp->pd = pd;
 	qp->qpn = (index << 8) | e->tag;
-	qp->qp_context = a[5];
+	qp->qp_context = a->qp_context;
 	qp->rcq = ro->ptr;
 	qp->icq = io->ptr;
 	qp->rcq->n_qps++;
@@ -848,13 +833,13 @@ static const uint32_t wr_flags_allowed[] = {
 };
 
 static const uint32_t wr_type[] = {
-	[NDK_ABI_WR_SEND] = NDK_OP_TYPE_SEND,
-	[NDK_ABI_WR_RECEIVE] = NDK_OP_TYPE_RECEIVE,
-	[NDK_ABI_WR_READ] = NDK_OP_TYPE_READ,
-	[NDK_ABI_WR_WRITE] = NDK_OP_TYPE_WRITE,
-	[NDK_ABI_WR_FAST_REGISTER] = NDK_OP_TYPE_FAST_REGISTER,
-	[NDK_ABI_WR_INVALIDATE] = NDK_OP_TYPE_INVALIDATE,
-	[NDK_ABI_WR_SEND_INVALIDATE] = NDK_OP_TYPE_SEND,
+	[NDK_ABI_WR_SEND] = NDK_ABI_RESULT_SEND,
+	[NDK_ABI_WR_RECEIVE] = NDK_ABI_RESULT_RECEIVE,
+	[NDK_ABI_WR_READ] = NDK_ABI_RESULT_READ,
+	[NDK_ABI_WR_WRITE] = NDK_ABI_RESULT_WRITE,
+	[NDK_ABI_WR_FAST_REGISTER] = NDK_ABI_RESULT_FAST_REGISTER,
+	[NDK_ABI_WR_INVALIDATE] = NDK_ABI_RESULT_INVALIDATE,
+	[NDK_ABI_WR_SEND_INVALIDATE] = NDK_ABI_RESULT_SEND,
 };
 
 /* Slots a well-formed WR with this header takes, or 0. */
@@ -867,8 +852,7 @@ wr_slots(const struct ndk_abi_wqe *h)
 	case NDK_ABI_WR_SEND_INVALIDATE:
 		if (h->flags & NDK_OP_FLAG_INLINE)
 			return h->n_sge == 0 && h->length <= NDK_ABI_MAX_INLINE
-				       ? 1 + ((uint32_t)h->length + NDK_ABI_ENTRY_SIZE - 1) /
-							 NDK_ABI_ENTRY_SIZE
+				       ? ndk_abi_inline_slots((uint32_t)h->length)
 				       : 0;
 		/* fall through */
 	case NDK_ABI_WR_READ:
@@ -876,7 +860,7 @@ wr_slots(const struct ndk_abi_wqe *h)
 		return h->n_sge <= NDKD_MAX_SGE ? ndk_abi_wqe_slots(h->n_sge) : 0;
 	case NDK_ABI_WR_FAST_REGISTER:
 		return h->n_sge == 0 && h->page_count <= NDKD_MAX_FRMR_PAGES
-			       ? 1 + (h->page_count + PAGES_SLOT - 1) / PAGES_SLOT
+			       ? ndk_abi_fr_slots(h->page_count)
 			       : 0;
 	case NDK_ABI_WR_INVALIDATE:
 		return h->n_sge == 0 ? 1 : 0;
@@ -1145,7 +1129,8 @@ deliver_pending(struct dp_ctx *dp, struct dqp *qp)
 		if (st == NDK_STATUS_SUCCESS)
 			copy_chunks(m->chunks, m->n_chunks, dp->dst, n);
 		rq_complete(qp, &w, slots, st, st == NDK_STATUS_SUCCESS ? (uint32_t)m->total : 0,
-			    m->invalidate ? NDK_OP_TYPE_RECEIVE_INVALIDATE : NDK_OP_TYPE_RECEIVE,
+			    m->invalidate ? NDK_ABI_RESULT_RECEIVE_INVALIDATE
+					  : NDK_ABI_RESULT_RECEIVE,
 			    m->invalidate ? m->inv_token : 0);
 		send_finish(m, st);
 		if (st != NDK_STATUS_SUCCESS) {
@@ -1170,7 +1155,7 @@ rq_flush(struct dp_ctx *dp, struct dqp *qp)
 	pending_fail(qp);
 	while (ndk_ring_prod_space(&qp->rcq->ring, &broken) != 0 &&
 	       (r = rq_peek(qp, &w, &slots)) > 0)
-		rq_complete(qp, &w, slots, NDK_STATUS_CANCELLED, 0, NDK_OP_TYPE_RECEIVE, 0);
+		rq_complete(qp, &w, slots, NDK_STATUS_CANCELLED, 0, NDK_ABI_RESULT_RECEIVE, 0);
 	if (broken || r < 0)
 		qp->client->broken = true;
 }

@@ -126,8 +126,8 @@ struct dp_ctx {
 ndk_status qp_cq_create(struct client *c, struct ctrl_ctx *x, uint64_t ring, uint64_t entries,
 			uint64_t out[6]);
 ndk_status qp_cq_destroy(struct client *c, uint32_t handle);
-ndk_status qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, const uint64_t *args,
-		     uint64_t out[6]);
+ndk_status qp_create(struct client *c, struct ctrl_ctx *x, uint32_t pd,
+		     const struct ndk_abi_qp_create *args, uint64_t out[6]);
 ndk_status qp_connect(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t peer);
 ndk_status qp_flush(struct client *c, struct ctrl_ctx *x, uint32_t handle);
 ndk_status qp_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle);

@@ -9,6 +9,16 @@
 
 #include "ndk_priv.h"
 
+/* Results reach the app with ndkd's type values as they are. */
+_Static_assert(NDK_OP_TYPE_RECEIVE == NDK_ABI_RESULT_RECEIVE &&
+		       NDK_OP_TYPE_RECEIVE_AND_INVALIDATE == NDK_ABI_RESULT_RECEIVE_INVALIDATE &&
+		       NDK_OP_TYPE_SEND == NDK_ABI_RESULT_SEND &&
+		       NDK_OP_TYPE_FAST_REGISTER == NDK_ABI_RESULT_FAST_REGISTER &&
+		       NDK_OP_TYPE_INVALIDATE == NDK_ABI_RESULT_INVALIDATE &&
+		       NDK_OP_TYPE_READ == NDK_ABI_RESULT_READ &&
+		       NDK_OP_TYPE_WRITE == NDK_ABI_RESULT_WRITE,
+	       "NDK_OP_TYPE_* and the ABI's result types");
+
 static const struct ndk_cq_dispatch cq_dispatch;
 
 void *
@@ -23,16 +33,6 @@ ring_alloc(struct adapter *ad, uint32_t entries, struct ndk_ring *r)
 	memset(mem, 0, bytes);
 	ndk_ring_attach(r, mem, &d);
 	return mem;
-}
-
-static uint32_t
-pow2_at_least(uint64_t n)
-{
-	uint32_t v = NDK_ABI_RING_MIN_ENTRIES;
-
-	while (v < n && v < NDK_ABI_RING_MAX_ENTRIES)
-		v <<= 1;
-	return v;
 }
 
 static void
@@ -69,7 +69,7 @@ note_fast_register(const struct ndk_abi_result *r)
 {
 	struct mr *mr = (struct mr *)(uintptr_t)r->cookie;
 
-	if (r->type != NDK_OP_TYPE_FAST_REGISTER || mr == NULL)
+	if (r->type != NDK_ABI_RESULT_FAST_REGISTER || mr == NULL)
 		return;
 	/* a failed fast register leaves the mapping, and so the token, as they were */
 	if (r->status == NDK_STATUS_SUCCESS)
@@ -293,9 +293,9 @@ cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notification notifica
 	uint32_t entries;
 
 	(void)out;
-	if (completion == NULL || depth == 0 || depth > ad->info.max_cq_depth)
+	entries = ndk_abi_queue_entries(depth, 1);
+	if (completion == NULL || depth == 0 || depth > ad->info.max_cq_depth || entries == 0)
 		return NDK_STATUS_INVALID_PARAMETER;
-	entries = pow2_at_least(depth);
 	cq = calloc(1, sizeof(*cq));
 	if (cq == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;

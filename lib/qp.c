@@ -10,24 +10,12 @@
 
 #include "ndk_priv.h"
 
-#define PAGES_PER_SLOT 8u
-
 static const struct ndk_qp_dispatch qp_dispatch;
 
 static struct qp *
 to_qp(struct ndk_qp *q)
 {
 	return (struct qp *)q;
-}
-
-static uint32_t
-pow2_at_least(uint64_t n)
-{
-	uint32_t v = NDK_ABI_RING_MIN_ENTRIES;
-
-	while (v < n && v <= NDK_ABI_RING_MAX_ENTRIES / 2)
-		v <<= 1;
-	return v;
 }
 
 void
@@ -459,15 +447,12 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 	    max_isge > ad->info.max_initiator_request_sge || max_isge > NDK_LIB_MAX_SGE ||
 	    max_rsge > NDK_LIB_MAX_SGE || inline_size > ad->info.max_inline_data_size)
 		return NDK_STATUS_INVALID_PARAMETER;
-	/* The biggest WR: all its SGEs, or a fast register of FRMRPageCount pages. */
-	wr_slots = ndk_abi_wqe_slots(max_isge);
-	if (wr_slots < 1 + (ad->info.frmr_page_count + PAGES_PER_SLOT - 1) / PAGES_PER_SLOT)
-		wr_slots = 1 + (ad->info.frmr_page_count + PAGES_PER_SLOT - 1) / PAGES_PER_SLOT;
-	if ((uint64_t)iq_depth * wr_slots > NDK_ABI_RING_MAX_ENTRIES)
+	/* The biggest WR: all its SGEs, a fast register of FRMRPageCount pages, or inline data. */
+	wr_slots = ndk_abi_wr_max_slots(max_isge, ad->info.frmr_page_count, inline_size);
+	sq_entries = ndk_abi_queue_entries(iq_depth, wr_slots);
+	rq_entries = ndk_abi_queue_entries(rq_depth ? rq_depth : 1, ndk_abi_wqe_slots(max_rsge));
+	if (sq_entries == 0 || rq_entries == 0)
 		return NDK_STATUS_INVALID_PARAMETER;
-	sq_entries = pow2_at_least((uint64_t)iq_depth * wr_slots);
-	rq_entries =
-		pow2_at_least((uint64_t)(rq_depth ? rq_depth : 1) * ndk_abi_wqe_slots(max_rsge));
 	qp = calloc(1, sizeof(*qp));
 	if (qp == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
@@ -491,12 +476,18 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 		qp_free(qp);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
-	sqe.args[0] = qp->rcq->handle | (uint64_t)qp->icq->handle << 32;
-	sqe.args[1] = (uint64_t)(uintptr_t)qp->sq_mem;
-	sqe.args[2] = (uint64_t)(uintptr_t)qp->rq_mem;
-	sqe.args[3] = sq_entries | (uint64_t)rq_entries << 32;
-	sqe.args[4] = max_isge | (uint64_t)max_rsge << 16 | (uint64_t)inline_size << 32;
-	sqe.args[5] = (uint64_t)(uintptr_t)qp_context;
+	sqe.qp_create = (struct ndk_abi_qp_create){
+		.rcq = qp->rcq->handle,
+		.icq = qp->icq->handle,
+		.sq_ring = (uint64_t)(uintptr_t)qp->sq_mem,
+		.rq_ring = (uint64_t)(uintptr_t)qp->rq_mem,
+		.sq_entries = sq_entries,
+		.rq_entries = rq_entries,
+		.max_isge = (uint16_t)max_isge,
+		.max_rsge = (uint16_t)max_rsge,
+		.max_inline = inline_size,
+		.qp_context = (uint64_t)(uintptr_t)qp_context,
+	};
 	st = post_ctrl(ad, &sqe, 0, qp_created, (void (*)(void))completion, context, qp, 0);
 	if (st != NDK_STATUS_PENDING) {
 		qp_free(qp);

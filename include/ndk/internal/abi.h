@@ -195,12 +195,7 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 #define NDK_ABI_OP_MR_DESTROY	 8u  /* handle = mr */
 #define NDK_ABI_OP_CQ_CREATE	 9u  /* args: [0] ring address, [1] entries -> out[0] cq */
 #define NDK_ABI_OP_CQ_DESTROY	 10u /* handle = cq */
-/*
- * handle = pd; args: [0] receive cq | initiator cq << 32, [1] SQ ring address,
- * [2] RQ ring address, [3] SQ entries | RQ entries << 32, [4] max initiator
- * SGEs | max receive SGEs << 16 | inline bytes << 32, [5] QP context
- * -> out[0] qp, out[1] qpn
- */
+/* handle = pd; args: struct ndk_abi_qp_create -> out[0] qp, out[1] qpn */
 #define NDK_ABI_OP_QP_CREATE  11u
 #define NDK_ABI_OP_QP_CONNECT 12u /* handle = qp; args: [0] the peer's qpn (same node) */
 #define NDK_ABI_OP_QP_FLUSH   13u /* handle = qp */
@@ -221,6 +216,25 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 #define NDK_ABI_MR_KIND_NORMAL	0u
 #define NDK_ABI_MR_KIND_FASTREG 1u
 
+/* QP_CREATE's arguments. The rings lie in regions ndkd has mapped (see below). */
+struct ndk_abi_qp_create {
+	uint32_t rcq;	     /* the receive CQ's handle */
+	uint32_t icq;	     /* the initiator (send) CQ's handle */
+	uint64_t sq_ring;    /* address of the send ring: ndk_abi_ring_bytes(sq_entries) */
+	uint64_t rq_ring;    /* address of the receive ring */
+	uint32_t sq_entries; /* slots, a power of two */
+	uint32_t rq_entries;
+	uint16_t max_isge; /* SGEs a send, read or write may carry */
+	uint16_t max_rsge; /* SGEs a receive may carry */
+	uint32_t max_inline;
+	uint64_t qp_context; /* the app's, echoed in every result */
+};
+_Static_assert(sizeof(struct ndk_abi_qp_create) == 48, "QP_CREATE args size");
+_Static_assert(offsetof(struct ndk_abi_qp_create, sq_ring) == 8, "QP_CREATE sq_ring");
+_Static_assert(offsetof(struct ndk_abi_qp_create, sq_entries) == 24, "QP_CREATE entries");
+_Static_assert(offsetof(struct ndk_abi_qp_create, max_isge) == 32, "QP_CREATE sges");
+_Static_assert(offsetof(struct ndk_abi_qp_create, qp_context) == 40, "QP_CREATE context");
+
 /*
  * A request. user_data is the client's and comes back untouched in the
  * completion; the daemon never interprets it. Reserved fields must be zero.
@@ -231,7 +245,10 @@ struct ndk_abi_sqe {
 	uint16_t reserved0;
 	uint32_t handle; /* object the request is about; 0 for adapter-wide */
 	uint64_t user_data;
-	uint64_t args[6];
+	union {
+		uint64_t args[6];
+		struct ndk_abi_qp_create qp_create; /* NDK_ABI_OP_QP_CREATE */
+	};
 };
 _Static_assert(sizeof(struct ndk_abi_sqe) == NDK_ABI_ENTRY_SIZE, "sqe size");
 _Static_assert(offsetof(struct ndk_abi_sqe, user_data) == 8, "sqe user_data");
@@ -305,13 +322,56 @@ ndk_abi_wqe_slots(uint32_t n_sge)
 	return 1u + (n_sge + NDK_ABI_SGE_PER_SLOT - 1) / NDK_ABI_SGE_PER_SLOT;
 }
 
+/*
+ * A fast register's page array follows its first slot, eight logical page
+ * addresses to a slot; inline data follows it 64 bytes to a slot.
+ */
+#define NDK_ABI_PAGES_PER_SLOT (NDK_ABI_ENTRY_SIZE / 8u)
+
+static inline uint32_t
+ndk_abi_fr_slots(uint32_t pages)
+{
+	return 1u + (pages + NDK_ABI_PAGES_PER_SLOT - 1) / NDK_ABI_PAGES_PER_SLOT;
+}
+
+static inline uint32_t
+ndk_abi_inline_slots(uint32_t bytes)
+{
+	return 1u + (bytes + NDK_ABI_ENTRY_SIZE - 1) / NDK_ABI_ENTRY_SIZE;
+}
+
+/* The most slots one work request of a queue with these limits can take. */
+static inline uint32_t
+ndk_abi_wr_max_slots(uint32_t max_sge, uint32_t frmr_pages, uint32_t max_inline)
+{
+	uint32_t s = ndk_abi_wqe_slots(max_sge);
+
+	if (ndk_abi_fr_slots(frmr_pages) > s)
+		s = ndk_abi_fr_slots(frmr_pages);
+	if (ndk_abi_inline_slots(max_inline) > s)
+		s = ndk_abi_inline_slots(max_inline);
+	return s;
+}
+
+/*
+ * Values of a result's type: NDK_OPERATION_TYPE, as <ndk/cq.h> gives them to
+ * apps (NDK_OP_TYPE_*); ndkd writes them, libndk passes them through.
+ */
+#define NDK_ABI_RESULT_RECEIVE		  1u
+#define NDK_ABI_RESULT_RECEIVE_INVALIDATE 0x8001u
+#define NDK_ABI_RESULT_SEND		  2u
+#define NDK_ABI_RESULT_FAST_REGISTER	  4u
+#define NDK_ABI_RESULT_INVALIDATE	  16u
+#define NDK_ABI_RESULT_READ		  32u
+#define NDK_ABI_RESULT_WRITE		  64u
+
 /* A completion on a CQ ring: NDK_RESULT_EX. */
 struct ndk_abi_result {
 	uint32_t status;
 	uint32_t bytes;
 	uint64_t qp_context;
 	uint64_t request_context;
-	uint32_t type; /* NDK operation type (NdkOperationType*) */
+	uint32_t type; /* NDK_ABI_RESULT_* */
 	uint32_t reserved0;
 	uint64_t type_specific; /* FastRegister: the new token; ReceiveAndInvalidate: the token */
 	uint64_t cookie;	/* echoed from the work request */
@@ -333,6 +393,22 @@ ndk_abi_ring_bytes(uint32_t entries)
 {
 	/* prod, cons and flags lines, then the entries */
 	return 3u * NDK_ABI_CACHE_LINE + (uint64_t)entries * NDK_ABI_ENTRY_SIZE;
+}
+
+/*
+ * Slots of a queue for 'depth' work requests of at most 'wr_slots' slots
+ * each: a power of two, or 0 when no ring can hold that many.
+ */
+static inline uint32_t
+ndk_abi_queue_entries(uint64_t depth, uint32_t wr_slots)
+{
+	uint64_t want = depth * wr_slots, n = NDK_ABI_RING_MIN_ENTRIES;
+
+	if (want > NDK_ABI_RING_MAX_ENTRIES)
+		return 0;
+	while (n < want)
+		n <<= 1;
+	return (uint32_t)n;
 }
 
 /* The layout of a ring that stands alone in client memory (SQ, RQ, CQ). */
