@@ -142,3 +142,25 @@ channel_set_state(struct client *c, uint32_t state)
 	/* Pairs with the client's load-acquire in daemon_stopping(). */
 	atomic_store_explicit((_Atomic uint32_t *)&h->kstate, state, memory_order_release);
 }
+
+void
+channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_status status,
+		 uint64_t out0, uint64_t out1)
+{
+	struct ndk_abi_cqe cqe = {
+		.user_data = user_data,
+		.status = status,
+		.opcode = opcode,
+		.out = { out0, out1 },
+	};
+	bool broken = false;
+
+	if (ndk_ring_prod_space(&c->cq, &broken) == 0) {
+		/* the library never lets this happen; a client that does is on its own */
+		if (broken)
+			c->broken = true;
+		return;
+	}
+	memcpy(ndk_ring_prod_next(&c->cq), &cqe, sizeof(cqe));
+	ndk_ring_prod_publish(&c->cq);
+}

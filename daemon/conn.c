@@ -9,9 +9,10 @@
 
 #include "conn.h"
 #include "qp.h"
+#include "qpt.h"
 
 static void
-conn_send(struct ctrl_ctx *x, uint32_t engine, struct conn_msg *m)
+conn_send(struct ectx *x, uint32_t engine, struct conn_msg *m)
 {
 	/* sized for every QP's connect at once: a failure would be a bug, so spin */
 	while (rte_ring_enqueue_elem(x->conn_inbox[engine], &m, sizeof(m)) != 0)
@@ -20,19 +21,19 @@ conn_send(struct ctrl_ctx *x, uint32_t engine, struct conn_msg *m)
 
 /* Tell the connecting side no. */
 static void
-refuse(struct ctrl_ctx *x, struct conn_msg *m)
+refuse(struct ectx *x, struct conn_msg *m)
 {
 	m->kind = CONN_REFUSED;
 	conn_send(x, m->active_engine, m);
 }
 
 ndk_status
-conn_listen(struct client *c, struct ctrl_ctx *x, uint64_t port, uint64_t out[6])
+conn_listen(struct client *c, struct ectx *x, uint64_t port, uint64_t out[6])
 {
 	struct dlistener *l;
 	uint32_t h;
 
-	if (port == 0 || port >= NDKD_PORTS)
+	if (port == 0 || port >= NDKD_LISTEN_PORTS)
 		return NDK_STATUS_INVALID_PARAMETER;
 	if (c->n_listeners >= NDKD_MAX_LISTENERS_PER_CLIENT)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
@@ -44,17 +45,17 @@ conn_listen(struct client *c, struct ctrl_ctx *x, uint64_t port, uint64_t out[6]
 		free(l);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
-	rte_spinlock_lock(&x->ports->lock);
-	if (x->ports->port[port].client_id != 0) {
-		rte_spinlock_unlock(&x->ports->lock);
+	rte_spinlock_lock(&x->listen->lock);
+	if (x->listen->port[port].client_id != 0) {
+		rte_spinlock_unlock(&x->listen->lock);
 		obj_delete(c, h);
 		free(l);
 		return NDK_STATUS_ADDRESS_ALREADY_EXISTS;
 	}
-	x->ports->port[port].client_id = c->id;
-	x->ports->port[port].engine = x->engine;
-	x->ports->port[port].handle = h;
-	rte_spinlock_unlock(&x->ports->lock);
+	x->listen->port[port].client_id = c->id;
+	x->listen->port[port].engine = x->engine;
+	x->listen->port[port].handle = h;
+	rte_spinlock_unlock(&x->listen->lock);
 	l->port = (uint32_t)port;
 	c->n_listeners++;
 	out[0] = h;
@@ -62,7 +63,7 @@ conn_listen(struct client *c, struct ctrl_ctx *x, uint64_t port, uint64_t out[6]
 }
 
 ndk_status
-conn_listener_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle)
+conn_listener_destroy(struct client *c, struct ectx *x, uint32_t handle)
 {
 	struct obj *o = obj_lookup(c, handle, OBJ_LISTENER);
 	struct dlistener *l;
@@ -70,13 +71,13 @@ conn_listener_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle)
 	if (o == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
 	l = o->ptr;
-	rte_spinlock_lock(&x->ports->lock);
-	memset(&x->ports->port[l->port], 0, sizeof(x->ports->port[0]));
-	rte_spinlock_unlock(&x->ports->lock);
+	rte_spinlock_lock(&x->listen->lock);
+	memset(&x->listen->port[l->port], 0, sizeof(x->listen->port[0]));
+	rte_spinlock_unlock(&x->listen->lock);
 	/* the held GET_CONNECTION ends first; connections not yet handed over are refused */
 	if (l->held)
-		ctrl_complete(c, l->held_req, NDK_ABI_OP_GET_CONNECTION, NDK_STATUS_CANCELLED, 0,
-			      0);
+		channel_complete(c, l->held_req, NDK_ABI_OP_GET_CONNECTION, NDK_STATUS_CANCELLED, 0,
+				 0);
 	while (l->backlog != NULL) {
 		struct conn_msg *m = l->backlog;
 
@@ -87,6 +88,18 @@ conn_listener_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle)
 	obj_delete(c, handle);
 	c->n_listeners--;
 	return NDK_STATUS_SUCCESS;
+}
+
+/*
+ * m becomes the client's to accept or reject, under an id of its own: a
+ * per-client count, so no ndkd address reaches a tenant.
+ */
+static void
+hand_over(struct client *c, struct conn_msg *m)
+{
+	m->id = ++c->next_conn_id;
+	m->next = c->conns;
+	c->conns = m;
 }
 
 /* Hand m to the listener's app: now, to its held GET_CONNECTION, or later. */
@@ -103,14 +116,13 @@ offer(struct client *c, struct dlistener *l, struct conn_msg *m)
 		return;
 	}
 	l->held = false;
-	m->next = c->conns;
-	c->conns = m;
-	ctrl_complete(c, l->held_req, NDK_ABI_OP_GET_CONNECTION, NDK_STATUS_SUCCESS,
-		      (uint64_t)(uintptr_t)m, m->active_qpn);
+	hand_over(c, m);
+	channel_complete(c, l->held_req, NDK_ABI_OP_GET_CONNECTION, NDK_STATUS_SUCCESS, m->id,
+			 m->active_qpn);
 }
 
 ndk_status
-conn_get(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t user_data, uint64_t out[6])
+conn_get(struct client *c, struct ectx *x, uint32_t handle, uint64_t user_data, uint64_t out[6])
 {
 	struct obj *o = obj_lookup(c, handle, OBJ_LISTENER);
 	struct dlistener *l;
@@ -131,15 +143,14 @@ conn_get(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t user_da
 	l->backlog = m->next;
 	if (l->backlog == NULL)
 		l->backlog_tail = NULL;
-	m->next = c->conns;
-	c->conns = m;
-	out[0] = (uint64_t)(uintptr_t)m;
+	hand_over(c, m);
+	out[0] = m->id;
 	out[1] = m->active_qpn;
 	return NDK_STATUS_SUCCESS;
 }
 
 ndk_status
-conn_connect(struct client *c, struct ctrl_ctx *x, uint32_t qp_handle, uint64_t port,
+conn_connect(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t port,
 	     uint64_t user_data)
 {
 	struct obj *o = obj_lookup(c, qp_handle, OBJ_QP);
@@ -150,22 +161,22 @@ conn_connect(struct client *c, struct ctrl_ctx *x, uint32_t qp_handle, uint64_t 
 	if (o == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
 	qp = o->ptr;
-	if (port == 0 || port >= NDKD_PORTS)
+	if (port == 0 || port >= NDKD_LISTEN_PORTS)
 		return NDK_STATUS_INVALID_PARAMETER;
 	if (qp->state != QP_INIT)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	rte_spinlock_lock(&x->ports->lock);
-	if (x->ports->port[port].client_id == 0) {
-		rte_spinlock_unlock(&x->ports->lock);
+	rte_spinlock_lock(&x->listen->lock);
+	if (x->listen->port[port].client_id == 0) {
+		rte_spinlock_unlock(&x->listen->lock);
 		free(m);
 		return NDK_STATUS_CONNECTION_REFUSED; /* nobody listens there */
 	}
-	engine = x->ports->port[port].engine;
-	m->listener = x->ports->port[port].handle;
-	rte_spinlock_unlock(&x->ports->lock);
+	engine = x->listen->port[port].engine;
+	m->listener = x->listen->port[port].handle;
+	rte_spinlock_unlock(&x->listen->lock);
 	m->kind = CONN_REQUEST;
 	m->port = (uint32_t)port;
 	m->active_client = c->id;
@@ -184,7 +195,7 @@ conn_take(struct client *c, uint64_t id)
 	struct conn_msg **pp, *m;
 
 	for (pp = &c->conns; *pp != NULL; pp = &(*pp)->next) {
-		if ((uint64_t)(uintptr_t)*pp == id) {
+		if ((*pp)->id == id) {
 			m = *pp;
 			*pp = m->next;
 			return m;
@@ -194,7 +205,7 @@ conn_take(struct client *c, uint64_t id)
 }
 
 ndk_status
-conn_accept(struct client *c, struct ctrl_ctx *x, uint32_t qp_handle, uint64_t id)
+conn_accept(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t id)
 {
 	struct obj *o = obj_lookup(c, qp_handle, OBJ_QP);
 	struct conn_msg *m;
@@ -205,7 +216,7 @@ conn_accept(struct client *c, struct ctrl_ctx *x, uint32_t qp_handle, uint64_t i
 	m = conn_take(c, id);
 	if (m == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
-	st = qp_connect(c, x, qp_handle, m->active_qpn);
+	st = dqp_connect(c, x, qp_handle, m->active_qpn);
 	if (st != NDK_STATUS_SUCCESS) {
 		/* the connection stays offered: the app may accept on another QP */
 		m->next = c->conns;
@@ -219,7 +230,7 @@ conn_accept(struct client *c, struct ctrl_ctx *x, uint32_t qp_handle, uint64_t i
 }
 
 ndk_status
-conn_reject(struct client *c, struct ctrl_ctx *x, uint64_t id)
+conn_reject(struct client *c, struct ectx *x, uint64_t id)
 {
 	struct conn_msg *m = conn_take(c, id);
 
@@ -230,7 +241,7 @@ conn_reject(struct client *c, struct ctrl_ctx *x, uint64_t id)
 }
 
 void
-conn_release_all(struct client *c, struct ctrl_ctx *x)
+conn_release_all(struct client *c, struct ectx *x)
 {
 	uint32_t h;
 
@@ -259,7 +270,7 @@ find_client(struct client **clients, unsigned int n, uint32_t id)
 }
 
 void
-conn_handle(struct ctrl_ctx *x, struct client **clients, unsigned int n_clients, struct conn_msg *m)
+conn_handle(struct ectx *x, struct client **clients, unsigned int n_clients, struct conn_msg *m)
 {
 	struct client *c;
 	struct obj *o;
@@ -268,10 +279,10 @@ conn_handle(struct ctrl_ctx *x, struct client **clients, unsigned int n_clients,
 		uint32_t owner = 0;
 
 		/* the listener may have closed, or the port changed hands, meanwhile */
-		rte_spinlock_lock(&x->ports->lock);
-		if (x->ports->port[m->port].handle == m->listener)
-			owner = x->ports->port[m->port].client_id;
-		rte_spinlock_unlock(&x->ports->lock);
+		rte_spinlock_lock(&x->listen->lock);
+		if (x->listen->port[m->port].handle == m->listener)
+			owner = x->listen->port[m->port].client_id;
+		rte_spinlock_unlock(&x->listen->lock);
 		c = owner != 0 ? find_client(clients, n_clients, owner) : NULL;
 		o = c != NULL ? obj_lookup(c, m->listener, OBJ_LISTENER) : NULL;
 		if (o == NULL)
@@ -287,9 +298,9 @@ conn_handle(struct ctrl_ctx *x, struct client **clients, unsigned int n_clients,
 		ndk_status st = NDK_STATUS_CONNECTION_REFUSED;
 
 		if (m->kind == CONN_ACCEPTED)
-			st = qp_connect(c, x, m->active_qp, m->passive_qpn);
-		ctrl_complete(c, m->active_req, NDK_ABI_OP_CONNECT, st,
-			      st == NDK_STATUS_SUCCESS ? m->passive_qpn : 0, 0);
+			st = dqp_connect(c, x, m->active_qp, m->passive_qpn);
+		channel_complete(c, m->active_req, NDK_ABI_OP_CONNECT, st,
+				 st == NDK_STATUS_SUCCESS ? m->passive_qpn : 0, 0);
 	}
 	free(m);
 }

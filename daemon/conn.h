@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Connections by port on this node: NDK's listener and connector. A
- * listener owns a port in the node-wide port table. A CONNECT travels, as a
+ * listener owns a port number in the node-wide listen table (NDK's
+ * address, not a NIC port). A CONNECT travels, as a
  * message on the owning engine's connection ring, to the listener's engine,
  * which hands it to the listener's app (its GET_CONNECTION request, held
  * until then); ACCEPT connects the two QPs and sends the answer back to the
@@ -18,15 +19,15 @@
 
 #include "ndkd.h"
 
-#define NDKD_PORTS 65536
+#define NDKD_LISTEN_PORTS 65536
 
-struct portt {
+struct listen_table {
 	rte_spinlock_t lock; /* taken by engines on listen, close and connect only */
 	struct {
 		uint32_t client_id; /* 0: free */
 		uint32_t engine;
 		uint32_t handle;
-	} port[NDKD_PORTS];
+	} port[NDKD_LISTEN_PORTS];
 };
 
 enum conn_kind {
@@ -45,6 +46,7 @@ struct conn_msg {
 	uint64_t active_req; /* the held CONNECT's user_data */
 	uint32_t passive_qpn;
 	uint32_t listener; /* handle, on the passive side */
+	uint64_t id;	   /* the passive client's name for it, once handed over */
 	struct conn_msg *next;
 };
 
@@ -55,19 +57,19 @@ struct dlistener {
 	struct conn_msg *backlog, *backlog_tail;
 };
 
-ndk_status conn_listen(struct client *c, struct ctrl_ctx *x, uint64_t port, uint64_t out[6]);
-ndk_status conn_listener_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle);
-ndk_status conn_get(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t user_data,
+ndk_status conn_listen(struct client *c, struct ectx *x, uint64_t port, uint64_t out[6]);
+ndk_status conn_listener_destroy(struct client *c, struct ectx *x, uint32_t handle);
+ndk_status conn_get(struct client *c, struct ectx *x, uint32_t handle, uint64_t user_data,
 		    uint64_t out[6]);
-ndk_status conn_connect(struct client *c, struct ctrl_ctx *x, uint32_t qp, uint64_t port,
+ndk_status conn_connect(struct client *c, struct ectx *x, uint32_t qp, uint64_t port,
 			uint64_t user_data);
-ndk_status conn_accept(struct client *c, struct ctrl_ctx *x, uint32_t qp, uint64_t id);
-ndk_status conn_reject(struct client *c, struct ctrl_ctx *x, uint64_t id);
+ndk_status conn_accept(struct client *c, struct ectx *x, uint32_t qp, uint64_t id);
+ndk_status conn_reject(struct client *c, struct ectx *x, uint64_t id);
 /* The client goes: its listeners close, connections waiting on it are refused. */
-void conn_release_all(struct client *c, struct ctrl_ctx *x);
+void conn_release_all(struct client *c, struct ectx *x);
 
 /* An engine's handling of a message from its connection ring. */
-void conn_handle(struct ctrl_ctx *x, struct client **clients, unsigned int n_clients,
+void conn_handle(struct ectx *x, struct client **clients, unsigned int n_clients,
 		 struct conn_msg *m);
 
 #endif /* NDKD_CONN_H */

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "conn.h"
+#include "cq.h"
+#include "mr.h"
 #include "ndkd.h"
 #include "qp.h"
 
@@ -31,7 +33,7 @@ unused_zero(const struct ndk_abi_sqe *sqe, unsigned int used)
 }
 
 bool
-ctrl_execute(struct client *c, struct ctrl_ctx *x, const struct ndk_abi_sqe *sqe,
+ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 	     struct ndk_abi_cqe *cqe)
 {
 	const uint64_t *a = sqe->args;
@@ -52,65 +54,65 @@ ctrl_execute(struct client *c, struct ctrl_ctx *x, const struct ndk_abi_sqe *sqe
 	case NDK_ABI_OP_PD_CREATE:
 		if (sqe->handle != 0 || !unused_zero(sqe, 0))
 			goto bad;
-		st = obj_pd_create(c, x, cqe->out);
+		st = dpd_create(c, x, cqe->out);
 		break;
 	case NDK_ABI_OP_PD_DESTROY:
 		if (!unused_zero(sqe, 0))
 			goto bad;
-		st = obj_pd_destroy(c, x, sqe->handle);
+		st = dpd_destroy(c, x, sqe->handle);
 		break;
 	case NDK_ABI_OP_MR_CREATE:
 		if (!unused_zero(sqe, 1))
 			goto bad;
-		st = obj_mr_create(c, x, sqe->handle, a[0], cqe->out);
+		st = dmr_create(c, x, sqe->handle, a[0], cqe->out);
 		break;
 	case NDK_ABI_OP_MR_REGISTER:
 		if (!unused_zero(sqe, 3))
 			goto bad;
-		st = obj_mr_register(c, x, sqe->handle, a[0], a[1], a[2], cqe->out);
+		st = dmr_register(c, x, sqe->handle, a[0], a[1], a[2], cqe->out);
 		break;
 	case NDK_ABI_OP_MR_DEREGISTER:
 		if (!unused_zero(sqe, 0))
 			goto bad;
-		st = obj_mr_deregister(c, x, sqe->handle);
+		st = dmr_deregister(c, x, sqe->handle);
 		break;
 	case NDK_ABI_OP_MR_INIT_FR:
 		if (!unused_zero(sqe, 2))
 			goto bad;
-		st = obj_mr_init_fr(c, x, sqe->handle, a[0], a[1], cqe->out);
+		st = dmr_init_fr(c, x, sqe->handle, a[0], a[1], cqe->out);
 		break;
 	case NDK_ABI_OP_MR_DESTROY:
 		if (!unused_zero(sqe, 0))
 			goto bad;
-		st = obj_mr_destroy(c, x, sqe->handle);
+		st = dmr_destroy(c, x, sqe->handle);
 		break;
 	case NDK_ABI_OP_CQ_CREATE:
 		if (sqe->handle != 0 || !unused_zero(sqe, 2))
 			goto bad;
-		st = qp_cq_create(c, x, a[0], a[1], cqe->out);
+		st = dcq_create(c, x, a[0], a[1], cqe->out);
 		break;
 	case NDK_ABI_OP_CQ_DESTROY:
 		if (!unused_zero(sqe, 0))
 			goto bad;
-		st = qp_cq_destroy(c, sqe->handle);
+		st = dcq_destroy(c, sqe->handle);
 		break;
 	case NDK_ABI_OP_QP_CREATE:
-		st = qp_create(c, x, sqe->handle, &sqe->qp_create, cqe->out);
+		st = dqp_create(c, x, sqe->handle, &sqe->qp_create, cqe->out);
 		break;
 	case NDK_ABI_OP_QP_CONNECT:
 		if (!unused_zero(sqe, 1))
 			goto bad;
-		st = qp_connect(c, x, sqe->handle, a[0]);
+		st = dqp_connect(c, x, sqe->handle, a[0]);
 		break;
 	case NDK_ABI_OP_QP_FLUSH:
 		if (!unused_zero(sqe, 0))
 			goto bad;
-		st = qp_flush(c, x, sqe->handle);
+		st = dqp_flush(c, x, sqe->handle);
 		break;
 	case NDK_ABI_OP_QP_DESTROY:
 		if (!unused_zero(sqe, 0))
 			goto bad;
-		st = qp_destroy(c, x, sqe->handle);
+		st = dqp_destroy(c, x, sqe->handle);
 		break;
 	case NDK_ABI_OP_LISTEN:
 		if (sqe->handle != 0 || !unused_zero(sqe, 1))
@@ -155,7 +157,7 @@ bad:
 }
 
 unsigned int
-ctrl_serve(struct client *c, struct ctrl_ctx *x, unsigned int budget, bool cancel, uint64_t *bad)
+ctrl_serve(struct client *c, struct ectx *x, unsigned int budget, bool cancel, uint64_t *bad)
 {
 	struct ndk_abi_sqe sqe;
 	struct ndk_abi_cqe cqe;
@@ -199,23 +201,13 @@ out:
 }
 
 void
-ctrl_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_status status,
-	      uint64_t out0, uint64_t out1)
+ctrl_release_all(struct client *c, struct ectx *x)
 {
-	struct ndk_abi_cqe cqe = {
-		.user_data = user_data,
-		.status = status,
-		.opcode = opcode,
-		.out = { out0, out1 },
-	};
-	bool broken = false;
-
-	if (ndk_ring_prod_space(&c->cq, &broken) == 0) {
-		/* the library never lets this happen; a client that does is on its own */
-		if (broken)
-			c->broken = true;
-		return;
-	}
-	memcpy(ndk_ring_prod_next(&c->cq), &cqe, sizeof(cqe));
-	ndk_ring_prod_publish(&c->cq);
+	/* connections and listeners, then QPs: they hold CQs and count in their PD */
+	conn_release_all(c, x);
+	dqp_release_all(c, x);
+	dcq_release_all(c);
+	/* MRs first, so each PD is childless when its turn comes. */
+	dmr_release_all(c, x, 0);
+	dpd_release_all(c, x);
 }

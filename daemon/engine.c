@@ -13,14 +13,19 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "access.h"
 #include "conn.h"
 #include "engine.h"
+#include "provider.h"
+#include "qpt.h"
+#include "wq.h"
 
 _Static_assert(sizeof(struct engine_msg) == 16, "engine_msg is a 16-byte ring element");
 
 int
 engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients, struct mrt *mrt,
-	       struct qpt *qpt, struct portt *ports, const struct ndkd_limits *lim)
+	       struct qpt *qpt, struct listen_table *listen, const struct ndkd_limits *lim,
+	       struct provider *prov)
 {
 	char name[RTE_RING_NAMESIZE];
 	unsigned int i, ring_size;
@@ -30,15 +35,14 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 	/* Room for an ADD and a REMOVE per client plus STOP: sends never fail. */
 	ring_size = rte_align32pow2(2 * max_clients + 8);
 	set->engines = calloc(n, sizeof(*set->engines));
-	set->send_inbox = calloc(n, sizeof(*set->send_inbox));
 	set->conn_inbox = calloc(n, sizeof(*set->conn_inbox));
-	if (set->engines == NULL || set->send_inbox == NULL || set->conn_inbox == NULL) {
+	if (set->engines == NULL || set->conn_inbox == NULL) {
 		free(set->engines);
-		free(set->send_inbox);
 		free(set->conn_inbox);
 		return -ENOMEM;
 	}
 	set->n = n;
+	set->prov = prov;
 	set->outbox =
 		rte_ring_create_elem("ndkd_outbox", sizeof(struct engine_msg),
 				     rte_align32pow2(n * ring_size), SOCKET_ID_ANY, RING_F_SC_DEQ);
@@ -58,26 +62,20 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 		e->set = set;
 		e->max_clients = max_clients;
 		e->rl.burst = 10;
-		e->ctx.mrt = mrt;
-		e->ctx.cache = &e->mr_cache;
-		e->ctx.lim = lim;
-		e->ctx.qpt = qpt;
-		e->ctx.engine = i;
-		e->ctx.ports = ports;
-		e->ctx.conn_inbox = set->conn_inbox;
+		e->x.mrt = mrt;
+		e->x.cache = &e->mr_cache;
+		e->x.lim = lim;
+		e->x.qpt = qpt;
+		e->x.engine = i;
+		e->x.listen = listen;
+		e->x.conn_inbox = set->conn_inbox;
+		e->x.prov = prov;
 		snprintf(name, sizeof(name), "ndkd_conn%u", i);
 		set->conn_inbox[i] = rte_ring_create_elem(name, sizeof(void *),
 							  rte_align32pow2(qpt->n_entries + 1),
 							  SOCKET_ID_ANY, RING_F_SC_DEQ);
-		if (set->conn_inbox[i] == NULL)
-			goto err;
-		snprintf(name, sizeof(name), "ndkd_send%u", i);
-		/* one send in flight per sending QP at most: room for all of them */
-		set->send_inbox[i] = rte_ring_create_elem(name, sizeof(void *),
-							  rte_align32pow2(qpt->n_entries + 1),
-							  SOCKET_ID_ANY, RING_F_SC_DEQ);
-		if (set->send_inbox[i] == NULL ||
-		    dp_ctx_init(&e->dp, &e->ctx, qpt, i, set->send_inbox) != 0)
+		if (set->conn_inbox[i] == NULL || access_scratch_init(&e->x) != 0 ||
+		    prov->ops.engine_init(prov, &e->x) != 0)
 			goto err;
 		e->clients = calloc(max_clients, sizeof(*e->clients));
 		snprintf(name, sizeof(name), "ndkd_eng%u", i);
@@ -98,23 +96,17 @@ engines_destroy(struct engine_set *set)
 	unsigned int i;
 
 	for (i = 0; set->engines != NULL && i < set->n; i++) {
-		if (set->engines[i].ctx.mrt != NULL)
-			mrt_cache_flush(set->engines[i].ctx.mrt, &set->engines[i].mr_cache);
-		rte_ring_free(set->engines[i].inbox);
-		free(set->engines[i].clients);
-		dp_ctx_fini(&set->engines[i].dp);
-	}
-	for (i = 0; set->send_inbox != NULL && i < set->n; i++) {
-		struct send_msg *m;
+		struct engine *e = &set->engines[i];
 
-		/* engines have stopped and every sender let go: what is queued is ours */
-		while (set->send_inbox[i] != NULL &&
-		       rte_ring_dequeue_elem(set->send_inbox[i], &m, sizeof(m)) == 0)
-			free(m);
-		rte_ring_free(set->send_inbox[i]);
+		if (e->x.mrt != NULL)
+			mrt_cache_flush(e->x.mrt, &e->mr_cache);
+		/* engines have stopped: what a provider still holds for one is its own */
+		if (e->x.prov != NULL)
+			e->x.prov->ops.engine_fini(e->x.prov, &e->x);
+		rte_ring_free(e->inbox);
+		free(e->clients);
+		access_scratch_fini(&e->x);
 	}
-	free(set->send_inbox);
-	set->send_inbox = NULL;
 	for (i = 0; set->conn_inbox != NULL && i < set->n; i++) {
 		struct conn_msg *m;
 
@@ -197,7 +189,7 @@ handle_msg(struct engine *e, const struct engine_msg *m)
 			}
 		}
 		/* Before main frees the client: every token it had dies here. */
-		obj_release_all(m->client, &e->ctx);
+		ctrl_release_all(m->client, &e->x);
 		/* Acked even when BROKEN already dropped it: main frees on this ack. */
 		reply(e, MSG_REMOVED, m->client);
 		break;
@@ -210,8 +202,8 @@ handle_msg(struct engine *e, const struct engine_msg *m)
 		for (i = 0; i < e->n_clients; i++) {
 			uint64_t bad = 0;
 
-			ctrl_serve(e->clients[i], &e->ctx, UINT32_MAX, true, &bad);
-			obj_release_all(e->clients[i], &e->ctx);
+			ctrl_serve(e->clients[i], &e->x, UINT32_MAX, true, &bad);
+			ctrl_release_all(e->clients[i], &e->x);
 		}
 		e->stopped = true;
 		reply(e, MSG_STOPPED, NULL);
@@ -234,30 +226,23 @@ engine_poll_once(struct engine *e)
 		handle_msg(e, &msgs[i]);
 	if (e->stopped)
 		return 0;
-	/* sends from other QPs (this engine's or others') to ours */
-	{
-		struct send_msg *sends[32];
-
-		n = rte_ring_dequeue_burst_elem(e->set->send_inbox[e->id], sends, sizeof(sends[0]),
-						RTE_DIM(sends), NULL);
-		for (i = 0; i < n; i++)
-			qp_deliver(&e->dp, sends[i]);
-	}
+	/* the provider's inboxes, packets, completions and timers */
+	e->x.prov->ops.poll(&e->x, NDKD_ENGINE_BATCH);
 	{
 		struct conn_msg *conns[8];
 
 		n = rte_ring_dequeue_burst_elem(e->set->conn_inbox[e->id], conns, sizeof(conns[0]),
 						RTE_DIM(conns), NULL);
 		for (i = 0; i < n; i++)
-			conn_handle(&e->ctx, e->clients, e->n_clients, conns[i]);
+			conn_handle(&e->x, e->clients, e->n_clients, conns[i]);
 	}
 
 	for (i = 0; i < e->n_clients; i++) {
 		struct client *c = e->clients[i];
 
-		served += ctrl_serve(c, &e->ctx, NDKD_ENGINE_BATCH, false, &bad);
+		served += ctrl_serve(c, &e->x, NDKD_ENGINE_BATCH, false, &bad);
 		if (!c->broken)
-			served += qp_serve(c, &e->dp, NDKD_ENGINE_BATCH);
+			served += wq_serve(c, &e->x, NDKD_ENGINE_BATCH);
 		if (!c->broken)
 			continue;
 		if (log_ratelimit_ok(&e->rl, ndkd_now_ns(), &dropped))
@@ -266,7 +251,7 @@ engine_poll_once(struct engine *e)
 				 " (%" PRIu64 " similar messages suppressed)",
 				 e->id, c->id, (int)c->pid, dropped);
 		stat_add(&e->clients_broken, 1);
-		obj_release_all(c, &e->ctx);
+		ctrl_release_all(c, &e->x);
 		drop_client(e, i--);
 		reply(e, MSG_BROKEN, c);
 	}

@@ -19,7 +19,6 @@
 #include "log.h"
 #include "mrt.h"
 #include "ndkd.h"
-#include "qp.h"
 
 enum engine_msg_type {
 	MSG_ADD = 1,
@@ -47,8 +46,7 @@ struct engine {
 	bool stopped;
 	struct log_ratelimit rl;
 	struct mrt_cache mr_cache;
-	struct ctrl_ctx ctx;
-	struct dp_ctx dp;
+	struct ectx x;
 	/* Written by this engine only, read by telemetry. */
 	alignas(RTE_CACHE_LINE_SIZE) _Atomic uint64_t heartbeat;
 	_Atomic uint64_t requests;
@@ -59,8 +57,8 @@ struct engine {
 struct engine_set {
 	struct engine *engines;
 	unsigned int n;
+	struct provider *prov;
 	struct rte_ring *outbox;      /* engines -> main, multi-producer */
-	struct rte_ring **send_inbox; /* per engine: sends addressed to its QPs */
 	struct rte_ring **conn_inbox; /* per engine: connection messages */
 	/*
 	 * Engines report a quiescent state every pass; main waits for a grace
@@ -72,8 +70,8 @@ struct engine_set {
 };
 
 int engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
-		   struct mrt *mrt, struct qpt *qpt, struct portt *ports,
-		   const struct ndkd_limits *lim);
+		   struct mrt *mrt, struct qpt *qpt, struct listen_table *listen,
+		   const struct ndkd_limits *lim, struct provider *prov);
 /* The calling thread polls engine e itself (one-lcore layout): it reports quiescence. */
 void engine_adopt(struct engine *e);
 /* Wait until no engine can still be touching memory of a client that is gone. */

@@ -20,8 +20,8 @@
 #include "engine.h"
 #include "log.h"
 #include "mrt.h"
-#include "qp.h"
 #include "ndkd.h"
+#include "qpt.h"
 #include "provider.h"
 #include "server.h"
 #include "service.h"
@@ -54,27 +54,14 @@ hugepage_size(void)
 	return (uint64_t)meminfo("Hugepagesize:", 2048) << 10; /* the value is in kB */
 }
 
-/* NDK_ADAPTER_INFO as the soft provider can honour it today, plus the arena rules. */
-static void
-fill_adapter_info(struct ndk_abi_adapter_info *i, const struct ndkd_limits *lim, bool huge)
+/* NDK_ADAPTER_INFO from the provider, plus the arena rules and ndkd's per-client limits. */
+static int
+fill_adapter_info(struct ndk_abi_adapter_info *i, struct provider *p, const struct ndkd_limits *lim,
+		  bool huge)
 {
 	memset(i, 0, sizeof(*i));
-	i->max_registration_size = lim->max_region_bytes;
-	i->frmr_page_count = lim->frmr_page_count;
-	i->rdma_technology = 4; /* NdkRoCEv2: what the soft provider speaks on the wire */
-	/* QPs: send, receive, read, write, fast register. No MW or SRQ yet: 0. */
-	i->max_initiator_request_sge = NDKD_MAX_SGE;
-	i->max_receive_request_sge = NDKD_MAX_SGE;
-	i->max_receive_queue_depth = lim->max_queue_depth;
-	i->max_inline_data_size = NDK_ABI_MAX_INLINE;
-	i->max_read_request_sge = NDKD_MAX_SGE;
-	i->max_transfer_length = NDKD_MAX_TRANSFER;
-	i->max_initiator_queue_depth = lim->max_queue_depth;
-	i->max_cq_depth = lim->max_cq_depth;
-	i->max_inbound_read_limit = 128;
-	i->max_outbound_read_limit = 128;
-	i->adapter_flags = 0x2u /* RDMA_READ_SINK_NOT_REQUIRED */ |
-			   0x10000u /* LOOPBACK_CONNECTIONS_SUPPORTED */;
+	if (p->ops.query(p, lim, i) != NDK_STATUS_SUCCESS)
+		return -ENOTSUP;
 	i->arena_flags = huge ? NDK_ABI_ARENA_HUGETLB : 0;
 	i->arena_page_size = huge ? hugepage_size() : 4096;
 	i->max_region_bytes = lim->max_region_bytes;
@@ -83,6 +70,7 @@ fill_adapter_info(struct ndk_abi_adapter_info *i, const struct ndkd_limits *lim,
 	i->max_regions = lim->max_regions;
 	i->max_qps = lim->max_qps;
 	i->max_cqs = lim->max_cqs;
+	return 0;
 }
 
 /* A hugetlbfs mount this process may create files in: EAL needs one. */
@@ -125,8 +113,12 @@ build_eal_args(struct eal_args *a, const struct ndkd_opts *o, const char *prog, 
 	a->argv[a->argc++] = (char *)o->lcores;
 	a->argv[a->argc++] = "--file-prefix";
 	a->argv[a->argc++] = (char *)o->file_prefix;
-	/* Engines poll shared memory; no PCI device is ours unless EAL args say so. */
-	a->argv[a->argc++] = "--no-pci";
+	/*
+	 * Without a PCI device to drive, EAL need not scan the bus (nor touch
+	 * VFIO); ports on PCI NICs and the mlx5 PMD name theirs.
+	 */
+	if (!opts_wants_pci(o))
+		a->argv[a->argc++] = "--no-pci";
 	a->argv[a->argc++] = "--log-level=lib.eal:notice";
 	snprintf(a->loglevel, sizeof(a->loglevel), "--log-level=ndkd.*:%s", o->log_level);
 	a->argv[a->argc++] = a->loglevel;
@@ -202,7 +194,7 @@ main(int argc, char **argv)
 	struct mrt mrt;
 	struct qpt qpt;
 	struct watchdog wd;
-	struct portt *ports = NULL;
+	struct listen_table *listen = NULL;
 	unsigned int i, lcore, n_workers;
 	sigset_t set;
 	bool huge;
@@ -249,15 +241,15 @@ main(int argc, char **argv)
 		NDKD_LOG(ERR, main, "cannot create the QP table: %s", strerror(-rc));
 		goto err_mrt;
 	}
-	ports = calloc(1, sizeof(*ports));
-	if (ports == NULL) {
-		NDKD_LOG(ERR, main, "cannot allocate the port table");
+	listen = calloc(1, sizeof(*listen));
+	if (listen == NULL) {
+		NDKD_LOG(ERR, main, "cannot allocate the listen table");
 		goto err_qpt;
 	}
-	rte_spinlock_init(&ports->lock);
+	rte_spinlock_init(&listen->lock);
 	n_workers = rte_lcore_count() - 1;
-	rc = engines_create(&eng, n_workers > 0 ? n_workers : 1, o.max_clients, &mrt, &qpt, ports,
-			    &o.lim);
+	rc = engines_create(&eng, n_workers > 0 ? n_workers : 1, o.max_clients, &mrt, &qpt, listen,
+			    &o.lim, &prov);
 	if (rc != 0) {
 		NDKD_LOG(ERR, main, "cannot create engines: %s", strerror(-rc));
 		goto err_qpt;
@@ -267,10 +259,14 @@ main(int argc, char **argv)
 		NDKD_LOG(ERR, main, "cannot start: %s", strerror(-rc));
 		goto err_srv;
 	}
-	srv.provider = prov.ops.name;
+	srv.prov = &prov;
 	srv.hugepages = huge;
 	srv.mrt = &mrt;
-	fill_adapter_info(&srv.info, &o.lim, huge);
+	if (fill_adapter_info(&srv.info, &prov, &o.lim, huge) != 0) {
+		NDKD_LOG(ERR, main, "provider %s cannot say what the adapter can do",
+			 prov.ops.name);
+		goto err_srv;
+	}
 	telemetry_init(&srv);
 
 	i = 0;
@@ -312,7 +308,7 @@ main(int argc, char **argv)
 	}
 	server_fini(&srv);
 	engines_destroy(&eng);
-	free(ports);
+	free(listen);
 	qpt_destroy(&qpt);
 	mrt_destroy(&mrt);
 	prov.ops.fini(&prov);
@@ -325,7 +321,7 @@ err_srv:
 	server_fini(&srv);
 	engines_destroy(&eng);
 err_qpt:
-	free(ports);
+	free(listen);
 	qpt_destroy(&qpt);
 err_mrt:
 	mrt_destroy(&mrt);

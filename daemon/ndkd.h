@@ -74,6 +74,8 @@ int opts_load_config(struct ndkd_opts *o, const char *path, char *err, size_t er
 void opts_defaults(struct ndkd_opts *o);
 void opts_free(struct ndkd_opts *o);
 void opts_usage(FILE *f, const char *prog);
+/* Whether the EAL options name a PCI device (allow or block list): EAL then scans the bus. */
+bool opts_wants_pci(const struct ndkd_opts *o);
 
 /* Single-writer counter: a plain load and store, no locked RMW on the fast path. */
 static inline void
@@ -175,6 +177,7 @@ struct client {
 	uint32_t n_fr_spare;
 	/* connections handed to this client's listeners, awaiting accept or reject */
 	struct conn_msg *conns;
+	uint64_t next_conn_id; /* the id the next one gets (ids are per client, from 1) */
 	struct client_stats stats;
 	struct client *next; /* main's list */
 };
@@ -188,25 +191,36 @@ void channel_set_state(struct client *c, uint32_t state);
 struct mrt;
 struct mrt_cache;
 struct qpt;
-struct portt;
-struct conn_msg;
+struct listen_table;
+struct provider;
+struct dp_chunk;
 
-/* What an engine lends the control path: the MR table, its index cache, the limits. */
-struct ctrl_ctx {
+/*
+ * What an engine lends the code it runs for its clients: the node-wide
+ * tables, its MR index cache, the limits, its provider state and scratch
+ * space. One per engine; only that engine uses it.
+ */
+struct ectx {
 	struct mrt *mrt;
 	struct mrt_cache *cache;
 	const struct ndkd_limits *lim;
 	struct qpt *qpt;
-	unsigned int engine; /* the engine this context belongs to */
-	struct portt *ports;
+	unsigned int engine; /* this engine's id */
+	struct listen_table *listen;
 	struct rte_ring **conn_inbox; /* every engine's, by id */
+	struct provider *prov;
+	void *prov_engine; /* the provider's state for this engine (engine_init) */
+	/* access.c: where the pieces of a transfer's two sides are resolved */
+	struct dp_chunk *local;
+	struct dp_chunk *remote;
+	uint32_t max_chunks;
 };
 
 /*
  * ctrl.c: execute one control request (already copied out of shared memory).
  * Returns false when the request was malformed (counted as a bad request).
  */
-bool ctrl_execute(struct client *c, struct ctrl_ctx *x, const struct ndk_abi_sqe *sqe,
+bool ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 		  struct ndk_abi_cqe *cqe);
 
 /*
@@ -214,36 +228,33 @@ bool ctrl_execute(struct client *c, struct ctrl_ctx *x, const struct ndk_abi_sqe
  * served; sets c->broken on a protocol violation. With 'cancel' set every
  * request is answered with DEVICE_REMOVED instead of being executed.
  */
-unsigned int ctrl_serve(struct client *c, struct ctrl_ctx *x, unsigned int budget, bool cancel,
+unsigned int ctrl_serve(struct client *c, struct ectx *x, unsigned int budget, bool cancel,
 			uint64_t *bad);
 
-/*
- * Answer a request held earlier (its user_data) on c's control completion
- * ring. Only c's engine may call it. The library keeps a completion slot per
- * request in flight, so there is always room.
- */
-void ctrl_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_status status,
-		   uint64_t out0, uint64_t out1);
-
-/* objects.c: PDs and MRs. Each returns the status for the completion. */
-ndk_status obj_pd_create(struct client *c, struct ctrl_ctx *x, uint64_t out[6]);
-ndk_status obj_pd_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle);
-ndk_status obj_mr_create(struct client *c, struct ctrl_ctx *x, uint32_t pd, uint64_t kind,
-			 uint64_t out[6]);
-ndk_status obj_mr_register(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t va,
-			   uint64_t length, uint64_t flags, uint64_t out[6]);
-ndk_status obj_mr_deregister(struct client *c, struct ctrl_ctx *x, uint32_t handle);
-ndk_status obj_mr_init_fr(struct client *c, struct ctrl_ctx *x, uint32_t handle, uint64_t pages,
-			  uint64_t remote, uint64_t out[6]);
-ndk_status obj_mr_destroy(struct client *c, struct ctrl_ctx *x, uint32_t handle);
 /* Free every object the client had (its engine, when the client goes). */
-void obj_release_all(struct client *c, struct ctrl_ctx *x);
-/* The client's object table, for the other object files. */
+void ctrl_release_all(struct client *c, struct ectx *x);
+
+/*
+ * client.c: answer a request held earlier (its user_data) on c's control
+ * completion ring. Only c's engine may call it. The library keeps a
+ * completion slot per request in flight, so there is always room.
+ */
+void channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_status status,
+		      uint64_t out0, uint64_t out1);
+
+/* obj.c: the client's object table. Handle 0 is never valid. */
 uint32_t obj_new(struct client *c, uint8_t type, void *ptr);
 struct obj *obj_lookup(struct client *c, uint32_t handle, uint8_t type);
 void obj_delete(struct client *c, uint32_t handle);
-/* The region holding [va, va + length), or NULL. Engine side. */
+
+/* region.c: the region holding [va, va + length), or NULL. Engine side. */
 const struct region *region_find(const struct client *c, uint64_t va, uint64_t length,
 				 uint32_t *id);
+/*
+ * Point r at a ring of 'entries' the client placed at 'addr' in one of its
+ * regions; false when it is not a valid ring there.
+ */
+bool region_ring_map(const struct client *c, struct ndk_ring *r, uint64_t addr, uint64_t entries,
+		     bool produce);
 
 #endif /* NDKD_H */

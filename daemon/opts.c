@@ -32,34 +32,11 @@
 
 _Static_assert(sizeof(unsigned int) == sizeof(uint32_t), "32-bit settings share one store");
 
-enum kind {
-	K_U32,	    /* decimal in [min, max] */
-	K_POW2,	    /* decimal power of two in [min, max] */
-	K_MB,	    /* MiB in [min, max], stored as bytes in a uint64_t */
-	K_OCTAL,    /* octal in [min, max] */
-	K_SOCKET,   /* absolute path that fits sockaddr_un */
-	K_PREFIX,   /* plain name */
-	K_LCORES,   /* an EAL -l list */
-	K_PROVIDER, /* soft, mlx5, auto */
-	K_HUGE,	    /* auto, yes, no */
-	K_UIDS,	    /* user names or numbers */
-	K_GIDS,	    /* group names or numbers */
-	K_LOGLEVEL, /* emerg..debug or 1..8 */
-};
-
-/* One setting: its command-line flag and its [section] key in ndkd.conf. */
-struct setting {
-	const char *flag;
-	const char *section;
-	const char *key;
-	enum kind kind;
-	unsigned long min, max;
-	size_t off; /* its field in struct ndkd_opts */
-};
+#include "settings.h"
 
 #define F(field) offsetof(struct ndkd_opts, field)
 
-static const struct setting settings[] = {
+const struct setting settings[] = {
 	{ "socket", "service", "socket", K_SOCKET, 0, 0, F(socket_path) },
 	{ "socket-mode", "service", "socket_mode", K_OCTAL, 0, 0777, F(socket_mode) },
 	{ "allow-uid", "service", "allow_uids", K_UIDS, 0, 0, 0 },
@@ -96,6 +73,7 @@ static const struct setting settings[] = {
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+const size_t n_settings = N_SETTINGS;
 
 /* getopt values: settings by index, then the flags that are not settings. */
 enum {
@@ -131,8 +109,8 @@ opts_usage(FILE *f, const char *prog)
 		"                         (default: the first two CPUs we may run on)\n"
 		"  --file-prefix NAME     EAL file prefix; also names the telemetry socket\n"
 		"                         directory that ndkctl reads (default %s)\n"
-		"  --provider NAME        soft, mlx5 or auto (default auto: mlx5 when a\n"
-		"                         device is present, soft otherwise)\n"
+		"  --provider NAME        soft, mlx5 or auto (default auto: soft until the\n"
+		"                         mlx5 provider carries the data path)\n"
 		"  --hugepages WHEN       auto, yes or no (default auto: use them when some\n"
 		"                         are free); --huge and --no-huge are yes and no\n"
 		"  --mem MB               EAL memory without hugepages (default 256)\n"
@@ -237,7 +215,7 @@ keep(struct ndkd_opts *o, const char *s, char *err, size_t errlen)
 	return copy;
 }
 
-static int
+int
 bad(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -329,7 +307,7 @@ static const char *const log_levels[] = { "emerg",   "alert",  "crit", "err",
  * Parse v for setting s into o. On error, -1 with a message in err that
  * names the value and what was expected (the caller adds where it came from).
  */
-static int
+int
 setting_apply(struct ndkd_opts *o, const struct setting *s, const char *v, bool copy, char *err,
 	      size_t errlen)
 {
@@ -407,233 +385,6 @@ setting_apply(struct ndkd_opts *o, const struct setting *s, const char *v, bool 
 }
 
 /* ------------------------------------------------------------------------
- * ndkd.conf
- * --------------------------------------------------------------------- */
-
-/*
- * rte_cfgfile parses the file but keeps no line numbers, skips lines it
- * cannot read (no '='), and keeps duplicate keys. This pass only locates:
- * the line of [section] key, and the first line rte_cfgfile would skip or
- * refuse, so every message can name its line.
- */
-struct conf_line {
-	char section[CFG_NAME_LEN];
-	char key[CFG_NAME_LEN];
-	unsigned int line;
-};
-
-static void
-trim(char *s)
-{
-	size_t n = strlen(s), i = 0;
-
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	while (isspace((unsigned char)s[i]))
-		i++;
-	memmove(s, s + i, n - i + 1);
-}
-
-static int
-conf_scan(const char *path, struct conf_line *lines, unsigned int max, unsigned int *n, char *err,
-	  size_t errlen)
-{
-	char buf[CFG_NAME_LEN + CFG_VALUE_LEN + 4], section[CFG_NAME_LEN] = "";
-	unsigned int lineno = 0;
-	FILE *f = fopen(path, "r");
-	int rc = 0;
-
-	*n = 0;
-	if (f == NULL)
-		return bad(err, errlen, "%s: %s", path, strerror(errno));
-	while (rc == 0 && fgets(buf, sizeof(buf), f) != NULL) {
-		char *p, *eq;
-
-		lineno++;
-		if (strchr(buf, '\n') == NULL && !feof(f)) {
-			rc = bad(err, errlen, "%s:%u: line too long (at most %zu bytes)", path,
-				 lineno, sizeof(buf) - 2);
-			break;
-		}
-		p = strchr(buf, '#');
-		if (p != NULL)
-			*p = '\0';
-		trim(buf);
-		if (buf[0] == '\0')
-			continue;
-		if (buf[0] == '[') {
-			p = strchr(buf, ']');
-			if (p == NULL || p[1] != '\0' || p == buf + 1 ||
-			    (size_t)(p - buf - 1) >= sizeof(section)) {
-				rc = bad(err, errlen, "%s:%u: '%s' is not a [section] line", path,
-					 lineno, buf);
-				break;
-			}
-			memcpy(section, buf + 1, (size_t)(p - buf - 1));
-			section[p - buf - 1] = '\0';
-			trim(section);
-			/* the section's own line, under the key "" */
-			buf[0] = '\0';
-			goto record;
-		}
-		eq = strchr(buf, '=');
-		if (eq == NULL) {
-			rc = bad(err, errlen, "%s:%u: '%s' is not 'key = value'", path, lineno,
-				 buf);
-			break;
-		}
-		*eq = '\0';
-		trim(buf);
-		trim(eq + 1);
-		if (section[0] == '\0') {
-			rc = bad(err, errlen, "%s:%u: key '%s' before any [section]", path, lineno,
-				 buf);
-			break;
-		}
-		if (strlen(buf) >= CFG_NAME_LEN || strlen(eq + 1) >= CFG_VALUE_LEN) {
-			rc = bad(err, errlen, "%s:%u: key or value too long (%d, %d bytes at most)",
-				 path, lineno, CFG_NAME_LEN - 1, CFG_VALUE_LEN - 1);
-			break;
-		}
-		if (buf[0] == '\0' || eq[1] == '\0') {
-			rc = bad(err, errlen, "%s:%u: '%s' has no %s", path, lineno, buf,
-				 buf[0] == '\0' ? "key" : "value");
-			break;
-		}
-	record:
-		if (*n == max) {
-			rc = bad(err, errlen, "%s:%u: more than %u keys", path, lineno, max);
-			break;
-		}
-		snprintf(lines[*n].section, sizeof(lines[*n].section), "%s", section);
-		snprintf(lines[*n].key, sizeof(lines[*n].key), "%s", buf);
-		lines[(*n)++].line = lineno;
-	}
-	fclose(f);
-	return rc;
-}
-
-static unsigned int
-conf_line_of(const struct conf_line *lines, unsigned int n, const char *section, const char *key,
-	     unsigned int nth)
-{
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		if (strcmp(lines[i].section, section) == 0 && strcmp(lines[i].key, key) == 0 &&
-		    nth-- == 0)
-			return lines[i].line;
-	}
-	return 0;
-}
-
-static const struct setting *
-setting_by_key(const char *section, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < N_SETTINGS; i++) {
-		if (strcmp(settings[i].section, section) == 0 && strcmp(settings[i].key, key) == 0)
-			return &settings[i];
-	}
-	return NULL;
-}
-
-static bool
-section_known(const char *section)
-{
-	size_t i;
-
-	for (i = 0; i < N_SETTINGS; i++) {
-		if (strcmp(settings[i].section, section) == 0)
-			return true;
-	}
-	return false;
-}
-
-#define CONF_MAX_KEYS 256
-
-int
-opts_load_config(struct ndkd_opts *o, const char *path, char *err, size_t errlen)
-{
-	const struct rte_cfgfile_parameters params = { .comment_character = '#' };
-	struct rte_cfgfile_entry entries[CONF_MAX_KEYS];
-	struct conf_line *lines;
-	struct rte_cfgfile *cfg = NULL;
-	char section[CFG_NAME_LEN], msg[256];
-	unsigned int n_lines;
-	int s, e, n_sec, n_ent, rc = -1;
-
-	lines = calloc(CONF_MAX_KEYS, sizeof(*lines));
-	if (lines == NULL)
-		return bad(err, errlen, "out of memory");
-	if (conf_scan(path, lines, CONF_MAX_KEYS, &n_lines, err, errlen) != 0)
-		goto out;
-	cfg = rte_cfgfile_load_with_params(path, 0, &params);
-	if (cfg == NULL) {
-		bad(err, errlen, "%s: not a valid INI file", path);
-		goto out;
-	}
-	n_sec = rte_cfgfile_num_sections(cfg, NULL, 0);
-	for (s = 0; s < n_sec; s++) {
-		int k;
-
-		n_ent = rte_cfgfile_section_entries_by_index(cfg, s, section, entries,
-							     CONF_MAX_KEYS);
-		if (!section_known(section)) {
-			bad(err, errlen, "%s:%u: unknown section [%s]", path,
-			    conf_line_of(lines, n_lines, section, "", 0), section);
-			goto out;
-		}
-		/* a section given twice is a mistake, not a merge */
-		for (k = 0; k < s; k++) {
-			char other[CFG_NAME_LEN];
-			struct rte_cfgfile_entry none[1];
-
-			rte_cfgfile_section_entries_by_index(cfg, k, other, none, 0);
-			if (strcmp(other, section) == 0) {
-				bad(err, errlen, "%s:%u: section [%s] appears twice", path,
-				    conf_line_of(lines, n_lines, section, "", 1), section);
-				goto out;
-			}
-		}
-		for (e = 0; e < n_ent; e++) {
-			const struct setting *st = setting_by_key(section, entries[e].name);
-			unsigned int line =
-				conf_line_of(lines, n_lines, section, entries[e].name, 0);
-			int k2;
-
-			if (st == NULL) {
-				bad(err, errlen, "%s:%u: unknown key '%s' in [%s]", path, line,
-				    entries[e].name, section);
-				goto out;
-			}
-			for (k2 = 0; k2 < e; k2++) {
-				if (strcmp(entries[k2].name, entries[e].name) == 0) {
-					bad(err, errlen, "%s:%u: key '%s' given twice in [%s]",
-					    path,
-					    conf_line_of(lines, n_lines, section, entries[e].name,
-							 1),
-					    entries[e].name, section);
-					goto out;
-				}
-			}
-			if (setting_apply(o, st, entries[e].value, true, msg, sizeof(msg)) != 0) {
-				bad(err, errlen, "%s:%u: [%s] %s: %s", path, line, section,
-				    entries[e].name, msg);
-				goto out;
-			}
-		}
-	}
-	rc = 0;
-out:
-	if (cfg != NULL)
-		rte_cfgfile_close(cfg);
-	free(lines);
-	return rc;
-}
-
-/* ------------------------------------------------------------------------
  * Command line
  * --------------------------------------------------------------------- */
 
@@ -642,7 +393,7 @@ build_long_opts(struct option *lo)
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < N_SETTINGS; i++)
+	for (i = 0; i < n_settings; i++)
 		lo[n++] = (struct option){ settings[i].flag, required_argument, NULL,
 					   OPT_SETTING + (int)i };
 	lo[n++] = (struct option){ "huge", no_argument, NULL, OPT_HUGE };
@@ -711,7 +462,7 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 		case OPT_VERSION:
 			break; /* handled in the first pass */
 		default:
-			if (c < OPT_SETTING || c >= OPT_SETTING + (int)N_SETTINGS) {
+			if (c < OPT_SETTING || c >= OPT_SETTING + (int)n_settings) {
 				fprintf(stderr, "Try '%s --help'.\n", argv[0]);
 				return -1;
 			}
@@ -754,4 +505,27 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+bool
+opts_wants_pci(const struct ndkd_opts *o)
+{
+	static const char *const pci_opts[] = {
+		"-a", "--allow", "-b", "--block", "-w", "--pci-whitelist", "--pci-blacklist",
+	};
+	unsigned int i, j;
+
+	for (i = 0; i < o->n_eal_extra; i++) {
+		const char *a = o->eal_extra[i];
+
+		for (j = 0; j < sizeof(pci_opts) / sizeof(pci_opts[0]); j++) {
+			size_t n = strlen(pci_opts[j]);
+
+			/* "-a ADDR", "-aADDR", "--allow ADDR", "--allow=ADDR" */
+			if (strncmp(a, pci_opts[j], n) == 0 &&
+			    (a[n] == '\0' || a[n] == '=' || pci_opts[j][1] != '-'))
+				return true;
+		}
+	}
+	return false;
 }

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+/* Provider selection and the default ops table (provider.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,6 +7,10 @@
 #include "log.h"
 #include "provider.h"
 
+/*
+ * The default table. Requests answer NOT_SUPPORTED; notifications (a
+ * region or MR going, an engine or QP going) have nothing to undo.
+ */
 static int
 default_probe(struct provider *p, const char **why)
 {
@@ -28,17 +33,169 @@ default_fini(struct provider *p)
 	(void)p;
 }
 
+static ndk_status
+default_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_adapter_info *info)
+{
+	(void)p;
+	(void)lim;
+	(void)info;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static int
+default_engine_init(struct provider *p, struct ectx *x)
+{
+	(void)p;
+	(void)x;
+	return 0;
+}
+
 static void
-set_ops(struct provider *p, const struct provider_ops *ops)
+default_engine_fini(struct provider *p, struct ectx *x)
+{
+	(void)p;
+	(void)x;
+}
+
+static unsigned int
+default_poll(struct ectx *x, unsigned int budget)
+{
+	(void)x;
+	(void)budget;
+	return 0;
+}
+
+static ndk_status
+default_region_add(struct provider *p, struct client *c, const struct region *r)
+{
+	(void)p;
+	(void)c;
+	(void)r;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static void
+default_region_del(struct provider *p, struct client *c, const struct region *r)
+{
+	(void)p;
+	(void)c;
+	(void)r;
+}
+
+static ndk_status
+default_mr_register(struct ectx *x, struct client *c, uint32_t index)
+{
+	(void)x;
+	(void)c;
+	(void)index;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static void
+default_mr_deregister(struct ectx *x, struct client *c, uint32_t index)
+{
+	(void)x;
+	(void)c;
+	(void)index;
+}
+
+static ndk_status
+default_mr_wr(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id)
+{
+	(void)x;
+	(void)qp;
+	(void)index;
+	(void)wr_id;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static ndk_status
+default_qp_create(struct ectx *x, struct dqp *qp)
+{
+	(void)x;
+	(void)qp;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static ndk_status
+default_qp_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
+{
+	(void)x;
+	(void)qp;
+	(void)peer;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static void
+default_qp_notify(struct ectx *x, struct dqp *qp)
+{
+	(void)x;
+	(void)qp;
+}
+
+static ndk_status
+default_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id,
+		  struct ndk_abi_result *res)
+{
+	(void)x;
+	(void)qp;
+	(void)op;
+	(void)wr_id;
+	(void)res;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static const struct provider_ops default_ops = {
+	.name = "none",
+	.probe = default_probe,
+	.init = default_init,
+	.fini = default_fini,
+	.query = default_query,
+	.engine_init = default_engine_init,
+	.engine_fini = default_engine_fini,
+	.poll = default_poll,
+	.region_add = default_region_add,
+	.region_del = default_region_del,
+	.mr_register = default_mr_register,
+	.mr_deregister = default_mr_deregister,
+	.mr_fast_register = default_mr_wr,
+	.mr_invalidate = default_mr_wr,
+	.qp_create = default_qp_create,
+	.qp_connect = default_qp_connect,
+	.qp_error = default_qp_notify,
+	.qp_destroy = default_qp_notify,
+	.post_send = default_post_send,
+	.recv_posted = default_qp_notify,
+};
+
+#define SET_OP(p, src, field)                                                                      \
+	((p)->ops.field = (src)->field != NULL ? (src)->field : default_ops.field)
+
+void
+provider_set_ops(struct provider *p, const struct provider_ops *ops)
 {
 	memset(p, 0, sizeof(*p));
-	p->ops = *ops;
-	if (p->ops.probe == NULL)
-		p->ops.probe = default_probe;
-	if (p->ops.init == NULL)
-		p->ops.init = default_init;
-	if (p->ops.fini == NULL)
-		p->ops.fini = default_fini;
+	p->ops.name = ops->name != NULL ? ops->name : default_ops.name;
+	SET_OP(p, ops, probe);
+	SET_OP(p, ops, init);
+	SET_OP(p, ops, fini);
+	SET_OP(p, ops, query);
+	SET_OP(p, ops, engine_init);
+	SET_OP(p, ops, engine_fini);
+	SET_OP(p, ops, poll);
+	SET_OP(p, ops, region_add);
+	SET_OP(p, ops, region_del);
+	SET_OP(p, ops, mr_register);
+	SET_OP(p, ops, mr_deregister);
+	SET_OP(p, ops, mr_fast_register);
+	SET_OP(p, ops, mr_invalidate);
+	SET_OP(p, ops, qp_create);
+	SET_OP(p, ops, qp_connect);
+	SET_OP(p, ops, qp_error);
+	SET_OP(p, ops, qp_destroy);
+	SET_OP(p, ops, post_send);
+	SET_OP(p, ops, recv_posted);
+	p->qp_window = 1;
 }
 
 static int
@@ -48,7 +205,7 @@ try_provider(struct provider *p, const struct provider_ops *ops, const struct nd
 	const char *why = "";
 	int rc;
 
-	set_ops(p, ops);
+	provider_set_ops(p, ops);
 	rc = p->ops.probe(p, &why);
 	if (rc != 0) {
 		if (!quiet)
@@ -58,9 +215,18 @@ try_provider(struct provider *p, const struct provider_ops *ops, const struct nd
 		return rc;
 	}
 	rc = p->ops.init(p, o);
-	if (rc != 0)
+	if (rc != 0) {
 		NDKD_LOG(ERR, main, "provider %s failed to start: %s", ops->name, strerror(-rc));
-	return rc;
+		return rc;
+	}
+	/* the pending-result ring is indexed by masking */
+	if (p->qp_window == 0 || (p->qp_window & (p->qp_window - 1)) != 0) {
+		NDKD_LOG(ERR, main, "provider %s: QP window %u is not a power of two", ops->name,
+			 p->qp_window);
+		p->ops.fini(p);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int
@@ -71,7 +237,9 @@ provider_select(struct provider *p, const char *name, const struct ndkd_opts *o)
 #ifdef NDKD_HAVE_MLX5
 	if (strcmp(name, "mlx5") == 0)
 		return try_provider(p, &mlx5_provider_ops, o, false);
-	if (strcmp(name, "auto") == 0 && try_provider(p, &mlx5_provider_ops, o, true) == 0)
+	/* auto takes mlx5 only once it carries the data path itself */
+	if (strcmp(name, "auto") == 0 && mlx5_provider_ops.post_send != NULL &&
+	    try_provider(p, &mlx5_provider_ops, o, true) == 0)
 		return 0;
 #else
 	if (strcmp(name, "mlx5") == 0) {

@@ -4,7 +4,18 @@
  * built), 'mlx5' through rdma-core's mlx5 direct verbs (built when mlx5dv is
  * found). One ops table each, like rdma-core's verbs_context_ops; entries a
  * provider leaves NULL are filled from a default table that answers
- * NOT_SUPPORTED, so callers never check for NULL.
+ * NOT_SUPPORTED (or does nothing, for notifications), so callers never check
+ * for NULL.
+ *
+ * What a provider is given has been decoded and checked by common code
+ * (ctrl.c, wq.c, mr.c, access.c): handles resolved, work requests copied
+ * out of shared memory and validated, local pieces access-checked. A
+ * provider never reads memory the client can still write, except the bytes
+ * of a transfer.
+ *
+ * Threads: probe, init, fini, query and the region hooks run on the main
+ * lcore; everything else on the engine that owns the client or QP, with
+ * that engine's struct ectx.
  */
 #ifndef NDKD_PROVIDER_H
 #define NDKD_PROVIDER_H
@@ -12,6 +23,9 @@
 #include "ndkd.h"
 
 struct provider;
+struct dqp;
+struct peer_addr;
+struct wq_op;
 
 struct provider_ops {
 	const char *name;
@@ -19,12 +33,64 @@ struct provider_ops {
 	int (*probe)(struct provider *p, const char **why);
 	int (*init)(struct provider *p, const struct ndkd_opts *o);
 	void (*fini)(struct provider *p);
+	/* Fill what the adapter can do (NDK_ADAPTER_INFO) under ndkd's limits. */
+	ndk_status (*query)(struct provider *p, const struct ndkd_limits *lim,
+			    struct ndk_abi_adapter_info *info);
+
+	/* An engine starts (sets x->prov_engine) or stops (every client is gone). */
+	int (*engine_init)(struct provider *p, struct ectx *x);
+	void (*engine_fini)(struct provider *p, struct ectx *x);
+	/*
+	 * Once per engine pass: inboxes, received packets, hardware CQs,
+	 * timers. Returns how much work it did.
+	 */
+	unsigned int (*poll)(struct ectx *x, unsigned int budget);
+
+	/* Main lcore: a region of c was mapped at r->daemon_base, or is about to be unmapped. */
+	ndk_status (*region_add)(struct provider *p, struct client *c, const struct region *r);
+	void (*region_del)(struct provider *p, struct client *c, const struct region *r);
+
+	/*
+	 * The MR table entry 'index' of c became VALID by registration, or an
+	 * initialised fast-register MR (mr_register), or stops being usable
+	 * (mr_deregister: deregister, close, client gone).
+	 */
+	ndk_status (*mr_register)(struct ectx *x, struct client *c, uint32_t index);
+	void (*mr_deregister)(struct ectx *x, struct client *c, uint32_t index);
+	/*
+	 * Fast register and invalidate, as work requests of qp: SUCCESS,
+	 * PENDING (completed later by wq_complete(wr_id)) or an error. The
+	 * MR table is updated by the caller when this does not fail.
+	 */
+	ndk_status (*mr_fast_register)(struct ectx *x, struct dqp *qp, uint32_t index,
+				       uint32_t wr_id);
+	ndk_status (*mr_invalidate)(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id);
+
+	/* qp's common part is set up; its provider state (qp->prov) is zeroed. */
+	ndk_status (*qp_create)(struct ectx *x, struct dqp *qp);
+	/* Connect qp to peer; on SUCCESS the caller moves it to RTS. */
+	ndk_status (*qp_connect)(struct ectx *x, struct dqp *qp, const struct peer_addr *peer);
+	/* qp has just moved to ERROR: fail what the provider holds for it. */
+	void (*qp_error)(struct ectx *x, struct dqp *qp);
+	/* qp goes (after qp_error): let go of everything of it. */
+	void (*qp_destroy)(struct ectx *x, struct dqp *qp);
+	/*
+	 * One send, read or write of qp (op: checked, local pieces resolved):
+	 * SUCCESS with res->bytes set, PENDING (completed later by
+	 * wq_complete(wr_id)) or an error status.
+	 */
+	ndk_status (*post_send)(struct ectx *x, struct dqp *qp, const struct wq_op *op,
+				uint32_t wr_id, struct ndk_abi_result *res);
+	/* qp->want_recv is set and receives may have been posted (wq_recv_next takes them). */
+	void (*recv_posted)(struct ectx *x, struct dqp *qp);
 };
 
 struct provider {
 	struct provider_ops ops;
 	void *priv;
-	char detail[128]; /* what it drives, for logs and telemetry */
+	uint32_t qp_priv_size; /* bytes of provider state after each struct dqp */
+	uint32_t qp_window;    /* work requests a QP may have PENDING at once (a power of two) */
+	char detail[128];      /* what it drives, for logs and telemetry */
 };
 
 extern const struct provider_ops soft_provider_ops;
@@ -38,5 +104,7 @@ extern const struct provider_ops mlx5_provider_ops;
  * after logging why.
  */
 int provider_select(struct provider *p, const char *name, const struct ndkd_opts *o);
+/* Set p up with ops (NULL entries from the default table), not yet initialised. */
+void provider_set_ops(struct provider *p, const struct provider_ops *ops);
 
 #endif /* NDKD_PROVIDER_H */

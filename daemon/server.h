@@ -33,7 +33,7 @@ struct server {
 	_Atomic uint64_t clients_cleaned_up;
 	_Atomic uint64_t attach_refused;
 	uint64_t start_ns;
-	const char *provider;
+	struct provider *prov;
 	bool hugepages;
 	struct ndk_abi_adapter_info info; /* what every client's region header says */
 	struct mrt *mrt;
@@ -56,5 +56,8 @@ void server_stop_listening(struct server *s);
 void server_announce_shutdown(struct server *s);
 void server_reap_engine_msgs(struct server *s);
 void server_fini(struct server *s);
+
+/* sockreq.c: a socket message from an attached client. Returns false when it hung up. */
+bool sockreq_handle(struct server *s, struct client *c);
 
 #endif /* NDKD_SERVER_H */

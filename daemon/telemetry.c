@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "mrt.h"
+#include "provider.h"
 #include "server.h"
 #include "telemetry.h"
 
@@ -51,7 +52,7 @@ tel_status(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "abi_version", NDK_ABI_VERSION);
 	rte_tel_data_add_dict_u64(d, "pid", (uint64_t)getpid());
 	rte_tel_data_add_dict_string(d, "socket", s->o->socket_path);
-	rte_tel_data_add_dict_string(d, "provider", s->provider);
+	rte_tel_data_add_dict_string(d, "provider", s->prov->ops.name);
 	rte_tel_data_add_dict_u64(d, "hugepages", s->hugepages);
 	rte_tel_data_add_dict_u64(d, "engines", s->eng->n);
 	rte_tel_data_add_dict_u64(d, "uptime_s", (ndkd_now_ns() - s->start_ns) / 1000000000ull);

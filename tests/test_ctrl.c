@@ -7,6 +7,7 @@
 
 #include "mrt.h"
 #include "ndkd.h"
+#include "provider.h"
 #include "testlib.h"
 
 static struct mrt table;
@@ -20,7 +21,8 @@ static struct ndkd_limits lim = {
 	.max_registered_bytes = 1ull << 30,
 	.frmr_page_count = 256,
 };
-static struct ctrl_ctx ctx = { .mrt = &table, .cache = &cache, .lim = &lim };
+static struct provider prov;
+static struct ectx ctx = { .mrt = &table, .cache = &cache, .lim = &lim, .prov = &prov };
 static struct ndk_abi_adapter_info info = { .max_mrs = 100, .max_pds = 10 };
 
 /* The client's side of a channel the daemon code created in this process. */
@@ -271,11 +273,17 @@ main(void)
 		fprintf(stderr, "mrt_create failed\n");
 		return 1;
 	}
+	provider_set_ops(&prov, &soft_provider_ops);
+	if (prov.ops.init(&prov, NULL) != 0) {
+		fprintf(stderr, "soft provider init failed\n");
+		return 1;
+	}
 	RUN(test_channel_geometry);
 	RUN(test_nop_and_invalid);
 	RUN(test_cq_backpressure);
 	RUN(test_garbage_fuzz);
 	RUN(test_bogus_indices);
 	RUN(test_cancel);
+	prov.ops.fini(&prov);
 	return t_done();
 }

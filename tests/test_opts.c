@@ -74,6 +74,32 @@ test_bad_values(void)
 	CHECK(parse(&o, ARGS("stray")) < 0, "positional argument before --");
 }
 
+/* EAL scans the PCI bus only when its arguments name a device. */
+static void
+test_pci(void)
+{
+	struct ndkd_opts o;
+
+	CHECK(parse(&o, ARGS(NULL)) == 0 && !opts_wants_pci(&o), "no EAL arguments: no bus");
+	opts_free(&o);
+	CHECK(parse(&o, ARGS("--", "--vdev", "net_memif0")) == 0 && !opts_wants_pci(&o),
+	      "a virtual device: no bus");
+	opts_free(&o);
+	CHECK(parse(&o, ARGS("--", "-a", "0000:3b:00.0")) == 0 && opts_wants_pci(&o), "-a ADDR");
+	opts_free(&o);
+	CHECK(parse(&o, ARGS("--", "-a0000:3b:00.0")) == 0 && opts_wants_pci(&o), "-aADDR");
+	opts_free(&o);
+	CHECK(parse(&o, ARGS("--", "--allow=0000:3b:00.0")) == 0 && opts_wants_pci(&o),
+	      "--allow=ADDR");
+	opts_free(&o);
+	CHECK(parse(&o, ARGS("--", "--block", "0000:3b:00.1")) == 0 && opts_wants_pci(&o),
+	      "--block ADDR");
+	opts_free(&o);
+	CHECK(parse(&o, ARGS("--", "--allowance")) == 0 && !opts_wants_pci(&o),
+	      "a longer option is not --allow");
+	opts_free(&o);
+}
+
 static char conf_dir[] = "/tmp/ndkt-conf-XXXXXX";
 
 /* Write text to a fresh file in conf_dir; its path (static, overwritten by the next call). */
@@ -285,6 +311,7 @@ main(void)
 	RUN(test_defaults);
 	RUN(test_good_values);
 	RUN(test_bad_values);
+	RUN(test_pci);
 	if (mkdtemp(conf_dir) == NULL)
 		return 1;
 	RUN(test_shipped_config);

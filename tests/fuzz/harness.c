@@ -13,7 +13,8 @@
 #include "conn.h"
 #include "harness.h"
 #include "mrt.h"
-#include "qp.h"
+#include "provider.h"
+#include "qpt.h"
 
 #define FZ_MEM		(4u << 20)
 #define FZ_CQ_ENTRIES	1024u
@@ -28,7 +29,8 @@
 
 static struct mrt mrt;
 static struct qpt qpt;
-static struct portt *ports;
+static struct listen_table *listen;
+static struct provider prov;
 static struct engine_set eng;
 static struct ndk_abi_adapter_info info;
 static uint64_t mrt_baseline;
@@ -80,11 +82,13 @@ fz_init(void)
 	snprintf(prefix, sizeof(prefix), "ndkfuzz-%d", (int)getpid());
 	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0)
 		die("EAL");
-	ports = calloc(1, sizeof(*ports));
-	if (ports == NULL || mrt_create(&mrt, lim.mr_table_entries) != 0 ||
-	    qpt_create(&qpt, 64) != 0 || engines_create(&eng, 1, 8, &mrt, &qpt, ports, &lim) != 0)
+	listen = calloc(1, sizeof(*listen));
+	provider_set_ops(&prov, &soft_provider_ops);
+	if (listen == NULL || prov.ops.init(&prov, NULL) != 0 ||
+	    mrt_create(&mrt, lim.mr_table_entries) != 0 || qpt_create(&qpt, 64) != 0 ||
+	    engines_create(&eng, 1, 8, &mrt, &qpt, listen, &lim, &prov) != 0)
 		die("tables");
-	rte_spinlock_init(&ports->lock);
+	rte_spinlock_init(&listen->lock);
 	eng.engines[0].lcore = rte_lcore_id();
 	engine_adopt(&eng.engines[0]);
 	info.max_mrs = lim.max_mrs;
@@ -93,7 +97,7 @@ fz_init(void)
 	info.max_cqs = lim.max_cqs;
 	info.frmr_page_count = lim.frmr_page_count;
 	mrt_baseline = atomic_load(&mrt.in_use);
-	qpt_baseline = rte_ring_count(qpt.free_pool);
+	qpt_baseline = qpt_free_count(&qpt);
 }
 
 void
@@ -314,12 +318,12 @@ fz_client_close(struct fz_client *f)
 		}
 	}
 	/* as MSG_REMOVE does; twice is harmless when BROKEN already did it */
-	obj_release_all(f->c, &e->ctx);
+	ctrl_release_all(f->c, &e->x);
 	/* messages still addressed to its QPs find nothing */
 	engine_poll_once(e);
 	if (atomic_load(&mrt.in_use) != mrt_baseline)
 		die("MR table entries leaked");
-	if (rte_ring_count(qpt.free_pool) != qpt_baseline)
+	if (qpt_free_count(&qpt) != qpt_baseline)
 		die("QP table entries leaked");
 	if (attached(f->c))
 		die("client still attached");

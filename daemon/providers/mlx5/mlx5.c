@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The mlx5 provider: drives a ConnectX through rdma-core's mlx5 direct verbs.
- * Today it finds and opens the device; memory and queue work builds on the
- * context opened here. Needs real hardware: on a machine without an mlx5
- * device probe() says so and 'auto' falls back to soft.
+ * Today it finds and opens the device and reports its limits; its data path
+ * ops are not written yet, so the default table answers NOT_SUPPORTED to
+ * every object and work request, and 'auto' does not pick it. Needs real
+ * hardware: on a machine without an mlx5 device probe() says so.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,8 +14,8 @@
 #include <infiniband/mlx5dv.h>
 #include <infiniband/verbs.h>
 
-#include "../log.h"
-#include "../provider.h"
+#include "../../log.h"
+#include "../../provider.h"
 
 struct mlx5_priv {
 	struct ibv_context *ctx;
@@ -93,6 +94,42 @@ out:
 	return rc;
 }
 
+static uint32_t
+min_u32(uint64_t a, uint64_t b)
+{
+	uint64_t m = a < b ? a : b;
+
+	return m > UINT32_MAX ? UINT32_MAX : (uint32_t)m;
+}
+
+/* NDK_ADAPTER_INFO: ndkd's limits, capped by what the device reports. */
+static ndk_status
+mlx5_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_adapter_info *i)
+{
+	const struct mlx5_priv *mp = p->priv;
+	const struct ibv_device_attr *a = &mp->attr.orig_attr;
+	uint32_t sge = min_u32(NDKD_MAX_SGE, (uint64_t)a->max_sge);
+
+	i->vendor_id = a->vendor_id;
+	i->device_id = a->vendor_part_id;
+	i->max_registration_size =
+		a->max_mr_size < lim->max_region_bytes ? a->max_mr_size : lim->max_region_bytes;
+	i->frmr_page_count = lim->frmr_page_count;
+	i->rdma_technology = 4; /* NdkRoCEv2; an InfiniBand port would say NdkInfiniBand */
+	i->max_initiator_request_sge = sge;
+	i->max_receive_request_sge = sge;
+	i->max_read_request_sge = min_u32(sge, (uint64_t)a->max_sge_rd);
+	i->max_receive_queue_depth = min_u32(lim->max_queue_depth, (uint64_t)a->max_qp_wr);
+	i->max_initiator_queue_depth = i->max_receive_queue_depth;
+	i->max_cq_depth = min_u32(lim->max_cq_depth, (uint64_t)a->max_cqe);
+	i->max_inline_data_size = NDK_ABI_MAX_INLINE;
+	i->max_transfer_length = NDKD_MAX_TRANSFER;
+	i->max_inbound_read_limit = min_u32(128, (uint64_t)a->max_qp_rd_atom);
+	i->max_outbound_read_limit = min_u32(128, (uint64_t)a->max_qp_init_rd_atom);
+	i->adapter_flags = 0x2u; /* RDMA_READ_SINK_NOT_REQUIRED */
+	return NDK_STATUS_SUCCESS;
+}
+
 static void
 mlx5_fini(struct provider *p)
 {
@@ -110,4 +147,5 @@ const struct provider_ops mlx5_provider_ops = {
 	.probe = mlx5_probe,
 	.init = mlx5_init,
 	.fini = mlx5_fini,
+	.query = mlx5_query,
 };

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Token and range resolution (access.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "access.h"
+#include "mrt.h"
+
+/*
+ * The entry (and a fast-register MR's page list) is read under its sequence
+ * count, so a concurrent (re)registration is never seen half done.
+ */
+bool
+access_resolve(const struct ectx *x, uint32_t token, uint64_t addr, uint64_t len,
+	       const struct access_req *w, struct dp_chunk *out, uint32_t *n)
+{
+	const struct mrt *t = x->mrt;
+	uint32_t index = MRT_TOKEN_INDEX(token), n0 = *n, s0;
+	const struct mrt_entry *ent;
+	struct mrt_entry e;
+
+	if (len == 0)
+		return true;
+	if (index == 0 || index >= t->n_entries)
+		return false;
+	ent = &t->entries[index];
+	for (;;) {
+		*n = n0;
+		s0 = seq_read_begin(&ent->seq);
+		memcpy(&e, ent, sizeof(e));
+		if (e.state != MRT_VALID || e.variant != MRT_TOKEN_VARIANT(token) ||
+		    e.client_id != w->client_id || e.pd != w->pd ||
+		    (e.access & w->access) != w->access)
+			goto recheck_fail;
+		if (e.kind == MRT_KIND_PRIVILEGED) {
+			const struct region *r;
+			uint32_t id;
+
+			/* logical addresses of the client's own regions, local access only */
+			if (w->remote || w->local == NULL)
+				goto recheck_fail;
+			r = region_find(w->local, addr, len, &id);
+			if (r == NULL || *n == x->max_chunks)
+				goto recheck_fail;
+			out[(*n)++] =
+				(struct dp_chunk){ r->daemon_base + (addr - r->client_base), len };
+		} else if (addr < e.va || len > e.length || addr - e.va > e.length - len) {
+			goto recheck_fail;
+		} else if (e.kind == MRT_KIND_NORMAL) {
+			if (*n == x->max_chunks)
+				goto recheck_fail;
+			out[(*n)++] = (struct dp_chunk){
+				(uint8_t *)(uintptr_t)(e.daemon_va + (addr - e.va)), len
+			};
+		} else {
+			const uint64_t *pages = (const uint64_t *)(uintptr_t)e.pages;
+			uint64_t off = e.fbo + (addr - e.va), left = len;
+
+			while (left > 0) {
+				uint64_t in_page = PAGE - off % PAGE;
+				uint64_t take = left < in_page ? left : in_page;
+				uint8_t *p = (uint8_t *)(uintptr_t)pages[off / PAGE] + off % PAGE;
+
+				if (*n > n0 && out[*n - 1].addr + out[*n - 1].len == p) {
+					out[*n - 1].len += take;
+				} else {
+					if (*n == x->max_chunks)
+						goto recheck_fail;
+					out[(*n)++] = (struct dp_chunk){ p, take };
+				}
+				off += take;
+				left -= take;
+			}
+		}
+		if (!seq_read_retry(&ent->seq, s0))
+			return true;
+		continue;
+	recheck_fail:
+		/* a failure seen in a torn copy is retried, a real one reported */
+		if (!seq_read_retry(&ent->seq, s0))
+			return false;
+	}
+}
+
+int
+access_scratch_init(struct ectx *x)
+{
+	/* a full-size transfer through fast-register pages, plus one piece per SGE */
+	x->max_chunks = NDKD_MAX_TRANSFER / PAGE + 2 * NDKD_MAX_SGE + 2;
+	x->local = calloc(x->max_chunks, sizeof(*x->local));
+	x->remote = calloc(x->max_chunks, sizeof(*x->remote));
+	return x->local != NULL && x->remote != NULL ? 0 : -ENOMEM;
+}
+
+void
+access_scratch_fini(struct ectx *x)
+{
+	free(x->local);
+	free(x->remote);
+	x->local = x->remote = NULL;
+}

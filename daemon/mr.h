@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Protection domains (pd.c) and memory regions (mr.c) as the client's
+ * engine carries them out: the control requests, and the fast register,
+ * invalidate and remote invalidate that arrive as work requests. The MR
+ * table is common to every provider; each provider is told what changes so
+ * it can do its own part (an mkey, a UMR).
+ *
+ * Statuses (docs/memory.md has the table): INVALID_HANDLE for a handle that
+ * is not this client's object of the right type; INVALID_PARAMETER for bad
+ * addresses, lengths and flags (NDK's RegisterMr list); NOT_SUPPORTED for a
+ * call the MR's kind does not allow (register on a fast-register MR and the
+ * reverse); INVALID_DEVICE_STATE for a call the MR's state does not allow;
+ * INSUFFICIENT_RESOURCES at a limit; IMPLEMENTATION_LIMIT above the
+ * fast-register page count.
+ */
+#ifndef NDKD_MR_H
+#define NDKD_MR_H
+
+#include <stdint.h>
+
+#include "ndkd.h"
+
+struct dqp;
+
+ndk_status dpd_create(struct client *c, struct ectx *x, uint64_t out[6]);
+ndk_status dpd_destroy(struct client *c, struct ectx *x, uint32_t handle);
+/* Every PD of the client (its MRs and QPs are gone). */
+void dpd_release_all(struct client *c, struct ectx *x);
+
+ndk_status dmr_create(struct client *c, struct ectx *x, uint32_t pd, uint64_t kind,
+		      uint64_t out[6]);
+ndk_status dmr_register(struct client *c, struct ectx *x, uint32_t handle, uint64_t va,
+			uint64_t length, uint64_t flags, uint64_t out[6]);
+ndk_status dmr_deregister(struct client *c, struct ectx *x, uint32_t handle);
+ndk_status dmr_init_fr(struct client *c, struct ectx *x, uint32_t handle, uint64_t pages,
+		       uint64_t remote, uint64_t out[6]);
+ndk_status dmr_destroy(struct client *c, struct ectx *x, uint32_t handle);
+/* Every MR of the client, or of one PD (pd != 0). */
+void dmr_release_all(struct client *c, struct ectx *x, uint32_t pd);
+
+/*
+ * A FAST_REGISTER work request on qp: h is its first slot, pages its page
+ * array (both copied out of shared memory). The new token in *token.
+ */
+ndk_status dmr_fast_register(struct client *c, struct ectx *x, struct dqp *qp,
+			     const struct ndk_abi_wqe *h, const uint64_t *pages, uint32_t wr_id,
+			     uint32_t *token);
+/* An INVALIDATE work request on qp for the fast-register MR 'handle'. */
+ndk_status dmr_invalidate(struct client *c, struct ectx *x, struct dqp *qp, uint32_t handle,
+			  uint32_t wr_id);
+/*
+ * SEND_INVALIDATE arriving at qp: the receiver's own fast-registered MR
+ * named by token stops working. False when token names no such MR.
+ */
+bool dmr_remote_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token);
+
+#endif /* NDKD_MR_H */

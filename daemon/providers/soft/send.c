@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Same-node sends. The sender's engine resolves the send's pieces and puts
+ * a message on the receiver's engine's inbox; that engine copies them into
+ * the next receive posted, or keeps the message until one is (RC with
+ * unlimited receiver-not-ready retries). The sender's work request is
+ * PENDING until then, and its QP takes nothing more meanwhile (a window of
+ * one): RC completes in order, and a later write must not overtake it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <ndk/flags.h>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "../../mr.h"
+#include "soft.h"
+
+/* Receiver side: the send is over, with st for the sender. */
+static void
+send_finish(struct send_msg *m, ndk_status st)
+{
+	uint32_t expect = SEND_INFLIGHT;
+
+	m->status = st;
+	/* pairs with the sender's acquire in soft_collect() */
+	if (!atomic_compare_exchange_strong_explicit(&m->state, &expect, SEND_DONE,
+						     memory_order_acq_rel, memory_order_acquire))
+		free(m); /* the sender's QP is gone: nobody else will */
+}
+
+static void
+inflight_unlink(struct soft_engine *se, struct soft_qp *s)
+{
+	if (s->inflight_prev != NULL)
+		s->inflight_prev->inflight_next = s->inflight_next;
+	else
+		se->inflight = s->inflight_next;
+	if (s->inflight_next != NULL)
+		s->inflight_next->inflight_prev = s->inflight_prev;
+	s->inflight_next = s->inflight_prev = NULL;
+	s->send = NULL;
+}
+
+ndk_status
+soft_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id)
+{
+	struct soft_engine *se = x->prov_engine;
+	struct soft_qp *s = soft_qp(qp);
+	bool inl = (op->w->h.flags & NDK_OP_FLAG_INLINE) != 0;
+	uint32_t n = op->n_local;
+	struct qpt_entry peer;
+	struct send_msg *m;
+	ndk_status st;
+
+	st = soft_peer_ready(x, qp, &peer);
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
+	/* inline data travels in the message itself, after one chunk that points at it */
+	m = malloc(sizeof(*m) +
+		   (inl ? sizeof(m->chunks[0]) + op->total : n * sizeof(m->chunks[0])));
+	if (m == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	if (inl) {
+		uint8_t *data = (uint8_t *)&m->chunks[1];
+
+		memcpy(data, op->w->data, op->total);
+		m->chunks[0] = (struct dp_chunk){ data, op->total };
+	} else {
+		memcpy(m->chunks, x->local, n * sizeof(m->chunks[0]));
+	}
+	atomic_init(&m->state, SEND_INFLIGHT);
+	m->status = NDK_STATUS_PENDING;
+	m->src_qpn = qp->qpn;
+	m->dst_qpn = qp->peer_qpn;
+	m->invalidate = op->w->h.opcode == NDK_ABI_WR_SEND_INVALIDATE;
+	m->inv_token = op->w->h.remote_token;
+	m->total = op->total;
+	m->next = NULL;
+	m->n_chunks = n;
+	/* multi-producer ring, sized for every QP's one send in flight */
+	if (rte_ring_enqueue_elem(se->inboxes[peer.engine], &m, sizeof(m)) != 0) {
+		free(m);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	s->send = m;
+	s->send_wr = wr_id;
+	s->inflight_prev = NULL;
+	s->inflight_next = se->inflight;
+	if (se->inflight != NULL)
+		se->inflight->inflight_prev = s;
+	se->inflight = s;
+	return NDK_STATUS_PENDING;
+}
+
+unsigned int
+soft_collect(struct ectx *x)
+{
+	struct soft_engine *se = x->prov_engine;
+	struct soft_qp *s, *next;
+	unsigned int n = 0;
+
+	for (s = se->inflight; s != NULL; s = next) {
+		struct send_msg *m = s->send;
+		uint32_t wr_id = s->send_wr;
+		ndk_status st;
+		uint64_t total;
+
+		next = s->inflight_next;
+		/* pairs with the receiver's acq_rel in send_finish() */
+		if (atomic_load_explicit(&m->state, memory_order_acquire) != SEND_DONE)
+			continue;
+		st = m->status;
+		total = m->total;
+		inflight_unlink(se, s);
+		free(m);
+		wq_complete(x, soft_dqp(s), wr_id, st, (uint32_t)total);
+		n++;
+	}
+	return n;
+}
+
+void
+soft_send_orphan(struct ectx *x, struct dqp *qp)
+{
+	struct soft_qp *s = soft_qp(qp);
+	struct send_msg *m = s->send;
+	uint32_t expect = SEND_INFLIGHT;
+
+	if (m == NULL)
+		return;
+	inflight_unlink(x->prov_engine, s);
+	if (!atomic_compare_exchange_strong_explicit(&m->state, &expect, SEND_ORPHANED,
+						     memory_order_acq_rel, memory_order_acquire))
+		free(m); /* already done: ours to free */
+}
+
+void
+soft_pending_fail(struct dqp *qp)
+{
+	struct soft_qp *s = soft_qp(qp);
+
+	while (s->pending_head != NULL) {
+		struct send_msg *m = s->pending_head;
+
+		s->pending_head = m->next;
+		send_finish(m, NDK_STATUS_CONNECTION_DISCONNECTED);
+	}
+	s->pending_tail = NULL;
+	qp->want_recv = false;
+}
+
+void
+soft_deliver_pending(struct ectx *x, struct dqp *qp)
+{
+	struct soft_qp *s = soft_qp(qp);
+	struct wq_recv r;
+
+	while (s->pending_head != NULL) {
+		struct send_msg *m = s->pending_head;
+		ndk_status st;
+		struct qpt_entry src;
+
+		if (atomic_load_explicit(&m->state, memory_order_acquire) == SEND_ORPHANED ||
+		    !qpt_read(x->qpt, m->src_qpn, &src) || src.state == QP_FREE) {
+			/* the sender went away: nothing to copy from any more */
+			s->pending_head = m->next;
+			send_finish(m, NDK_STATUS_CONNECTION_DISCONNECTED);
+			continue;
+		}
+		if (wq_recv_next(x, qp, &r) <= 0)
+			break; /* receiver not ready (or broken): the send waits */
+		s->pending_head = m->next;
+		st = r.status;
+		if (st == NDK_STATUS_SUCCESS && r.room < m->total)
+			st = NDK_STATUS_BUFFER_TOO_SMALL;
+		if (st == NDK_STATUS_SUCCESS && m->invalidate &&
+		    !dmr_remote_invalidate(x, qp, m->inv_token))
+			st = NDK_STATUS_ACCESS_VIOLATION;
+		if (st == NDK_STATUS_SUCCESS)
+			soft_copy(m->chunks, m->n_chunks, x->local, r.n_local);
+		wq_recv_complete(qp, &r, st, st == NDK_STATUS_SUCCESS ? (uint32_t)m->total : 0,
+				 m->invalidate ? NDK_ABI_RESULT_RECEIVE_INVALIDATE
+					       : NDK_ABI_RESULT_RECEIVE,
+				 m->invalidate ? m->inv_token : 0);
+		send_finish(m, st);
+		if (st != NDK_STATUS_SUCCESS) {
+			wq_error(x, qp); /* fails what is still waiting */
+			break;
+		}
+	}
+	if (s->pending_head == NULL)
+		s->pending_tail = NULL;
+	qp->want_recv = s->pending_head != NULL;
+}
+
+void
+soft_deliver(struct ectx *x, struct send_msg *m)
+{
+	struct qpt_entry e;
+	struct soft_qp *s;
+
+	if (!qpt_read(x->qpt, m->dst_qpn, &e) || e.state == QP_FREE || e.engine != x->engine) {
+		send_finish(m, NDK_STATUS_CONNECTION_DISCONNECTED);
+		return;
+	}
+	/* RC: the receiver must be connected back to the sender, and not in error */
+	if (e.state != QP_RTS || e.peer_qpn != m->src_qpn) {
+		send_finish(m, e.state == QP_ERROR ? NDK_STATUS_CONNECTION_DISCONNECTED
+						   : NDK_STATUS_CONNECTION_INVALID);
+		return;
+	}
+	s = soft_qp(e.qp);
+	m->next = NULL;
+	if (s->pending_tail != NULL)
+		s->pending_tail->next = m;
+	else
+		s->pending_head = m;
+	s->pending_tail = m;
+	soft_deliver_pending(x, e.qp);
+}

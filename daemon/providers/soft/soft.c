@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The software provider's ops (soft.h says what it does). It needs no
+ * device, so it always probes. Memory registration is the common MR table
+ * and nothing more: ndkd maps every region a client hands it, so a token
+ * resolves to bytes ndkd can copy.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "../../qpt.h"
+#include "soft.h"
+
+#define SOFT_POLL_BURST 32u
+
+static int
+soft_probe(struct provider *p, const char **why)
+{
+	(void)p;
+	(void)why;
+	return 0;
+}
+
+static int
+soft_init(struct provider *p, const struct ndkd_opts *o)
+{
+	(void)o;
+	p->priv = calloc(1, sizeof(struct soft));
+	if (p->priv == NULL)
+		return -ENOMEM;
+	p->qp_priv_size = sizeof(struct soft_qp);
+	p->qp_window = 1; /* a send on its way holds back what follows (send.c) */
+	snprintf(p->detail, sizeof(p->detail), "software RDMA in the engines");
+	return 0;
+}
+
+static void
+soft_fini(struct provider *p)
+{
+	free(p->priv);
+	p->priv = NULL;
+}
+
+/* NDK_ADAPTER_INFO as the engines honour it: what wq.c, mr.c and access.c accept. */
+static ndk_status
+soft_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_adapter_info *i)
+{
+	(void)p;
+	i->max_registration_size = lim->max_region_bytes;
+	i->frmr_page_count = lim->frmr_page_count;
+	i->rdma_technology = 4; /* NdkRoCEv2: what the soft provider speaks on the wire */
+	/* QPs: send, receive, read, write, fast register. No MW or SRQ yet: 0. */
+	i->max_initiator_request_sge = NDKD_MAX_SGE;
+	i->max_receive_request_sge = NDKD_MAX_SGE;
+	i->max_receive_queue_depth = lim->max_queue_depth;
+	i->max_inline_data_size = NDK_ABI_MAX_INLINE;
+	i->max_read_request_sge = NDKD_MAX_SGE;
+	i->max_transfer_length = NDKD_MAX_TRANSFER;
+	i->max_initiator_queue_depth = lim->max_queue_depth;
+	i->max_cq_depth = lim->max_cq_depth;
+	i->max_inbound_read_limit = 128;
+	i->max_outbound_read_limit = 128;
+	i->adapter_flags = 0x2u /* RDMA_READ_SINK_NOT_REQUIRED */ |
+			   0x10000u /* LOOPBACK_CONNECTIONS_SUPPORTED */;
+	return NDK_STATUS_SUCCESS;
+}
+
+static int
+soft_engine_init(struct provider *p, struct ectx *x)
+{
+	struct soft *soft = p->priv;
+	struct soft_engine *se;
+	char name[RTE_RING_NAMESIZE];
+
+	if (x->engine >= RTE_MAX_LCORE)
+		return -EINVAL;
+	se = calloc(1, sizeof(*se));
+	if (se == NULL)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "ndkd_send%u", x->engine);
+	/* one send in flight per sending QP at most: room for all of them */
+	se->inbox =
+		rte_ring_create_elem(name, sizeof(void *), rte_align32pow2(x->qpt->n_entries + 1),
+				     SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (se->inbox == NULL) {
+		free(se);
+		return -ENOMEM;
+	}
+	soft->inbox[x->engine] = se->inbox;
+	se->inboxes = soft->inbox;
+	x->prov_engine = se;
+	return 0;
+}
+
+static void
+soft_engine_fini(struct provider *p, struct ectx *x)
+{
+	struct soft *soft = p->priv;
+	struct soft_engine *se = x->prov_engine;
+	struct send_msg *m;
+
+	if (se == NULL)
+		return;
+	/* engines have stopped and every sender let go: what is queued is ours */
+	while (rte_ring_dequeue_elem(se->inbox, &m, sizeof(m)) == 0)
+		free(m);
+	rte_ring_free(se->inbox);
+	soft->inbox[x->engine] = NULL;
+	free(se);
+	x->prov_engine = NULL;
+}
+
+static unsigned int
+soft_poll(struct ectx *x, unsigned int budget)
+{
+	struct soft_engine *se = x->prov_engine;
+	struct send_msg *sends[SOFT_POLL_BURST];
+	unsigned int i, n;
+
+	/* sends from other QPs (this engine's or others') to ours, a burst at most */
+	(void)budget;
+	n = rte_ring_dequeue_burst_elem(se->inbox, sends, sizeof(sends[0]), RTE_DIM(sends), NULL);
+	/* the analyzer does not follow rte_ring's copy-out; the first n are set */
+	for (i = 0; i < n; i++)
+		soft_deliver(x, sends[i]); /* NOLINT(clang-analyzer-core.CallAndMessage) */
+	if (se->inflight != NULL)
+		n += soft_collect(x);
+	return n;
+}
+
+static ndk_status
+soft_region_add(struct provider *p, struct client *c, const struct region *r)
+{
+	(void)p;
+	(void)c;
+	(void)r;
+	return NDK_STATUS_SUCCESS; /* mapped by ndkd: nothing more to do */
+}
+
+static ndk_status
+soft_mr_register(struct ectx *x, struct client *c, uint32_t index)
+{
+	(void)x;
+	(void)c;
+	(void)index;
+	return NDK_STATUS_SUCCESS; /* the MR table entry is all there is */
+}
+
+static ndk_status
+soft_mr_wr(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id)
+{
+	(void)x;
+	(void)qp;
+	(void)index;
+	(void)wr_id;
+	return NDK_STATUS_SUCCESS; /* likewise for fast register and invalidate */
+}
+
+static ndk_status
+soft_qp_create(struct ectx *x, struct dqp *qp)
+{
+	(void)x;
+	(void)qp;
+	return NDK_STATUS_SUCCESS; /* its state starts zeroed: no send, nothing waiting */
+}
+
+static ndk_status
+soft_qp_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
+{
+	struct qpt_entry pe;
+
+	(void)qp;
+	if (peer->kind != PEER_LOCAL)
+		return NDK_STATUS_NOT_SUPPORTED; /* RoCEv2 peers: not yet */
+	/*
+	 * RC's connection on one node: each side names the other. Work requests
+	 * flow once both have (each is checked against the peer's entry).
+	 */
+	if (!qpt_read(x->qpt, peer->qpn, &pe) || pe.state == QP_FREE)
+		return NDK_STATUS_INVALID_PARAMETER;
+	return NDK_STATUS_SUCCESS;
+}
+
+static void
+soft_qp_error(struct ectx *x, struct dqp *qp)
+{
+	(void)x;
+	soft_pending_fail(qp);
+}
+
+static void
+soft_qp_destroy(struct ectx *x, struct dqp *qp)
+{
+	soft_send_orphan(x, qp);
+	soft_pending_fail(qp);
+}
+
+static ndk_status
+soft_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id,
+	       struct ndk_abi_result *res)
+{
+	switch (op->w->h.opcode) {
+	case NDK_ABI_WR_READ:
+	case NDK_ABI_WR_WRITE:
+		return soft_rdma(x, qp, op, &res->bytes);
+	default:
+		return soft_send(x, qp, op, wr_id);
+	}
+}
+
+const struct provider_ops soft_provider_ops = {
+	.name = "soft",
+	.probe = soft_probe,
+	.init = soft_init,
+	.fini = soft_fini,
+	.query = soft_query,
+	.engine_init = soft_engine_init,
+	.engine_fini = soft_engine_fini,
+	.poll = soft_poll,
+	.region_add = soft_region_add,
+	.mr_register = soft_mr_register,
+	.mr_fast_register = soft_mr_wr,
+	.mr_invalidate = soft_mr_wr,
+	.qp_create = soft_qp_create,
+	.qp_connect = soft_qp_connect,
+	.qp_error = soft_qp_error,
+	.qp_destroy = soft_qp_destroy,
+	.post_send = soft_post_send,
+	.recv_posted = soft_deliver_pending,
+};

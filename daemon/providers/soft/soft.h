@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The software provider's insides. Same node, the engines move the bytes
+ * themselves, with memmove between the clients' regions as ndkd maps them:
+ * reads and writes at once (rdma.c), sends through the receiver's engine
+ * (send.c). Nothing here is seen outside providers/soft/.
+ */
+#ifndef NDKD_SOFT_H
+#define NDKD_SOFT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_config.h>
+
+#include "../../access.h"
+#include "../../provider.h"
+#include "../../qp.h"
+#include "../../wq.h"
+
+/*
+ * A send on its way from the sender's engine to the receiver's. The sender
+ * resolves its SGEs into pieces of its own mapped memory; the receiver's
+ * engine copies them into a posted receive and flips 'state' to DONE. Who
+ * frees it: the sender when it sees DONE, or, when the sender's QP went away
+ * first (ORPHANED), the receiver.
+ */
+enum send_state {
+	SEND_INFLIGHT = 0,
+	SEND_DONE,
+	SEND_ORPHANED,
+};
+
+struct send_msg {
+	_Atomic uint32_t state;
+	ndk_status status; /* the sender's result; written before DONE */
+	uint32_t src_qpn;
+	uint32_t dst_qpn;
+	uint32_t inv_token; /* SEND_INVALIDATE */
+	bool invalidate;
+	uint64_t total;
+	struct send_msg *next; /* the receiver's pending list */
+	uint32_t n_chunks;
+	struct dp_chunk chunks[];
+};
+
+/* Per QP (qp->prov). */
+struct soft_qp {
+	/* sender side: the send waiting for its receiver, and its work request */
+	struct send_msg *send;
+	uint32_t send_wr;
+	struct soft_qp *inflight_next, *inflight_prev; /* the engine's list */
+	/* receiver side: sends that found no receive posted yet (RNR: they wait) */
+	struct send_msg *pending_head, *pending_tail;
+};
+
+/* Per engine (x->prov_engine). */
+struct soft_engine {
+	struct rte_ring *inbox;	   /* sends addressed to this engine's QPs */
+	struct rte_ring **inboxes; /* every engine's, by id */
+	struct soft_qp *inflight;  /* this engine's QPs with a send on its way */
+};
+
+/* The provider (p->priv). */
+struct soft {
+	struct rte_ring *inbox[RTE_MAX_LCORE];
+};
+
+static inline struct soft_qp *
+soft_qp(struct dqp *qp)
+{
+	return (struct soft_qp *)qp->prov;
+}
+
+static inline struct dqp *
+soft_dqp(struct soft_qp *s)
+{
+	return (struct dqp *)((unsigned char *)s - offsetof(struct dqp, prov));
+}
+
+/* rdma.c */
+ndk_status soft_peer_ready(const struct ectx *x, const struct dqp *qp, struct qpt_entry *peer);
+void soft_copy(const struct dp_chunk *src, uint32_t ns, const struct dp_chunk *dst, uint32_t nd);
+ndk_status soft_rdma(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t *bytes);
+
+/* send.c */
+ndk_status soft_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id);
+/* Take a send another engine (or this one) addressed to one of our QPs. */
+void soft_deliver(struct ectx *x, struct send_msg *m);
+/* Deliver qp's waiting sends into the receives it has posted. */
+void soft_deliver_pending(struct ectx *x, struct dqp *qp);
+/* Sender side: complete the sends that have been received. */
+unsigned int soft_collect(struct ectx *x);
+/* qp went to error: sends waiting on it fail. */
+void soft_pending_fail(struct dqp *qp);
+/* qp goes: let go of its send on the way. */
+void soft_send_orphan(struct ectx *x, struct dqp *qp);
+
+#endif /* NDKD_SOFT_H */

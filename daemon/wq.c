@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Work queues (wq.h): decode, check, serve, complete in order. */
+#include <string.h>
+
+#include <ndk/flags.h>
+
+#include <rte_common.h>
+
+#include "access.h"
+#include "cq.h"
+#include "mr.h"
+#include "mrt.h"
+#include "provider.h"
+#include "wq.h"
+
+static const uint32_t wr_flags_allowed[] = {
+	[NDK_ABI_WR_READ] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER,
+	[NDK_ABI_WR_WRITE] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+			     NDK_OP_FLAG_DEFER | NDK_OP_FLAG_INLINE,
+	[NDK_ABI_WR_FAST_REGISTER] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+				     NDK_OP_FLAG_ALLOW_REMOTE_READ | NDK_OP_FLAG_ALLOW_LOCAL_WRITE |
+				     NDK_OP_FLAG_ALLOW_REMOTE_WRITE | NDK_OP_FLAG_RDMA_READ_SINK |
+				     NDK_OP_FLAG_DEFER,
+	[NDK_ABI_WR_INVALIDATE] =
+		NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER,
+	[NDK_ABI_WR_SEND] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+			    NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER |
+			    NDK_OP_FLAG_INLINE,
+	[NDK_ABI_WR_SEND_INVALIDATE] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+				       NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER |
+				       NDK_OP_FLAG_INLINE,
+};
+
+static const uint32_t wr_type[] = {
+	[NDK_ABI_WR_SEND] = NDK_ABI_RESULT_SEND,
+	[NDK_ABI_WR_RECEIVE] = NDK_ABI_RESULT_RECEIVE,
+	[NDK_ABI_WR_READ] = NDK_ABI_RESULT_READ,
+	[NDK_ABI_WR_WRITE] = NDK_ABI_RESULT_WRITE,
+	[NDK_ABI_WR_FAST_REGISTER] = NDK_ABI_RESULT_FAST_REGISTER,
+	[NDK_ABI_WR_INVALIDATE] = NDK_ABI_RESULT_INVALIDATE,
+	[NDK_ABI_WR_SEND_INVALIDATE] = NDK_ABI_RESULT_SEND,
+};
+
+/* ------------------------------------------------------------------------
+ * Decoding and checking
+ * --------------------------------------------------------------------- */
+
+uint32_t
+wq_wr_slots(const struct ndk_abi_wqe *h)
+{
+	switch (h->opcode) {
+	case NDK_ABI_WR_WRITE:
+	case NDK_ABI_WR_SEND:
+	case NDK_ABI_WR_SEND_INVALIDATE:
+		if (h->flags & NDK_OP_FLAG_INLINE)
+			return h->n_sge == 0 && h->length <= NDK_ABI_MAX_INLINE
+				       ? ndk_abi_inline_slots((uint32_t)h->length)
+				       : 0;
+		/* fall through */
+	case NDK_ABI_WR_READ:
+	case NDK_ABI_WR_RECEIVE:
+		return h->n_sge <= NDKD_MAX_SGE ? ndk_abi_wqe_slots(h->n_sge) : 0;
+	case NDK_ABI_WR_FAST_REGISTER:
+		return h->n_sge == 0 && h->page_count <= NDKD_MAX_FRMR_PAGES
+			       ? ndk_abi_fr_slots(h->page_count)
+			       : 0;
+	case NDK_ABI_WR_INVALIDATE:
+		return h->n_sge == 0 ? 1 : 0;
+	default:
+		return 1; /* unknown or not yet served: answered without its body */
+	}
+}
+
+ndk_status
+wq_check(const struct dqp *qp, const struct wr *w)
+{
+	const struct ndk_abi_wqe *h = &w->h;
+	bool inl = (h->flags & NDK_OP_FLAG_INLINE) != 0;
+
+	/* receives go on the receive queue */
+	if (h->opcode == 0 || h->opcode >= RTE_DIM(wr_flags_allowed) ||
+	    h->opcode == NDK_ABI_WR_RECEIVE || (h->flags & ~wr_flags_allowed[h->opcode]) != 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	switch (h->opcode) {
+	case NDK_ABI_WR_SEND:
+	case NDK_ABI_WR_SEND_INVALIDATE:
+		if (h->remote_addr != 0 || (h->opcode == NDK_ABI_WR_SEND && h->remote_token != 0))
+			return NDK_STATUS_INVALID_PARAMETER;
+		/* fall through */
+	case NDK_ABI_WR_READ:
+	case NDK_ABI_WR_WRITE:
+		/* INLINE's length is its data; the flags table keeps it off reads */
+		if (h->n_sge > qp->max_isge || h->mr_handle != 0 || (h->length != 0 && !inl) ||
+		    h->page_array != 0 || h->page_count != 0 || h->fbo != 0 ||
+		    (inl && h->length > qp->max_inline))
+			return NDK_STATUS_INVALID_PARAMETER;
+		return NDK_STATUS_SUCCESS;
+	default:
+		return NDK_STATUS_SUCCESS; /* fast register, invalidate: mr.c checks them */
+	}
+}
+
+ndk_status
+wq_resolve_local(struct ectx *x, const struct dqp *qp, const struct wr *w, struct wq_op *op)
+{
+	const struct client *c = qp->client;
+	struct access_req local = {
+		.client_id = c->id,
+		.pd = qp->pd,
+		/* a read writes into local memory; a send or write reads it */
+		.access = w->h.opcode == NDK_ABI_WR_READ ? MRT_ACCESS_LOCAL_WRITE : 0,
+		.local = c,
+	};
+	uint32_t i;
+
+	op->w = w;
+	op->n_local = 0;
+	op->total = 0;
+	if (w->h.flags & NDK_OP_FLAG_INLINE) {
+		/* the data came with the request: no local token to check */
+		op->total = w->h.length;
+		x->local[op->n_local++] = (struct dp_chunk){ (uint8_t *)w->data, w->h.length };
+	}
+	for (i = 0; i < w->h.n_sge; i++) {
+		op->total += w->sge[i].length;
+		if (!access_resolve(x, w->sge[i].token, w->sge[i].addr, w->sge[i].length, &local,
+				    x->local, &op->n_local))
+			return NDK_STATUS_ACCESS_VIOLATION;
+	}
+	if (op->total > NDKD_MAX_TRANSFER)
+		return NDK_STATUS_INVALID_PARAMETER;
+	return NDK_STATUS_SUCCESS;
+}
+
+static ndk_status
+wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w, uint32_t wr_id,
+	   struct ndk_abi_result *res)
+{
+	struct wq_op op;
+	uint32_t token = 0;
+	ndk_status st;
+
+	st = wq_check(qp, w);
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
+	switch (w->h.opcode) {
+	case NDK_ABI_WR_FAST_REGISTER:
+		st = dmr_fast_register(c, x, qp, &w->h, w->pages, wr_id, &token);
+		res->type_specific = token;
+		return st;
+	case NDK_ABI_WR_INVALIDATE:
+		return dmr_invalidate(c, x, qp, w->h.mr_handle, wr_id);
+	default:
+		st = wq_resolve_local(x, qp, w, &op);
+		if (st != NDK_STATUS_SUCCESS)
+			return st;
+		return x->prov->ops.post_send(x, qp, &op, wr_id, res);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Results in order
+ * --------------------------------------------------------------------- */
+
+static bool
+pend_empty(const struct dqp *qp)
+{
+	return qp->pend_head == qp->pend_tail;
+}
+
+static void
+pend_push(struct dqp *qp, const struct ndk_abi_result *res, bool silent, bool done)
+{
+	struct wq_pending *p = &qp->pend[qp->pend_tail++ & qp->pend_mask];
+
+	p->res = *res;
+	p->silent = silent;
+	p->done = done;
+}
+
+/* Write the finished results at the head to the CQ, room permitting. True when any was written. */
+static bool
+pend_flush(struct dqp *qp)
+{
+	bool wrote = false, broken = false;
+
+	while (!pend_empty(qp)) {
+		struct wq_pending *p = &qp->pend[qp->pend_head & qp->pend_mask];
+
+		if (!p->done)
+			break;
+		if (p->res.status != NDK_STATUS_SUCCESS || !p->silent) {
+			if (ndk_ring_prod_space(&qp->icq->ring, &broken) == 0)
+				break;
+			memcpy(ndk_ring_prod_next(&qp->icq->ring), &p->res, sizeof(p->res));
+			wrote = true;
+		}
+		qp->pend_head++;
+	}
+	return wrote;
+}
+
+void
+wq_complete(struct ectx *x, struct dqp *qp, uint32_t wr_id, ndk_status status, uint32_t bytes)
+{
+	struct wq_pending *p = &qp->pend[wr_id & qp->pend_mask];
+
+	p->res.status = status;
+	p->res.bytes = status == NDK_STATUS_SUCCESS ? bytes : 0;
+	p->done = true;
+	/* a failed work request takes the QP to error, like any failed one */
+	if (status != NDK_STATUS_SUCCESS && qp->state == QP_RTS)
+		wq_error(x, qp);
+	if (pend_flush(qp))
+		dcq_publish(qp->icq);
+}
+
+void
+wq_error(struct ectx *x, struct dqp *qp)
+{
+	if (qp->state == QP_ERROR)
+		return;
+	qp->state = QP_ERROR;
+	qpt_set(x->qpt, qp->qpn, QP_ERROR, qp->peer_qpn);
+	x->prov->ops.qp_error(x, qp);
+}
+
+/* ------------------------------------------------------------------------
+ * The send queue
+ * --------------------------------------------------------------------- */
+
+/* Serve one QP's send queue. Returns WRs done; sets c->broken on impossible indices. */
+static unsigned int
+serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
+{
+	static _Thread_local struct wr w;
+	struct ndk_abi_result res;
+	unsigned int done = 0;
+	uint32_t avail, used = 0, ns, i;
+	bool broken = false, wrote = false, silent;
+
+	if (!pend_empty(qp))
+		wrote = pend_flush(qp);
+	avail = ndk_ring_cons_avail(&qp->sq, &broken);
+	while (!broken && done < budget && used < avail) {
+		/* the provider has all it may hold: what follows waits its turn */
+		if (qp->pend_tail - qp->pend_head > qp->pend_mask)
+			break;
+		memcpy(&w.h, ndk_ring_slot(&qp->sq, qp->sq.local), sizeof(w.h));
+		ns = wq_wr_slots(&w.h);
+		/* a WR is published whole: a header promising more than is there is a lie */
+		if (ns == 0 || ns != w.h.n_slots || ns > avail - used) {
+			broken = true;
+			break;
+		}
+		/* room for its result first: a full CQ stalls the QP, nothing is lost */
+		if (ndk_ring_prod_space(&qp->icq->ring, &broken) == 0)
+			break;
+		for (i = 1; i < ns; i++)
+			memcpy((uint8_t *)&w.sge + (i - 1) * NDK_ABI_ENTRY_SIZE,
+			       ndk_ring_slot(&qp->sq, qp->sq.local + i), NDK_ABI_ENTRY_SIZE);
+		qp->sq.local += ns;
+		used += ns;
+		memset(&res, 0, sizeof(res));
+		res.qp_context = qp->qp_context;
+		res.request_context = w.h.request_context;
+		res.cookie = w.h.cookie;
+		res.type = w.h.opcode < RTE_DIM(wr_type) ? wr_type[w.h.opcode] : 0;
+		silent = (w.h.flags & NDK_OP_FLAG_SILENT_SUCCESS) != 0;
+		if (qp->state == QP_ERROR) {
+			res.status = NDK_STATUS_CANCELLED;
+		} else if (qp->state != QP_RTS) {
+			res.status = NDK_STATUS_CONNECTION_INVALID;
+		} else {
+			res.status = wq_execute(c, x, qp, &w, qp->pend_tail, &res);
+			if (res.status == NDK_STATUS_PENDING) {
+				pend_push(qp, &res, silent, false);
+				done++;
+				continue;
+			}
+			/* an RC QP goes to error on any failure but these two */
+			if (res.status != NDK_STATUS_SUCCESS &&
+			    res.status != NDK_STATUS_NOT_SUPPORTED &&
+			    res.status != NDK_STATUS_CONNECTION_INVALID)
+				wq_error(x, qp);
+		}
+		if (!pend_empty(qp)) {
+			pend_push(qp, &res, silent, true); /* behind a PENDING one */
+		} else if (res.status != NDK_STATUS_SUCCESS || !silent) {
+			memcpy(ndk_ring_prod_next(&qp->icq->ring), &res, sizeof(res));
+			wrote = true;
+		}
+		done++;
+	}
+	if (done != 0 || wrote) {
+		dcq_publish(qp->icq);
+		ndk_ring_cons_release(&qp->sq);
+	}
+	if (broken)
+		c->broken = true;
+	return done;
+}
+
+/* ------------------------------------------------------------------------
+ * The receive queue
+ * --------------------------------------------------------------------- */
+
+/*
+ * Copy the next receive WR of qp out of its ring (not consumed yet).
+ * Returns 0 when there is none, -1 when the ring lies.
+ */
+static int
+rq_peek(struct dqp *qp, struct wr *w, uint32_t *slots)
+{
+	bool broken = false;
+	uint32_t avail = ndk_ring_cons_avail(&qp->rq, &broken), i;
+
+	if (broken)
+		return -1;
+	if (avail == 0)
+		return 0;
+	memcpy(&w->h, ndk_ring_slot(&qp->rq, qp->rq.local), sizeof(w->h));
+	*slots = wq_wr_slots(&w->h);
+	if (w->h.opcode != NDK_ABI_WR_RECEIVE || *slots == 0 || *slots != w->h.n_slots ||
+	    *slots > avail)
+		return -1;
+	for (i = 1; i < *slots; i++)
+		memcpy((uint8_t *)&w->sge + (i - 1) * NDK_ABI_ENTRY_SIZE,
+		       ndk_ring_slot(&qp->rq, qp->rq.local + i), NDK_ABI_ENTRY_SIZE);
+	return 1;
+}
+
+static void
+rq_complete(struct dqp *qp, const struct wr *w, uint32_t slots, ndk_status st, uint32_t bytes,
+	    uint32_t type, uint64_t token)
+{
+	struct ndk_abi_result res = {
+		.status = st,
+		.bytes = bytes,
+		.qp_context = qp->qp_context,
+		.request_context = w->h.request_context,
+		.type = type,
+		.type_specific = token,
+		.cookie = w->h.cookie,
+	};
+
+	memcpy(ndk_ring_prod_next(&qp->rcq->ring), &res, sizeof(res));
+	qp->rq.local += slots;
+	dcq_publish(qp->rcq);
+	ndk_ring_cons_release(&qp->rq);
+}
+
+int
+wq_recv_next(struct ectx *x, struct dqp *qp, struct wq_recv *r)
+{
+	static _Thread_local struct wr w;
+	struct client *c = qp->client;
+	struct access_req local = {
+		.client_id = c->id,
+		.pd = qp->pd,
+		.access = MRT_ACCESS_LOCAL_WRITE,
+		.local = c,
+	};
+	bool broken = false;
+	uint32_t i;
+	int rc;
+
+	if (ndk_ring_prod_space(&qp->rcq->ring, &broken) == 0)
+		return 0;
+	rc = rq_peek(qp, &w, &r->slots);
+	if (rc < 0)
+		c->broken = true;
+	if (rc <= 0)
+		return rc;
+	r->w = &w;
+	r->n_local = 0;
+	r->room = 0;
+	r->status = w.h.n_sge > qp->max_rsge ? NDK_STATUS_INVALID_PARAMETER : NDK_STATUS_SUCCESS;
+	for (i = 0; r->status == NDK_STATUS_SUCCESS && i < w.h.n_sge; i++) {
+		r->room += w.sge[i].length;
+		if (!access_resolve(x, w.sge[i].token, w.sge[i].addr, w.sge[i].length, &local,
+				    x->local, &r->n_local))
+			r->status = NDK_STATUS_ACCESS_VIOLATION;
+	}
+	return 1;
+}
+
+void
+wq_recv_complete(struct dqp *qp, const struct wq_recv *r, ndk_status status, uint32_t bytes,
+		 uint32_t type, uint64_t token)
+{
+	rq_complete(qp, r->w, r->slots, status, bytes, type, token);
+}
+
+/* A QP in error: its posted receives complete CANCELLED. */
+static void
+rq_flush(struct dqp *qp)
+{
+	static _Thread_local struct wr w;
+	bool broken = false;
+	uint32_t slots;
+	int r = 0;
+
+	while (ndk_ring_prod_space(&qp->rcq->ring, &broken) != 0 &&
+	       (r = rq_peek(qp, &w, &slots)) > 0)
+		rq_complete(qp, &w, slots, NDK_STATUS_CANCELLED, 0, NDK_ABI_RESULT_RECEIVE, 0);
+	if (broken || r < 0)
+		qp->client->broken = true;
+}
+
+/* ------------------------------------------------------------------------
+ * The loop
+ * --------------------------------------------------------------------- */
+
+void
+wq_drain(struct ectx *x, struct dqp *qp)
+{
+	serve_sq(qp->client, x, qp, UINT32_MAX);
+	rq_flush(qp);
+}
+
+unsigned int
+wq_serve(struct client *c, struct ectx *x, unsigned int budget)
+{
+	unsigned int i, done = 0;
+
+	for (i = 0; i < c->n_qps && !c->broken; i++) {
+		struct dqp *qp = c->qps[i];
+
+		if (qp->state == QP_ERROR)
+			rq_flush(qp);
+		else if (qp->want_recv)
+			x->prov->ops.recv_posted(x, qp);
+		done += serve_sq(c, x, qp, budget);
+	}
+	return done;
+}
