@@ -1,38 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The adapter object: request slots, posting to the control ring, reaping
- * completions and running callbacks. No lock and no syscall on post or reap.
+ * The adapter object: open, progress (retries, CQ notifications, reaping
+ * and callbacks through req.c), NOP, query, LAMs, close. No lock and no
+ * syscall on progress while there is work.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ndk_priv.h"
-
-#define REAP_BATCH 32u
-
-int
-ndk_adapter_event_fd(struct ndk_adapter *a)
-{
-	struct adapter *ad = to_adapter(a);
-	int fd;
-
-	pthread_mutex_lock(&ad->mem_lock);
-	if (ad->event_fd < 0) {
-		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (fd >= 0 && channel_set_event_fd(ad, fd) != NDK_STATUS_SUCCESS) {
-			close(fd);
-			fd = -1;
-		}
-		ad->event_fd = fd;
-	}
-	fd = ad->event_fd;
-	pthread_mutex_unlock(&ad->mem_lock);
-	return fd;
-}
 
 void
 ndk_adapter_opts_init(struct ndk_adapter_opts *opts, size_t opts_size)
@@ -46,108 +24,6 @@ ndk_adapter_opts_init(struct ndk_adapter_opts *opts, size_t opts_size)
 }
 
 static uint32_t
-slot_get(struct adapter *ad)
-{
-	uint32_t i = ad->free_head;
-
-	ad->free_head = ad->slots[i].next_free;
-	ad->slots[i].busy = true;
-	ad->inflight++;
-	return i;
-}
-
-static void
-slot_put(struct adapter *ad, uint32_t i)
-{
-	ad->slots[i].busy = false;
-	ad->slots[i].gen++;
-	ad->slots[i].next_free = ad->free_head;
-	ad->free_head = i;
-	ad->inflight--;
-}
-
-static void
-run_completion(struct adapter *ad, uint32_t i, ndk_status status, const uint64_t *out)
-{
-	static const uint64_t no_out[6];
-	struct req_slot req = ad->slots[i];
-
-	/* Free the slot first: the callback may post the next request. */
-	slot_put(ad, i);
-	req.handler(ad, &req, status, out != NULL ? out : no_out);
-}
-
-static bool
-daemon_stopping(const struct adapter *ad)
-{
-	const _Atomic uint32_t *kstate = (const _Atomic uint32_t *)&ad->hdr->kstate;
-
-	return atomic_load_explicit(kstate, memory_order_acquire) == NDK_ABI_STATE_SHUTDOWN;
-}
-
-/*
- * The daemon is gone: whatever it completed is already reaped, so every
- * request still in flight gets DEVICE_REMOVED now. Nothing PENDING is left
- * without its callback.
- */
-static uint32_t
-fail_inflight(struct adapter *ad)
-{
-	uint32_t i, n = 0;
-
-	ad->gone = true;
-	for (i = 0; i < ad->nslots && ad->inflight > 0; i++) {
-		if (ad->slots[i].busy) {
-			run_completion(ad, i, NDK_STATUS_DEVICE_REMOVED, NULL);
-			n++;
-		}
-	}
-	return n;
-}
-
-static uint32_t
-reap(struct adapter *ad, uint32_t max, bool *broken)
-{
-	struct ndk_abi_cqe batch[REAP_BATCH];
-	uint32_t n, i, done = 0;
-
-	while (max == 0 || done < max) {
-		n = ndk_ring_cons_avail(&ad->cq, broken);
-		if (n == 0)
-			break;
-		if (n > REAP_BATCH)
-			n = REAP_BATCH;
-		if (max != 0 && n > max - done)
-			n = max - done;
-		for (i = 0; i < n; i++)
-			memcpy(&batch[i], ndk_ring_cons_next(&ad->cq), sizeof(batch[i]));
-		ndk_ring_cons_release(&ad->cq);
-		for (i = 0; i < n; i++) {
-			uint32_t idx = (uint32_t)batch[i].user_data;
-			uint32_t gen = (uint32_t)(batch[i].user_data >> 32);
-
-			if (idx >= ad->nslots || !ad->slots[idx].busy ||
-			    ad->slots[idx].gen != gen) {
-				ad->stray_completions++;
-				continue;
-			}
-			run_completion(ad, idx, batch[i].status, batch[i].out);
-			done++;
-		}
-	}
-	return done;
-}
-
-void
-post_flush(struct adapter *ad)
-{
-	if (ad->unpublished != 0) {
-		ndk_ring_prod_publish(&ad->sq);
-		ad->unpublished = 0;
-	}
-}
-
-static uint32_t
 adapter_progress(struct ndk_adapter *a, uint32_t max)
 {
 	struct adapter *ad = to_adapter(a);
@@ -156,19 +32,15 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 
 	if (ad->gone)
 		return 0;
-	if (ad->retry != NULL)
-		pd_retry(ad);
-	if (ad->cq_retry != NULL)
-		cq_retry(ad);
-	if (ad->listener_retry != NULL)
-		listener_retry(ad);
+	if (ad->parked_objs != NULL)
+		lobj_resume_parked(ad);
 	/* only apps that armed a CQ pay for this read */
 	if (ad->n_armed != 0)
 		cq_notify(ad);
 	post_flush(ad);
-	done = reap(ad, max, &broken);
+	done = req_reap(ad, max, &broken);
 	if (broken)
-		return done + fail_inflight(ad);
+		return done + req_fail_all(ad);
 	if (done != 0) {
 		ad->idle_polls = 0;
 		return done;
@@ -177,46 +49,13 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 	 * Nothing ready. Look at the socket now and then (a syscall, so not on
 	 * every call), and on every call once the daemon has said it is stopping.
 	 */
-	if (++ad->idle_polls % NDK_LIB_LIVENESS_EVERY != 0 && !daemon_stopping(ad))
+	if (++ad->idle_polls % NDK_LIB_LIVENESS_EVERY != 0 && !req_daemon_stopping(ad))
 		return 0;
 	if (!channel_hung_up(ad))
 		return 0;
 	/* Completions the daemon wrote before it went are still good. */
-	done = reap(ad, 0, &broken);
-	return done + fail_inflight(ad);
-}
-
-ndk_status
-post_ctrl(struct adapter *ad, const struct ndk_abi_sqe *sqe, uint32_t flags, req_handler handler,
-	  void (*user_cb)(void), void *context, void *obj, uintptr_t arg)
-{
-	struct ndk_abi_sqe *slot;
-	bool broken = false;
-	uint32_t i;
-
-	if (ad->gone || daemon_stopping(ad))
-		return NDK_STATUS_DEVICE_REMOVED;
-	if (ad->free_head == UINT32_MAX || ndk_ring_prod_space(&ad->sq, &broken) == 0) {
-		if (broken) {
-			fail_inflight(ad);
-			return NDK_STATUS_DEVICE_REMOVED;
-		}
-		post_flush(ad);
-		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	}
-	i = slot_get(ad);
-	ad->slots[i].handler = handler;
-	ad->slots[i].user_cb = user_cb;
-	ad->slots[i].context = context;
-	ad->slots[i].obj = obj;
-	ad->slots[i].arg = arg;
-	slot = ndk_ring_prod_next(&ad->sq);
-	memcpy(slot, sqe, sizeof(*slot));
-	slot->user_data = ((uint64_t)ad->slots[i].gen << 32) | i;
-	ad->unpublished++;
-	if ((flags & NDK_OP_FLAG_DEFER) == 0)
-		post_flush(ad);
-	return NDK_STATUS_PENDING;
+	done = req_reap(ad, 0, &broken);
+	return done + req_fail_all(ad);
 }
 
 static void
@@ -236,19 +75,6 @@ adapter_nop(struct ndk_adapter *a, uint32_t flags, ndk_fn_request_completion com
 		return NDK_STATUS_INVALID_PARAMETER;
 	return post_ctrl(to_adapter(a), &sqe, flags, nop_done, (void (*)(void))completion, context,
 			 NULL, 0);
-}
-
-/* No extension interfaces are defined yet, for any object. */
-ndk_status
-no_extension(struct ndk_object_header *obj, const struct ndk_guid *id, struct ndk_version version,
-	     struct ndk_extension_interface *ext)
-{
-	(void)obj;
-	(void)id;
-	(void)version;
-	if (ext != NULL)
-		ext->dispatch = NULL;
-	return NDK_STATUS_NOT_SUPPORTED;
 }
 
 static ndk_status
@@ -344,7 +170,7 @@ free_adapter(struct adapter *ad)
 	detach_channel(ad);
 	pthread_mutex_destroy(&ad->mem_lock);
 	pthread_mutex_destroy(&ad->arena_lock);
-	free(ad->slots);
+	req_fini(ad);
 	free(ad);
 }
 
@@ -383,17 +209,8 @@ adapter_close(struct ndk_object_header *obj, ndk_fn_close_completion cb, void *c
 		}
 	}
 	/* What is left: parked requests (CANCELLED), or, after a timeout, unanswered ones. */
-	while (ad->inflight > 0) {
-		uint32_t i;
-
-		for (i = 0; i < ad->nslots; i++) {
-			if (ad->slots[i].busy)
-				run_completion(ad, i,
-					       ad->gone ? NDK_STATUS_IO_TIMEOUT
-							: NDK_STATUS_CANCELLED,
-					       NULL);
-		}
-	}
+	while (ad->inflight > 0)
+		req_cancel_all(ad, ad->gone ? NDK_STATUS_IO_TIMEOUT : NDK_STATUS_CANCELLED);
 	free_adapter(ad);
 	return NDK_STATUS_SUCCESS;
 }
@@ -419,7 +236,6 @@ ndk_adapter_open(const char *socket_path, const struct ndk_adapter_opts *opts,
 	struct ndk_adapter_opts o;
 	struct adapter *ad;
 	ndk_status st;
-	uint32_t i;
 
 	if (out == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
@@ -448,19 +264,10 @@ ndk_adapter_open(const char *socket_path, const struct ndk_adapter_opts *opts,
 		free(ad);
 		return st;
 	}
-	/*
-	 * One slot per completion-ring entry: the daemon can then never find the
-	 * completion ring full of answers the client has not asked for.
-	 */
-	ad->nslots = ad->cq.entries;
-	ad->slots = calloc(ad->nslots, sizeof(*ad->slots));
-	if (ad->slots == NULL) {
+	if (req_init(ad) != NDK_STATUS_SUCCESS) {
 		free_adapter(ad);
 		return NDK_STATUS_NO_MEMORY;
 	}
-	for (i = 0; i < ad->nslots; i++)
-		ad->slots[i].next_free = i + 1 < ad->nslots ? i + 1 : UINT32_MAX;
-	ad->free_head = 0;
 	ad->pub.header.version.major = NDK_VERSION_MAJOR;
 	ad->pub.header.version.minor = NDK_VERSION_MINOR;
 	ad->pub.header.object_type = NDK_OBJECT_TYPE_ADAPTER;

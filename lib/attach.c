@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -294,4 +295,24 @@ ndk_status
 channel_set_event_fd(struct adapter *ad, int fd)
 {
 	return sock_request(ad, NDK_ABI_SOCK_EVENTFD, fd, 0, 0, NULL);
+}
+
+int
+ndk_adapter_event_fd(struct ndk_adapter *a)
+{
+	struct adapter *ad = to_adapter(a);
+	int fd;
+
+	pthread_mutex_lock(&ad->mem_lock);
+	if (ad->event_fd < 0) {
+		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fd >= 0 && channel_set_event_fd(ad, fd) != NDK_STATUS_SUCCESS) {
+			close(fd);
+			fd = -1;
+		}
+		ad->event_fd = fd;
+	}
+	fd = ad->event_fd;
+	pthread_mutex_unlock(&ad->mem_lock);
+	return fd;
 }

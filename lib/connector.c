@@ -6,21 +6,19 @@
  * (that one, and a connect waiting for its accept) do not hold up adapter
  * close: it cancels them.
  */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "ndk_priv.h"
 
 struct listener {
 	struct ndk_listener pub;
+	struct lobj o;
 	struct adapter *ad;
-	uint32_t handle;
 	bool listening;
-	bool closing;
 	bool get_posted;
 	ndk_fn_connect_event connect_event;
 	void *event_ctx;
-	ndk_fn_close_completion close_cb;
-	void *close_ctx;
 };
 
 struct connector {
@@ -61,7 +59,7 @@ got_connection(struct adapter *ad, const struct req_slot *req, ndk_status status
 
 	ad->parked--;
 	l->get_posted = false;
-	if (status == NDK_STATUS_SUCCESS && !l->closing) {
+	if (status == NDK_STATUS_SUCCESS && !l->o.closing) {
 		c = connector_new(ad);
 		if (c != NULL) {
 			c->conn_id = out[0];
@@ -69,7 +67,7 @@ got_connection(struct adapter *ad, const struct req_slot *req, ndk_status status
 			CALLBACK(ad, l->connect_event(l->event_ctx, &c->pub));
 		}
 	}
-	if (status == NDK_STATUS_SUCCESS && !l->closing)
+	if (status == NDK_STATUS_SUCCESS && !l->o.closing)
 		listener_get(l);
 }
 
@@ -77,25 +75,38 @@ got_connection(struct adapter *ad, const struct req_slot *req, ndk_status status
 static void
 listener_get(struct listener *l)
 {
-	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_GET_CONNECTION, .handle = l->handle };
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_GET_CONNECTION, .handle = l->o.handle };
 
-	if (l->get_posted || l->closing)
+	if (l->get_posted || l->o.closing)
 		return;
 	if (post_ctrl(l->ad, &sqe, 0, got_connection, NULL, NULL, l, 0) == NDK_STATUS_PENDING) {
 		l->get_posted = true;
 		l->ad->parked++;
 	} else {
-		l->ad->listener_retry = l;
+		lobj_park(&l->o);
 	}
 }
 
-void
-listener_retry(struct adapter *ad)
+static struct listener *
+to_listener(struct lobj *o)
 {
-	struct listener *l = ad->listener_retry;
+	return (struct listener *)((char *)o - offsetof(struct listener, o));
+}
 
-	ad->listener_retry = NULL;
-	listener_get(l);
+/* Parked: post what could not be posted, the GET_CONNECTION or, once closing, the destroy. */
+static void
+listener_resume(struct lobj *o)
+{
+	if (o->closing)
+		lobj_try_close(o);
+	else
+		listener_get(to_listener(o));
+}
+
+static void
+listener_release(struct lobj *o)
+{
+	free(to_listener(o));
 }
 
 static void
@@ -104,7 +115,7 @@ listened(struct adapter *ad, const struct req_slot *req, ndk_status status, cons
 	struct listener *l = req->obj;
 
 	if (status == NDK_STATUS_SUCCESS) {
-		l->handle = (uint32_t)out[0];
+		l->o.handle = (uint32_t)out[0];
 		l->listening = true;
 		listener_get(l);
 	}
@@ -122,47 +133,25 @@ listener_listen(struct ndk_listener *pl, const struct ndk_qp_address *a,
 		return NDK_STATUS_INVALID_PARAMETER;
 	if (a->family != NDK_ADDRESS_LOCAL)
 		return NDK_STATUS_NOT_SUPPORTED;
-	if (l->listening || l->closing)
+	if (l->listening || l->o.closing)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
 	sqe.args[0] = a->port;
 	return post_ctrl(l->ad, &sqe, 0, listened, (void (*)(void))completion, context, l, 0);
-}
-
-static void
-listener_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status,
-		   const uint64_t *out)
-{
-	struct listener *l = req->obj;
-	ndk_fn_close_completion cb = l->close_cb;
-	void *ctx = l->close_ctx;
-
-	(void)status, (void)out;
-	free(l);
-	if (cb != NULL)
-		CALLBACK(ad, cb(ctx));
 }
 
 static ndk_status
 listener_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void *context)
 {
 	struct listener *l = (struct listener *)obj;
-	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_LISTENER_DESTROY, .handle = l->handle };
-	ndk_status st;
 
-	if (l->closing)
+	if (l->o.closing)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
 	if (!l->listening) {
 		free(l);
 		return NDK_STATUS_SUCCESS;
 	}
-	l->closing = true;
-	l->close_cb = completion;
-	l->close_ctx = context;
 	/* ndkd answers the parked GET_CONNECTION (CANCELLED) before this */
-	st = post_ctrl(l->ad, &sqe, 0, listener_destroyed, NULL, NULL, l, 0);
-	if (st != NDK_STATUS_PENDING)
-		l->closing = false;
-	return st;
+	return lobj_close(&l->o, completion, context);
 }
 
 static const struct ndk_listener_dispatch listener_dispatch = {
@@ -184,6 +173,7 @@ listener_create(struct ndk_adapter *a, ndk_fn_connect_event connect_event, void 
 	if (l == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	l->ad = to_adapter(a);
+	lobj_init(&l->o, l->ad, NDK_ABI_OP_LISTENER_DESTROY, listener_release, listener_resume);
 	l->connect_event = connect_event;
 	l->event_ctx = event_ctx;
 	l->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };

@@ -3,6 +3,7 @@
  * Completion queues. ndkd writes results into a ring in the adapter's arena;
  * reading them is a load-acquire of the producer index and a copy, no syscall.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -182,74 +183,16 @@ cq_notify(struct adapter *ad)
 }
 
 static void
-cq_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+cq_release(struct lobj *o)
 {
-	struct cq *cq = req->obj;
-	ndk_fn_close_completion cb = cq->close_cb;
-	void *ctx = cq->close_ctx;
-
-	(void)status, (void)out;
-	cq_unlink_free(cq);
-	if (cb != NULL)
-		CALLBACK(ad, cb(ctx));
-}
-
-static void
-cq_try_destroy(struct cq *cq)
-{
-	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_CQ_DESTROY, .handle = cq->handle };
-	struct adapter *ad = cq->ad;
-	ndk_status st;
-
-	if (!cq->closing || cq->destroy_posted || cq->n_qps != 0)
-		return;
-	st = post_ctrl(ad, &sqe, 0, cq_destroyed, NULL, NULL, cq, 0);
-	if (st == NDK_STATUS_PENDING) {
-		cq->destroy_posted = true;
-	} else if (st == NDK_STATUS_DEVICE_REMOVED) {
-		struct req_slot req = { .obj = cq };
-
-		cq->destroy_posted = true;
-		cq_destroyed(ad, &req, st, NULL);
-	} else {
-		cq->retry_next = ad->cq_retry;
-		ad->cq_retry = cq;
-	}
-}
-
-void
-cq_retry(struct adapter *ad)
-{
-	struct cq *list = ad->cq_retry;
-
-	ad->cq_retry = NULL;
-	while (list != NULL) {
-		struct cq *cq = list;
-
-		list = cq->retry_next;
-		cq_try_destroy(cq);
-	}
-}
-
-void
-cq_qp_gone(struct cq *cq)
-{
-	cq->n_qps--;
-	cq_try_destroy(cq);
+	cq_unlink_free((struct cq *)((char *)o - offsetof(struct cq, o)));
 }
 
 static ndk_status
 cq_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void *context)
 {
-	struct cq *cq = (struct cq *)obj;
-
-	if (cq->closing)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
-	cq->closing = true;
-	cq->close_cb = completion;
-	cq->close_ctx = context;
-	cq_try_destroy(cq);
-	return NDK_STATUS_PENDING;
+	/* NDK: a CQ closes after the QPs that use it */
+	return lobj_close(&((struct cq *)obj)->o, completion, context);
 }
 
 static const struct ndk_cq_dispatch cq_dispatch = {
@@ -273,7 +216,7 @@ cq_created(struct adapter *ad, const struct req_slot *req, ndk_status status, co
 		CALLBACK(ad, cb(req->context, status, NULL));
 		return;
 	}
-	cq->handle = (uint32_t)out[0];
+	cq->o.handle = (uint32_t)out[0];
 	cq->next = ad->cqs;
 	if (ad->cqs != NULL)
 		ad->cqs->prev = cq;
@@ -300,6 +243,7 @@ cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notification notifica
 	if (cq == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	cq->ad = ad;
+	lobj_init(&cq->o, ad, NDK_ABI_OP_CQ_DESTROY, cq_release, NULL);
 	cq->notify = notification;
 	cq->notify_ctx = notification_context;
 	cq->mem = ring_alloc(ad, entries, &cq->ring);

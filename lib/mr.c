@@ -4,6 +4,11 @@
  * cached in the handle, so reading one is a load with no round trip (seeds
  * 000, 001): set when register or initialise completes without error,
  * cleared when deregister starts.
+ *
+ * create_mr (seed 004) takes an MR from its PD's pool of pre-created ones
+ * and returns SUCCESS without a round trip. Pools refill in the background:
+ * the refill requests go out with the next doorbell and their completions
+ * are reaped by ndk_adapter_progress() like any other.
  */
 #include <stdlib.h>
 
@@ -17,7 +22,7 @@ to_mr(struct ndk_mr *m)
 	return (struct mr *)m;
 }
 
-struct mr *
+static struct mr *
 mr_new(struct pd *pd, uint32_t handle, bool fast_register)
 {
 	struct mr *mr = calloc(1, sizeof(*mr));
@@ -49,6 +54,138 @@ mr_free(struct mr *mr)
 		mr->next->prev = mr->prev;
 	free(mr);
 }
+
+/* ------------------------------------------------------------------------
+ * The PD's pools, and create_mr
+ * --------------------------------------------------------------------- */
+
+static void pool_refill(struct pd *pd, int kind);
+
+static void
+pool_filled(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	struct pd *pd = req->obj;
+	struct mr_pool *pool = &pd->pool[req->arg];
+
+	(void)ad;
+	pool->refilling--;
+	/* A PD that is closing takes nothing back: ndkd frees it with the PD. */
+	if (status == NDK_STATUS_SUCCESS && !pd->o.closing && pool->n < PD_POOL_TARGET)
+		pool->h[pool->n++] = (uint32_t)out[0];
+	else if (status == NDK_STATUS_INSUFFICIENT_RESOURCES)
+		pool->exhausted = true;
+	lobj_put(&pd->o);
+}
+
+static void
+pool_refill(struct pd *pd, int kind)
+{
+	struct mr_pool *pool = &pd->pool[kind];
+	struct ndk_abi_sqe sqe = {
+		.opcode = NDK_ABI_OP_MR_CREATE,
+		.handle = pd->o.handle,
+		.args = { (uint64_t)kind },
+	};
+
+	if (pd->o.closing || !pool->used || pool->exhausted ||
+	    pool->n + pool->refilling > PD_POOL_LOW)
+		return;
+	while (pool->n + pool->refilling < PD_POOL_TARGET) {
+		/* DEFER: they ride with the app's next doorbell or progress call. */
+		if (post_ctrl(pd->ad, &sqe, NDK_OP_FLAG_DEFER, pool_filled, NULL, NULL, pd,
+			      (uintptr_t)kind) != NDK_STATUS_PENDING)
+			return; /* ring busy: the next create_mr tries again */
+		pool->refilling++;
+		lobj_hold(&pd->o);
+	}
+}
+
+static bool
+pool_put(struct pd *pd, bool fast_register, uint32_t handle)
+{
+	struct mr_pool *pool = &pd->pool[fast_register];
+
+	if (pd->o.closing || pool->n == PD_POOL_TARGET)
+		return false;
+	pool->h[pool->n++] = handle;
+	pool->exhausted = false;
+	return true;
+}
+
+static void
+mr_created(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	ndk_fn_create_completion cb = (ndk_fn_create_completion)req->user_cb;
+	struct pd *pd = req->obj;
+	struct mr_pool *pool = &pd->pool[req->arg != 0];
+	struct mr *mr = NULL;
+
+	/* At the limit, ndkd may have said no while a refill filled the pool. */
+	if (status == NDK_STATUS_INSUFFICIENT_RESOURCES && pool->n > 0) {
+		mr = mr_new(pd, pool->h[pool->n - 1], req->arg != 0);
+		if (mr != NULL) {
+			pool->n--;
+			status = NDK_STATUS_SUCCESS;
+		}
+	} else if (status == NDK_STATUS_SUCCESS) {
+		mr = mr_new(pd, (uint32_t)out[0], req->arg != 0);
+		if (mr == NULL) {
+			/* ndkd has an MR we cannot hold: give it back to the pool or leave it to PD
+			 * close */
+			pool_put(pd, req->arg != 0, (uint32_t)out[0]);
+			status = NDK_STATUS_NO_MEMORY;
+		}
+	}
+	CALLBACK(ad, cb(req->context, status, mr != NULL ? &mr->pub.header : NULL));
+	if (mr == NULL)
+		lobj_put(&pd->o);
+	else
+		pool_refill(pd, req->arg != 0);
+}
+
+ndk_status
+mr_create(struct ndk_pd *p, bool fast_register, ndk_fn_create_completion completion, void *context,
+	  struct ndk_mr **out)
+{
+	struct pd *pd = (struct pd *)p;
+	struct mr_pool *pool = &pd->pool[fast_register];
+	struct ndk_abi_sqe sqe = {
+		.opcode = NDK_ABI_OP_MR_CREATE,
+		.handle = pd->o.handle,
+		.args = { fast_register ? NDK_ABI_MR_KIND_FASTREG : NDK_ABI_MR_KIND_NORMAL },
+	};
+	struct mr *mr;
+	ndk_status st;
+
+	if (out == NULL || completion == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (pd->o.closing)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	/* A pool fills once its kind is in use: MRs of a kind never used cost nothing. */
+	pool->used = true;
+	if (pool->n > 0) {
+		mr = mr_new(pd, pool->h[pool->n - 1], fast_register);
+		if (mr == NULL)
+			return NDK_STATUS_INSUFFICIENT_RESOURCES;
+		pool->n--;
+		lobj_hold(&pd->o);
+		pool_refill(pd, fast_register);
+		*out = &mr->pub;
+		return NDK_STATUS_SUCCESS;
+	}
+	/* Pool dry: go to ndkd for this one (seed 004: the MR comes to the completion). */
+	st = post_ctrl(pd->ad, &sqe, 0, mr_created, (void (*)(void))completion, context, pd,
+		       fast_register);
+	if (st != NDK_STATUS_PENDING)
+		return st == NDK_STATUS_DEVICE_REMOVED ? st : NDK_STATUS_INSUFFICIENT_RESOURCES;
+	lobj_hold(&pd->o);
+	pool_refill(pd, fast_register);
+	return NDK_STATUS_PENDING;
+}
+
+/* ------------------------------------------------------------------------
+ * The MR's calls
+ * --------------------------------------------------------------------- */
 
 /* A register, deregister or initialise came back; req->arg is the state it leads to. */
 static void
@@ -176,12 +313,11 @@ mr_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, 
 	(void)status;
 	(void)out;
 	mr_free(mr);
-	pd->n_mrs--;
 	pd->pool[0].exhausted = pd->pool[1].exhausted = false;
 	/* The MR's last callback; after it, its PD's close may complete. */
 	if (cb != NULL)
 		CALLBACK(ad, cb(req->context));
-	pd_mr_gone(pd);
+	lobj_put(&pd->o);
 }
 
 static ndk_status
@@ -193,10 +329,9 @@ mr_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void
 	ndk_status st;
 
 	/* Never registered (or deregistered): ndkd's entry is clean, so the PD keeps it. */
-	if (mr->state == MR_IDLE && pd_pool_put(pd, mr->fast_register, mr->handle)) {
+	if (mr->state == MR_IDLE && pool_put(pd, mr->fast_register, mr->handle)) {
 		mr_free(mr);
-		pd->n_mrs--;
-		pd_mr_gone(pd);
+		lobj_put(&pd->o);
 		return NDK_STATUS_SUCCESS;
 	}
 	/*
@@ -207,8 +342,7 @@ mr_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void
 	if (st == NDK_STATUS_DEVICE_REMOVED) {
 		/* ndkd is gone and took the MR with it. */
 		mr_free(mr);
-		pd->n_mrs--;
-		pd_mr_gone(pd);
+		lobj_put(&pd->o);
 		return NDK_STATUS_SUCCESS;
 	}
 	return st;

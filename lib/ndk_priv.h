@@ -51,6 +51,27 @@ struct lregion {
 };
 
 struct arena;
+struct adapter;
+
+/*
+ * What PDs, CQs and listeners share (lobj.c): ndkd's handle, the holds
+ * that keep a close waiting (successors, internal requests), and the close
+ * that posts the destroy, parking the object while the ring is full.
+ */
+struct lobj {
+	struct adapter *ad;
+	uint32_t handle;
+	uint8_t destroy_op; /* NDK_ABI_OP_*_DESTROY */
+	bool closing;
+	bool destroy_posted;
+	bool parked;	/* on the adapter's parked_objs */
+	uint32_t holds; /* successors and internal requests not yet done */
+	ndk_fn_close_completion close_cb;
+	void *close_ctx;
+	void (*resume)(struct lobj *o);	 /* parked: post what could not be posted */
+	void (*release)(struct lobj *o); /* free it (ndkd has destroyed it, or is gone) */
+	struct lobj *park_next;
+};
 
 struct adapter {
 	struct ndk_adapter pub;
@@ -77,14 +98,12 @@ struct adapter {
 	struct lregion regions[NDK_LIB_MAX_REGIONS];
 	_Atomic uint32_t n_regions;
 	struct arena *arena;
-	struct pd *retry; /* PDs whose destroy could not be posted yet (ring full) */
-	struct pd *pds;	  /* every PD not yet freed, so adapter close can free them */
-	struct cq *cqs;	  /* likewise for CQs */
-	struct cq *cq_retry;
-	int event_fd;	 /* kicked by ndkd for armed CQs; -1 until first needed */
-	uint32_t parked; /* requests ndkd holds until another app acts (see connector.c) */
-	struct listener *listener_retry;
-	uint32_t n_armed; /* CQs armed and not yet notified */
+	struct lobj *parked_objs; /* objects with a request to post once the ring has room */
+	struct pd *pds;		  /* every PD not yet freed, so adapter close can free them */
+	struct cq *cqs;		  /* likewise for CQs */
+	int event_fd;		  /* kicked by ndkd for armed CQs; -1 until first needed */
+	uint32_t parked;	  /* requests ndkd holds until another app acts (see connector.c) */
+	uint32_t n_armed;	  /* CQs armed and not yet notified */
 };
 
 #define PD_POOL_TARGET 32u
@@ -99,19 +118,16 @@ struct mr_pool {
 	bool exhausted; /* ndkd said INSUFFICIENT_RESOURCES: wait for an MR to go */
 };
 
+/*
+ * A PD. Its holds: MRs and QPs the app holds or has asked for, not yet
+ * closed, and pool refills in flight.
+ */
 struct pd {
 	struct ndk_pd pub;
+	struct lobj o;
 	struct adapter *ad;
-	uint32_t handle;
 	uint32_t priv_token;
-	uint32_t n_mrs;	   /* MRs and QPs the app holds or has asked for, not yet closed */
-	uint32_t internal; /* pool refills in flight */
-	bool closing;
-	bool destroy_posted;
-	ndk_fn_close_completion close_cb;
-	void *close_ctx;
 	struct mr_pool pool[2]; /* [0] normal, [1] fast-register */
-	struct pd *retry_next;
 	struct pd *next, *prev; /* the adapter's list */
 	struct mr *mrs;		/* MR objects of this PD not yet freed */
 	struct qp *qps;		/* QP objects of this PD not yet freed */
@@ -138,21 +154,17 @@ struct mr {
 	struct mr *next, *prev; /* the PD's list */
 };
 
+/* A CQ. Its holds: the QPs that use it. */
 struct cq {
 	struct ndk_cq pub;
+	struct lobj o;
 	struct adapter *ad;
-	uint32_t handle;
 	struct ndk_ring ring; /* libndk consumes */
 	void *mem;
-	uint32_t n_qps;
-	bool closing;
-	bool destroy_posted;
 	bool armed;
-	ndk_fn_close_completion close_cb;
-	void *close_ctx;
 	ndk_fn_cq_notification notify;
 	void *notify_ctx;
-	struct cq *next, *prev, *retry_next;
+	struct cq *next, *prev;
 };
 
 struct qp {
@@ -181,14 +193,21 @@ to_adapter(struct ndk_adapter *a)
 	return (struct adapter *)a;
 }
 
-/* adapter.c */
+/* req.c: requests on the control ring */
+ndk_status req_init(struct adapter *ad);
+void req_fini(struct adapter *ad);
 ndk_status post_ctrl(struct adapter *ad, const struct ndk_abi_sqe *sqe, uint32_t flags,
 		     req_handler handler, void (*user_cb)(void), void *context, void *obj,
 		     uintptr_t arg);
-ndk_status no_extension(struct ndk_object_header *obj, const struct ndk_guid *id,
-			struct ndk_version version, struct ndk_extension_interface *ext);
 /* Publish requests posted with DEFER (also done by progress). */
 void post_flush(struct adapter *ad);
+/* Reap up to max completions (0: all) and run their handlers; *broken on a lying ring. */
+uint32_t req_reap(struct adapter *ad, uint32_t max, bool *broken);
+/* Run every request in flight's handler with status now. */
+void req_cancel_all(struct adapter *ad, ndk_status status);
+/* The daemon is gone: mark the adapter and fail what is in flight (DEVICE_REMOVED). */
+uint32_t req_fail_all(struct adapter *ad);
+bool req_daemon_stopping(const struct adapter *ad);
 /* Run a user callback from a handler: marks the adapter as inside a callback. */
 #define CALLBACK(ad, call)                                                                         \
 	do {                                                                                       \
@@ -196,6 +215,22 @@ void post_flush(struct adapter *ad);
 		call;                                                                              \
 		(ad)->in_callback--;                                                               \
 	} while (0)
+
+/* lobj.c: object close (struct lobj), and query_extension for every object */
+void lobj_init(struct lobj *o, struct adapter *ad, uint8_t destroy_op,
+	       void (*release)(struct lobj *), void (*resume)(struct lobj *));
+void lobj_hold(struct lobj *o);
+/* A hold is gone: a close that waited for it goes on. */
+void lobj_put(struct lobj *o);
+/* NDK close: INVALID_DEVICE_STATE when already closing, else PENDING (the callback comes). */
+ndk_status lobj_close(struct lobj *o, ndk_fn_close_completion cb, void *ctx);
+/* Post the destroy if the object is closing and nothing holds it (the default resume). */
+void lobj_try_close(struct lobj *o);
+/* Have progress call o->resume once (again) the ring may have room. */
+void lobj_park(struct lobj *o);
+void lobj_resume_parked(struct adapter *ad);
+ndk_status no_extension(struct ndk_object_header *obj, const struct ndk_guid *id,
+			struct ndk_version version, struct ndk_extension_interface *ext);
 
 /* attach.c */
 ndk_status attach_channel(const char *socket_path, const struct ndk_adapter_opts *opts,
@@ -215,13 +250,6 @@ void mem_fini(struct adapter *ad);
 /* pd.c */
 ndk_status pd_create(struct ndk_adapter *a, ndk_fn_create_completion completion, void *context,
 		     struct ndk_pd **pd);
-/* An MR of pd closed (or a create failed): the PD's close may now finish. */
-void pd_mr_gone(struct pd *pd);
-/* Post PD destroys that found the ring full before. */
-void pd_retry(struct adapter *ad);
-/* Take back an unused MR handle; false when the pool is full or closing. */
-bool pd_pool_put(struct pd *pd, bool fast_register, uint32_t handle);
-
 /* Free every PD and MR object the app left open (adapter close). */
 void pd_free_all(struct adapter *ad);
 
@@ -229,9 +257,6 @@ void pd_free_all(struct adapter *ad);
 ndk_status cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notification notification,
 		     void *notification_context, ndk_fn_create_completion completion, void *context,
 		     struct ndk_cq **cq);
-/* A QP using cq closed: the CQ's pending close may go on. */
-void cq_qp_gone(struct cq *cq);
-void cq_retry(struct adapter *ad);
 void cq_free_all(struct adapter *ad);
 /* Run the notifications of armed CQs that have results. */
 uint32_t cq_notify(struct adapter *ad);
@@ -253,10 +278,10 @@ ndk_status listener_create(struct ndk_adapter *a,
 			   struct ndk_listener **listener);
 ndk_status connector_create(struct ndk_adapter *a, ndk_fn_create_completion completion,
 			    void *context, struct ndk_connector **connector);
-void listener_retry(struct adapter *ad);
 
-/* mr.c */
-struct mr *mr_new(struct pd *pd, uint32_t handle, bool fast_register);
+/* mr.c: MRs, and the PD's pools of pre-created ones */
+ndk_status mr_create(struct ndk_pd *p, bool fast_register, ndk_fn_create_completion completion,
+		     void *context, struct ndk_mr **mr);
 void mr_free(struct mr *mr);
 
 #endif /* NDK_PRIV_H */

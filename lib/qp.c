@@ -364,13 +364,12 @@ qp_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, 
 
 	(void)status, (void)out;
 	qp_free(qp);
-	pd->n_mrs--;
 	/* the QP's last callback; then its CQs and PD may finish closing */
 	if (cb != NULL)
 		CALLBACK(ad, cb(req->context));
-	cq_qp_gone(rcq);
-	cq_qp_gone(icq);
-	pd_mr_gone(pd);
+	lobj_put(&rcq->o);
+	lobj_put(&icq->o);
+	lobj_put(&pd->o);
 }
 
 static ndk_status
@@ -413,14 +412,14 @@ qp_created(struct adapter *ad, const struct req_slot *req, ndk_status status, co
 	ndk_fn_create_completion cb = (ndk_fn_create_completion)req->user_cb;
 	struct qp *qp = req->obj;
 	struct pd *pd = qp->pd;
+	struct cq *rcq = qp->rcq, *icq = qp->icq;
 
 	if (status != NDK_STATUS_SUCCESS) {
-		qp->rcq->n_qps--;
-		qp->icq->n_qps--;
-		pd->n_mrs--;
 		qp_free(qp);
 		CALLBACK(ad, cb(req->context, status, NULL));
-		pd_mr_gone(pd);
+		lobj_put(&rcq->o);
+		lobj_put(&icq->o);
+		lobj_put(&pd->o);
 		return;
 	}
 	qp->handle = (uint32_t)out[0];
@@ -436,7 +435,7 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 {
 	struct pd *pd = (struct pd *)p;
 	struct adapter *ad = pd->ad;
-	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_QP_CREATE, .handle = pd->handle };
+	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_QP_CREATE, .handle = pd->o.handle };
 	uint32_t wr_slots, sq_entries, rq_entries;
 	struct qp *qp;
 	ndk_status st;
@@ -477,8 +476,8 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
 	sqe.qp_create = (struct ndk_abi_qp_create){
-		.rcq = qp->rcq->handle,
-		.icq = qp->icq->handle,
+		.rcq = qp->rcq->o.handle,
+		.icq = qp->icq->o.handle,
 		.sq_ring = (uint64_t)(uintptr_t)qp->sq_mem,
 		.rq_ring = (uint64_t)(uintptr_t)qp->rq_mem,
 		.sq_entries = sq_entries,
@@ -494,8 +493,8 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 		return st;
 	}
 	/* a QP is a successor of its PD and its CQs: they close after it */
-	pd->n_mrs++;
-	qp->rcq->n_qps++;
-	qp->icq->n_qps++;
+	lobj_hold(&pd->o);
+	lobj_hold(&qp->rcq->o);
+	lobj_hold(&qp->icq->o);
 	return NDK_STATUS_PENDING;
 }
