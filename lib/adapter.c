@@ -164,6 +164,7 @@ free_adapter(struct adapter *ad)
 	/* Objects the app left open die with the adapter (ndkd frees its side). */
 	pd_free_all(ad);
 	cq_free_all(ad);
+	listener_free_all(ad);
 	mem_fini(ad);
 	if (ad->event_fd >= 0)
 		close(ad->event_fd);

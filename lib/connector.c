@@ -15,6 +15,7 @@ struct listener {
 	struct ndk_listener pub;
 	struct lobj o;
 	struct adapter *ad;
+	struct listener *next, *prev; /* the adapter's list, so its close can free them */
 	bool listening;
 	bool get_posted;
 	ndk_fn_connect_event connect_event;
@@ -104,9 +105,30 @@ listener_resume(struct lobj *o)
 }
 
 static void
+listener_free(struct listener *l)
+{
+	struct adapter *ad = l->ad;
+
+	if (l->prev != NULL)
+		l->prev->next = l->next;
+	else if (ad->listeners == l)
+		ad->listeners = l->next;
+	if (l->next != NULL)
+		l->next->prev = l->prev;
+	free(l);
+}
+
+void
+listener_free_all(struct adapter *ad)
+{
+	while (ad->listeners != NULL)
+		listener_free(ad->listeners);
+}
+
+static void
 listener_release(struct lobj *o)
 {
-	free(to_listener(o));
+	listener_free(to_listener(o));
 }
 
 static void
@@ -147,7 +169,7 @@ listener_close(struct ndk_object_header *obj, ndk_fn_close_completion completion
 	if (l->o.closing)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
 	if (!l->listening) {
-		free(l);
+		listener_free(l);
 		return NDK_STATUS_SUCCESS;
 	}
 	/* ndkd answers the parked GET_CONNECTION (CANCELLED) before this */
@@ -174,6 +196,10 @@ listener_create(struct ndk_adapter *a, ndk_fn_connect_event connect_event, void 
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	l->ad = to_adapter(a);
 	lobj_init(&l->o, l->ad, NDK_ABI_OP_LISTENER_DESTROY, listener_release, listener_resume);
+	l->next = l->ad->listeners;
+	if (l->next != NULL)
+		l->next->prev = l;
+	l->ad->listeners = l;
 	l->connect_event = connect_event;
 	l->event_ctx = event_ctx;
 	l->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };

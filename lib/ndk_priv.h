@@ -98,12 +98,13 @@ struct adapter {
 	struct lregion regions[NDK_LIB_MAX_REGIONS];
 	_Atomic uint32_t n_regions;
 	struct arena *arena;
-	struct lobj *parked_objs; /* objects with a request to post once the ring has room */
-	struct pd *pds;		  /* every PD not yet freed, so adapter close can free them */
-	struct cq *cqs;		  /* likewise for CQs */
-	int event_fd;		  /* kicked by ndkd for armed CQs; -1 until first needed */
-	uint32_t parked;	  /* requests ndkd holds until another app acts (see connector.c) */
-	uint32_t n_armed;	  /* CQs armed and not yet notified */
+	struct lobj *parked_objs;   /* objects with a request to post once the ring has room */
+	struct pd *pds;		    /* every PD not yet freed, so adapter close can free them */
+	struct cq *cqs;		    /* likewise for CQs */
+	struct listener *listeners; /* and listeners */
+	int event_fd;		    /* kicked by ndkd for armed CQs; -1 until first needed */
+	uint32_t parked;  /* requests ndkd holds until another app acts (see connector.c) */
+	uint32_t n_armed; /* CQs armed and not yet notified */
 };
 
 #define PD_POOL_TARGET 32u
@@ -278,6 +279,7 @@ ndk_status listener_create(struct ndk_adapter *a,
 			   struct ndk_listener **listener);
 ndk_status connector_create(struct ndk_adapter *a, ndk_fn_create_completion completion,
 			    void *context, struct ndk_connector **connector);
+void listener_free_all(struct adapter *ad);
 
 /* mr.c: MRs, and the PD's pools of pre-created ones */
 ndk_status mr_create(struct ndk_pd *p, bool fast_register, ndk_fn_create_completion completion,
