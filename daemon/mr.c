@@ -58,6 +58,27 @@ mr_flags_valid(uint64_t flags)
 	return !(flags & MRT_ACCESS_REMOTE_WRITE) || (flags & MRT_ACCESS_LOCAL_WRITE);
 }
 
+/*
+ * The entry's fields are written (not yet usable); the provider does its
+ * part, then the entry takes 'state' under a new variant: no token handed
+ * out before names it.
+ */
+static ndk_status
+mr_enable(struct client *c, struct ectx *x, struct obj *mr, uint8_t state)
+{
+	struct mrt_entry *e = mrt_entry(x->mrt, mr->mr_index);
+	ndk_status st = x->prov->ops.mr_register(x, c, mr->mr_index);
+
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
+	mrt_write_begin(e);
+	e->variant++;
+	e->state = state;
+	mrt_write_end(e);
+	mr->registered = 1;
+	return NDK_STATUS_SUCCESS;
+}
+
 ndk_status
 dmr_register(struct client *c, struct ectx *x, uint32_t handle, uint64_t va, uint64_t length,
 	     uint64_t flags, uint64_t out[6])
@@ -90,14 +111,9 @@ dmr_register(struct client *c, struct ectx *x, uint32_t handle, uint64_t va, uin
 	e->length = length;
 	e->daemon_va = (uint64_t)(uintptr_t)(r->daemon_base + (va - r->client_base));
 	mrt_write_end(e);
-	st = x->prov->ops.mr_register(x, c, mr->mr_index);
+	st = mr_enable(c, x, mr, MRT_VALID);
 	if (st != NDK_STATUS_SUCCESS)
 		return st;
-	mrt_write_begin(e);
-	e->variant++;
-	e->state = MRT_VALID;
-	mrt_write_end(e);
-	mr->registered = 1;
 	c->registered_bytes += length;
 	out[0] = MRT_TOKEN(mr->mr_index, e->variant);
 	return NDK_STATUS_SUCCESS;
@@ -173,14 +189,9 @@ dmr_init_fr(struct client *c, struct ectx *x, uint32_t handle, uint64_t pages, u
 	e->access = remote ? (MRT_ACCESS_LOCAL_WRITE | MRT_ACCESS_REMOTE | MRT_ACCESS_READ_SINK)
 			   : (MRT_ACCESS_LOCAL_WRITE | MRT_ACCESS_READ_SINK);
 	mrt_write_end(e);
-	st = x->prov->ops.mr_register(x, c, mr->mr_index);
+	st = mr_enable(c, x, mr, MRT_INVALID);
 	if (st != NDK_STATUS_SUCCESS)
 		return st;
-	mrt_write_begin(e);
-	e->variant++;
-	e->state = MRT_INVALID;
-	mrt_write_end(e);
-	mr->registered = 1;
 	out[0] = MRT_TOKEN(mr->mr_index, e->variant);
 	return NDK_STATUS_SUCCESS;
 }

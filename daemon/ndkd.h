@@ -244,8 +244,16 @@ void channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_
 
 /* obj.c: the client's object table. Handle 0 is never valid. */
 uint32_t obj_new(struct client *c, uint8_t type, void *ptr);
-struct obj *obj_lookup(struct client *c, uint32_t handle, uint8_t type);
 void obj_delete(struct client *c, uint32_t handle);
+
+/* The client's object of this type named by handle, or NULL (inline: every work request asks). */
+static inline struct obj *
+obj_lookup(struct client *c, uint32_t h, uint8_t type)
+{
+	if (h == 0 || h >= c->obj_hw || c->objs[h].type != type)
+		return NULL;
+	return &c->objs[h];
+}
 
 /* region.c: the region holding [va, va + length), or NULL. Engine side. */
 const struct region *region_find(const struct client *c, uint64_t va, uint64_t length,

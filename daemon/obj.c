@@ -23,14 +23,6 @@ obj_new(struct client *c, uint8_t type, void *ptr)
 	return h;
 }
 
-struct obj *
-obj_lookup(struct client *c, uint32_t h, uint8_t type)
-{
-	if (h == 0 || h >= c->obj_hw || c->objs[h].type != type)
-		return NULL;
-	return &c->objs[h];
-}
-
 void
 obj_delete(struct client *c, uint32_t h)
 {
