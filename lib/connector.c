@@ -121,8 +121,13 @@ listener_free(struct listener *l)
 void
 listener_free_all(struct adapter *ad)
 {
-	while (ad->listeners != NULL)
-		listener_free(ad->listeners);
+	struct listener *l = ad->listeners, *next;
+
+	for (; l != NULL; l = next) {
+		next = l->next;
+		free(l);
+	}
+	ad->listeners = NULL;
 }
 
 static void
