@@ -299,7 +299,7 @@ fr_map_pages(const struct client *c, const uint64_t *va, uint32_t n, uint64_t *o
 
 ndk_status
 dmr_fast_register(struct client *c, struct ectx *x, struct dqp *qp, const struct ndk_abi_wqe *h,
-		  const uint64_t *va, uint32_t wr_id, uint32_t *token)
+		  const uint64_t *va, uint32_t wr_id)
 {
 	struct obj *o = obj_lookup(c, h->mr_handle, OBJ_MR);
 	struct mrt_entry *e;
@@ -315,6 +315,10 @@ dmr_fast_register(struct client *c, struct ectx *x, struct dqp *qp, const struct
 	    h->length == 0 || h->length > (uint64_t)h->page_count * PAGE - h->fbo ||
 	    h->remote_addr == 0 || h->remote_addr % PAGE != h->fbo ||
 	    h->remote_addr + h->length < h->remote_addr)
+		return NDK_STATUS_INVALID_PARAMETER;
+	/* the client names the next token: this MR's, under a variant not in use now */
+	if (MRT_TOKEN_INDEX(h->remote_token) != o->mr_index ||
+	    MRT_TOKEN_VARIANT(h->remote_token) == e->variant)
 		return NDK_STATUS_INVALID_PARAMETER;
 	access = fr_access(h->flags);
 	/* remote access on an MR initialised without it (NDK: ACCESS_VIOLATION) */
@@ -342,11 +346,21 @@ dmr_fast_register(struct client *c, struct ectx *x, struct dqp *qp, const struct
 	e->va = h->remote_addr;
 	e->length = h->length;
 	e->access = access;
-	e->variant++; /* the key rotates: the token before this one is dead */
+	e->variant = (uint8_t)MRT_TOKEN_VARIANT(h->remote_token); /* the token before is dead */
 	e->state = MRT_VALID;
 	mrt_write_end(e);
-	*token = MRT_TOKEN(o->mr_index, e->variant);
 	return st;
+}
+
+uint64_t
+dmr_fr_failed(struct client *c, struct ectx *x, const struct ndk_abi_wqe *h)
+{
+	struct obj *o = obj_lookup(c, h->mr_handle, OBJ_MR);
+
+	if (o == NULL || o->mr_kind != NDK_ABI_MR_KIND_FASTREG)
+		return 0;
+	return (uint64_t)h->remote_token << 32 |
+	       MRT_TOKEN(o->mr_index, mrt_entry(x->mrt, o->mr_index)->variant);
 }
 
 ndk_status

@@ -41,11 +41,18 @@ void dmr_release_all(struct client *c, struct ectx *x, uint32_t pd);
 
 /*
  * A FAST_REGISTER work request on qp: h is its first slot, pages its page
- * array (both copied out of shared memory). The new token in *token.
+ * array (both copied out of shared memory). SUCCESS (or PENDING) when the
+ * MR now answers to the token h names.
  */
 ndk_status dmr_fast_register(struct client *c, struct ectx *x, struct dqp *qp,
-			     const struct ndk_abi_wqe *h, const uint64_t *pages, uint32_t wr_id,
-			     uint32_t *token);
+			     const struct ndk_abi_wqe *h, const uint64_t *pages, uint32_t wr_id);
+/*
+ * The type-specific output of a FAST_REGISTER result that did not succeed
+ * (refused, or cancelled): the token the request named << 32 | the MR's
+ * token in force, so libndk can put back what the app sees. 0 when h names
+ * no fast-register MR of c.
+ */
+uint64_t dmr_fr_failed(struct client *c, struct ectx *x, const struct ndk_abi_wqe *h);
 /* An INVALIDATE work request on qp for the fast-register MR 'handle'. */
 ndk_status dmr_invalidate(struct client *c, struct ectx *x, struct dqp *qp, uint32_t handle,
 			  uint32_t wr_id);

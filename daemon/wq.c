@@ -137,7 +137,6 @@ wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w,
 	   struct ndk_abi_result *res)
 {
 	struct wq_op op;
-	uint32_t token = 0;
 	ndk_status st;
 
 	st = wq_check(qp, w);
@@ -145,8 +144,9 @@ wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w,
 		return st;
 	switch (w->h.opcode) {
 	case NDK_ABI_WR_FAST_REGISTER:
-		st = dmr_fast_register(c, x, qp, &w->h, w->pages, wr_id, &token);
-		res->type_specific = token;
+		st = dmr_fast_register(c, x, qp, &w->h, w->pages, wr_id);
+		/* NDK: the new token is the result's type-specific output */
+		res->type_specific = w->h.remote_token;
 		return st;
 	case NDK_ABI_WR_INVALIDATE:
 		return dmr_invalidate(c, x, qp, w->h.mr_handle, wr_id);
@@ -284,6 +284,8 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
 			    res.status != NDK_STATUS_CONNECTION_INVALID)
 				wq_error(x, qp);
 		}
+		if (res.status != NDK_STATUS_SUCCESS && w.h.opcode == NDK_ABI_WR_FAST_REGISTER)
+			res.type_specific = dmr_fr_failed(c, x, &w.h);
 		if (!pend_empty(qp)) {
 			pend_push(qp, &res, silent, true); /* behind a PENDING one */
 		} else if (res.status != NDK_STATUS_SUCCESS || !silent) {

@@ -165,6 +165,7 @@ free_adapter(struct adapter *ad)
 	pd_free_all(ad);
 	cq_free_all(ad);
 	listener_free_all(ad);
+	mr_ids_fini(ad);
 	mem_fini(ad);
 	if (ad->event_fd >= 0)
 		close(ad->event_fd);

@@ -64,17 +64,19 @@ cq_free_all(struct adapter *ad)
 	}
 }
 
-/* A FAST_REGISTER result tells the MR its new token (the cookie names the MR). */
+/*
+ * A fast register that did not happen leaves the MR with the token it had:
+ * ndkd says which (type-specific output: the token the request named << 32
+ * | the one in force). Only if the app has not posted another since.
+ */
 static void
-note_fast_register(const struct ndk_abi_result *r)
+fast_register_failed(struct adapter *ad, struct ndk_abi_result *r)
 {
-	struct mr *mr = (struct mr *)(uintptr_t)r->cookie;
+	struct mr *mr = mr_by_id(ad, r->cookie);
 
-	if (r->type != NDK_ABI_RESULT_FAST_REGISTER || mr == NULL)
-		return;
-	/* a failed fast register leaves the mapping, and so the token, as they were */
-	if (r->status == NDK_STATUS_SUCCESS)
+	if (mr != NULL && r->type_specific != 0 && mr->token == (uint32_t)(r->type_specific >> 32))
 		mr->token = (uint32_t)r->type_specific;
+	r->type_specific = (uint32_t)r->type_specific;
 }
 
 static uint32_t
@@ -93,7 +95,8 @@ cq_reap(struct cq *cq, struct ndk_result *res, struct ndk_result_ex *res_ex, uin
 		struct ndk_abi_result r;
 
 		memcpy(&r, ndk_ring_cons_next(&cq->ring), sizeof(r));
-		note_fast_register(&r);
+		if (r.type == NDK_ABI_RESULT_FAST_REGISTER && r.status != NDK_STATUS_SUCCESS)
+			fast_register_failed(cq->ad, &r);
 		if (res_ex != NULL) {
 			res_ex[i] = (struct ndk_result_ex){
 				.status = r.status,

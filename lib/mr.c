@@ -22,6 +22,70 @@ to_mr(struct ndk_mr *m)
 	return (struct mr *)m;
 }
 
+/*
+ * Work-request results name MRs by id, checked against a generation, so a
+ * result reaped after its MR closed finds nothing instead of freed memory.
+ */
+static bool
+id_get(struct adapter *ad, struct mr *mr)
+{
+	uint32_t slot;
+
+	if (ad->mr_id_free == 0) {
+		uint32_t n = ad->n_mr_ids ? 2 * ad->n_mr_ids : 64, i;
+		struct mr_id *ids = realloc(ad->mr_ids, n * sizeof(*ids));
+
+		if (ids == NULL)
+			return false;
+		for (i = ad->n_mr_ids; i < n; i++)
+			ids[i] = (struct mr_id){ .next_free = i + 1 < n ? i + 2 : 0 };
+		ad->mr_id_free = ad->n_mr_ids + 1;
+		ad->mr_ids = ids;
+		ad->n_mr_ids = n;
+	}
+	slot = ad->mr_id_free - 1;
+	ad->mr_id_free = ad->mr_ids[slot].next_free;
+	ad->mr_ids[slot].mr = mr;
+	mr->id_slot = slot;
+	return true;
+}
+
+static void
+id_put(struct adapter *ad, struct mr *mr)
+{
+	struct mr_id *id = &ad->mr_ids[mr->id_slot];
+
+	id->mr = NULL;
+	id->gen++;
+	id->next_free = ad->mr_id_free;
+	ad->mr_id_free = mr->id_slot + 1;
+}
+
+uint64_t
+mr_id(const struct mr *mr)
+{
+	return (uint64_t)mr->pd->ad->mr_ids[mr->id_slot].gen << 32 | mr->id_slot;
+}
+
+struct mr *
+mr_by_id(struct adapter *ad, uint64_t id)
+{
+	uint32_t slot = (uint32_t)id;
+
+	if (slot >= ad->n_mr_ids || ad->mr_ids[slot].gen != (uint32_t)(id >> 32))
+		return NULL;
+	return ad->mr_ids[slot].mr;
+}
+
+void
+mr_ids_fini(struct adapter *ad)
+{
+	free(ad->mr_ids);
+	ad->mr_ids = NULL;
+	ad->n_mr_ids = 0;
+	ad->mr_id_free = 0;
+}
+
 static struct mr *
 mr_new(struct pd *pd, uint32_t handle, bool fast_register)
 {
@@ -29,6 +93,10 @@ mr_new(struct pd *pd, uint32_t handle, bool fast_register)
 
 	if (mr == NULL)
 		return NULL;
+	if (!id_get(pd->ad, mr)) {
+		free(mr);
+		return NULL;
+	}
 	mr->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };
 	mr->pub.header.object_type = NDK_OBJECT_TYPE_MR;
 	mr->pub.dispatch = &mr_dispatch;
@@ -46,6 +114,7 @@ mr_new(struct pd *pd, uint32_t handle, bool fast_register)
 void
 mr_free(struct mr *mr)
 {
+	id_put(mr->pd->ad, mr);
 	if (mr->prev != NULL)
 		mr->prev->next = mr->next;
 	else

@@ -52,6 +52,7 @@ struct lregion {
 
 struct arena;
 struct adapter;
+struct mr_id;
 
 /*
  * What PDs, CQs and listeners share (lobj.c): ndkd's handle, the holds
@@ -103,8 +104,12 @@ struct adapter {
 	struct cq *cqs;		    /* likewise for CQs */
 	struct listener *listeners; /* and listeners */
 	int event_fd;		    /* kicked by ndkd for armed CQs; -1 until first needed */
-	uint32_t parked;  /* requests ndkd holds until another app acts (see connector.c) */
-	uint32_t n_armed; /* CQs armed and not yet notified */
+	uint32_t parked; /* requests ndkd holds until another app acts (see connector.c) */
+	/* MRs by id, for results that name one (mr.c): never a raw pointer */
+	struct mr_id *mr_ids;
+	uint32_t n_mr_ids;
+	uint32_t mr_id_free; /* free list head + 1; 0: none */
+	uint32_t n_armed;    /* CQs armed and not yet notified */
 };
 
 #define PD_POOL_TARGET 32u
@@ -145,6 +150,7 @@ struct mr {
 	struct ndk_mr pub;
 	struct pd *pd;
 	uint32_t handle;
+	uint32_t id_slot; /* in the adapter's MR ids (mr.c) */
 	uint32_t token;
 	uint32_t token_before; /* to restore when a request fails */
 	bool fast_register;
@@ -282,6 +288,15 @@ ndk_status connector_create(struct ndk_adapter *a, ndk_fn_create_completion comp
 void listener_free_all(struct adapter *ad);
 
 /* mr.c: MRs, and the PD's pools of pre-created ones */
+struct mr_id {
+	struct mr *mr;
+	uint32_t gen;
+	uint32_t next_free;
+};
+/* An MR's id: its slot | generation << 32; a closed MR's id finds nothing. */
+uint64_t mr_id(const struct mr *mr);
+struct mr *mr_by_id(struct adapter *ad, uint64_t id);
+void mr_ids_fini(struct adapter *ad);
 ndk_status mr_create(struct ndk_pd *p, bool fast_register, ndk_fn_create_completion completion,
 		     void *context, struct ndk_mr **mr);
 void mr_free(struct mr *mr);

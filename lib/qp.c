@@ -188,11 +188,15 @@ qp_fast_register(struct ndk_qp *q, void *ctx, struct ndk_mr *m, uint32_t page_co
 		.length = length,
 		.page_count = page_count,
 		.fbo = fbo,
-		.cookie = (uint64_t)(uintptr_t)mr,
+		.cookie = mr != NULL ? mr_id(mr) : 0,
 	};
+	uint32_t next;
+	ndk_status st;
 
-	if (mr == NULL || !mr->fast_register || mr->pd != qp->pd || (flags & ~allowed) != 0 ||
-	    pages == NULL || page_count == 0 || page_count > qp->pd->ad->info.frmr_page_count) {
+	/* an MR not initialised yet has no token to move on from */
+	if (mr == NULL || !mr->fast_register || mr->token == 0 || mr->pd != qp->pd ||
+	    (flags & ~allowed) != 0 || pages == NULL || page_count == 0 ||
+	    page_count > qp->pd->ad->info.frmr_page_count) {
 		sq_publish(qp);
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
@@ -201,7 +205,16 @@ qp_fast_register(struct ndk_qp *q, void *ctx, struct ndk_mr *m, uint32_t page_co
 		sq_publish(qp);
 		return NDK_STATUS_ACCESS_VIOLATION;
 	}
-	return sq_post(qp, &h, pages, page_count * sizeof(pages[0]), flags);
+	/*
+	 * The next token is ours to pick (the variant moves on), so it is the
+	 * MR's as soon as this returns, with or without a result to read.
+	 */
+	next = (mr->token & ~0xffu) | ((mr->token + 1) & 0xffu);
+	h.remote_token = next;
+	st = sq_post(qp, &h, pages, page_count * sizeof(pages[0]), flags);
+	if (st == NDK_STATUS_SUCCESS)
+		mr->token = next;
+	return st;
 }
 
 static ndk_status

@@ -10,6 +10,7 @@
 
 static struct efx f;
 static uint32_t pd, priv, mr, token, fr, fr_token;
+static uint32_t fr_now; /* the FR MR's token as the client knows it */
 
 static bool
 resolve(uint32_t tok, uint64_t addr, uint64_t len, uint8_t access, bool remote,
@@ -46,6 +47,7 @@ setup(void)
 	fr = (uint32_t)out[0];
 	CHECK_STATUS(dmr_init_fr(&f.c, &f.x, fr, 16, 1, out), NDK_STATUS_SUCCESS);
 	fr_token = (uint32_t)out[0];
+	fr_now = fr_token;
 }
 
 static void
@@ -104,9 +106,12 @@ test_privileged(void)
 	      "remote read bit refused");
 }
 
-/* Fast register count pages at 0x7000000000 + 100 (any aligned address is the app's to pick). */
+/*
+ * Fast register count pages at 0x7000000000 + 100 (any aligned address is
+ * the app's to pick), naming the next token as libndk does.
+ */
 static ndk_status
-fast_register(const uint64_t *pages, uint32_t count, uint32_t *tok)
+fast_register_as(const uint64_t *pages, uint32_t count, uint32_t next, uint32_t *tok)
 {
 	struct dqp qp = { .pd = pd, .client = &f.c };
 	struct ndk_abi_wqe h = {
@@ -117,9 +122,20 @@ fast_register(const uint64_t *pages, uint32_t count, uint32_t *tok)
 		.length = (uint64_t)count * PAGE - 200,
 		.page_count = count,
 		.fbo = 100,
+		.remote_token = next,
 	};
+	ndk_status st = dmr_fast_register(&f.c, &f.x, &qp, &h, pages, 0);
 
-	return dmr_fast_register(&f.c, &f.x, &qp, &h, pages, 0, tok);
+	*tok = st == NDK_STATUS_SUCCESS ? next : 0;
+	if (st == NDK_STATUS_SUCCESS)
+		fr_now = next;
+	return st;
+}
+
+static ndk_status
+fast_register(const uint64_t *pages, uint32_t count, uint32_t *tok)
+{
+	return fast_register_as(pages, count, (fr_now & ~0xffu) | ((fr_now + 1) & 0xffu), tok);
 }
 
 static void
@@ -133,6 +149,15 @@ test_fast_register(void)
 
 	CHECK(!resolve(fr_token, 0x7000000000ull + 100, 16, 0, false, out, &n),
 	      "initialised, not registered: nothing");
+	/* the variant in use now, or another MR's index: refused */
+	CHECK_STATUS(fast_register_as(pages, 3, fr_token, &tok), NDK_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(fast_register_as(pages, 3, token + 1, &tok), NDK_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(
+		fast_register_as(pages, 3, (fr_token & ~0xffu) | ((fr_token + 7) & 0xffu), &tok),
+		NDK_STATUS_SUCCESS);
+	CHECK(tok == ((fr_token & ~0xffu) | ((fr_token + 7) & 0xffu)),
+	      "the token the client named is the MR's now");
+	CHECK_STATUS(dmr_invalidate(&f.c, &f.x, &qp, fr, 0), NDK_STATUS_SUCCESS);
 	CHECK_STATUS(fast_register(pages, 3, &tok), NDK_STATUS_SUCCESS);
 	CHECK(tok != 0 && tok != old, "the token rotated");
 	CHECK(resolve(tok, 0x7000000000ull + 100, 3 * PAGE - 200, MRT_ACCESS_REMOTE_WRITE, true,

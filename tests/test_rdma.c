@@ -365,6 +365,107 @@ test_fast_register_ordering(void)
  * in turn), and a bad last page on an MR that is not VALID: refused, the
  * old token stays dead, and the next good request maps every page right.
  */
+/*
+ * NDK: after NdkFastRegister the token is available from
+ * NdkGetRemoteTokenFromMr. It is the moment the call returns, with
+ * SILENT_SUCCESS too (no result ever comes), and before any result is read.
+ */
+static void
+test_fast_register_token_at_post(void)
+{
+	struct side a, b;
+	struct ndk_mr *fr = NULL;
+	ndk_logical_address page;
+	struct ndk_result_ex r;
+	struct ndk_sge rsge, ssge;
+	uint32_t t0, t1, t2, got = 0;
+
+	CHECK(pair_open(&a, &b, 0), "pair");
+	CHECK_STATUS(sync_mr(b.ad, b.pd, true, &fr), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(sync_init_fr(b.ad, fr, 1, true), NDK_STATUS_SUCCESS);
+	page = (uintptr_t)b.buf;
+	t0 = ndk_mr_get_remote_token(fr);
+	rsge = (struct ndk_sge){ .virtual_address = a.buf + 4096,
+				 .length = 4,
+				 .memory_region_token = a.token };
+	CHECK_STATUS(ndk_qp_receive(a.qp, NULL, &rsge, 1), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(
+		ndk_qp_fast_register(b.qp, NULL, fr, 1, &page, 0, 4096, (void *)0x8000000000ull,
+				     NDK_OP_FLAG_ALLOW_REMOTE_WRITE | NDK_OP_FLAG_SILENT_SUCCESS),
+		NDK_STATUS_SUCCESS);
+	t1 = ndk_mr_get_remote_token(fr);
+	CHECK(t1 != 0 && t1 != t0 && (t1 >> 8) == (t0 >> 8), "a new token at once (silent)");
+	/* the usual hand-over: a send behind the fast register carries the token */
+	ssge = (struct ndk_sge){ .virtual_address = &t1, .length = 4 };
+	CHECK_STATUS(ndk_qp_send(b.qp, NULL, &ssge, 1, NDK_OP_FLAG_INLINE), NDK_STATUS_SUCCESS);
+	r = side_result(&b);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.type == NDK_OP_TYPE_SEND,
+	      "the send is the first result (the fast register was silent)");
+	CHECK_STATUS(side_result(&a).status, NDK_STATUS_SUCCESS);
+	memcpy(&got, a.buf + 4096, 4);
+	CHECK(got == t1, "the peer has the token");
+	memset(a.buf, 0x5a, 64);
+	r = side_rdma(&a, true, 0, 64, a.token, 0x8000000000ull, got);
+	CHECK_STATUS(r.status, NDK_STATUS_SUCCESS);
+	CHECK(b.buf[0] == 0x5a && b.buf[63] == 0x5a, "the write landed through it");
+
+	CHECK_STATUS(ndk_qp_invalidate(b.qp, NULL, fr, NDK_OP_FLAG_SILENT_SUCCESS),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_qp_fast_register(b.qp, NULL, fr, 1, &page, 0, 4096,
+					  (void *)0x8000000000ull, NDK_OP_FLAG_ALLOW_REMOTE_WRITE),
+		     NDK_STATUS_SUCCESS);
+	t2 = ndk_mr_get_remote_token(fr);
+	CHECK(t2 != t1 && t2 != t0, "and again before its result is read");
+	r = side_result(&b);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.type == NDK_OP_TYPE_FAST_REGISTER &&
+		      r.type_specific_completion_output == t2,
+	      "the result names the same token");
+	CHECK_STATUS(side_rdma(&a, true, 0, 8, a.token, 0x8000000000ull, t2).status,
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(sync_close_mr(b.ad, fr), NDK_STATUS_SUCCESS);
+	side_close(&a);
+	side_close(&b);
+}
+
+/*
+ * A fast register's result read after its MR was closed: the result names
+ * the MR by a checked id, so nothing is written through a freed object
+ * (ASan would say so: this test runs in build-asan too).
+ */
+static void
+test_fast_register_result_after_close(void)
+{
+	struct side a, b;
+	struct ndk_mr *fr = NULL;
+	ndk_logical_address page;
+	struct ndk_result_ex r;
+	int i;
+
+	CHECK(pair_open(&a, &b, 0), "pair");
+	page = (uintptr_t)b.buf;
+	for (i = 0; i < 2; i++) {
+		CHECK_STATUS(sync_mr(b.ad, b.pd, true, &fr), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(sync_init_fr(b.ad, fr, 1, true), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(ndk_qp_fast_register(b.qp, NULL, fr, 1, &page, 0, 4096,
+						  (void *)0x8000000000ull,
+						  NDK_OP_FLAG_ALLOW_REMOTE_WRITE),
+			     NDK_STATUS_SUCCESS);
+		if (i == 1)
+			CHECK_STATUS(ndk_qp_invalidate(b.qp, NULL, fr, 0), NDK_STATUS_SUCCESS);
+		/* closed before its results are read (a second MR may reuse its memory) */
+		CHECK_STATUS(sync_close_mr(b.ad, fr), NDK_STATUS_SUCCESS);
+		r = side_result(&b);
+		CHECK(r.type == NDK_OP_TYPE_FAST_REGISTER,
+		      "the fast register's result still comes");
+		if (i == 1)
+			side_result(&b);
+		if (r.status != NDK_STATUS_SUCCESS)
+			CHECK(pair_reset(&a, &b), "reset");
+	}
+	side_close(&a);
+	side_close(&b);
+}
+
 static void
 test_fast_register_two_regions(void)
 {
@@ -841,6 +942,8 @@ main(void)
 	RUN(test_inline);
 	RUN(test_access_checks);
 	RUN(test_fast_register_ordering);
+	RUN(test_fast_register_token_at_post);
+	RUN(test_fast_register_result_after_close);
 	RUN(test_fast_register_two_regions);
 	RUN(test_peer_killed_mid_transfer);
 	RUN(test_initiator_killed_mid_transfer);

@@ -64,8 +64,11 @@ typedef ndk_status (*ndk_fn_bind)(struct ndk_qp *qp, void *request_context, stru
 /*
  * NDK_FN_FAST_REGISTER: map [base_va, base_va + length) onto page_count
  * logical pages (PAGE_SIZE each, first byte at fbo in page 0) with the
- * access the flags allow. The MR's token rotates: ndk_mr_get_remote_token()
- * returns the new one once the completion (type FAST_REGISTER) reports SUCCESS.
+ * access the flags allow. The MR's token moves to a new variant when this
+ * returns SUCCESS: ndk_mr_get_remote_token() returns it from then on (with
+ * SILENT_SUCCESS too); it works for the peer once the request has run (send
+ * it behind this request, or after its result). A failed request's result,
+ * once read, puts the token back to the one in force.
  */
 typedef ndk_status (*ndk_fn_fast_register)(struct ndk_qp *qp, void *request_context,
 					   struct ndk_mr *mr, uint32_t page_count,

@@ -22,7 +22,7 @@
 
 #define NDK_ABI_MAGIC	     0x4e444b44u /* "NDKD" */
 #define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
-#define NDK_ABI_VERSION	     3u
+#define NDK_ABI_VERSION	     4u
 
 #define NDK_ABI_CACHE_LINE 64u
 #define NDK_ABI_ENTRY_SIZE 64u
@@ -306,13 +306,19 @@ struct ndk_abi_wqe {
 	uint32_t flags;		  /* NDK_OP_FLAG_* */
 	uint64_t request_context; /* the app's, echoed in the result */
 	uint64_t remote_addr;	  /* READ, WRITE; FAST_REGISTER: base virtual address */
-	uint32_t remote_token;	  /* READ, WRITE, SEND_INVALIDATE */
-	uint32_t mr_handle;	  /* FAST_REGISTER, INVALIDATE */
-	uint64_t length;	  /* FAST_REGISTER; INLINE: bytes of data */
-	uint64_t page_array;	  /* FAST_REGISTER: address of page_count logical addresses */
-	uint32_t page_count;	  /* FAST_REGISTER */
-	uint32_t fbo;		  /* FAST_REGISTER: first byte offset */
-	uint64_t cookie;	  /* the library's, echoed in the result */
+	/*
+	 * READ, WRITE, SEND_INVALIDATE: the peer's token. FAST_REGISTER: the
+	 * MR's token from this request on, chosen by the client (the MR's
+	 * index, a variant other than its current one), so the app has it the
+	 * moment it posts, as ibv_inc_rkey gives verbs consumers theirs.
+	 */
+	uint32_t remote_token;
+	uint32_t mr_handle;  /* FAST_REGISTER, INVALIDATE */
+	uint64_t length;     /* FAST_REGISTER; INLINE: bytes of data */
+	uint64_t page_array; /* FAST_REGISTER: address of page_count logical addresses */
+	uint32_t page_count; /* FAST_REGISTER */
+	uint32_t fbo;	     /* FAST_REGISTER: first byte offset */
+	uint64_t cookie;     /* the library's, echoed in the result */
 };
 _Static_assert(sizeof(struct ndk_abi_wqe) == NDK_ABI_ENTRY_SIZE, "wqe size");
 
