@@ -677,6 +677,58 @@ test_send_receive_ping_pong(void)
 	close(down[1]);
 }
 
+/*
+ * A send waiting for its receiver, and requests queued behind it: flush and
+ * close complete every one of them (CANCELLED), as NDK says they do.
+ */
+static void
+test_flush_and_close_complete_waiting_sends(void)
+{
+	struct side a, b;
+	struct ndk_sge out;
+	struct ndk_result_ex r;
+	int i;
+
+	CHECK(pair_open(&a, &b, NDK_MR_FLAG_ALLOW_REMOTE_WRITE), "pair");
+	out = (struct ndk_sge){ .virtual_address = a.buf,
+				.length = 100,
+				.memory_region_token = a.token };
+	CHECK_STATUS(ndk_qp_send(a.qp, (void *)1, &out, 1, 0), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_qp_write(a.qp, (void *)2, &out, 1, (uintptr_t)b.buf, b.token, 0),
+		     NDK_STATUS_SUCCESS);
+	for (i = 0; i < 20000; i++)
+		ndk_adapter_progress(a.ad, 0);
+	CHECK(ndk_cq_get_results_ex(a.cq, &r, 1) == 0, "the send waits, and the write behind it");
+	ndk_qp_flush(a.qp);
+	r = side_result(&a);
+	CHECK(r.status == NDK_STATUS_CANCELLED && r.request_context == (void *)1 &&
+		      r.type == NDK_OP_TYPE_SEND,
+	      "flush: the waiting send completes CANCELLED (%s)", ndk_status_str(r.status));
+	r = side_result(&a);
+	CHECK(r.status == NDK_STATUS_CANCELLED && r.request_context == (void *)2,
+	      "then the write behind it (%s)", ndk_status_str(r.status));
+
+	/* close instead of flush: the same, before the close completes */
+	CHECK(pair_reset(&a, &b), "reset");
+	CHECK_STATUS(ndk_qp_send(a.qp, (void *)3, &out, 1, 0), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_qp_write(a.qp, (void *)4, &out, 1, (uintptr_t)b.buf, b.token, 0),
+		     NDK_STATUS_SUCCESS);
+	for (i = 0; i < 20000; i++)
+		ndk_adapter_progress(a.ad, 0);
+	CHECK_STATUS(sync_close_qp(a.ad, a.qp), NDK_STATUS_SUCCESS);
+	a.qp = NULL;
+	CHECK(ndk_cq_get_results_ex(a.cq, &r, 1) == 1 && r.status == NDK_STATUS_CANCELLED &&
+		      r.request_context == (void *)3,
+	      "close: the waiting send completed CANCELLED (%s)", ndk_status_str(r.status));
+	CHECK(ndk_cq_get_results_ex(a.cq, &r, 1) == 1 && r.status == NDK_STATUS_CANCELLED &&
+		      r.request_context == (void *)4,
+	      "and the write behind it");
+	/* the receiver never got a receive posted: nothing reached it, nothing is stuck */
+	CHECK(ndk_cq_get_results_ex(b.cq, &r, 1) == 0, "nothing at the receiver");
+	side_close(&a);
+	side_close(&b);
+}
+
 static void
 test_send_receive_rules(void)
 {
@@ -938,6 +990,7 @@ main(void)
 	RUN(test_write_read_two_processes);
 	RUN(test_send_receive_ping_pong);
 	RUN(test_send_receive_rules);
+	RUN(test_flush_and_close_complete_waiting_sends);
 	RUN(test_cq_arm_and_notify);
 	RUN(test_inline);
 	RUN(test_access_checks);

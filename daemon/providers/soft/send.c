@@ -123,18 +123,21 @@ soft_collect(struct ectx *x)
 }
 
 void
-soft_send_orphan(struct ectx *x, struct dqp *qp)
+soft_send_cancel(struct ectx *x, struct dqp *qp)
 {
 	struct soft_qp *s = soft_qp(qp);
 	struct send_msg *m = s->send;
-	uint32_t expect = SEND_INFLIGHT;
+	uint32_t expect = SEND_INFLIGHT, wr_id = s->send_wr;
 
 	if (m == NULL)
 		return;
 	inflight_unlink(x->prov_engine, s);
+	/* the receiver may still hold it: it frees an orphan when it gets to it */
 	if (!atomic_compare_exchange_strong_explicit(&m->state, &expect, SEND_ORPHANED,
 						     memory_order_acq_rel, memory_order_acquire))
 		free(m); /* already done: ours to free */
+	/* NDK: flush and close complete every outstanding request */
+	wq_complete(x, qp, wr_id, NDK_STATUS_CANCELLED, 0);
 }
 
 void

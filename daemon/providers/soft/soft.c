@@ -188,15 +188,16 @@ soft_qp_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 static void
 soft_qp_error(struct ectx *x, struct dqp *qp)
 {
-	(void)x;
+	soft_send_cancel(x, qp);
 	soft_pending_fail(qp);
 }
 
 static void
 soft_qp_destroy(struct ectx *x, struct dqp *qp)
 {
-	soft_send_orphan(x, qp);
-	soft_pending_fail(qp);
+	/* qp_error came first: nothing is on its way, nothing waits */
+	(void)x;
+	(void)qp;
 }
 
 static ndk_status

@@ -95,7 +95,7 @@ void soft_deliver_pending(struct ectx *x, struct dqp *qp);
 unsigned int soft_collect(struct ectx *x);
 /* qp went to error: sends waiting on it fail. */
 void soft_pending_fail(struct dqp *qp);
-/* qp goes: let go of its send on the way. */
-void soft_send_orphan(struct ectx *x, struct dqp *qp);
+/* qp is flushed or goes: its send on the way completes CANCELLED, whatever its receiver does. */
+void soft_send_cancel(struct ectx *x, struct dqp *qp);
 
 #endif /* NDKD_SOFT_H */
