@@ -169,13 +169,28 @@ pend_empty(const struct dqp *qp)
 }
 
 static void
-pend_push(struct dqp *qp, const struct ndk_abi_result *res, bool silent, bool done)
+pend_push(struct dqp *qp, const struct ndk_abi_result *res, bool silent, bool done,
+	  uint32_t sq_start)
 {
 	struct wq_pending *p = &qp->pend[qp->pend_tail++ & qp->pend_mask];
 
 	p->res = *res;
 	p->silent = silent;
 	p->done = done;
+	p->sq_start = sq_start;
+}
+
+/*
+ * Hand the SQ's slots back up to the first work request without a result
+ * yet. The client's library reads what lies beyond as outstanding, should
+ * ndkd die: each gets exactly one result, ndkd's or the library's.
+ */
+static void
+sq_release(struct dqp *qp)
+{
+	ndk_ring_cons_release_to(&qp->sq,
+				 pend_empty(qp) ? qp->sq.local
+						: qp->pend[qp->pend_head & qp->pend_mask].sq_start);
 }
 
 /* Write the finished results at the head to the CQ, room permitting. True when any was written. */
@@ -213,6 +228,7 @@ wq_complete(struct ectx *x, struct dqp *qp, uint32_t wr_id, ndk_status status, u
 		wq_error(x, qp);
 	if (pend_flush(qp))
 		dcq_publish(qp->icq);
+	sq_release(qp);
 }
 
 void
@@ -236,7 +252,7 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
 	static _Thread_local struct wr w;
 	struct ndk_abi_result res;
 	unsigned int done = 0;
-	uint32_t avail, used = 0, ns, i;
+	uint32_t avail, used = 0, ns, i, start;
 	bool broken = false, wrote = false, silent;
 
 	if (!pend_empty(qp))
@@ -259,6 +275,7 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
 		for (i = 1; i < ns; i++)
 			memcpy((uint8_t *)&w.sge + (i - 1) * NDK_ABI_ENTRY_SIZE,
 			       ndk_ring_slot(&qp->sq, qp->sq.local + i), NDK_ABI_ENTRY_SIZE);
+		start = qp->sq.local;
 		qp->sq.local += ns;
 		used += ns;
 		memset(&res, 0, sizeof(res));
@@ -274,7 +291,7 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
 		} else {
 			res.status = wq_execute(c, x, qp, &w, qp->pend_tail, &res);
 			if (res.status == NDK_STATUS_PENDING) {
-				pend_push(qp, &res, silent, false);
+				pend_push(qp, &res, silent, false, start);
 				done++;
 				continue;
 			}
@@ -287,7 +304,7 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
 		if (res.status != NDK_STATUS_SUCCESS && w.h.opcode == NDK_ABI_WR_FAST_REGISTER)
 			res.type_specific = dmr_fr_failed(c, x, &w.h);
 		if (!pend_empty(qp)) {
-			pend_push(qp, &res, silent, true); /* behind a PENDING one */
+			pend_push(qp, &res, silent, true, start); /* behind a PENDING one */
 		} else if (res.status != NDK_STATUS_SUCCESS || !silent) {
 			memcpy(ndk_ring_prod_next(&qp->icq->ring), &res, sizeof(res));
 			wrote = true;
@@ -295,8 +312,9 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
 		done++;
 	}
 	if (done != 0 || wrote) {
+		/* results first, then the slots: a WR is never handed back without one */
 		dcq_publish(qp->icq);
-		ndk_ring_cons_release(&qp->sq);
+		sq_release(qp);
 	}
 	if (broken)
 		c->broken = true;

@@ -35,6 +35,7 @@ struct wr {
 /* A result waiting for the ones posted before it, or for its provider. */
 struct wq_pending {
 	struct ndk_abi_result res;
+	uint32_t sq_start; /* its first slot: the SQ is handed back up to here only */
 	bool done;
 	bool silent; /* NDK_OP_FLAG_SILENT_SUCCESS */
 };

@@ -23,6 +23,27 @@ ndk_adapter_opts_init(struct ndk_adapter_opts *opts, size_t opts_size)
 	opts->opts_size = opts_size;
 }
 
+/*
+ * ndkd is gone. What it answered stays good (the rings keep it); every
+ * request it did not answer gets DEVICE_REMOVED now: control requests
+ * through their callbacks, work requests as results on their CQs, armed
+ * CQs a notification, closes waiting on it their callback.
+ */
+static uint32_t
+adapter_fail(struct adapter *ad)
+{
+	uint32_t n = req_fail_all(ad);
+
+	if (!ad->wrs_failed) {
+		ad->wrs_failed = true;
+		n += qp_fail_all(ad);
+		n += cq_notify_gone(ad);
+	}
+	if (ad->parked_objs != NULL)
+		lobj_resume_parked(ad);
+	return n;
+}
+
 static uint32_t
 adapter_progress(struct ndk_adapter *a, uint32_t max)
 {
@@ -31,16 +52,16 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 	uint32_t done;
 
 	if (ad->gone)
-		return 0;
+		return adapter_fail(ad); /* callbacks owed since ndkd went, if any */
 	if (ad->parked_objs != NULL)
 		lobj_resume_parked(ad);
-	/* only apps that armed a CQ pay for this read */
+	/* only apps that armed a CQ pay for this look (and learn at once that ndkd died) */
 	if (ad->n_armed != 0)
 		cq_notify(ad);
 	post_flush(ad);
 	done = req_reap(ad, max, &broken);
 	if (broken)
-		return done + req_fail_all(ad);
+		return done + adapter_fail(ad);
 	if (done != 0) {
 		ad->idle_polls = 0;
 		return done;
@@ -49,13 +70,14 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 	 * Nothing ready. Look at the socket now and then (a syscall, so not on
 	 * every call), and on every call once the daemon has said it is stopping.
 	 */
-	if (++ad->idle_polls % NDK_LIB_LIVENESS_EVERY != 0 && !req_daemon_stopping(ad))
+	if (!ad->hung_up && ++ad->idle_polls % NDK_LIB_LIVENESS_EVERY != 0 &&
+	    !req_daemon_stopping(ad))
 		return 0;
-	if (!channel_hung_up(ad))
+	if (!ad->hung_up && !channel_hung_up(ad))
 		return 0;
 	/* Completions the daemon wrote before it went are still good. */
 	done = req_reap(ad, 0, &broken);
-	return done + req_fail_all(ad);
+	return done + adapter_fail(ad);
 }
 
 static void
@@ -167,6 +189,8 @@ free_adapter(struct adapter *ad)
 	listener_free_all(ad);
 	mr_ids_fini(ad);
 	mem_fini(ad);
+	if (ad->wait_fd >= 0)
+		close(ad->wait_fd);
 	if (ad->event_fd >= 0)
 		close(ad->event_fd);
 	detach_channel(ad);
@@ -258,6 +282,7 @@ ndk_adapter_open(const char *socket_path, const struct ndk_adapter_opts *opts,
 		return NDK_STATUS_NO_MEMORY;
 	ad->sock = -1;
 	ad->event_fd = -1;
+	ad->wait_fd = -1;
 	pthread_mutex_init(&ad->mem_lock, NULL);
 	pthread_mutex_init(&ad->arena_lock, NULL);
 	st = attach_channel(socket_path, &o, ad);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -297,22 +298,71 @@ channel_set_event_fd(struct adapter *ad, int fd)
 	return sock_request(ad, NDK_ABI_SOCK_EVENTFD, fd, 0, 0, NULL);
 }
 
+/*
+ * What an app blocks on: an epoll fd over the eventfd ndkd kicks for armed
+ * CQs and over the socket, whose hang-up makes it readable when ndkd dies.
+ */
+static int
+wait_fd_create(struct adapter *ad, int efd)
+{
+	struct epoll_event kick = { .events = EPOLLIN, .data.fd = efd };
+	struct epoll_event gone = { .events = EPOLLRDHUP, .data.fd = ad->sock };
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (epoll_ctl(fd, EPOLL_CTL_ADD, efd, &kick) != 0 ||
+	    epoll_ctl(fd, EPOLL_CTL_ADD, ad->sock, &gone) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 ndk_adapter_event_fd(struct ndk_adapter *a)
 {
 	struct adapter *ad = to_adapter(a);
-	int fd;
+	int efd, wfd;
 
 	pthread_mutex_lock(&ad->mem_lock);
-	if (ad->event_fd < 0) {
-		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (fd >= 0 && channel_set_event_fd(ad, fd) != NDK_STATUS_SUCCESS) {
-			close(fd);
-			fd = -1;
+	if (ad->wait_fd < 0) {
+		efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		wfd = efd >= 0 ? wait_fd_create(ad, efd) : -1;
+		if (wfd >= 0 && channel_set_event_fd(ad, efd) == NDK_STATUS_SUCCESS) {
+			ad->event_fd = efd;
+			ad->wait_fd = wfd;
+		} else {
+			if (wfd >= 0)
+				close(wfd);
+			if (efd >= 0)
+				close(efd);
 		}
-		ad->event_fd = fd;
 	}
-	fd = ad->event_fd;
+	wfd = ad->wait_fd;
 	pthread_mutex_unlock(&ad->mem_lock);
-	return fd;
+	return wfd;
+}
+
+bool
+channel_wait_events(struct adapter *ad, bool *hung_up)
+{
+	struct epoll_event ev[2];
+	bool kicked = false;
+	uint64_t v;
+	int n, i;
+
+	n = epoll_wait(ad->wait_fd, ev, 2, 0);
+	for (i = 0; i < n; i++) {
+		if (ev[i].data.fd == ad->event_fd) {
+			kicked = true;
+			/* drain the counter; which CQ fired is in the flags */
+			if (read(ad->event_fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: someone drained it first */
+			}
+		} else {
+			*hung_up = true;
+		}
+	}
+	return kicked;
 }

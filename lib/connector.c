@@ -125,6 +125,7 @@ listener_free_all(struct adapter *ad)
 
 	for (; l != NULL; l = next) {
 		next = l->next;
+		lobj_abandon(&l->o);
 		free(l);
 	}
 	ad->listeners = NULL;

@@ -50,6 +50,7 @@ cq_unlink_free(struct cq *cq)
 	if (cq->next != NULL)
 		cq->next->prev = cq->prev;
 	ndk_mem_free(&ad->pub, cq->mem);
+	free(cq->lost);
 	free(cq);
 }
 
@@ -60,6 +61,7 @@ cq_free_all(struct adapter *ad)
 
 	for (; cq != NULL; cq = next) {
 		next = cq->next;
+		lobj_abandon(&cq->o);
 		cq_unlink_free(cq);
 	}
 }
@@ -79,6 +81,40 @@ fast_register_failed(struct adapter *ad, struct ndk_abi_result *r)
 	r->type_specific = (uint32_t)r->type_specific;
 }
 
+static void
+give(const struct ndk_abi_result *r, struct ndk_result *res, struct ndk_result_ex *res_ex,
+     uint32_t i)
+{
+	if (res_ex != NULL) {
+		res_ex[i] = (struct ndk_result_ex){
+			.status = r->status,
+			.bytes_transferred = r->bytes,
+			.qp_context = (void *)(uintptr_t)r->qp_context,
+			.request_context = (void *)(uintptr_t)r->request_context,
+			.type = r->type,
+			.type_specific_completion_output = (uintptr_t)r->type_specific,
+		};
+	} else {
+		res[i] = (struct ndk_result){
+			.status = r->status,
+			.bytes_transferred = r->bytes,
+			.qp_context = (void *)(uintptr_t)r->qp_context,
+			.request_context = (void *)(uintptr_t)r->request_context,
+		};
+	}
+}
+
+/* After the ring: what ndkd never answered, once it is gone. */
+static uint32_t
+cq_reap_lost(struct cq *cq, struct ndk_result *res, struct ndk_result_ex *res_ex, uint32_t n)
+{
+	uint32_t i = 0;
+
+	while (i < n && cq->lost_read < cq->n_lost)
+		give(&cq->lost[cq->lost_read++], res, res_ex, i++);
+	return i;
+}
+
 static uint32_t
 cq_reap(struct cq *cq, struct ndk_result *res, struct ndk_result_ex *res_ex, uint32_t n)
 {
@@ -91,29 +127,15 @@ cq_reap(struct cq *cq, struct ndk_result *res, struct ndk_result_ex *res_ex, uin
 	avail = ndk_ring_cons_avail(&cq->ring, &broken);
 	if (avail > n)
 		avail = n;
+	if (avail == 0 && cq->lost_read < cq->n_lost)
+		return cq_reap_lost(cq, res, res_ex, n);
 	for (i = 0; i < avail; i++) {
 		struct ndk_abi_result r;
 
 		memcpy(&r, ndk_ring_cons_next(&cq->ring), sizeof(r));
 		if (r.type == NDK_ABI_RESULT_FAST_REGISTER && r.status != NDK_STATUS_SUCCESS)
 			fast_register_failed(cq->ad, &r);
-		if (res_ex != NULL) {
-			res_ex[i] = (struct ndk_result_ex){
-				.status = r.status,
-				.bytes_transferred = r.bytes,
-				.qp_context = (void *)(uintptr_t)r.qp_context,
-				.request_context = (void *)(uintptr_t)r.request_context,
-				.type = r.type,
-				.type_specific_completion_output = (uintptr_t)r.type_specific,
-			};
-		} else {
-			res[i] = (struct ndk_result){
-				.status = r.status,
-				.bytes_transferred = r.bytes,
-				.qp_context = (void *)(uintptr_t)r.qp_context,
-				.request_context = (void *)(uintptr_t)r.request_context,
-			};
-		}
+		give(&r, res, res_ex, i);
 	}
 	if (avail != 0)
 		ndk_ring_cons_release(&cq->ring);
@@ -165,13 +187,10 @@ uint32_t
 cq_notify(struct adapter *ad)
 {
 	struct cq *cq, *next;
-	uint64_t v;
 	uint32_t n = 0;
 
-	/* drain the counter; which CQ fired is in the flags */
-	if (read(ad->event_fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: no kick yet, but a recheck may have cleared a flag */
-	}
+	/* no kick yet does not mean nothing: a recheck may have cleared a flag */
+	channel_wait_events(ad, &ad->hung_up);
 	for (cq = ad->cqs; cq != NULL && ad->n_armed > 0; cq = next) {
 		next = cq->next;
 		if (!cq->armed || (atomic_load_explicit(cq->ring.kflags, memory_order_acquire) &
@@ -183,6 +202,39 @@ cq_notify(struct adapter *ad)
 		n++;
 	}
 	return n;
+}
+
+uint32_t
+cq_notify_gone(struct adapter *ad)
+{
+	struct cq *cq, *next;
+	uint32_t n = 0;
+
+	for (cq = ad->cqs; cq != NULL && ad->n_armed > 0; cq = next) {
+		next = cq->next;
+		if (!cq->armed)
+			continue;
+		cq->armed = false;
+		ad->n_armed--;
+		CALLBACK(ad, cq->notify(cq->notify_ctx, NDK_STATUS_DEVICE_REMOVED));
+		n++;
+	}
+	return n;
+}
+
+bool
+cq_add_lost(struct cq *cq, const struct ndk_abi_result *r)
+{
+	if ((cq->n_lost & (cq->n_lost - 1)) == 0) { /* 0, 1, 2, 4...: grow */
+		struct ndk_abi_result *a =
+			realloc(cq->lost, (cq->n_lost ? 2 * cq->n_lost : 16) * sizeof(*a));
+
+		if (a == NULL)
+			return false;
+		cq->lost = a;
+	}
+	cq->lost[cq->n_lost++] = *r;
+	return true;
 }
 
 static void

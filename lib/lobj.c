@@ -86,11 +86,13 @@ lobj_try_close(struct lobj *o)
 	if (st == NDK_STATUS_PENDING) {
 		o->destroy_posted = true;
 	} else if (st == NDK_STATUS_DEVICE_REMOVED) {
-		/* ndkd is gone and took the object with it: complete the close now */
-		struct req_slot req = { .obj = o };
-
+		/*
+		 * ndkd is gone and took the object with it. The close completes
+		 * at the next progress: callbacks never run inside another call.
+		 */
 		o->destroy_posted = true;
-		destroyed(o->ad, &req, st, NULL);
+		o->orphaned = true;
+		lobj_park(o);
 	} else {
 		lobj_park(o); /* ring full */
 	}
@@ -105,7 +107,25 @@ lobj_close(struct lobj *o, ndk_fn_close_completion cb, void *ctx)
 	o->close_cb = cb;
 	o->close_ctx = ctx;
 	lobj_try_close(o);
+	if (o->orphaned) {
+		/* nothing to wait for: done now, and no callback (SUCCESS) */
+		unpark(o);
+		o->release(o);
+		return NDK_STATUS_SUCCESS;
+	}
 	return NDK_STATUS_PENDING;
+}
+
+void
+lobj_abandon(struct lobj *o)
+{
+	ndk_fn_close_completion cb = o->close_cb;
+
+	/* a close that returned PENDING gets its one callback, whatever happened since */
+	if (o->closing && cb != NULL) {
+		o->close_cb = NULL;
+		CALLBACK(o->ad, cb(o->close_ctx));
+	}
 }
 
 void
@@ -116,10 +136,14 @@ lobj_resume_parked(struct adapter *ad)
 	ad->parked_objs = NULL;
 	while (list != NULL) {
 		struct lobj *o = list;
+		struct req_slot req = { .obj = o };
 
 		list = o->park_next;
 		o->parked = false;
-		o->resume(o); /* may park it again */
+		if (o->orphaned)
+			destroyed(ad, &req, NDK_STATUS_DEVICE_REMOVED, NULL);
+		else
+			o->resume(o); /* may park it again */
 	}
 }
 

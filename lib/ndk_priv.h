@@ -66,6 +66,7 @@ struct lobj {
 	bool closing;
 	bool destroy_posted;
 	bool parked;	/* on the adapter's parked_objs */
+	bool orphaned;	/* ndkd went away before destroying it: progress completes the close */
 	uint32_t holds; /* successors and internal requests not yet done */
 	ndk_fn_close_completion close_cb;
 	void *close_ctx;
@@ -104,6 +105,9 @@ struct adapter {
 	struct cq *cqs;		    /* likewise for CQs */
 	struct listener *listeners; /* and listeners */
 	int event_fd;		    /* kicked by ndkd for armed CQs; -1 until first needed */
+	int wait_fd;		    /* epoll over event_fd and sock: what apps block on */
+	bool hung_up;		    /* the wait fd saw the socket hang up: ndkd is gone */
+	bool wrs_failed;	    /* outstanding work requests got their DEVICE_REMOVED */
 	uint32_t parked; /* requests ndkd holds until another app acts (see connector.c) */
 	/* MRs by id, for results that name one (mr.c): never a raw pointer */
 	struct mr_id *mr_ids;
@@ -168,6 +172,9 @@ struct cq {
 	struct adapter *ad;
 	struct ndk_ring ring; /* libndk consumes */
 	void *mem;
+	/* results of work requests ndkd never answered (it went away), after the ring's */
+	struct ndk_abi_result *lost;
+	uint32_t n_lost, lost_read;
 	bool armed;
 	ndk_fn_cq_notification notify;
 	void *notify_ctx;
@@ -236,6 +243,8 @@ void lobj_try_close(struct lobj *o);
 /* Have progress call o->resume once (again) the ring may have room. */
 void lobj_park(struct lobj *o);
 void lobj_resume_parked(struct adapter *ad);
+/* The adapter closes with o still open: a close that returned PENDING gets its callback now. */
+void lobj_abandon(struct lobj *o);
 ndk_status no_extension(struct ndk_object_header *obj, const struct ndk_guid *id,
 			struct ndk_version version, struct ndk_extension_interface *ext);
 
@@ -249,6 +258,8 @@ ndk_status channel_add_region(struct adapter *ad, int fd, uint64_t addr, uint64_
 			      uint32_t *id);
 /* Hand ndkd the adapter's eventfd. Caller holds mem_lock (the socket's slow-path lock). */
 ndk_status channel_set_event_fd(struct adapter *ad, int fd);
+/* What woke the wait fd, without blocking: true for a kick; *hung_up when ndkd went away. */
+bool channel_wait_events(struct adapter *ad, bool *hung_up);
 
 /* mem.c */
 const struct lregion *region_lookup(struct adapter *ad, uint64_t addr, uint64_t length);
@@ -265,6 +276,10 @@ ndk_status cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notificati
 		     void *notification_context, ndk_fn_create_completion completion, void *context,
 		     struct ndk_cq **cq);
 void cq_free_all(struct adapter *ad);
+/* ndkd is gone: a result for cq that it will never write. False when out of memory. */
+bool cq_add_lost(struct cq *cq, const struct ndk_abi_result *r);
+/* ndkd is gone: armed CQs are notified (DEVICE_REMOVED). */
+uint32_t cq_notify_gone(struct adapter *ad);
 /* Run the notifications of armed CQs that have results. */
 uint32_t cq_notify(struct adapter *ad);
 /* A ring of entries in the arena, zeroed, and its view. NULL when out of memory. */
@@ -276,6 +291,8 @@ ndk_status qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, v
 		     uint32_t inline_size, ndk_fn_create_completion completion, void *context,
 		     struct ndk_qp **qp);
 void qp_free(struct qp *qp);
+/* ndkd is gone: every work request it did not answer completes DEVICE_REMOVED. */
+uint32_t qp_fail_all(struct adapter *ad);
 
 /* connector.c */
 struct listener;

@@ -42,8 +42,10 @@ pd_free(struct pd *pd)
 void
 pd_free_all(struct adapter *ad)
 {
-	while (ad->pds != NULL)
+	while (ad->pds != NULL) {
+		lobj_abandon(&ad->pds->o);
 		pd_free(ad->pds);
+	}
 }
 
 static void

@@ -5,6 +5,7 @@
  * published with one store-release per batch. Nothing here takes a lock or
  * makes a syscall: NDK serialises calls per queue.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,72 @@ qp_free(struct qp *qp)
 	ndk_mem_free(&ad->pub, qp->sq_mem);
 	ndk_mem_free(&ad->pub, qp->rq_mem);
 	free(qp);
+}
+
+static uint32_t
+result_type(uint8_t opcode)
+{
+	switch (opcode) {
+	case NDK_ABI_WR_SEND:
+	case NDK_ABI_WR_SEND_INVALIDATE:
+		return NDK_ABI_RESULT_SEND;
+	case NDK_ABI_WR_READ:
+		return NDK_ABI_RESULT_READ;
+	case NDK_ABI_WR_WRITE:
+		return NDK_ABI_RESULT_WRITE;
+	case NDK_ABI_WR_FAST_REGISTER:
+		return NDK_ABI_RESULT_FAST_REGISTER;
+	case NDK_ABI_WR_INVALIDATE:
+		return NDK_ABI_RESULT_INVALIDATE;
+	default:
+		return NDK_ABI_RESULT_RECEIVE;
+	}
+}
+
+/*
+ * ndkd hands a queue's slots back only once their work request has a result
+ * (daemon/wq.c), so what lies between its consumer index and ours was never
+ * answered: each gets DEVICE_REMOVED on its CQ. Deferred (unpublished) ones
+ * too: their calls returned SUCCESS.
+ */
+static uint32_t
+ring_fail(struct qp *qp, struct ndk_ring *r, struct cq *cq)
+{
+	uint32_t pos = atomic_load_explicit(r->kcons, memory_order_acquire), n = 0;
+
+	while (pos != r->local) {
+		const struct ndk_abi_wqe *h = ndk_ring_slot(r, pos);
+		struct ndk_abi_result res = {
+			.status = NDK_STATUS_DEVICE_REMOVED,
+			.qp_context = (uint64_t)(uintptr_t)qp->qp_context,
+			.request_context = h->request_context,
+			.type = result_type(h->opcode),
+			.cookie = h->cookie,
+		};
+
+		/* our own slots, but a wild app may have written them: stay in bounds */
+		if (h->n_slots == 0 || h->n_slots > r->local - pos || !cq_add_lost(cq, &res))
+			break;
+		pos += h->n_slots;
+		n++;
+	}
+	return n;
+}
+
+uint32_t
+qp_fail_all(struct adapter *ad)
+{
+	struct pd *pd;
+	struct qp *qp;
+	uint32_t n = 0;
+
+	for (pd = ad->pds; pd != NULL; pd = pd->next) {
+		for (qp = pd->qps; qp != NULL; qp = qp->next) {
+			n += ring_fail(qp, &qp->sq, qp->icq);
+			n += ring_fail(qp, &qp->rq, qp->rcq);
+		}
+	}
+	return n;
 }
 
 static void
@@ -398,8 +465,19 @@ qp_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void
 	sq_publish(qp);
 	st = post_ctrl(qp->pd->ad, &sqe, 0, qp_destroyed, (void (*)(void))completion, context, qp,
 		       0);
-	if (st == NDK_STATUS_PENDING)
+	if (st == NDK_STATUS_PENDING) {
 		qp->closing = true;
+	} else if (st == NDK_STATUS_DEVICE_REMOVED) {
+		struct pd *pd = qp->pd;
+		struct cq *rcq = qp->rcq, *icq = qp->icq;
+
+		/* ndkd is gone and took the QP with it: done, no callback */
+		qp_free(qp);
+		lobj_put(&rcq->o);
+		lobj_put(&icq->o);
+		lobj_put(&pd->o);
+		return NDK_STATUS_SUCCESS;
+	}
 	return st;
 }
 

@@ -148,7 +148,8 @@ post_ctrl(struct adapter *ad, const struct ndk_abi_sqe *sqe, uint32_t flags, req
 		return NDK_STATUS_DEVICE_REMOVED;
 	if (ad->free_head == UINT32_MAX || ndk_ring_prod_space(&ad->sq, &broken) == 0) {
 		if (broken) {
-			req_fail_all(ad);
+			/* what is in flight fails at the next progress, not inside this call */
+			ad->gone = true;
 			return NDK_STATUS_DEVICE_REMOVED;
 		}
 		post_flush(ad);

@@ -180,4 +180,16 @@ ndk_ring_cons_release(struct ndk_ring *r)
 	atomic_store_explicit(r->kcons, r->local, memory_order_release);
 }
 
+/*
+ * Consumer: hand back the slots before idx only (idx at most what was
+ * read): the entries from idx on are still being worked on, and stay the
+ * producer's to account for if the consumer goes away.
+ */
+static inline void
+ndk_ring_cons_release_to(struct ndk_ring *r, uint32_t idx)
+{
+	/* R1: pairs with A1 in ndk_ring_prod_space() */
+	atomic_store_explicit(r->kcons, idx, memory_order_release);
+}
+
 #endif /* NDK_INTERNAL_RING_H */
