@@ -94,7 +94,7 @@ dmr_register(struct client *c, struct ectx *x, uint32_t handle, uint64_t va, uin
 	if (mr->mr_kind != NDK_ABI_MR_KIND_NORMAL)
 		return NDK_STATUS_NOT_SUPPORTED;
 	if (mr->registered)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
+		return NDK_STATUS_INVALID_DEVICE_REQUEST;
 	/* NDK: zero-based virtual addresses are not supported. */
 	if (va == 0 || length == 0 || va + length < va || !mr_flags_valid(flags))
 		return NDK_STATUS_INVALID_PARAMETER;
@@ -151,7 +151,7 @@ dmr_deregister(struct client *c, struct ectx *x, uint32_t handle)
 	if (mr->mr_kind != NDK_ABI_MR_KIND_NORMAL)
 		return NDK_STATUS_NOT_SUPPORTED;
 	if (!mr->registered)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
+		return NDK_STATUS_INVALID_DEVICE_REQUEST;
 	mr_invalidate(c, x, mr);
 	return NDK_STATUS_SUCCESS;
 }
@@ -175,7 +175,7 @@ dmr_init_fr(struct client *c, struct ectx *x, uint32_t handle, uint64_t pages, u
 	e = mrt_entry(x->mrt, mr->mr_index);
 	/* Initialising again is allowed (NDK), but not under a live mapping. */
 	if (e->state == MRT_VALID)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
+		return NDK_STATUS_INVALID_DEVICE_REQUEST;
 	if (mr->ptr == NULL) {
 		/* one size for all, so an array can serve any later fast-register MR */
 		mr->ptr = c->n_fr_spare > 0 ? c->fr_spare[--c->n_fr_spare]
@@ -335,7 +335,7 @@ dmr_fast_register(struct client *c, struct ectx *x, struct dqp *qp, const struct
 	if (!fr_map_pages(c, va, h->page_count, live ? NULL : pages))
 		return NDK_STATUS_ACCESS_VIOLATION;
 	if (live)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
+		return NDK_STATUS_INVALID_DEVICE_REQUEST;
 	st = x->prov->ops.mr_fast_register(x, qp, o->mr_index, wr_id);
 	if (st != NDK_STATUS_SUCCESS && st != NDK_STATUS_PENDING)
 		return st;

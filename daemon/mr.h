@@ -10,7 +10,7 @@
  * is not this client's object of the right type; INVALID_PARAMETER for bad
  * addresses, lengths and flags (NDK's RegisterMr list); NOT_SUPPORTED for a
  * call the MR's kind does not allow (register on a fast-register MR and the
- * reverse); INVALID_DEVICE_STATE for a call the MR's state does not allow;
+ * reverse); INVALID_DEVICE_REQUEST for a call the MR's state does not allow;
  * INSUFFICIENT_RESOURCES at a limit; IMPLEMENTATION_LIMIT above the
  * fast-register page count.
  */

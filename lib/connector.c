@@ -28,6 +28,7 @@ struct connector {
 	uint64_t conn_id; /* an incoming connection's id in ndkd; 0 for outgoing */
 	uint32_t peer_qpn;
 	bool connecting; /* a connect is parked in ndkd */
+	struct qp *qp;	 /* the QP that connect is for, while it is still open */
 	bool answered;	 /* an incoming connection was accepted or rejected */
 	bool closed;	 /* closed meanwhile: freed when the connect comes back */
 };
@@ -228,6 +229,11 @@ connect_done(struct adapter *ad, const struct req_slot *req, ndk_status status, 
 	c->connecting = false;
 	if (status == NDK_STATUS_SUCCESS)
 		c->peer_qpn = (uint32_t)out[0];
+	if (c->qp != NULL) {
+		c->qp->connected = status == NDK_STATUS_SUCCESS;
+		c->qp->connecting = NULL;
+		c->qp = NULL;
+	}
 	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
 	if (c->closed)
 		free(c);
@@ -254,14 +260,25 @@ connector_connect(struct ndk_connector *pc, struct ndk_qp *q, const struct ndk_q
 	if (st == NDK_STATUS_PENDING) {
 		c->ad->parked++;
 		c->connecting = true;
+		c->qp = qp;
+		qp->connecting = c;
 	}
 	return st;
+}
+
+void
+connector_forget_qp(struct connector *c)
+{
+	c->qp = NULL;
 }
 
 static void
 accept_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
 {
 	(void)out;
+	/* answered in order, before any close of the QP: it is still here */
+	if (status == NDK_STATUS_SUCCESS)
+		((struct qp *)req->obj)->connected = true;
 	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
 }
 
@@ -278,7 +295,7 @@ connector_accept(struct ndk_connector *pc, struct ndk_qp *q, ndk_fn_request_comp
 		return NDK_STATUS_INVALID_PARAMETER;
 	sqe.handle = qp->handle;
 	sqe.args[0] = c->conn_id;
-	st = post_ctrl(c->ad, &sqe, 0, accept_done, (void (*)(void))completion, context, c, 0);
+	st = post_ctrl(c->ad, &sqe, 0, accept_done, (void (*)(void))completion, context, qp, 0);
 	if (st == NDK_STATUS_PENDING)
 		c->answered = true;
 	return st;

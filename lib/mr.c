@@ -267,8 +267,6 @@ mr_request_done(struct adapter *ad, const struct req_slot *req, ndk_status statu
 	if (status == NDK_STATUS_SUCCESS) {
 		mr->state = next;
 		mr->token = next == MR_IDLE ? 0 : (uint32_t)out[0];
-		if (next == MR_INITIALIZED)
-			mr->remote_ok = mr->remote_asked;
 	} else {
 		/* A failed call leaves the MR, and its token, as they were. */
 		mr->state = mr->state_before;
@@ -310,10 +308,16 @@ mr_register(struct ndk_mr *m, void *addr, size_t length, uint32_t flags,
 		return NDK_STATUS_INVALID_PARAMETER;
 	if (mr->fast_register)
 		return NDK_STATUS_NOT_SUPPORTED;
+	/* registered already, or a register or deregister in flight: not a request for this MR now
+	 */
 	if (mr->state != MR_IDLE)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
-	/* Zero-based addresses are not supported (NDK); nor are unknown flags or wrap-around. */
-	if (va == 0 || length == 0 || va + length < va || (flags & ~known) != 0)
+		return NDK_STATUS_INVALID_DEVICE_REQUEST;
+	/*
+	 * Zero-based addresses are not supported (NDK); nor are unknown flags or
+	 * wrap-around. REMOTE_WRITE is 0x5: its 0x4 bit alone is no flag.
+	 */
+	if (va == 0 || length == 0 || va + length < va || (flags & ~known) != 0 ||
+	    ((flags & 0x4u) != 0 && (flags & NDK_MR_FLAG_ALLOW_LOCAL_WRITE) == 0))
 		return NDK_STATUS_INVALID_PARAMETER;
 	/* Memory ndkd cannot see fails here, with no round trip (ndkd checks too). */
 	if (region_lookup(mr->pd->ad, va, length) == NULL)
@@ -333,12 +337,33 @@ mr_deregister(struct ndk_mr *m, ndk_fn_request_completion completion, void *cont
 	if (mr->fast_register)
 		return NDK_STATUS_NOT_SUPPORTED;
 	if (mr->state != MR_REGISTERED)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
+		return NDK_STATUS_INVALID_DEVICE_REQUEST;
 	st = mr_post(mr, &sqe, MR_IDLE, completion, context);
 	/* From now on the token reads 0; ndkd kills it when the request runs. */
 	if (st == NDK_STATUS_PENDING)
 		mr->token = 0;
 	return st;
+}
+
+/*
+ * NDK allows initialise calls "either in parallel or one after another":
+ * ndkd answers them in order, so the last one that succeeded sets the
+ * token and the remote access.
+ */
+static void
+mr_init_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	struct mr *mr = req->obj;
+
+	mr->inits--;
+	if (status == NDK_STATUS_SUCCESS) {
+		mr->token = (uint32_t)out[0];
+		mr->remote_ok = req->arg != 0;
+		mr->state = MR_INITIALIZED;
+	} else if (mr->inits == 0 && mr->state == MR_BUSY) {
+		mr->state = MR_IDLE; /* none succeeded: as before the first */
+	}
+	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
 }
 
 static ndk_status
@@ -351,6 +376,7 @@ mr_initialize_fast_register(struct ndk_mr *m, uint32_t pages, bool remote_access
 		.handle = mr->handle,
 		.args = { pages, remote_access ? 1 : 0 },
 	};
+	ndk_status st;
 
 	if (completion == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
@@ -360,10 +386,14 @@ mr_initialize_fast_register(struct ndk_mr *m, uint32_t pages, bool remote_access
 		return NDK_STATUS_INVALID_PARAMETER;
 	if (pages > mr->pd->ad->info.frmr_page_count)
 		return NDK_STATUS_IMPLEMENTATION_LIMIT;
-	if (mr->state == MR_BUSY)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
-	mr->remote_asked = remote_access;
-	return mr_post(mr, &sqe, MR_INITIALIZED, completion, context);
+	st = post_ctrl(mr->pd->ad, &sqe, 0, mr_init_done, (void (*)(void))completion, context, mr,
+		       remote_access);
+	if (st == NDK_STATUS_PENDING) {
+		mr->inits++;
+		if (mr->state == MR_IDLE)
+			mr->state = MR_BUSY;
+	}
+	return st;
 }
 
 static uint32_t

@@ -161,7 +161,7 @@ struct mr {
 	uint8_t state;
 	uint8_t state_before;	/* to restore when a request fails */
 	bool remote_ok;		/* initialised with remote access */
-	bool remote_asked;	/* the initialise in flight asks for it */
+	uint32_t inits;		/* initialise calls in flight (they may overlap) */
 	struct mr *next, *prev; /* the PD's list */
 };
 
@@ -198,7 +198,9 @@ struct qp {
 	uint32_t max_inline;
 	uint32_t unpublished;
 	bool closing;
-	struct qp *next, *prev; /* the PD's list */
+	bool connected;		      /* our side is connected: work requests may go */
+	struct connector *connecting; /* a connector's CONNECT for it, held in ndkd */
+	struct qp *next, *prev;	      /* the PD's list */
 };
 
 static inline struct adapter *
@@ -296,6 +298,9 @@ uint32_t qp_fail_all(struct adapter *ad);
 
 /* connector.c */
 struct listener;
+struct connector;
+/* qp goes while a connector's CONNECT for it is held: the answer must not touch it. */
+void connector_forget_qp(struct connector *c);
 ndk_status listener_create(struct ndk_adapter *a,
 			   void (*connect_event)(void *, struct ndk_connector *), void *event_ctx,
 			   ndk_fn_create_completion completion, void *context,

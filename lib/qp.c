@@ -25,6 +25,8 @@ qp_free(struct qp *qp)
 	struct pd *pd = qp->pd;
 	struct adapter *ad = pd->ad;
 
+	if (qp->connecting != NULL)
+		connector_forget_qp(qp->connecting);
 	if (qp->prev != NULL)
 		qp->prev->next = qp->next;
 	else if (pd->qps == qp)
@@ -267,6 +269,11 @@ qp_fast_register(struct ndk_qp *q, void *ctx, struct ndk_mr *m, uint32_t page_co
 		sq_publish(qp);
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
+	/* NDK: a QP that is not connected refuses the call itself */
+	if (!qp->connected) {
+		sq_publish(qp);
+		return NDK_STATUS_CONNECTION_INVALID;
+	}
 	/* NDK: remote access asked of an MR initialised without it */
 	if ((flags & remote) != 0 && !mr->remote_ok) {
 		sq_publish(qp);
@@ -302,6 +309,10 @@ qp_invalidate(struct ndk_qp *q, void *ctx, struct ndk_object_header *obj, uint32
 	    (flags & ~allowed) != 0) {
 		sq_publish(qp);
 		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	if (!qp->connected) {
+		sq_publish(qp);
+		return NDK_STATUS_CONNECTION_INVALID;
 	}
 	h.mr_handle = mr->handle;
 	return sq_post(qp, &h, NULL, 0, flags);
@@ -415,6 +426,9 @@ static void
 connect_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
 {
 	(void)out;
+	/* answered in order, before any close of the QP: it is still here */
+	if (status == NDK_STATUS_SUCCESS)
+		((struct qp *)req->obj)->connected = true;
 	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
 }
 

@@ -169,7 +169,7 @@ test_fast_register(void)
 	      "pieces follow the pages (n=%u)", n);
 	CHECK(!resolve(old, 0x7000000000ull + 100, 16, 0, false, out, &n), "old token dead");
 	CHECK(!resolve(tok, 0x7000000000ull + 99, 16, 0, false, out, &n), "before the first byte");
-	CHECK_STATUS(fast_register(pages, 3, &n), NDK_STATUS_INVALID_DEVICE_STATE);
+	CHECK_STATUS(fast_register(pages, 3, &n), NDK_STATUS_INVALID_DEVICE_REQUEST);
 	CHECK_STATUS(dmr_invalidate(&f.c, &f.x, &qp, fr, 0), NDK_STATUS_SUCCESS);
 	CHECK(!resolve(tok, 0x7000000000ull + 100, 16, 0, false, out, &n), "invalidated");
 	pages[1] = efx_addr(&f, MEM); /* just past the region */

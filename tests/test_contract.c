@@ -213,10 +213,83 @@ test_death_wakes_a_blocked_app(void)
 	side_close(&b);
 }
 
+/* NDK: InitializeFastRegisterMr "either in parallel or one after another". */
+static void
+test_parallel_initialize(void)
+{
+	struct tdaemon d;
+	struct side s;
+	struct ndk_mr *mr = NULL;
+	struct wait w1 = { 0 }, w2 = { 0 };
+	uint64_t deadline;
+
+	if (tdaemon_start(&d, "contract-init", NULL) != 0)
+		return;
+	CHECK(side_open(&s, d.sock, 4096, 0), "side");
+	CHECK_STATUS(sync_mr(s.ad, s.pd, true, &mr), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_mr_initialize_fast_register(mr, 4, false, w_req, &w1), NDK_STATUS_PENDING);
+	CHECK_STATUS(ndk_mr_initialize_fast_register(mr, 8, true, w_req, &w2), NDK_STATUS_PENDING);
+	deadline = t_deadline_ms(3000);
+	while ((w1.calls == 0 || w2.calls == 0) && t_now_ns() < deadline)
+		ndk_adapter_progress(s.ad, 0);
+	CHECK(w1.calls == 1 && w1.status == NDK_STATUS_SUCCESS && w2.calls == 1 &&
+		      w2.status == NDK_STATUS_SUCCESS,
+	      "both completed, SUCCESS (%s, %s)", ndk_status_str(w1.status),
+	      ndk_status_str(w2.status));
+	CHECK(ndk_mr_get_remote_token(mr) != 0, "a token");
+	CHECK_STATUS(sync_close_mr(s.ad, mr), NDK_STATUS_SUCCESS);
+	side_close(&s);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0");
+}
+
+/*
+ * What the library checks itself, inline: a fast register or invalidate
+ * on a QP that is not connected (NDK: CONNECTION_INVALID from the call), a
+ * register with 0x4 but not LOCAL_WRITE, a register on a registered MR.
+ */
+static void
+test_inline_refusals(void)
+{
+	struct tdaemon d;
+	struct side s;
+	struct ndk_mr *fr = NULL, *mr = NULL;
+	struct ndk_result_ex r;
+	ndk_logical_address page;
+	struct wait w = { 0 };
+	int i;
+
+	if (tdaemon_start(&d, "contract-inline", NULL) != 0)
+		return;
+	CHECK(side_open(&s, d.sock, 8192, NDK_MR_FLAG_ALLOW_LOCAL_WRITE), "side");
+	CHECK_STATUS(sync_mr(s.ad, s.pd, true, &fr), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(sync_init_fr(s.ad, fr, 1, true), NDK_STATUS_SUCCESS);
+	page = (uintptr_t)s.buf;
+	CHECK_STATUS(ndk_qp_fast_register(s.qp, NULL, fr, 1, &page, 0, 4096, (void *)0x1000000,
+					  NDK_OP_FLAG_ALLOW_REMOTE_WRITE),
+		     NDK_STATUS_CONNECTION_INVALID);
+	CHECK_STATUS(ndk_qp_invalidate(s.qp, NULL, fr, 0), NDK_STATUS_CONNECTION_INVALID);
+	for (i = 0; i < 1000; i++)
+		ndk_adapter_progress(s.ad, 0);
+	CHECK(ndk_cq_get_results_ex(s.cq, &r, 1) == 0, "no result follows a refused call");
+
+	CHECK_STATUS(sync_mr(s.ad, s.pd, false, &mr), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_mr_register(mr, s.buf, 4096, 0x4, w_req, &w),
+		     NDK_STATUS_INVALID_PARAMETER);
+	CHECK(w.calls == 0, "no callback");
+	CHECK_STATUS(sync_close_mr(s.ad, mr), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(sync_register(s.ad, s.mr, s.buf, 4096, NDK_MR_FLAG_ALLOW_LOCAL_WRITE),
+		     NDK_STATUS_INVALID_DEVICE_REQUEST);
+	CHECK_STATUS(sync_close_mr(s.ad, fr), NDK_STATUS_SUCCESS);
+	side_close(&s);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0");
+}
+
 int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	RUN(test_parallel_initialize);
+	RUN(test_inline_refusals);
 	RUN(test_pending_closes_complete_at_adapter_close);
 	RUN(test_no_callback_inside_a_call_after_death);
 	RUN(test_death_wakes_a_blocked_app);

@@ -71,7 +71,7 @@ run_seed(uint64_t seed, struct side *a, struct side *b, struct ndk_mr *fr, int *
 			uint64_t len = 1 + rnd(&s, (uint64_t)n * 4096 - fbo);
 			uint64_t base = (0x100000 + rnd(&s, 1 << 20)) * 4096 + fbo;
 			ndk_status want =
-				m.valid ? NDK_STATUS_INVALID_DEVICE_STATE : NDK_STATUS_SUCCESS;
+				m.valid ? NDK_STATUS_INVALID_DEVICE_REQUEST : NDK_STATUS_SUCCESS;
 
 			for (i = 0; i < n; i++) {
 				uint32_t pi = (uint32_t)rnd(&s, PAGES);

@@ -70,17 +70,17 @@ test_register_twice_and_deregister_unregistered(void)
 	struct ndk_mr *mr = new_mr(false);
 	uint32_t t1, t2;
 
-	CHECK_STATUS(sync_deregister(ad, mr), NDK_STATUS_INVALID_DEVICE_STATE);
+	CHECK_STATUS(sync_deregister(ad, mr), NDK_STATUS_INVALID_DEVICE_REQUEST);
 	CHECK_STATUS(sync_register(ad, mr, buf, 4096, 0), NDK_STATUS_SUCCESS);
 	t1 = ndk_mr_get_local_token(mr);
-	CHECK_STATUS(sync_register(ad, mr, buf, 4096, 0), NDK_STATUS_INVALID_DEVICE_STATE);
+	CHECK_STATUS(sync_register(ad, mr, buf, 4096, 0), NDK_STATUS_INVALID_DEVICE_REQUEST);
 	CHECK(ndk_mr_get_local_token(mr) == t1 && tel_token_live(&d, t1),
 	      "the registration is untouched");
 	CHECK_STATUS(sync_deregister(ad, mr), NDK_STATUS_SUCCESS);
 	CHECK(ndk_mr_get_local_token(mr) == 0 && ndk_mr_get_remote_token(mr) == 0,
 	      "tokens read 0 after deregister");
 	CHECK(!tel_token_live(&d, t1), "the old token is dead in ndkd");
-	CHECK_STATUS(sync_deregister(ad, mr), NDK_STATUS_INVALID_DEVICE_STATE);
+	CHECK_STATUS(sync_deregister(ad, mr), NDK_STATUS_INVALID_DEVICE_REQUEST);
 	/* re-register: a new token; the old one stays dead (variant rotated) */
 	CHECK_STATUS(sync_register(ad, mr, buf, 4096, 0), NDK_STATUS_SUCCESS);
 	t2 = ndk_mr_get_local_token(mr);

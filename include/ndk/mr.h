@@ -24,17 +24,18 @@ struct ndk_mr;
  * access. Only for MRs created with fast_register = false (else
  * NOT_SUPPORTED). addr must lie in an arena region or attached fd and must
  * not be 0 (zero-based addresses are not supported): INVALID_PARAMETER
- * otherwise, as for length 0, wrap-around and unknown flag bits. PENDING
- * (completion follows; tokens are valid once it reports SUCCESS),
- * INVALID_DEVICE_STATE (already registered, or a request on it in flight),
- * or INSUFFICIENT_RESOURCES, with no callback.
+ * otherwise, as for length 0, wrap-around, unknown flag bits and 0x4
+ * without LOCAL_WRITE (REMOTE_WRITE is 0x5). PENDING (completion follows;
+ * tokens are valid once it reports SUCCESS), INVALID_DEVICE_REQUEST
+ * (already registered, or a register or deregister on it in flight), or
+ * INSUFFICIENT_RESOURCES, with no callback.
  */
 typedef ndk_status (*ndk_fn_register_mr)(struct ndk_mr *mr, void *addr, size_t length,
 					 uint32_t flags, ndk_fn_request_completion completion,
 					 void *context);
 
 /*
- * NDK_FN_DEREGISTER_MR: for a registered MR. PENDING, or INVALID_DEVICE_STATE
+ * NDK_FN_DEREGISTER_MR: for a registered MR. PENDING, or INVALID_DEVICE_REQUEST
  * (not registered), NOT_SUPPORTED (a fast-register MR). Tokens read 0 from
  * the call on; the old token stops working in ndkd when it completes.
  */
@@ -44,8 +45,10 @@ typedef ndk_status (*ndk_fn_deregister_mr)(struct ndk_mr *mr, ndk_fn_request_com
 /*
  * NDK_FN_INITIALIZE_FAST_REGISTER_MR: only for fast-register MRs (else
  * NOT_SUPPORTED). IMPLEMENTATION_LIMIT when adapter_page_count exceeds the
- * adapter's FRMRPageCount, INVALID_PARAMETER for 0 pages. PENDING otherwise;
- * may be called again once it completed.
+ * adapter's FRMRPageCount, INVALID_PARAMETER for 0 pages. PENDING otherwise,
+ * also while another initialise of the MR is in flight (NDK allows calls in
+ * parallel): ndkd answers them in order, and the last to succeed sets the
+ * token and the remote access.
  */
 typedef ndk_status (*ndk_fn_initialize_fast_register_mr)(struct ndk_mr *mr,
 							 uint32_t adapter_page_count,

@@ -21,6 +21,7 @@ typedef uint32_t ndk_status;
 #define NDK_STATUS_NOT_IMPLEMENTED	   ((ndk_status)0xC0000002u)
 #define NDK_STATUS_ACCESS_VIOLATION	   ((ndk_status)0xC0000005u)
 #define NDK_STATUS_INVALID_HANDLE	   ((ndk_status)0xC0000008u)
+#define NDK_STATUS_INVALID_DEVICE_REQUEST  ((ndk_status)0xC0000010u)
 #define NDK_STATUS_INVALID_PARAMETER	   ((ndk_status)0xC000000Du)
 #define NDK_STATUS_NO_MEMORY		   ((ndk_status)0xC0000017u)
 #define NDK_STATUS_ACCESS_DENIED	   ((ndk_status)0xC0000022u)
