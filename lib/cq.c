@@ -290,7 +290,7 @@ cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notification notifica
 	ndk_status st;
 	uint32_t entries;
 
-	(void)out;
+	(void)out; /* always PENDING: the object comes to the completion */
 	entries = ndk_abi_queue_entries(depth, 1);
 	if (completion == NULL || depth == 0 || depth > ad->info.max_cq_depth || entries == 0)
 		return NDK_STATUS_INVALID_PARAMETER;

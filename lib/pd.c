@@ -108,7 +108,7 @@ pd_create(struct ndk_adapter *a, ndk_fn_create_completion completion, void *cont
 	struct pd *pd;
 	ndk_status st;
 
-	(void)out;
+	(void)out; /* always PENDING: the object comes to the completion */
 	if (completion == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
 	pd = calloc(1, sizeof(*pd));

@@ -545,7 +545,7 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 	struct qp *qp;
 	ndk_status st;
 
-	(void)out;
+	(void)out; /* always PENDING: the object comes to the completion */
 	if (completion == NULL || rcq == NULL || icq == NULL || iq_depth == 0 ||
 	    iq_depth > ad->info.max_initiator_queue_depth ||
 	    max_isge > ad->info.max_initiator_request_sge || max_isge > NDK_LIB_MAX_SGE ||
@@ -602,4 +602,21 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 	lobj_hold(&qp->rcq->o);
 	lobj_hold(&qp->icq->o);
 	return NDK_STATUS_PENDING;
+}
+
+void
+ndk_qp_opts_init(struct ndk_qp_opts *opts, size_t opts_size)
+{
+	const struct ndk_qp_opts def = {
+		.receive_queue_depth = 64,
+		.initiator_queue_depth = 64,
+		.max_receive_sge = 1,
+		.max_initiator_sge = 1,
+	};
+	size_t n = opts_size < sizeof(def) ? opts_size : sizeof(def);
+
+	if (opts == NULL || opts_size < sizeof(opts->opts_size))
+		return;
+	memcpy(opts, &def, n);
+	opts->opts_size = opts_size;
 }

@@ -143,6 +143,7 @@ test_death_wakes_a_blocked_app(void)
 	struct ndk_result_ex r[4];
 	struct wait w = { 0 }, notified = { 0 };
 	struct killer k = { &d, 200 };
+	struct ndk_qp_opts qo;
 	struct pollfd pfd;
 	pthread_t killer;
 	uint64_t deadline;
@@ -160,8 +161,18 @@ test_death_wakes_a_blocked_app(void)
 	cq = (struct ndk_cq *)w.obj;
 	sync_close_qp(a.ad, a.qp);
 	memset(&w, 0, sizeof(w));
-	CHECK_STATUS(w_finish(a.ad, &w,
-			      ndk_qp_create(a.pd, cq, cq, &a, 8, 8, 1, 1, 0, w_create, &w, &a.qp)),
+	ndk_qp_opts_init(&qo, sizeof(qo));
+	CHECK(qo.opts_size == sizeof(qo) && qo.receive_queue_depth == 64 &&
+		      qo.max_initiator_sge == 1 && qo.receive_cq == NULL,
+	      "QP options' defaults");
+	qo.receive_cq = qo.initiator_cq = cq;
+	qo.qp_context = &a;
+	qo.receive_queue_depth = qo.initiator_queue_depth = 8;
+	qo.opts_size = offsetof(struct ndk_qp_opts, inline_data_size);
+	CHECK_STATUS(ndk_qp_create_with_opts(a.pd, &qo, w_create, &w, &a.qp),
+		     NDK_STATUS_INVALID_PARAMETER);
+	qo.opts_size = sizeof(qo);
+	CHECK_STATUS(w_finish(a.ad, &w, ndk_qp_create_with_opts(a.pd, &qo, w_create, &w, &a.qp)),
 		     NDK_STATUS_SUCCESS);
 	a.qp = (struct ndk_qp *)w.obj;
 	CHECK_STATUS(side_connect(&a, side_qpn(&b)), NDK_STATUS_SUCCESS);

@@ -233,8 +233,11 @@ test_status_strings(void)
 	      "invalid parameter");
 	CHECK(strcmp(ndk_status_str(0xC0FFEE00u), "STATUS_0xC0FFEE00") == 0, "unknown: %s",
 	      ndk_status_str(0xC0FFEE00u));
-	CHECK(ndk_status_ok(NDK_STATUS_SUCCESS) && ndk_status_ok(NDK_STATUS_PENDING), "ok");
-	CHECK(!ndk_status_ok(NDK_STATUS_DEVICE_REMOVED) && !ndk_status_ok(NDK_STATUS_DEVICE_BUSY),
+	CHECK(ndk_status_ok(NDK_STATUS_SUCCESS) && !ndk_status_ok(NDK_STATUS_PENDING),
+	      "ok: SUCCESS only");
+	CHECK(ndk_nt_success(NDK_STATUS_SUCCESS) && ndk_nt_success(NDK_STATUS_PENDING),
+	      "NT_SUCCESS: PENDING too");
+	CHECK(!ndk_status_ok(NDK_STATUS_DEVICE_REMOVED) && !ndk_nt_success(NDK_STATUS_DEVICE_BUSY),
 	      "errors and warnings are not ok");
 }
 

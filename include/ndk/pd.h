@@ -9,6 +9,7 @@
 #define NDK_PD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <ndk/object.h>
@@ -66,9 +67,10 @@ struct ndk_pd {
 };
 
 /*
- * Close: PENDING, and close_completion runs once every MR of the PD has
- * closed and ndkd has let the PD go (NDK: an antecedent closes after its
- * successors). Never SUCCESS.
+ * Close: PENDING, and close_completion runs once every MR and QP of the PD
+ * has closed and ndkd has let the PD go (NDK: an antecedent closes after
+ * its successors). SUCCESS (no callback) only once ndkd has gone away and
+ * nothing of the PD is left to wait for.
  */
 static inline ndk_status
 ndk_pd_close(struct ndk_pd *pd, ndk_fn_close_completion completion, void *context)
@@ -90,6 +92,45 @@ ndk_mr_create(struct ndk_pd *pd, bool fast_register, ndk_fn_create_completion co
 	return pd->dispatch->create_mr(pd, fast_register, completion, context, mr);
 }
 
+/*
+ * A QP's shape, for ndk_qp_create_with_opts(): fill with ndk_qp_opts_init()
+ * (defaults: 64-deep queues, one SGE each way, no inline data), then set
+ * the CQs and what differs. New fields only ever come at the end.
+ */
+struct ndk_qp_opts {
+	size_t opts_size; /* sizeof(struct ndk_qp_opts) as the caller knows it */
+	struct ndk_cq *receive_cq;
+	struct ndk_cq *initiator_cq;
+	void *qp_context; /* comes back in every result */
+	uint32_t receive_queue_depth;
+	uint32_t initiator_queue_depth;
+	uint32_t max_receive_sge;
+	uint32_t max_initiator_sge;
+	uint32_t inline_data_size;
+};
+
+void ndk_qp_opts_init(struct ndk_qp_opts *opts, size_t opts_size);
+
+/*
+ * NDK_FN_CREATE_QP with its twelve arguments named: PENDING (the QP comes
+ * to the completion, which ndkd's answer triggers; *qp is not written), or
+ * an error with no callback (INVALID_PARAMETER for opts too short to hold
+ * every field up to inline_data_size).
+ */
+static inline ndk_status
+ndk_qp_create_with_opts(struct ndk_pd *pd, const struct ndk_qp_opts *o,
+			ndk_fn_create_completion completion, void *context, struct ndk_qp **qp)
+{
+	if (o == NULL || o->opts_size < offsetof(struct ndk_qp_opts, inline_data_size) +
+						sizeof(o->inline_data_size))
+		return NDK_STATUS_INVALID_PARAMETER;
+	return pd->dispatch->create_qp(pd, o->receive_cq, o->initiator_cq, o->qp_context,
+				       o->receive_queue_depth, o->initiator_queue_depth,
+				       o->max_receive_sge, o->max_initiator_sge,
+				       o->inline_data_size, completion, context, qp);
+}
+
+/* NDK_FN_CREATE_QP as NDK has it (ndk_qp_create_with_opts reads better). */
 static inline ndk_status
 ndk_qp_create(struct ndk_pd *pd, struct ndk_cq *receive_cq, struct ndk_cq *initiator_cq,
 	      void *qp_context, uint32_t receive_queue_depth, uint32_t initiator_queue_depth,

@@ -40,9 +40,19 @@ typedef uint32_t ndk_status;
 #define NDK_STATUS_DEVICE_REMOVED	   ((ndk_status)0xC00002B6u)
 #define NDK_STATUS_IMPLEMENTATION_LIMIT	   ((ndk_status)0xC000042Bu)
 
-/* NT_SUCCESS: true for success and informational codes (PENDING included). */
+/*
+ * True for SUCCESS only: the call is done and did what was asked. PENDING
+ * is not ok yet (the result comes to the callback), nor is any error.
+ */
 static inline int
 ndk_status_ok(ndk_status s)
+{
+	return s == NDK_STATUS_SUCCESS;
+}
+
+/* NT_SUCCESS: true for success and informational codes, PENDING included. */
+static inline int
+ndk_nt_success(ndk_status s)
 {
 	return (int32_t)s >= 0;
 }
