@@ -59,17 +59,18 @@ static int
 fill_adapter_info(struct ndk_abi_adapter_info *i, struct provider *p, const struct ndkd_limits *lim,
 		  bool huge)
 {
+	/* ndkd's per-client limits first: a provider's query may only lower them */
 	memset(i, 0, sizeof(*i));
-	if (p->ops.query(p, lim, i) != NDK_STATUS_SUCCESS)
-		return -ENOTSUP;
-	i->arena_flags = huge ? NDK_ABI_ARENA_HUGETLB : 0;
-	i->arena_page_size = huge ? hugepage_size() : 4096;
 	i->max_region_bytes = lim->max_region_bytes;
 	i->max_mrs = lim->max_mrs;
 	i->max_pds = lim->max_pds;
 	i->max_regions = lim->max_regions;
 	i->max_qps = lim->max_qps;
 	i->max_cqs = lim->max_cqs;
+	if (p->ops.query(p, lim, i) != NDK_STATUS_SUCCESS)
+		return -ENOTSUP;
+	i->arena_flags = huge ? NDK_ABI_ARENA_HUGETLB : 0;
+	i->arena_page_size = huge ? hugepage_size() : 4096;
 	return 0;
 }
 

@@ -384,18 +384,27 @@ dmr_invalidate(struct client *c, struct ectx *x, struct dqp *qp, uint32_t handle
 }
 
 bool
-dmr_remote_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token)
+dmr_can_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token)
 {
 	uint32_t index = MRT_TOKEN_INDEX(token);
-	struct mrt_entry *e;
+	const struct mrt_entry *e;
 
 	if (index == 0 || index >= x->mrt->n_entries)
 		return false;
 	/* this engine owns qp's client, so it owns the entry if it is the client's */
 	e = mrt_entry(x->mrt, index);
-	if (e->client_id != qp->client->id || e->pd != qp->pd || e->kind != MRT_KIND_FASTREG ||
-	    e->state != MRT_VALID || e->variant != MRT_TOKEN_VARIANT(token))
+	return e->client_id == qp->client->id && e->pd == qp->pd && e->kind == MRT_KIND_FASTREG &&
+	       e->state == MRT_VALID && e->variant == MRT_TOKEN_VARIANT(token);
+}
+
+bool
+dmr_remote_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token)
+{
+	struct mrt_entry *e;
+
+	if (!dmr_can_invalidate(x, qp, token))
 		return false;
+	e = mrt_entry(x->mrt, MRT_TOKEN_INDEX(token));
 	mrt_write_begin(e);
 	e->state = MRT_INVALID;
 	mrt_write_end(e);

@@ -61,5 +61,8 @@ ndk_status dmr_invalidate(struct client *c, struct ectx *x, struct dqp *qp, uint
  * named by token stops working. False when token names no such MR.
  */
 bool dmr_remote_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token);
+/* Whether token names a live fast-registered MR of qp's client and PD (so it may be invalidated).
+ */
+bool dmr_can_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token);
 
 #endif /* NDKD_MR_H */

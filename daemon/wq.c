@@ -14,7 +14,8 @@
 #include "wq.h"
 
 static const uint32_t wr_flags_allowed[] = {
-	[NDK_ABI_WR_READ] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER,
+	[NDK_ABI_WR_READ] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+			    NDK_OP_FLAG_DEFER | NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE,
 	[NDK_ABI_WR_WRITE] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
 			     NDK_OP_FLAG_DEFER | NDK_OP_FLAG_INLINE,
 	[NDK_ABI_WR_FAST_REGISTER] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
@@ -154,7 +155,19 @@ wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w,
 		st = wq_resolve_local(x, qp, w, &op);
 		if (st != NDK_STATUS_SUCCESS)
 			return st;
-		return x->prov->ops.post_send(x, qp, &op, wr_id, res);
+		/*
+		 * READ_LOCAL_INVALIDATE: the first SGE names a fast-registered MR of
+		 * ours (NDK's Invalidate rule), invalidated once the read is done.
+		 */
+		if ((w->h.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) &&
+		    (w->h.n_sge == 0 || !dmr_can_invalidate(x, qp, w->sge[0].token)))
+			return NDK_STATUS_INVALID_PARAMETER;
+		st = x->prov->ops.post_send(x, qp, &op, wr_id, res);
+		/* done now; a PENDING read does it in wq_complete */
+		if (st == NDK_STATUS_SUCCESS &&
+		    (w->h.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE))
+			dmr_remote_invalidate(x, qp, w->sge[0].token);
+		return st;
 	}
 }
 
@@ -178,6 +191,7 @@ pend_push(struct dqp *qp, const struct ndk_abi_result *res, bool silent, bool do
 	p->silent = silent;
 	p->done = done;
 	p->sq_start = sq_start;
+	p->inv_token = 0;
 }
 
 /*
@@ -223,6 +237,8 @@ wq_complete(struct ectx *x, struct dqp *qp, uint32_t wr_id, ndk_status status, u
 	p->res.status = status;
 	p->res.bytes = status == NDK_STATUS_SUCCESS ? bytes : 0;
 	p->done = true;
+	if (status == NDK_STATUS_SUCCESS && p->inv_token != 0)
+		dmr_remote_invalidate(x, qp, p->inv_token);
 	/* a failed work request takes the QP to error, like any failed one */
 	if (status != NDK_STATUS_SUCCESS && qp->state == QP_RTS)
 		wq_error(x, qp);
@@ -292,6 +308,10 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
 			res.status = wq_execute(c, x, qp, &w, qp->pend_tail, &res);
 			if (res.status == NDK_STATUS_PENDING) {
 				pend_push(qp, &res, silent, false, start);
+				if (w.h.opcode == NDK_ABI_WR_READ &&
+				    (w.h.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE))
+					qp->pend[(qp->pend_tail - 1) & qp->pend_mask].inv_token =
+						w.sge[0].token;
 				done++;
 				continue;
 			}

@@ -35,7 +35,8 @@ struct wr {
 /* A result waiting for the ones posted before it, or for its provider. */
 struct wq_pending {
 	struct ndk_abi_result res;
-	uint32_t sq_start; /* its first slot: the SQ is handed back up to here only */
+	uint32_t sq_start;  /* its first slot: the SQ is handed back up to here only */
+	uint32_t inv_token; /* READ_LOCAL_INVALIDATE: the MR to invalidate once it succeeds */
 	bool done;
 	bool silent; /* NDK_OP_FLAG_SILENT_SUCCESS */
 };

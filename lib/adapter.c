@@ -138,6 +138,28 @@ adapter_query_info(struct ndk_adapter *a, struct ndk_adapter_info *out, uint32_t
 	return NDK_STATUS_SUCCESS;
 }
 
+ndk_status
+ndk_adapter_query_capabilities(struct ndk_adapter *a, struct ndk_capabilities *caps)
+{
+	const struct ndk_abi_adapter_info *i;
+
+	if (a == NULL || caps == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	i = &to_adapter(a)->info;
+	*caps = (struct ndk_capabilities){
+		.max_qp_count = i->max_qps,
+		.max_cq_count = i->max_cqs,
+		.max_mr_count = i->max_mrs,
+		.max_pd_count = i->max_pds,
+		.max_inbound_read_limit = i->max_inbound_read_limit,
+		.max_outbound_read_limit = i->max_outbound_read_limit,
+		.max_mw_count = i->max_mws,
+		.max_srq_count = i->max_srqs,
+		.missing_counter_mask = UINT64_MAX,
+	};
+	return NDK_STATUS_SUCCESS;
+}
+
 static ndk_status
 adapter_build_lam(struct ndk_adapter *a, void *addr, size_t length,
 		  ndk_fn_request_completion completion, void *context,

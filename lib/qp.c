@@ -217,9 +217,12 @@ qp_rdma(struct qp *qp, uint8_t opcode, void *ctx, const struct ndk_sge *sgl, uin
 		.remote_token = rtoken,
 	};
 
-	return post_data_wr(qp, &h, sgl, n_sge,
-			    NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER,
-			    opcode == NDK_ABI_WR_WRITE);
+	uint32_t allowed = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE | NDK_OP_FLAG_DEFER;
+
+	/* the first SGE's MR (fast-registered) is invalidated when the read is done */
+	if (opcode == NDK_ABI_WR_READ && n_sge > 0)
+		allowed |= NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE;
+	return post_data_wr(qp, &h, sgl, n_sge, allowed, opcode == NDK_ABI_WR_WRITE);
 }
 
 static ndk_status

@@ -295,10 +295,46 @@ test_inline_refusals(void)
 	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0");
 }
 
+/* NDIS_NDK_CAPABILITIES' counts: ndkd's per-client limits, as configured. */
+static void
+test_capabilities(void)
+{
+	static const char *const limits[] = { "--max-qps-per-client",
+					      "5",
+					      "--max-cqs-per-client",
+					      "6",
+					      "--max-mrs-per-client",
+					      "300",
+					      "--max-pds-per-client",
+					      "7",
+					      NULL };
+	struct tdaemon d;
+	struct ndk_adapter *ad = NULL;
+	struct ndk_capabilities c;
+
+	if (tdaemon_start(&d, "contract-caps", limits) != 0)
+		return;
+	CHECK_STATUS(ndk_adapter_open(d.sock, NULL, &ad), NDK_STATUS_SUCCESS);
+	if (ad == NULL)
+		return;
+	CHECK_STATUS(ndk_adapter_query_capabilities(ad, NULL), NDK_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ndk_adapter_query_capabilities(ad, &c), NDK_STATUS_SUCCESS);
+	CHECK(c.max_qp_count == 5 && c.max_cq_count == 6 && c.max_mr_count == 300 &&
+		      c.max_pd_count == 7,
+	      "counts are the limits (%u QPs, %u CQs, %u MRs, %u PDs)", c.max_qp_count,
+	      c.max_cq_count, c.max_mr_count, c.max_pd_count);
+	CHECK(c.max_inbound_read_limit > 0 && c.max_outbound_read_limit > 0, "read limits");
+	CHECK(c.max_mw_count == 0 && c.max_srq_count == 0, "no MWs, no SRQs yet");
+	CHECK(c.missing_counter_mask == UINT64_MAX, "no NDK counters kept");
+	ndk_adapter_close(ad);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0");
+}
+
 int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	RUN(test_capabilities);
 	RUN(test_parallel_initialize);
 	RUN(test_inline_refusals);
 	RUN(test_pending_closes_complete_at_adapter_close);

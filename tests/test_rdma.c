@@ -466,6 +466,64 @@ test_fast_register_result_after_close(void)
 	side_close(&b);
 }
 
+/*
+ * RDMA_READ_LOCAL_INVALIDATE: the read lands in the first SGE's
+ * fast-registered MR, which stops working once the read is done; a normal
+ * MR there is refused (NDK's Invalidate rule).
+ */
+static void
+test_read_local_invalidate(void)
+{
+	struct side a, b;
+	struct ndk_mr *fr = NULL;
+	struct ndk_sge sge;
+	struct ndk_result_ex r;
+	struct ndk_adapter_info info;
+	ndk_logical_address page;
+	uint32_t size = sizeof(info);
+	int i;
+
+	CHECK(pair_open(&a, &b, NDK_MR_FLAG_ALLOW_REMOTE_READ), "pair");
+	CHECK_STATUS(ndk_adapter_query_info(a.ad, &info, &size), NDK_STATUS_SUCCESS);
+	CHECK(info.adapter_flags & NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED,
+	      "the adapter says it honours the flag");
+	CHECK_STATUS(sync_mr(a.ad, a.pd, true, &fr), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(sync_init_fr(a.ad, fr, 1, false), NDK_STATUS_SUCCESS);
+	page = (uintptr_t)a.buf + 4096;
+	CHECK_STATUS(
+		ndk_qp_fast_register(a.qp, NULL, fr, 1, &page, 0, 4096, (void *)0xc000000000ull,
+				     NDK_OP_FLAG_ALLOW_LOCAL_WRITE | NDK_OP_FLAG_SILENT_SUCCESS),
+		NDK_STATUS_SUCCESS);
+	for (i = 0; i < 64; i++)
+		b.buf[i] = (uint8_t)(i + 1);
+	sge = (struct ndk_sge){ .virtual_address = (void *)0xc000000000ull,
+				.length = 64,
+				.memory_region_token = ndk_mr_get_local_token(fr) };
+	CHECK_STATUS(ndk_qp_read(a.qp, (void *)7, &sge, 1, (uintptr_t)b.buf, b.token,
+				 NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE),
+		     NDK_STATUS_SUCCESS);
+	r = side_result(&a);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.type == NDK_OP_TYPE_READ && a.buf[4096] == 1 &&
+		      a.buf[4096 + 63] == 64,
+	      "read landed (%s)", ndk_status_str(r.status));
+	CHECK_STATUS(ndk_qp_read(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(side_result(&a).status, NDK_STATUS_ACCESS_VIOLATION);
+
+	/* a registered MR as the sink: refused */
+	CHECK(pair_reset(&a, &b), "reset");
+	sge = (struct ndk_sge){ .virtual_address = a.buf,
+				.length = 8,
+				.memory_region_token = a.token };
+	CHECK_STATUS(ndk_qp_read(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token,
+				 NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(side_result(&a).status, NDK_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(sync_close_mr(a.ad, fr), NDK_STATUS_SUCCESS);
+	side_close(&a);
+	side_close(&b);
+}
+
 static void
 test_fast_register_two_regions(void)
 {
@@ -997,6 +1055,7 @@ main(void)
 	RUN(test_fast_register_ordering);
 	RUN(test_fast_register_token_at_post);
 	RUN(test_fast_register_result_after_close);
+	RUN(test_read_local_invalidate);
 	RUN(test_fast_register_two_regions);
 	RUN(test_peer_killed_mid_transfer);
 	RUN(test_initiator_killed_mid_transfer);

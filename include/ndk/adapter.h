@@ -249,6 +249,28 @@ ndk_adapter_progress(struct ndk_adapter *adapter, uint32_t max)
 	return adapter->dispatch->progress(adapter, max);
 }
 
+/*
+ * NDIS_NDK_CAPABILITIES: how many objects of each kind this client may
+ * have (ndkd's per-client limits, capped by the provider's device), the
+ * read limits, and the NDK performance counters not kept (all of them:
+ * ndkd's counters are in its telemetry instead).
+ */
+struct ndk_capabilities {
+	uint32_t max_qp_count;
+	uint32_t max_cq_count;
+	uint32_t max_mr_count;
+	uint32_t max_pd_count;
+	uint32_t max_inbound_read_limit;
+	uint32_t max_outbound_read_limit;
+	uint32_t max_mw_count;
+	uint32_t max_srq_count;
+	uint64_t missing_counter_mask;
+};
+
+/* Synchronous, from what ndkd wrote at attach. INVALID_PARAMETER for NULL. */
+ndk_status ndk_adapter_query_capabilities(struct ndk_adapter *adapter,
+					  struct ndk_capabilities *caps);
+
 static inline ndk_status
 ndk_adapter_query_info(struct ndk_adapter *adapter, struct ndk_adapter_info *info, uint32_t *size)
 {

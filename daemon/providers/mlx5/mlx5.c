@@ -127,6 +127,11 @@ mlx5_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_ada
 	i->max_inbound_read_limit = min_u32(128, (uint64_t)a->max_qp_rd_atom);
 	i->max_outbound_read_limit = min_u32(128, (uint64_t)a->max_qp_init_rd_atom);
 	i->adapter_flags = 0x2u; /* RDMA_READ_SINK_NOT_REQUIRED */
+	/* what one client may have: ndkd's limit, and never more than the device has */
+	i->max_qps = min_u32(i->max_qps, (uint64_t)a->max_qp);
+	i->max_cqs = min_u32(i->max_cqs, (uint64_t)a->max_cq);
+	i->max_mrs = min_u32(i->max_mrs, (uint64_t)a->max_mr);
+	i->max_pds = min_u32(i->max_pds, (uint64_t)a->max_pd);
 	return NDK_STATUS_SUCCESS;
 }
 

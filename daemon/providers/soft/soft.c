@@ -65,6 +65,7 @@ soft_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_ada
 	i->max_inbound_read_limit = 128;
 	i->max_outbound_read_limit = 128;
 	i->adapter_flags = 0x2u /* RDMA_READ_SINK_NOT_REQUIRED */ |
+			   0x10u /* RDMA_READ_LOCAL_INVALIDATE_SUPPORTED */ |
 			   0x10000u /* LOOPBACK_CONNECTIONS_SUPPORTED */;
 	return NDK_STATUS_SUCCESS;
 }

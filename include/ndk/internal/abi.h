@@ -116,7 +116,9 @@ struct ndk_abi_adapter_info {
 	uint32_t max_regions;
 	uint32_t max_qps; /* per client; 0 from an ndkd older than this field */
 	uint32_t max_cqs;
-	uint32_t reserved[7];
+	uint32_t max_mws;  /* per client: memory windows (0: none) */
+	uint32_t max_srqs; /* per client: shared receive queues (0: none) */
+	uint32_t reserved[5];
 };
 _Static_assert(sizeof(struct ndk_abi_adapter_info) == 160, "adapter info size");
 
