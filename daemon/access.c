@@ -8,6 +8,72 @@
 #include "mrt.h"
 
 /*
+ * Append the pieces of [addr, addr + len) of a normal or fast-register MR
+ * entry (a copy, taken under its sequence count) to out. False when they do
+ * not fit; bounds are the caller's.
+ */
+static bool
+map_range(const struct ectx *x, const struct mrt_entry *e, uint64_t addr, uint64_t len,
+	  struct dp_chunk *out, uint32_t *n, uint32_t n0)
+{
+	if (e->kind == MRT_KIND_NORMAL) {
+		if (*n == x->max_chunks)
+			return false;
+		out[(*n)++] =
+			(struct dp_chunk){ (uint8_t *)(uintptr_t)(e->daemon_va + (addr - e->va)),
+					   len };
+		return true;
+	} else {
+		const uint64_t *pages = (const uint64_t *)(uintptr_t)e->pages;
+		uint64_t off = e->fbo + (addr - e->va), left = len;
+
+		while (left > 0) {
+			uint64_t in_page = PAGE - off % PAGE;
+			uint64_t take = left < in_page ? left : in_page;
+			uint8_t *p = (uint8_t *)(uintptr_t)pages[off / PAGE] + off % PAGE;
+
+			if (*n > n0 && out[*n - 1].addr + out[*n - 1].len == p) {
+				out[*n - 1].len += take;
+			} else {
+				if (*n == x->max_chunks)
+					return false;
+				out[(*n)++] = (struct dp_chunk){ p, take };
+			}
+			off += take;
+			left -= take;
+		}
+		return true;
+	}
+}
+
+/*
+ * A window's range lives in its MR: that MR must still be the registration
+ * the window was bound under (same variant, VALID), so a window dies with
+ * it. Read under the MR's own sequence count.
+ */
+static bool
+map_window(const struct ectx *x, const struct mrt_entry *w, uint64_t addr, uint64_t len,
+	   struct dp_chunk *out, uint32_t *n, uint32_t n0)
+{
+	const struct mrt_entry *pe = &x->mrt->entries[w->parent];
+	struct mrt_entry p;
+	uint32_t s0;
+	bool ok;
+
+	do {
+		*n = n0;
+		s0 = seq_read_begin(&pe->seq);
+		memcpy(&p, pe, sizeof(p));
+		ok = p.state == MRT_VALID && p.variant == w->parent_variant &&
+		     p.client_id == w->client_id &&
+		     (p.kind == MRT_KIND_NORMAL || p.kind == MRT_KIND_FASTREG) && addr >= p.va &&
+		     len <= p.length && addr - p.va <= p.length - len &&
+		     map_range(x, &p, addr, len, out, n, n0);
+	} while (seq_read_retry(&pe->seq, s0));
+	return ok;
+}
+
+/*
  * The entry (and a fast-register MR's page list) is read under its sequence
  * count, so a concurrent (re)registration is never seen half done.
  */
@@ -45,33 +111,16 @@ access_resolve(const struct ectx *x, uint32_t token, uint64_t addr, uint64_t len
 				goto recheck_fail;
 			out[(*n)++] =
 				(struct dp_chunk){ r->daemon_base + (addr - r->client_base), len };
-		} else if (addr < e.va || len > e.length || addr - e.va > e.length - len) {
-			goto recheck_fail;
-		} else if (e.kind == MRT_KIND_NORMAL) {
-			if (*n == x->max_chunks)
-				goto recheck_fail;
-			out[(*n)++] = (struct dp_chunk){
-				(uint8_t *)(uintptr_t)(e.daemon_va + (addr - e.va)), len
-			};
 		} else {
-			const uint64_t *pages = (const uint64_t *)(uintptr_t)e.pages;
-			uint64_t off = e.fbo + (addr - e.va), left = len;
+			bool inside =
+				addr >= e.va && len <= e.length && addr - e.va <= e.length - len;
 
-			while (left > 0) {
-				uint64_t in_page = PAGE - off % PAGE;
-				uint64_t take = left < in_page ? left : in_page;
-				uint8_t *p = (uint8_t *)(uintptr_t)pages[off / PAGE] + off % PAGE;
-
-				if (*n > n0 && out[*n - 1].addr + out[*n - 1].len == p) {
-					out[*n - 1].len += take;
-				} else {
-					if (*n == x->max_chunks)
-						goto recheck_fail;
-					out[(*n)++] = (struct dp_chunk){ p, take };
-				}
-				off += take;
-				left -= take;
-			}
+			/* a window grants remote access only, to its own range */
+			if (!inside ||
+			    (e.kind == MRT_KIND_MW
+				     ? !w->remote || !map_window(x, &e, addr, len, out, n, n0)
+				     : !map_range(x, &e, addr, len, out, n, n0)))
+				goto recheck_fail;
 		}
 		if (!seq_read_retry(&ent->seq, s0))
 			return true;

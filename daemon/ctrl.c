@@ -144,6 +144,16 @@ ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 			goto bad;
 		st = conn_reject(c, x, a[0]);
 		break;
+	case NDK_ABI_OP_MW_CREATE:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = dmw_create(c, x, sqe->handle, cqe->out);
+		break;
+	case NDK_ABI_OP_MW_DESTROY:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = dmw_destroy(c, x, sqe->handle);
+		break;
 	default:
 		goto bad;
 	}
@@ -207,7 +217,7 @@ ctrl_release_all(struct client *c, struct ectx *x)
 	conn_release_all(c, x);
 	dqp_release_all(c, x);
 	dcq_release_all(c);
-	/* MRs first, so each PD is childless when its turn comes. */
+	/* windows and MRs first, so each PD is childless when its turn comes */
 	dmr_release_all(c, x, 0);
 	dpd_release_all(c, x);
 }

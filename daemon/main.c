@@ -67,6 +67,7 @@ fill_adapter_info(struct ndk_abi_adapter_info *i, struct provider *p, const stru
 	i->max_regions = lim->max_regions;
 	i->max_qps = lim->max_qps;
 	i->max_cqs = lim->max_cqs;
+	i->max_mws = lim->max_mrs; /* windows take MR entries, under the MR limit */
 	if (p->ops.query(p, lim, i) != NDK_STATUS_SUCCESS)
 		return -ENOTSUP;
 	i->arena_flags = huge ? NDK_ABI_ARENA_HUGETLB : 0;

@@ -196,8 +196,8 @@ dmr_init_fr(struct client *c, struct ectx *x, uint32_t handle, uint64_t pages, u
 	return NDK_STATUS_SUCCESS;
 }
 
-static void
-mr_destroy(struct client *c, struct ectx *x, uint32_t handle, struct obj *mr)
+void
+dmr_drop(struct client *c, struct ectx *x, uint32_t handle, struct obj *mr)
 {
 	struct obj *pd = obj_lookup(c, mr->pd, OBJ_PD);
 
@@ -228,7 +228,7 @@ dmr_destroy(struct client *c, struct ectx *x, uint32_t handle)
 	if (mr == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
 	/* Closing a registered MR deregisters it: its token dies with it. */
-	mr_destroy(c, x, handle, mr);
+	dmr_drop(c, x, handle, mr);
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -238,8 +238,9 @@ dmr_release_all(struct client *c, struct ectx *x, uint32_t pd)
 	uint32_t h;
 
 	for (h = 1; h < c->obj_hw; h++) {
-		if (c->objs[h].type == OBJ_MR && (pd == 0 || c->objs[h].pd == pd))
-			mr_destroy(c, x, h, &c->objs[h]);
+		if ((c->objs[h].type == OBJ_MR || c->objs[h].type == OBJ_MW) &&
+		    (pd == 0 || c->objs[h].pd == pd))
+			dmr_drop(c, x, h, &c->objs[h]);
 	}
 }
 
@@ -370,7 +371,9 @@ dmr_invalidate(struct client *c, struct ectx *x, struct dqp *qp, uint32_t handle
 	struct mrt_entry *e;
 	ndk_status st;
 
-	/* NDK: only for fast-registered MRs; registered ones use DeregisterMr */
+	/* NDK: a window, or a fast-registered MR; registered ones use DeregisterMr */
+	if (o == NULL && obj_lookup(c, handle, OBJ_MW) != NULL)
+		return dmw_invalidate(c, x, qp, handle, wr_id);
 	if (o == NULL || o->mr_kind != NDK_ABI_MR_KIND_FASTREG || o->pd != qp->pd)
 		return NDK_STATUS_INVALID_PARAMETER;
 	st = x->prov->ops.mr_invalidate(x, qp, o->mr_index, wr_id);

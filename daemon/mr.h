@@ -36,8 +36,10 @@ ndk_status dmr_deregister(struct client *c, struct ectx *x, uint32_t handle);
 ndk_status dmr_init_fr(struct client *c, struct ectx *x, uint32_t handle, uint64_t pages,
 		       uint64_t remote, uint64_t out[6]);
 ndk_status dmr_destroy(struct client *c, struct ectx *x, uint32_t handle);
-/* Every MR of the client, or of one PD (pd != 0). */
+/* Every MR and window of the client, or of one PD (pd != 0). */
 void dmr_release_all(struct client *c, struct ectx *x, uint32_t pd);
+/* An MR or window object goes: its table entry freed, its PD's count down. */
+void dmr_drop(struct client *c, struct ectx *x, uint32_t handle, struct obj *mr);
 
 /*
  * A FAST_REGISTER work request on qp: h is its first slot, pages its page
@@ -64,5 +66,20 @@ bool dmr_remote_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token)
 /* Whether token names a live fast-registered MR of qp's client and PD (so it may be invalidated).
  */
 bool dmr_can_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token);
+
+/*
+ * Memory windows (mw.c): an MR table entry a BIND points into a registered
+ * or fast-registered MR of the same PD, with remote access of its own. It
+ * dies with its MR's registration (the MR's variant is checked on every
+ * access). MWs count against the client's MR limit.
+ */
+ndk_status dmw_create(struct client *c, struct ectx *x, uint32_t pd, uint64_t out[6]);
+ndk_status dmw_destroy(struct client *c, struct ectx *x, uint32_t handle);
+/* A BIND work request on qp (h copied out of shared memory). */
+ndk_status dmw_bind(struct client *c, struct ectx *x, struct dqp *qp, const struct ndk_abi_wqe *h,
+		    uint32_t wr_id);
+/* An INVALIDATE work request naming a window: it stops working. */
+ndk_status dmw_invalidate(struct client *c, struct ectx *x, struct dqp *qp, uint32_t handle,
+			  uint32_t wr_id);
 
 #endif /* NDKD_MR_H */

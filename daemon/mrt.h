@@ -41,6 +41,8 @@ enum mrt_kind {
 	MRT_KIND_FASTREG,
 	/* A PD's privileged token: local access to the client's arenas, never remote. */
 	MRT_KIND_PRIVILEGED,
+	/* A memory window: a range of a parent MR with access of its own (parent, below). */
+	MRT_KIND_MW,
 };
 
 /* Access bits, NDK_MR_FLAG_* values. LOCAL_READ is always allowed. */
@@ -64,8 +66,15 @@ struct mrt_entry {
 	uint64_t length;
 	uint64_t daemon_va; /* normal MRs: where va is mapped in ndkd (soft provider) */
 	uint64_t pages;	    /* fast-register MRs: ndkd addresses of the mapped pages (uint64_t *) */
-	uint32_t fbo;	    /* fast-register MRs: offset of va in the first page */
-	uint32_t n_pages;   /* fast-register MRs: pages mapped now */
+	union {
+		uint32_t fbo;	 /* fast-register MRs: offset of va in the first page */
+		uint32_t parent; /* MWs: the MR table index of the MR bound under */
+	};
+	union {
+		uint32_t n_pages; /* fast-register MRs: pages mapped now */
+		uint32_t
+			parent_variant; /* MWs: that MR's variant when bound (a new one kills it) */
+	};
 };
 _Static_assert(sizeof(struct mrt_entry) == 64, "an MR entry is one cache line");
 

@@ -119,6 +119,7 @@ enum obj_type {
 	OBJ_CQ,
 	OBJ_QP,
 	OBJ_LISTENER,
+	OBJ_MW,
 };
 
 /* A client's PD or MR, named by its handle (the index in the client's table). */
@@ -161,7 +162,7 @@ struct client {
 	uint32_t obj_cap;
 	uint32_t obj_hw;   /* handles below this have been handed out at least once */
 	uint32_t obj_free; /* free list head, 0 = empty */
-	uint32_t n_mrs;
+	uint32_t n_mrs;	   /* MRs and MWs: both take MR table entries, under one limit */
 	uint32_t n_pds;
 	uint32_t n_cqs;
 	uint32_t n_listeners;

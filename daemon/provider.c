@@ -160,6 +160,7 @@ static const struct provider_ops default_ops = {
 	.mr_deregister = default_mr_deregister,
 	.mr_fast_register = default_mr_wr,
 	.mr_invalidate = default_mr_wr,
+	.mw_bind = default_mr_wr,
 	.qp_create = default_qp_create,
 	.qp_connect = default_qp_connect,
 	.qp_error = default_qp_notify,
@@ -189,6 +190,7 @@ provider_set_ops(struct provider *p, const struct provider_ops *ops)
 	SET_OP(p, ops, mr_deregister);
 	SET_OP(p, ops, mr_fast_register);
 	SET_OP(p, ops, mr_invalidate);
+	SET_OP(p, ops, mw_bind);
 	SET_OP(p, ops, qp_create);
 	SET_OP(p, ops, qp_connect);
 	SET_OP(p, ops, qp_error);

@@ -65,6 +65,8 @@ struct provider_ops {
 	ndk_status (*mr_fast_register)(struct ectx *x, struct dqp *qp, uint32_t index,
 				       uint32_t wr_id);
 	ndk_status (*mr_invalidate)(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id);
+	/* Bind window 'index' (the MR table entry) as a work request of qp; like fast register. */
+	ndk_status (*mw_bind)(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id);
 
 	/* qp's common part is set up; its provider state (qp->prov) is zeroed. */
 	ndk_status (*qp_create)(struct ectx *x, struct dqp *qp);

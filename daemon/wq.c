@@ -30,6 +30,9 @@ static const uint32_t wr_flags_allowed[] = {
 	[NDK_ABI_WR_SEND_INVALIDATE] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
 				       NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_DEFER |
 				       NDK_OP_FLAG_INLINE,
+	[NDK_ABI_WR_BIND] = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+			    NDK_OP_FLAG_ALLOW_REMOTE_READ | NDK_OP_FLAG_ALLOW_REMOTE_WRITE |
+			    NDK_OP_FLAG_DEFER,
 };
 
 static const uint32_t wr_type[] = {
@@ -40,6 +43,7 @@ static const uint32_t wr_type[] = {
 	[NDK_ABI_WR_FAST_REGISTER] = NDK_ABI_RESULT_FAST_REGISTER,
 	[NDK_ABI_WR_INVALIDATE] = NDK_ABI_RESULT_INVALIDATE,
 	[NDK_ABI_WR_SEND_INVALIDATE] = NDK_ABI_RESULT_SEND,
+	[NDK_ABI_WR_BIND] = NDK_ABI_RESULT_BIND,
 };
 
 /* ------------------------------------------------------------------------
@@ -66,6 +70,7 @@ wq_wr_slots(const struct ndk_abi_wqe *h)
 			       ? ndk_abi_fr_slots(h->page_count)
 			       : 0;
 	case NDK_ABI_WR_INVALIDATE:
+	case NDK_ABI_WR_BIND:
 		return h->n_sge == 0 ? 1 : 0;
 	default:
 		return 1; /* unknown or not yet served: answered without its body */
@@ -97,7 +102,8 @@ wq_check(const struct dqp *qp, const struct wr *w)
 			return NDK_STATUS_INVALID_PARAMETER;
 		return NDK_STATUS_SUCCESS;
 	default:
-		return NDK_STATUS_SUCCESS; /* fast register, invalidate: mr.c checks them */
+		return NDK_STATUS_SUCCESS; /* fast register, invalidate, bind: mr.c, mw.c check them
+					    */
 	}
 }
 
@@ -151,6 +157,10 @@ wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w,
 		return st;
 	case NDK_ABI_WR_INVALIDATE:
 		return dmr_invalidate(c, x, qp, w->h.mr_handle, wr_id);
+	case NDK_ABI_WR_BIND:
+		/* NDK: the window's token is the result's type-specific output */
+		res->type_specific = w->h.remote_token;
+		return dmw_bind(c, x, qp, &w->h, wr_id);
 	default:
 		st = wq_resolve_local(x, qp, w, &op);
 		if (st != NDK_STATUS_SUCCESS)

@@ -141,6 +141,7 @@ struct pd {
 	struct pd *next, *prev; /* the adapter's list */
 	struct mr *mrs;		/* MR objects of this PD not yet freed */
 	struct qp *qps;		/* QP objects of this PD not yet freed */
+	struct mw *mws;		/* and windows */
 };
 
 enum mr_state {
@@ -163,6 +164,16 @@ struct mr {
 	bool remote_ok;		/* initialised with remote access */
 	uint32_t inits;		/* initialise calls in flight (they may overlap) */
 	struct mr *next, *prev; /* the PD's list */
+};
+
+/* A memory window (mw.c). It holds its PD. */
+struct mw {
+	struct ndk_mw pub;
+	struct pd *pd;
+	uint32_t handle;
+	uint32_t token; /* the last one a bind named */
+	bool closing;
+	struct mw *next, *prev; /* the PD's list */
 };
 
 /* A CQ. Its holds: the QPs that use it. */
@@ -308,6 +319,12 @@ ndk_status listener_create(struct ndk_adapter *a,
 ndk_status connector_create(struct ndk_adapter *a, ndk_fn_create_completion completion,
 			    void *context, struct ndk_connector **connector);
 void listener_free_all(struct adapter *ad);
+
+/* mw.c */
+ndk_status mw_create(struct ndk_pd *p, ndk_fn_create_completion completion, void *context,
+		     struct ndk_mw **mw);
+/* Free a window object (its PD is going, or ndkd is). No hold is put back. */
+void mw_unlink_free(struct mw *mw);
 
 /* mr.c: MRs, and the PD's pools of pre-created ones */
 struct mr_id {

@@ -53,6 +53,8 @@ result_type(uint8_t opcode)
 		return NDK_ABI_RESULT_FAST_REGISTER;
 	case NDK_ABI_WR_INVALIDATE:
 		return NDK_ABI_RESULT_INVALIDATE;
+	case NDK_ABI_WR_BIND:
+		return NDK_ABI_RESULT_BIND;
 	default:
 		return NDK_ABI_RESULT_RECEIVE;
 	}
@@ -307,9 +309,10 @@ qp_invalidate(struct ndk_qp *q, void *ctx, struct ndk_object_header *obj, uint32
 		.request_context = (uint64_t)(uintptr_t)ctx,
 	};
 
-	/* NDK: never an MR registered with register_mr; MWs do not exist yet */
-	if (obj == NULL || obj->object_type != NDK_OBJECT_TYPE_MR || !mr->fast_register ||
-	    (flags & ~allowed) != 0) {
+	/* NDK: a window, or an MR registered by fast register (never by register_mr) */
+	if (obj == NULL || (flags & ~allowed) != 0 ||
+	    (obj->object_type != NDK_OBJECT_TYPE_MW &&
+	     (obj->object_type != NDK_OBJECT_TYPE_MR || !mr->fast_register))) {
 		sq_publish(qp);
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
@@ -317,7 +320,8 @@ qp_invalidate(struct ndk_qp *q, void *ctx, struct ndk_object_header *obj, uint32
 		sq_publish(qp);
 		return NDK_STATUS_CONNECTION_INVALID;
 	}
-	h.mr_handle = mr->handle;
+	h.mr_handle =
+		obj->object_type == NDK_OBJECT_TYPE_MW ? ((struct mw *)obj)->handle : mr->handle;
 	return sq_post(qp, &h, NULL, 0, flags);
 }
 
@@ -394,12 +398,43 @@ qp_receive(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n_sg
 }
 
 static ndk_status
-qp_bind(struct ndk_qp *q, void *ctx, struct ndk_mr *mr, struct ndk_object_header *mw, void *va,
-	size_t len, uint32_t flags)
+qp_bind(struct ndk_qp *q, void *ctx, struct ndk_mr *m, struct ndk_mw *w, void *va, size_t len,
+	uint32_t flags)
 {
-	(void)ctx, (void)mr, (void)mw, (void)va, (void)len, (void)flags;
-	sq_publish(to_qp(q));
-	return NDK_STATUS_NOT_SUPPORTED;
+	const uint32_t allowed = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
+				 NDK_OP_FLAG_ALLOW_REMOTE_READ | NDK_OP_FLAG_ALLOW_REMOTE_WRITE |
+				 NDK_OP_FLAG_DEFER;
+	struct qp *qp = to_qp(q);
+	struct mr *mr = (struct mr *)m;
+	struct mw *mw = (struct mw *)w;
+	struct ndk_abi_wqe h = {
+		.opcode = NDK_ABI_WR_BIND,
+		.flags = flags,
+		.request_context = (uint64_t)(uintptr_t)ctx,
+		.remote_addr = (uint64_t)(uintptr_t)va,
+		.length = len,
+	};
+	uint32_t next;
+	ndk_status st;
+
+	if (mr == NULL || mw == NULL || mr->pd != qp->pd || mw->pd != qp->pd || mw->closing ||
+	    (flags & ~allowed) != 0 || va == NULL || len == 0) {
+		sq_publish(qp);
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	if (!qp->connected) {
+		sq_publish(qp);
+		return NDK_STATUS_CONNECTION_INVALID;
+	}
+	h.mr_handle = mr->handle;
+	h.mw_handle = mw->handle;
+	/* as for fast register: the next token is ours to name, so it is known now */
+	next = (mw->token & ~0xffu) | ((mw->token + 1) & 0xffu);
+	h.remote_token = next;
+	st = sq_post(qp, &h, NULL, 0, flags);
+	if (st == NDK_STATUS_SUCCESS)
+		mw->token = next;
+	return st;
 }
 
 static void

@@ -9,6 +9,7 @@
 #include <ndk/adapter.h>
 #include <ndk/pd.h>
 #include <ndk/mr.h>
+#include <ndk/mw.h>
 #include <ndk/cq.h>
 #include <ndk/qp.h>
 #include <ndk/connector.h>

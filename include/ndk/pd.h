@@ -21,8 +21,10 @@ extern "C" {
 
 struct ndk_pd;
 struct ndk_mr;
+struct ndk_mw;
 struct ndk_cq;
 struct ndk_qp;
+struct ndk_srq;
 
 /*
  * NDK_FN_CREATE_MR (seed 004). fast_register: true for an MR used only with
@@ -53,11 +55,45 @@ typedef ndk_status (*ndk_fn_create_qp)(struct ndk_pd *pd, struct ndk_cq *receive
 /* NDK_FN_GET_PRIVILEGED_MEMORY_REGION_TOKEN (seed 002): synchronous. */
 typedef void (*ndk_fn_get_privileged_token)(struct ndk_pd *pd, uint32_t *token);
 
+/*
+ * NDK_FN_CREATE_MW: a memory window on the PD (<ndk/mw.h>). PENDING (the
+ * window comes to the completion; *mw is not written), or an error with no
+ * callback. Windows take MR table entries: they count against the client's
+ * MR limit (INSUFFICIENT_RESOURCES in the completion past it).
+ */
+typedef ndk_status (*ndk_fn_create_mw)(struct ndk_pd *pd, ndk_fn_create_completion completion,
+				       void *context, struct ndk_mw **mw);
+
+/* NDK_FN_SRQ_NOTIFICATION_CALLBACK */
+typedef void (*ndk_fn_srq_notification)(void *context, ndk_status status);
+
+/*
+ * NDK_FN_CREATE_SRQ and NDK_FN_CREATE_QP_WITH_SRQ: shared receive queues.
+ * Not built yet: NOT_SUPPORTED (the adapter info's MaxSrqDepth is 0).
+ */
+typedef ndk_status (*ndk_fn_create_srq)(struct ndk_pd *pd, uint32_t srq_depth,
+					uint32_t max_receive_sge, uint32_t notify_threshold,
+					ndk_fn_srq_notification notification,
+					void *notification_context,
+					ndk_fn_create_completion completion, void *context,
+					struct ndk_srq **srq);
+typedef ndk_status (*ndk_fn_create_qp_with_srq)(struct ndk_pd *pd, struct ndk_cq *receive_cq,
+						struct ndk_cq *initiator_cq, struct ndk_srq *srq,
+						void *qp_context, uint32_t initiator_queue_depth,
+						uint32_t max_initiator_sge,
+						uint32_t inline_data_size,
+						ndk_fn_create_completion completion, void *context,
+						struct ndk_qp **qp);
+
+/* NDK_PD_DISPATCH, in NDK's order. */
 struct ndk_pd_dispatch {
 	ndk_fn_close_object close;
 	ndk_fn_query_extension query_extension;
 	ndk_fn_create_mr create_mr;
+	ndk_fn_create_mw create_mw;
+	ndk_fn_create_srq create_srq;
 	ndk_fn_create_qp create_qp;
+	ndk_fn_create_qp_with_srq create_qp_with_srq;
 	ndk_fn_get_privileged_token get_privileged_token;
 };
 
@@ -83,6 +119,13 @@ ndk_pd_query_extension(struct ndk_pd *pd, const struct ndk_guid *id, struct ndk_
 		       struct ndk_extension_interface *ext)
 {
 	return pd->dispatch->query_extension(&pd->header, id, version, ext);
+}
+
+static inline ndk_status
+ndk_mw_create(struct ndk_pd *pd, ndk_fn_create_completion completion, void *context,
+	      struct ndk_mw **mw)
+{
+	return pd->dispatch->create_mw(pd, completion, context, mw);
 }
 
 static inline ndk_status

@@ -19,6 +19,7 @@
 #include <ndk/adapter.h>
 #include <ndk/flags.h>
 #include <ndk/object.h>
+#include <ndk/mw.h>
 #include <ndk/status.h>
 
 #ifdef __cplusplus
@@ -58,9 +59,18 @@ typedef ndk_status (*ndk_fn_send)(struct ndk_qp *qp, void *request_context,
 				  const struct ndk_sge *sgl, uint32_t n_sge, uint32_t flags);
 typedef ndk_status (*ndk_fn_receive)(struct ndk_qp *qp, void *request_context,
 				     const struct ndk_sge *sgl, uint32_t n_sge);
+/*
+ * NDK_FN_BIND: bind mw to [virtual_address, virtual_address + length) of mr
+ * (registered or fast-registered, same PD), with remote access as the flags
+ * say (ALLOW_REMOTE_READ, ALLOW_REMOTE_WRITE; SILENT_SUCCESS, READ_FENCE,
+ * DEFER). SUCCESS (a result of type BIND follows; the window's new token is
+ * ndk_mw_get_remote_token()'s from now on), CONNECTION_INVALID (QP not
+ * connected), ACCESS_VIOLATION (write access on an MR without LOCAL_WRITE),
+ * INVALID_PARAMETER.
+ */
 typedef ndk_status (*ndk_fn_bind)(struct ndk_qp *qp, void *request_context, struct ndk_mr *mr,
-				  struct ndk_object_header *mw, void *virtual_address,
-				  size_t length, uint32_t flags);
+				  struct ndk_mw *mw, void *virtual_address, size_t length,
+				  uint32_t flags);
 /*
  * NDK_FN_FAST_REGISTER: map [base_va, base_va + length) onto page_count
  * logical pages (PAGE_SIZE each, first byte at fbo in page 0) with the
@@ -141,6 +151,20 @@ static inline ndk_status
 ndk_qp_invalidate(struct ndk_qp *qp, void *request_context, struct ndk_mr *mr, uint32_t flags)
 {
 	return qp->dispatch->invalidate(qp, request_context, (struct ndk_object_header *)mr, flags);
+}
+
+/* Invalidate a window: its token stops working (NDK_FN_INVALIDATE on an MW). */
+static inline ndk_status
+ndk_qp_invalidate_mw(struct ndk_qp *qp, void *request_context, struct ndk_mw *mw, uint32_t flags)
+{
+	return qp->dispatch->invalidate(qp, request_context, &mw->header, flags);
+}
+
+static inline ndk_status
+ndk_qp_bind(struct ndk_qp *qp, void *request_context, struct ndk_mr *mr, struct ndk_mw *mw,
+	    void *virtual_address, size_t length, uint32_t flags)
+{
+	return qp->dispatch->bind(qp, request_context, mr, mw, virtual_address, length, flags);
 }
 
 static inline ndk_status

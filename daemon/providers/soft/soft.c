@@ -51,9 +51,10 @@ soft_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_ada
 {
 	(void)p;
 	i->max_registration_size = lim->max_region_bytes;
+	i->max_window_size = lim->max_region_bytes;
 	i->frmr_page_count = lim->frmr_page_count;
 	i->rdma_technology = 4; /* NdkRoCEv2: what the soft provider speaks on the wire */
-	/* QPs: send, receive, read, write, fast register. No MW or SRQ yet: 0. */
+	/* QPs: send, receive, read, write, fast register, bind. No SRQ yet: 0. */
 	i->max_initiator_request_sge = NDKD_MAX_SGE;
 	i->max_receive_request_sge = NDKD_MAX_SGE;
 	i->max_receive_queue_depth = lim->max_queue_depth;
@@ -158,7 +159,7 @@ soft_mr_wr(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id)
 	(void)qp;
 	(void)index;
 	(void)wr_id;
-	return NDK_STATUS_SUCCESS; /* likewise for fast register and invalidate */
+	return NDK_STATUS_SUCCESS; /* likewise for fast register, invalidate and bind */
 }
 
 static ndk_status
@@ -227,6 +228,7 @@ const struct provider_ops soft_provider_ops = {
 	.mr_register = soft_mr_register,
 	.mr_fast_register = soft_mr_wr,
 	.mr_invalidate = soft_mr_wr,
+	.mw_bind = soft_mr_wr,
 	.qp_create = soft_qp_create,
 	.qp_connect = soft_qp_connect,
 	.qp_error = soft_qp_error,

@@ -213,7 +213,10 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 #define NDK_ABI_OP_CONNECT	    18u /* handle = qp; args: [0] port -> out[0] peer qpn */
 #define NDK_ABI_OP_ACCEPT	    19u /* handle = qp; args: [0] conn id */
 #define NDK_ABI_OP_REJECT	    20u /* args: [0] conn id */
-#define NDK_ABI_OP_MAX		    20u
+/* Memory windows: an MR table entry that a BIND work request points into an MR. */
+#define NDK_ABI_OP_MW_CREATE  21u /* handle = pd -> out[0] mw, out[1] its token (unbound) */
+#define NDK_ABI_OP_MW_DESTROY 22u /* handle = mw */
+#define NDK_ABI_OP_MAX	      22u
 
 #define NDK_ABI_MR_KIND_NORMAL	0u
 #define NDK_ABI_MR_KIND_FASTREG 1u
@@ -285,6 +288,7 @@ _Static_assert(offsetof(struct ndk_abi_cqe, out) == 16, "cqe out");
 #define NDK_ABI_WR_FAST_REGISTER   5u
 #define NDK_ABI_WR_INVALIDATE	   6u
 #define NDK_ABI_WR_SEND_INVALIDATE 7u
+#define NDK_ABI_WR_BIND		   8u
 
 struct ndk_abi_sge {
 	uint64_t addr; /* VA under an MR token, or a logical address under a privileged token */
@@ -307,20 +311,24 @@ struct ndk_abi_wqe {
 	uint16_t n_sge;
 	uint32_t flags;		  /* NDK_OP_FLAG_* */
 	uint64_t request_context; /* the app's, echoed in the result */
-	uint64_t remote_addr;	  /* READ, WRITE; FAST_REGISTER: base virtual address */
+	uint64_t remote_addr;	  /* READ, WRITE; FAST_REGISTER, BIND: base virtual address */
 	/*
-	 * READ, WRITE, SEND_INVALIDATE: the peer's token. FAST_REGISTER: the
-	 * MR's token from this request on, chosen by the client (the MR's
-	 * index, a variant other than its current one), so the app has it the
-	 * moment it posts, as ibv_inc_rkey gives verbs consumers theirs.
+	 * READ, WRITE, SEND_INVALIDATE: the peer's token. FAST_REGISTER, BIND:
+	 * the MR's (the window's) token from this request on, chosen by the
+	 * client (its index, a variant other than its current one), so the
+	 * app has it the moment it posts, as ibv_inc_rkey gives verbs
+	 * consumers theirs.
 	 */
 	uint32_t remote_token;
-	uint32_t mr_handle;  /* FAST_REGISTER, INVALIDATE */
-	uint64_t length;     /* FAST_REGISTER; INLINE: bytes of data */
+	uint32_t mr_handle;  /* FAST_REGISTER, BIND; INVALIDATE: the MR or MW */
+	uint64_t length;     /* FAST_REGISTER, BIND; INLINE: bytes of data */
 	uint64_t page_array; /* FAST_REGISTER: address of page_count logical addresses */
-	uint32_t page_count; /* FAST_REGISTER */
-	uint32_t fbo;	     /* FAST_REGISTER: first byte offset */
-	uint64_t cookie;     /* the library's, echoed in the result */
+	union {
+		uint32_t page_count; /* FAST_REGISTER */
+		uint32_t mw_handle;  /* BIND: the window */
+	};
+	uint32_t fbo;	 /* FAST_REGISTER: first byte offset */
+	uint64_t cookie; /* the library's, echoed in the result */
 };
 _Static_assert(sizeof(struct ndk_abi_wqe) == NDK_ABI_ENTRY_SIZE, "wqe size");
 
@@ -369,6 +377,7 @@ ndk_abi_wr_max_slots(uint32_t max_sge, uint32_t frmr_pages, uint32_t max_inline)
 #define NDK_ABI_RESULT_RECEIVE_INVALIDATE 0x8001u
 #define NDK_ABI_RESULT_SEND		  2u
 #define NDK_ABI_RESULT_FAST_REGISTER	  4u
+#define NDK_ABI_RESULT_BIND		  8u
 #define NDK_ABI_RESULT_INVALIDATE	  16u
 #define NDK_ABI_RESULT_READ		  32u
 #define NDK_ABI_RESULT_WRITE		  64u
