@@ -77,8 +77,9 @@ wq_wr_slots(const struct ndk_abi_wqe *h)
 	}
 }
 
-ndk_status
-wq_check(const struct dqp *qp, const struct wr *w)
+/* Inlined into the SQ loop (out of line it cost a call per work request); wq_check() for tests. */
+static inline __attribute__((always_inline)) ndk_status
+check_wr(const struct dqp *qp, const struct wr *w)
 {
 	const struct ndk_abi_wqe *h = &w->h;
 	bool inl = (h->flags & NDK_OP_FLAG_INLINE) != 0;
@@ -108,7 +109,13 @@ wq_check(const struct dqp *qp, const struct wr *w)
 }
 
 ndk_status
-wq_resolve_local(struct ectx *x, const struct dqp *qp, const struct wr *w, struct wq_op *op)
+wq_check(const struct dqp *qp, const struct wr *w)
+{
+	return check_wr(qp, w);
+}
+
+static inline __attribute__((always_inline)) ndk_status
+resolve_local(struct ectx *x, const struct dqp *qp, const struct wr *w, struct wq_op *op)
 {
 	const struct client *c = qp->client;
 	struct access_req local = {
@@ -139,6 +146,12 @@ wq_resolve_local(struct ectx *x, const struct dqp *qp, const struct wr *w, struc
 	return NDK_STATUS_SUCCESS;
 }
 
+ndk_status
+wq_resolve_local(struct ectx *x, const struct dqp *qp, const struct wr *w, struct wq_op *op)
+{
+	return resolve_local(x, qp, w, op);
+}
+
 static ndk_status
 wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w, uint32_t wr_id,
 	   struct ndk_abi_result *res)
@@ -146,7 +159,7 @@ wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w,
 	struct wq_op op;
 	ndk_status st;
 
-	st = wq_check(qp, w);
+	st = check_wr(qp, w);
 	if (st != NDK_STATUS_SUCCESS)
 		return st;
 	switch (w->h.opcode) {
@@ -162,7 +175,7 @@ wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w,
 		res->type_specific = w->h.remote_token;
 		return dmw_bind(c, x, qp, &w->h, wr_id);
 	default:
-		st = wq_resolve_local(x, qp, w, &op);
+		st = resolve_local(x, qp, w, &op);
 		if (st != NDK_STATUS_SUCCESS)
 			return st;
 		/*

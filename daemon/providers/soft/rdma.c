@@ -5,22 +5,6 @@
 #include "../../mrt.h"
 #include "soft.h"
 
-/*
- * Whether qp's peer can take a work request now: gone or in error is a
- * broken connection; not yet connected back to us, not up yet. A copy of
- * its table entry in *peer.
- */
-ndk_status
-soft_peer_ready(const struct ectx *x, const struct dqp *qp, struct qpt_entry *peer)
-{
-	if (!qpt_read(x->qpt, qp->peer_qpn, peer) || peer->state == QP_FREE ||
-	    peer->state == QP_ERROR)
-		return NDK_STATUS_CONNECTION_DISCONNECTED;
-	if (peer->state != QP_RTS || peer->peer_qpn != qp->qpn)
-		return NDK_STATUS_CONNECTION_INVALID;
-	return NDK_STATUS_SUCCESS;
-}
-
 void
 soft_copy(const struct dp_chunk *src, uint32_t ns, const struct dp_chunk *dst, uint32_t nd)
 {

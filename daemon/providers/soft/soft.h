@@ -80,8 +80,23 @@ soft_dqp(struct soft_qp *s)
 	return (struct dqp *)((unsigned char *)s - offsetof(struct dqp, prov));
 }
 
+/*
+ * Whether qp's peer can take a work request now: gone or in error is a
+ * broken connection; not yet connected back to us, not up yet. A copy of
+ * its table entry in *peer. Inline: every send, read and write asks.
+ */
+static inline ndk_status
+soft_peer_ready(const struct ectx *x, const struct dqp *qp, struct qpt_entry *peer)
+{
+	if (!qpt_read(x->qpt, qp->peer_qpn, peer) || peer->state == QP_FREE ||
+	    peer->state == QP_ERROR)
+		return NDK_STATUS_CONNECTION_DISCONNECTED;
+	if (peer->state != QP_RTS || peer->peer_qpn != qp->qpn)
+		return NDK_STATUS_CONNECTION_INVALID;
+	return NDK_STATUS_SUCCESS;
+}
+
 /* rdma.c */
-ndk_status soft_peer_ready(const struct ectx *x, const struct dqp *qp, struct qpt_entry *peer);
 void soft_copy(const struct dp_chunk *src, uint32_t ns, const struct dp_chunk *dst, uint32_t nd);
 ndk_status soft_rdma(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t *bytes);
 
