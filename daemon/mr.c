@@ -15,19 +15,15 @@
 #include "qp.h"
 
 ndk_status
-dmr_create(struct client *c, struct ectx *x, uint32_t pd_handle, uint64_t kind, uint64_t out[6])
+dmr_new(struct client *c, struct ectx *x, struct obj *pd, uint32_t pd_handle, uint8_t type,
+	uint8_t kind, uint32_t *handle)
 {
-	struct obj *pd = obj_lookup(c, pd_handle, OBJ_PD);
 	struct mrt_entry *e;
 	uint32_t h, idx;
 
-	if (pd == NULL)
-		return NDK_STATUS_INVALID_HANDLE;
-	if (kind != NDK_ABI_MR_KIND_NORMAL && kind != NDK_ABI_MR_KIND_FASTREG)
-		return NDK_STATUS_INVALID_PARAMETER;
 	if (c->n_mrs >= x->lim->max_mrs)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	h = obj_new(c, OBJ_MR, NULL);
+	h = obj_new(c, type, NULL);
 	if (h == 0)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	idx = mrt_alloc(x->mrt, x->cache, c->id, pd_handle, h);
@@ -37,13 +33,32 @@ dmr_create(struct client *c, struct ectx *x, uint32_t pd_handle, uint64_t kind, 
 	}
 	e = mrt_entry(x->mrt, idx);
 	mrt_write_begin(e);
-	e->kind = kind == NDK_ABI_MR_KIND_FASTREG ? MRT_KIND_FASTREG : MRT_KIND_NORMAL;
+	e->kind = kind;
 	mrt_write_end(e);
-	c->objs[h].mr_kind = (uint8_t)kind;
 	c->objs[h].mr_index = idx;
 	c->objs[h].pd = pd_handle;
 	pd->pd++;
 	c->n_mrs++;
+	*handle = h;
+	return NDK_STATUS_SUCCESS;
+}
+
+ndk_status
+dmr_create(struct client *c, struct ectx *x, uint32_t pd_handle, uint64_t kind, uint64_t out[6])
+{
+	struct obj *pd = obj_lookup(c, pd_handle, OBJ_PD);
+	uint32_t h;
+	ndk_status st;
+
+	if (pd == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	if (kind != NDK_ABI_MR_KIND_NORMAL && kind != NDK_ABI_MR_KIND_FASTREG)
+		return NDK_STATUS_INVALID_PARAMETER;
+	st = dmr_new(c, x, pd, pd_handle, OBJ_MR,
+		     kind == NDK_ABI_MR_KIND_FASTREG ? MRT_KIND_FASTREG : MRT_KIND_NORMAL, &h);
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
+	c->objs[h].mr_kind = (uint8_t)kind;
 	out[0] = h;
 	return NDK_STATUS_SUCCESS;
 }
@@ -317,9 +332,7 @@ dmr_fast_register(struct client *c, struct ectx *x, struct dqp *qp, const struct
 	    h->remote_addr == 0 || h->remote_addr % PAGE != h->fbo ||
 	    h->remote_addr + h->length < h->remote_addr)
 		return NDK_STATUS_INVALID_PARAMETER;
-	/* the client names the next token: this MR's, under a variant not in use now */
-	if (MRT_TOKEN_INDEX(h->remote_token) != o->mr_index ||
-	    MRT_TOKEN_VARIANT(h->remote_token) == e->variant)
+	if (!mrt_token_is_next(h->remote_token, o->mr_index, e->variant))
 		return NDK_STATUS_INVALID_PARAMETER;
 	access = fr_access(h->flags);
 	/* remote access on an MR initialised without it (NDK: ACCESS_VIOLATION) */
@@ -401,7 +414,7 @@ dmr_can_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token)
 }
 
 bool
-dmr_remote_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token)
+dmr_invalidate_token(struct ectx *x, const struct dqp *qp, uint32_t token)
 {
 	struct mrt_entry *e;
 

@@ -30,6 +30,13 @@ void dpd_release_all(struct client *c, struct ectx *x);
 
 ndk_status dmr_create(struct client *c, struct ectx *x, uint32_t pd, uint64_t kind,
 		      uint64_t out[6]);
+/*
+ * An object of 'type' (MR or MW) with an MR table entry of 'kind' under the
+ * PD pd (looked up by the caller): one of the client's MR limit, counted in
+ * the PD. Its handle in *handle; INSUFFICIENT_RESOURCES at a limit.
+ */
+ndk_status dmr_new(struct client *c, struct ectx *x, struct obj *pd, uint32_t pd_handle,
+		   uint8_t type, uint8_t kind, uint32_t *handle);
 ndk_status dmr_register(struct client *c, struct ectx *x, uint32_t handle, uint64_t va,
 			uint64_t length, uint64_t flags, uint64_t out[6]);
 ndk_status dmr_deregister(struct client *c, struct ectx *x, uint32_t handle);
@@ -59,10 +66,11 @@ uint64_t dmr_fr_failed(struct client *c, struct ectx *x, const struct ndk_abi_wq
 ndk_status dmr_invalidate(struct client *c, struct ectx *x, struct dqp *qp, uint32_t handle,
 			  uint32_t wr_id);
 /*
- * SEND_INVALIDATE arriving at qp: the receiver's own fast-registered MR
- * named by token stops working. False when token names no such MR.
+ * The fast-registered MR of qp's client and PD that token names stops
+ * working (SEND_INVALIDATE arriving at qp, a read with
+ * READ_LOCAL_INVALIDATE). False when token names no such live MR.
  */
-bool dmr_remote_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token);
+bool dmr_invalidate_token(struct ectx *x, const struct dqp *qp, uint32_t token);
 /* Whether token names a live fast-registered MR of qp's client and PD (so it may be invalidated).
  */
 bool dmr_can_invalidate(struct ectx *x, const struct dqp *qp, uint32_t token);

@@ -131,6 +131,17 @@ mrt_write_end(struct mrt_entry *e)
  */
 bool mrt_read(const struct mrt *t, uint32_t token, struct mrt_entry *out);
 
+/*
+ * A fast register or bind names the entry's next token itself (as
+ * ibv_inc_rkey lets verbs consumers do): it must be this entry's index,
+ * under a variant other than the one in force, so the token before dies.
+ */
+static inline bool
+mrt_token_is_next(uint32_t token, uint32_t index, uint8_t variant)
+{
+	return MRT_TOKEN_INDEX(token) == index && MRT_TOKEN_VARIANT(token) != variant;
+}
+
 /* True when token names a VALID entry with that variant right now. */
 bool mrt_token_live(const struct mrt *t, uint32_t token);
 

@@ -23,32 +23,21 @@ dmw_create(struct client *c, struct ectx *x, uint32_t pd_handle, uint64_t out[6]
 {
 	struct obj *pd = obj_lookup(c, pd_handle, OBJ_PD);
 	struct mrt_entry *e;
-	uint32_t h, idx;
+	uint32_t h;
+	ndk_status st;
 
 	if (pd == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
-	if (c->n_mrs >= x->lim->max_mrs)
-		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	h = obj_new(c, OBJ_MW, NULL);
-	if (h == 0)
-		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	idx = mrt_alloc(x->mrt, x->cache, c->id, pd_handle, h);
-	if (idx == 0) {
-		obj_delete(c, h);
-		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	}
-	e = mrt_entry(x->mrt, idx);
+	st = dmr_new(c, x, pd, pd_handle, OBJ_MW, MRT_KIND_MW, &h);
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
+	e = mrt_entry(x->mrt, c->objs[h].mr_index);
 	mrt_write_begin(e);
-	e->kind = MRT_KIND_MW;
 	e->variant++;
 	e->state = MRT_INVALID; /* not bound yet */
 	mrt_write_end(e);
-	c->objs[h].mr_index = idx;
-	c->objs[h].pd = pd_handle;
-	pd->pd++;
-	c->n_mrs++;
 	out[0] = h;
-	out[1] = MRT_TOKEN(idx, e->variant);
+	out[1] = MRT_TOKEN(c->objs[h].mr_index, e->variant);
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -82,9 +71,7 @@ dmw_bind(struct client *c, struct ectx *x, struct dqp *qp, const struct ndk_abi_
 	    h->remote_addr + h->length < h->remote_addr || h->remote_addr < me->va ||
 	    h->length > me->length || h->remote_addr - me->va > me->length - h->length)
 		return NDK_STATUS_INVALID_PARAMETER;
-	/* the client names the window's next token: its index, a variant not in use now */
-	if (MRT_TOKEN_INDEX(h->remote_token) != mw->mr_index ||
-	    MRT_TOKEN_VARIANT(h->remote_token) == we->variant)
+	if (!mrt_token_is_next(h->remote_token, mw->mr_index, we->variant))
 		return NDK_STATUS_INVALID_PARAMETER;
 	if (h->flags & NDK_OP_FLAG_ALLOW_REMOTE_READ)
 		access |= MRT_ACCESS_REMOTE_READ;

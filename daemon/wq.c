@@ -95,6 +95,9 @@ check_wr(const struct dqp *qp, const struct wr *w)
 			return NDK_STATUS_INVALID_PARAMETER;
 		/* fall through */
 	case NDK_ABI_WR_READ:
+		if ((h->flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) && h->n_sge == 0)
+			return NDK_STATUS_INVALID_PARAMETER; /* nothing to invalidate */
+							     /* fall through */
 	case NDK_ABI_WR_WRITE:
 		/* INLINE's length is its data; the flags table keeps it off reads */
 		if (h->n_sge > qp->max_isge || h->mr_handle != 0 || (h->length != 0 && !inl) ||
@@ -152,6 +155,17 @@ wq_resolve_local(struct ectx *x, const struct dqp *qp, const struct wr *w, struc
 	return resolve_local(x, qp, w, op);
 }
 
+/*
+ * READ_LOCAL_INVALIDATE (only reads may carry it, with a first SGE: see
+ * check_wr): the token of the MR to invalidate once the read succeeds; 0
+ * for every other work request.
+ */
+static inline uint32_t
+local_inv_token(const struct wr *w)
+{
+	return (w->h.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) ? w->sge[0].token : 0;
+}
+
 static ndk_status
 wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w, uint32_t wr_id,
 	   struct ndk_abi_result *res)
@@ -178,18 +192,13 @@ wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w,
 		st = resolve_local(x, qp, w, &op);
 		if (st != NDK_STATUS_SUCCESS)
 			return st;
-		/*
-		 * READ_LOCAL_INVALIDATE: the first SGE names a fast-registered MR of
-		 * ours (NDK's Invalidate rule), invalidated once the read is done.
-		 */
-		if ((w->h.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) &&
-		    (w->h.n_sge == 0 || !dmr_can_invalidate(x, qp, w->sge[0].token)))
+		/* NDK's Invalidate rule: the first SGE names a fast-registered MR of ours */
+		if (local_inv_token(w) != 0 && !dmr_can_invalidate(x, qp, local_inv_token(w)))
 			return NDK_STATUS_INVALID_PARAMETER;
 		st = x->prov->ops.post_send(x, qp, &op, wr_id, res);
 		/* done now; a PENDING read does it in wq_complete */
-		if (st == NDK_STATUS_SUCCESS &&
-		    (w->h.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE))
-			dmr_remote_invalidate(x, qp, w->sge[0].token);
+		if (st == NDK_STATUS_SUCCESS && local_inv_token(w) != 0)
+			dmr_invalidate_token(x, qp, local_inv_token(w));
 		return st;
 	}
 }
@@ -206,7 +215,7 @@ pend_empty(const struct dqp *qp)
 
 static void
 pend_push(struct dqp *qp, const struct ndk_abi_result *res, bool silent, bool done,
-	  uint32_t sq_start)
+	  uint32_t sq_start, uint32_t inv_token)
 {
 	struct wq_pending *p = &qp->pend[qp->pend_tail++ & qp->pend_mask];
 
@@ -214,7 +223,7 @@ pend_push(struct dqp *qp, const struct ndk_abi_result *res, bool silent, bool do
 	p->silent = silent;
 	p->done = done;
 	p->sq_start = sq_start;
-	p->inv_token = 0;
+	p->inv_token = inv_token;
 }
 
 /*
@@ -261,7 +270,7 @@ wq_complete(struct ectx *x, struct dqp *qp, uint32_t wr_id, ndk_status status, u
 	p->res.bytes = status == NDK_STATUS_SUCCESS ? bytes : 0;
 	p->done = true;
 	if (status == NDK_STATUS_SUCCESS && p->inv_token != 0)
-		dmr_remote_invalidate(x, qp, p->inv_token);
+		dmr_invalidate_token(x, qp, p->inv_token);
 	/* a failed work request takes the QP to error, like any failed one */
 	if (status != NDK_STATUS_SUCCESS && qp->state == QP_RTS)
 		wq_error(x, qp);
@@ -330,11 +339,8 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
 		} else {
 			res.status = wq_execute(c, x, qp, &w, qp->pend_tail, &res);
 			if (res.status == NDK_STATUS_PENDING) {
-				pend_push(qp, &res, silent, false, start);
-				if (w.h.opcode == NDK_ABI_WR_READ &&
-				    (w.h.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE))
-					qp->pend[(qp->pend_tail - 1) & qp->pend_mask].inv_token =
-						w.sge[0].token;
+				/* a READ_LOCAL_INVALIDATE read invalidates when it completes */
+				pend_push(qp, &res, silent, false, start, local_inv_token(&w));
 				done++;
 				continue;
 			}
@@ -347,7 +353,7 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
 		if (res.status != NDK_STATUS_SUCCESS && w.h.opcode == NDK_ABI_WR_FAST_REGISTER)
 			res.type_specific = dmr_fr_failed(c, x, &w.h);
 		if (!pend_empty(qp)) {
-			pend_push(qp, &res, silent, true, start); /* behind a PENDING one */
+			pend_push(qp, &res, silent, true, start, 0); /* behind a PENDING one */
 		} else if (res.status != NDK_STATUS_SUCCESS || !silent) {
 			memcpy(ndk_ring_prod_next(&qp->icq->ring), &res, sizeof(res));
 			wrote = true;

@@ -184,43 +184,42 @@ cq_arm(struct ndk_cq *c, uint32_t trigger)
 		atomic_store_explicit(cq->ring.kflags, 0, memory_order_relaxed);
 }
 
-uint32_t
-cq_notify(struct adapter *ad)
+/*
+ * Notify armed CQs with status: those ndkd kicked (it cleared ARMED), or,
+ * once ndkd is gone (DEVICE_REMOVED), every armed one.
+ */
+static uint32_t
+notify_armed(struct adapter *ad, ndk_status status)
 {
 	struct cq *cq, *next;
 	uint32_t n = 0;
 
-	/* no kick yet does not mean nothing: a recheck may have cleared a flag */
-	channel_wait_events(ad, &ad->hung_up);
 	for (cq = ad->cqs; cq != NULL && ad->n_armed > 0; cq = next) {
 		next = cq->next;
-		if (!cq->armed || (atomic_load_explicit(cq->ring.kflags, memory_order_acquire) &
-				   NDK_ABI_CQ_ARMED))
+		if (!cq->armed || (status == NDK_STATUS_SUCCESS &&
+				   (atomic_load_explicit(cq->ring.kflags, memory_order_acquire) &
+				    NDK_ABI_CQ_ARMED)))
 			continue;
 		cq->armed = false;
 		ad->n_armed--;
-		CALLBACK(ad, cq->notify(cq->notify_ctx, NDK_STATUS_SUCCESS));
+		CALLBACK(ad, cq->notify(cq->notify_ctx, status));
 		n++;
 	}
 	return n;
 }
 
 uint32_t
+cq_notify(struct adapter *ad)
+{
+	/* no kick yet does not mean nothing: a recheck may have cleared a flag */
+	channel_wait_events(ad, &ad->hung_up);
+	return notify_armed(ad, NDK_STATUS_SUCCESS);
+}
+
+uint32_t
 cq_notify_gone(struct adapter *ad)
 {
-	struct cq *cq, *next;
-	uint32_t n = 0;
-
-	for (cq = ad->cqs; cq != NULL && ad->n_armed > 0; cq = next) {
-		next = cq->next;
-		if (!cq->armed)
-			continue;
-		cq->armed = false;
-		ad->n_armed--;
-		CALLBACK(ad, cq->notify(cq->notify_ctx, NDK_STATUS_DEVICE_REMOVED));
-		n++;
-	}
-	return n;
+	return notify_armed(ad, NDK_STATUS_DEVICE_REMOVED);
 }
 
 bool

@@ -214,6 +214,17 @@ struct qp {
 	struct qp *next, *prev;	      /* the PD's list */
 };
 
+/*
+ * The token a fast register or bind names for its MR or window: the same
+ * index, the next variant (as ibv_inc_rkey does); ndkd checks it is not the
+ * one in force.
+ */
+static inline uint32_t
+token_next(uint32_t token)
+{
+	return (token & ~0xffu) | ((token + 1) & 0xffu);
+}
+
 static inline struct adapter *
 to_adapter(struct ndk_adapter *a)
 {

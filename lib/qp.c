@@ -115,6 +115,14 @@ sq_publish(struct qp *qp)
 	}
 }
 
+/* NDK: a call that fails publishes what was deferred before it, then says why. */
+static ndk_status
+qp_refuse(struct qp *qp, ndk_status status)
+{
+	sq_publish(qp);
+	return status;
+}
+
 /*
  * INLINE: gather the SGEs' bytes into the request itself, so the app may
  * reuse its buffers as soon as the call returns (no token needed: nothing is
@@ -148,10 +156,8 @@ sq_post(struct qp *qp, struct ndk_abi_wqe *h, const void *body, uint32_t body_by
 
 	if (qp->pd->ad->gone)
 		return NDK_STATUS_DEVICE_REMOVED;
-	if (ndk_ring_prod_space_n(&qp->sq, slots, &broken) < slots) {
-		sq_publish(qp);
-		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	}
+	if (ndk_ring_prod_space_n(&qp->sq, slots, &broken) < slots)
+		return qp_refuse(qp, NDK_STATUS_INSUFFICIENT_RESOURCES);
 	h->n_slots = (uint8_t)slots;
 	memcpy(ndk_ring_prod_next(&qp->sq), h, sizeof(*h));
 	for (i = 1; i < slots; i++) {
@@ -188,10 +194,8 @@ post_data_wr(struct qp *qp, struct ndk_abi_wqe *h, const struct ndk_sge *sgl, ui
 	if ((flags & ~allowed) != 0 || n_sge > qp->max_isge || n_sge > NDK_LIB_MAX_SGE ||
 	    (n_sge != 0 && sgl == NULL) ||
 	    ((flags & NDK_OP_FLAG_INLINE) &&
-	     gather_inline(qp, sgl, n_sge, data, &len) != NDK_STATUS_SUCCESS)) {
-		sq_publish(qp);
-		return NDK_STATUS_INVALID_PARAMETER;
-	}
+	     gather_inline(qp, sgl, n_sge, data, &len) != NDK_STATUS_SUCCESS))
+		return qp_refuse(qp, NDK_STATUS_INVALID_PARAMETER);
 	if (flags & NDK_OP_FLAG_INLINE) {
 		h->n_sge = 0;
 		h->length = len;
@@ -270,25 +274,19 @@ qp_fast_register(struct ndk_qp *q, void *ctx, struct ndk_mr *m, uint32_t page_co
 	/* an MR not initialised yet has no token to move on from */
 	if (mr == NULL || !mr->fast_register || mr->token == 0 || mr->pd != qp->pd ||
 	    (flags & ~allowed) != 0 || pages == NULL || page_count == 0 ||
-	    page_count > qp->pd->ad->info.frmr_page_count) {
-		sq_publish(qp);
-		return NDK_STATUS_INVALID_PARAMETER;
-	}
+	    page_count > qp->pd->ad->info.frmr_page_count)
+		return qp_refuse(qp, NDK_STATUS_INVALID_PARAMETER);
 	/* NDK: a QP that is not connected refuses the call itself */
-	if (!qp->connected) {
-		sq_publish(qp);
-		return NDK_STATUS_CONNECTION_INVALID;
-	}
+	if (!qp->connected)
+		return qp_refuse(qp, NDK_STATUS_CONNECTION_INVALID);
 	/* NDK: remote access asked of an MR initialised without it */
-	if ((flags & remote) != 0 && !mr->remote_ok) {
-		sq_publish(qp);
-		return NDK_STATUS_ACCESS_VIOLATION;
-	}
+	if ((flags & remote) != 0 && !mr->remote_ok)
+		return qp_refuse(qp, NDK_STATUS_ACCESS_VIOLATION);
 	/*
 	 * The next token is ours to pick (the variant moves on), so it is the
 	 * MR's as soon as this returns, with or without a result to read.
 	 */
-	next = (mr->token & ~0xffu) | ((mr->token + 1) & 0xffu);
+	next = token_next(mr->token);
 	h.remote_token = next;
 	st = sq_post(qp, &h, pages, page_count * sizeof(pages[0]), flags);
 	if (st == NDK_STATUS_SUCCESS)
@@ -312,14 +310,10 @@ qp_invalidate(struct ndk_qp *q, void *ctx, struct ndk_object_header *obj, uint32
 	/* NDK: a window, or an MR registered by fast register (never by register_mr) */
 	if (obj == NULL || (flags & ~allowed) != 0 ||
 	    (obj->object_type != NDK_OBJECT_TYPE_MW &&
-	     (obj->object_type != NDK_OBJECT_TYPE_MR || !mr->fast_register))) {
-		sq_publish(qp);
-		return NDK_STATUS_INVALID_PARAMETER;
-	}
-	if (!qp->connected) {
-		sq_publish(qp);
-		return NDK_STATUS_CONNECTION_INVALID;
-	}
+	     (obj->object_type != NDK_OBJECT_TYPE_MR || !mr->fast_register)))
+		return qp_refuse(qp, NDK_STATUS_INVALID_PARAMETER);
+	if (!qp->connected)
+		return qp_refuse(qp, NDK_STATUS_CONNECTION_INVALID);
 	h.mr_handle =
 		obj->object_type == NDK_OBJECT_TYPE_MW ? ((struct mw *)obj)->handle : mr->handle;
 	return sq_post(qp, &h, NULL, 0, flags);
@@ -418,18 +412,14 @@ qp_bind(struct ndk_qp *q, void *ctx, struct ndk_mr *m, struct ndk_mw *w, void *v
 	ndk_status st;
 
 	if (mr == NULL || mw == NULL || mr->pd != qp->pd || mw->pd != qp->pd || mw->closing ||
-	    (flags & ~allowed) != 0 || va == NULL || len == 0) {
-		sq_publish(qp);
-		return NDK_STATUS_INVALID_PARAMETER;
-	}
-	if (!qp->connected) {
-		sq_publish(qp);
-		return NDK_STATUS_CONNECTION_INVALID;
-	}
+	    (flags & ~allowed) != 0 || va == NULL || len == 0)
+		return qp_refuse(qp, NDK_STATUS_INVALID_PARAMETER);
+	if (!qp->connected)
+		return qp_refuse(qp, NDK_STATUS_CONNECTION_INVALID);
 	h.mr_handle = mr->handle;
 	h.mw_handle = mw->handle;
 	/* as for fast register: the next token is ours to name, so it is known now */
-	next = (mw->token & ~0xffu) | ((mw->token + 1) & 0xffu);
+	next = token_next(mw->token);
 	h.remote_token = next;
 	st = sq_post(qp, &h, NULL, 0, flags);
 	if (st == NDK_STATUS_SUCCESS)

@@ -180,7 +180,7 @@ soft_deliver_pending(struct ectx *x, struct dqp *qp)
 		if (st == NDK_STATUS_SUCCESS && r.room < m->total)
 			st = NDK_STATUS_BUFFER_TOO_SMALL;
 		if (st == NDK_STATUS_SUCCESS && m->invalidate &&
-		    !dmr_remote_invalidate(x, qp, m->inv_token))
+		    !dmr_invalidate_token(x, qp, m->inv_token))
 			st = NDK_STATUS_ACCESS_VIOLATION;
 		if (st == NDK_STATUS_SUCCESS)
 			soft_copy(m->chunks, m->n_chunks, x->local, r.n_local);

@@ -194,14 +194,6 @@ soft_qp_error(struct ectx *x, struct dqp *qp)
 	soft_pending_fail(qp);
 }
 
-static void
-soft_qp_destroy(struct ectx *x, struct dqp *qp)
-{
-	/* qp_error came first: nothing is on its way, nothing waits */
-	(void)x;
-	(void)qp;
-}
-
 static ndk_status
 soft_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id,
 	       struct ndk_abi_result *res)
@@ -231,8 +223,8 @@ const struct provider_ops soft_provider_ops = {
 	.mw_bind = soft_mr_wr,
 	.qp_create = soft_qp_create,
 	.qp_connect = soft_qp_connect,
+	/* qp_destroy: none; qp_error came first, so nothing is on its way or waits */
 	.qp_error = soft_qp_error,
-	.qp_destroy = soft_qp_destroy,
 	.post_send = soft_post_send,
 	.recv_posted = soft_deliver_pending,
 };
