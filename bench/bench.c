@@ -520,6 +520,76 @@ bm_send(struct nb_state *st)
 }
 
 /*
+ * The same through a shared receive queue: b's QP takes its receives from an
+ * SRQ (the price of one ring shared by many QPs against a QP's own).
+ */
+static void
+bm_send_srq(struct nb_state *st)
+{
+	uint32_t len = (uint32_t)nb_arg(st);
+	struct side a, b;
+	struct ndk_sge out, in;
+	struct ndk_result_ex r;
+	struct ndk_srq *srq = NULL;
+	struct ndk_qp *q = NULL;
+	struct ndk_qp_opts o;
+	struct ndk_qp_address addr;
+	struct wait w = { 0 };
+
+	if (!rdma_pair(st, &a, &b, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE))
+		return;
+	if (w_finish(b.ad, &w, ndk_srq_create(b.pd, 64, 1, 0, NULL, NULL, w_create, &w, &srq)) !=
+	    NDK_STATUS_SUCCESS) {
+		nb_skip(st, "cannot create an SRQ");
+		goto out;
+	}
+	srq = (struct ndk_srq *)w.obj;
+	ndk_qp_opts_init(&o, sizeof(o));
+	o.receive_cq = o.initiator_cq = b.cq;
+	o.srq = srq;
+	w = (struct wait){ 0 };
+	if (w_finish(b.ad, &w, ndk_qp_create_with_opts(b.pd, &o, w_create, &w, &q)) !=
+	    NDK_STATUS_SUCCESS) {
+		nb_skip(st, "cannot create a QP with an SRQ");
+		goto out;
+	}
+	q = (struct ndk_qp *)w.obj;
+	/* a moves from b's own QP to the one on the SRQ */
+	sync_close_qp(a.ad, a.qp);
+	if (side_qp(&a) != NDK_STATUS_SUCCESS) {
+		nb_skip(st, "cannot reconnect");
+		goto out;
+	}
+	ndk_qp_get_address(q, &addr);
+	w = (struct wait){ 0 };
+	if (side_connect(&a, addr.qpn) != NDK_STATUS_SUCCESS ||
+	    (addr = (struct ndk_qp_address){ .family = NDK_ADDRESS_LOCAL, .qpn = side_qpn(&a) },
+	     w_finish(b.ad, &w, ndk_qp_connect(q, &addr, w_req, &w))) != NDK_STATUS_SUCCESS) {
+		nb_skip(st, "cannot connect");
+		goto out;
+	}
+	pin_self(client_cpu);
+	out = (struct ndk_sge){ .virtual_address = a.buf,
+				.length = len,
+				.memory_region_token = a.token };
+	in = (struct ndk_sge){ .virtual_address = b.buf,
+			       .length = len,
+			       .memory_region_token = b.token };
+	while (nb_keep_running(st)) {
+		ndk_srq_receive(srq, NULL, &in, 1);
+		ndk_qp_send(a.qp, NULL, &out, 1, 0);
+		while (ndk_cq_get_results_ex(b.cq, &r, 1) == 0)
+			;
+		while (ndk_cq_get_results_ex(a.cq, &r, 1) == 0)
+			;
+	}
+	nb_set_bytes(st, nb_iterations(st) * (int64_t)len);
+out:
+	side_close(&a);
+	side_close(&b);
+}
+
+/*
  * Two connected clients, and b's fast-register MR for n pages of its buffer,
  * whose page list goes to pages.
  */
@@ -847,6 +917,7 @@ main(int argc, char **argv)
 	nb_register("ndk/rdma_write_64B_window32", bm_rdma_write_window, NULL, 0);
 	nb_register("ndk/rdma_read", bm_rdma_read, rdma_sizes, 5);
 	nb_register("ndk/send_receive", bm_send, rdma_sizes, 5);
+	nb_register("ndk/send_receive_srq", bm_send_srq, rdma_sizes, 1);
 	nb_register("ndk/fast_register_round_trip_pages", bm_fast_register, fr_pages, 3);
 	nb_register("ndk/attach_detach", bm_attach, NULL, 0);
 	nb_register("ndk/nop_batch8_clients", bm_nop_clients, clients, 3);

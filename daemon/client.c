@@ -85,7 +85,7 @@ channel_create(struct client *c, uint32_t entries, const struct ndk_abi_adapter_
 	 * starves another; handle 0 is never given out, hence the one more.
 	 */
 	c->obj_cap = info->max_mrs + info->max_pds + info->max_qps + info->max_cqs +
-		     NDKD_MAX_LISTENERS_PER_CLIENT + 1;
+		     info->max_srqs + NDKD_MAX_LISTENERS_PER_CLIENT + 1;
 	c->obj_hw = 1;
 	c->obj_free = 0;
 	c->objs = calloc(c->obj_cap, sizeof(*c->objs));
@@ -163,4 +163,15 @@ channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_statu
 	}
 	memcpy(ndk_ring_prod_next(&c->cq), &cqe, sizeof(cqe));
 	ndk_ring_prod_publish(&c->cq);
+}
+
+void
+client_kick(struct client *c)
+{
+	uint64_t one = 1;
+	int fd = atomic_load_explicit(&c->event_fd, memory_order_acquire);
+
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* a full counter (EAGAIN) already means "wake up" */
+	}
 }

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* CQ objects (cq.h). */
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <rte_common.h>
 
@@ -73,9 +72,6 @@ dcq_release_all(struct client *c)
 void
 dcq_publish(struct dcq *cq)
 {
-	uint64_t one = 1;
-	int fd;
-
 	ndk_ring_prod_publish(&cq->ring);
 	atomic_thread_fence(memory_order_seq_cst);
 	if ((atomic_load_explicit(cq->ring.kflags, memory_order_relaxed) & NDK_ABI_CQ_ARMED) == 0)
@@ -83,8 +79,5 @@ dcq_publish(struct dcq *cq)
 	if ((atomic_exchange_explicit(cq->ring.kflags, 0, memory_order_acq_rel) &
 	     NDK_ABI_CQ_ARMED) == 0)
 		return;
-	fd = atomic_load_explicit(&cq->client->event_fd, memory_order_acquire);
-	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
-		/* a full counter (EAGAIN) already means "wake up" */
-	}
+	client_kick(cq->client);
 }

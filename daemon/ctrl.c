@@ -11,6 +11,7 @@
 #include "mr.h"
 #include "ndkd.h"
 #include "qp.h"
+#include "srq.h"
 
 static bool
 all_zero(const void *p, size_t n)
@@ -97,7 +98,9 @@ ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 		st = dcq_destroy(c, sqe->handle);
 		break;
 	case NDK_ABI_OP_QP_CREATE:
-		st = dqp_create(c, x, sqe->handle, &sqe->qp_create, cqe->out);
+	case NDK_ABI_OP_QP_CREATE_WITH_SRQ:
+		st = dqp_create(c, x, sqe->handle, &sqe->qp_create,
+				sqe->opcode == NDK_ABI_OP_QP_CREATE_WITH_SRQ, cqe->out);
 		break;
 	case NDK_ABI_OP_QP_CONNECT:
 		if (!unused_zero(sqe, 1))
@@ -153,6 +156,21 @@ ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 		if (!unused_zero(sqe, 0))
 			goto bad;
 		st = dmw_destroy(c, x, sqe->handle);
+		break;
+	case NDK_ABI_OP_SRQ_CREATE:
+		if (!unused_zero(sqe, 4))
+			goto bad;
+		st = dsrq_create(c, x, sqe->handle, a[0], a[1], a[2], a[3], cqe->out);
+		break;
+	case NDK_ABI_OP_SRQ_MODIFY:
+		if (!unused_zero(sqe, 1))
+			goto bad;
+		st = dsrq_modify(c, sqe->handle, a[0]);
+		break;
+	case NDK_ABI_OP_SRQ_DESTROY:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = dsrq_destroy(c, sqe->handle);
 		break;
 	default:
 		goto bad;
@@ -217,6 +235,7 @@ ctrl_release_all(struct client *c, struct ectx *x)
 	conn_release_all(c, x);
 	dqp_release_all(c, x);
 	dcq_release_all(c);
+	dsrq_release_all(c);
 	/* windows and MRs first, so each PD is childless when its turn comes */
 	dmr_release_all(c, x, 0);
 	dpd_release_all(c, x);

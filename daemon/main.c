@@ -68,8 +68,12 @@ fill_adapter_info(struct ndk_abi_adapter_info *i, struct provider *p, const stru
 	i->max_qps = lim->max_qps;
 	i->max_cqs = lim->max_cqs;
 	i->max_mws = lim->max_mrs; /* windows take MR entries, under the MR limit */
+	i->max_srqs = lim->max_srqs;
 	if (p->ops.query(p, lim, i) != NDK_STATUS_SUCCESS)
 		return -ENOTSUP;
+	/* a provider without shared receive queues reports a depth of 0: none then */
+	if (i->max_srq_depth == 0 || i->max_srqs == 0)
+		i->max_srq_depth = i->max_srqs = 0;
 	i->arena_flags = huge ? NDK_ABI_ARENA_HUGETLB : 0;
 	i->arena_page_size = huge ? hugepage_size() : 4096;
 	return 0;

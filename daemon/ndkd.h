@@ -36,6 +36,7 @@ struct ndkd_limits {
 	uint32_t frmr_page_count;      /* pages one fast-register MR may map */
 	uint32_t max_qps;	       /* per client */
 	uint32_t max_cqs;	       /* per client */
+	uint32_t max_srqs;	       /* per client */
 	uint32_t max_queue_depth;      /* work requests per send or receive queue */
 	uint32_t max_cq_depth;	       /* results per CQ */
 };
@@ -120,6 +121,7 @@ enum obj_type {
 	OBJ_QP,
 	OBJ_LISTENER,
 	OBJ_MW,
+	OBJ_SRQ,
 };
 
 /* A client's PD or MR, named by its handle (the index in the client's table). */
@@ -166,6 +168,7 @@ struct client {
 	uint32_t n_pds;
 	uint32_t n_cqs;
 	uint32_t n_listeners;
+	uint32_t n_srqs;
 	uint64_t registered_bytes;
 	struct dqp *qps[NDKD_MAX_QPS_PER_CLIENT]; /* the engine serves their send queues */
 	uint32_t n_qps;
@@ -242,6 +245,8 @@ void ctrl_release_all(struct client *c, struct ectx *x);
  */
 void channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_status status,
 		      uint64_t out0, uint64_t out1);
+/* Kick the client's eventfd (an armed CQ has a result, an SRQ ran low), if it gave one. */
+void client_kick(struct client *c);
 
 /* obj.c: the client's object table. Handle 0 is never valid. */
 uint32_t obj_new(struct client *c, uint8_t type, void *ptr);

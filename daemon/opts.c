@@ -59,6 +59,8 @@ const struct setting settings[] = {
 	  F(lim.max_qps) },
 	{ "max-cqs-per-client", "limits", "max_cqs_per_client", K_U32, 1, 1u << 16,
 	  F(lim.max_cqs) },
+	{ "max-srqs-per-client", "limits", "max_srqs_per_client", K_U32, 0, 1u << 16,
+	  F(lim.max_srqs) },
 	{ "max-queue-depth", "limits", "max_queue_depth", K_U32, 1, NDKD_MAX_QUEUE_DEPTH,
 	  F(lim.max_queue_depth) },
 	{ "max-cq-depth", "limits", "max_cq_depth", K_U32, NDK_ABI_RING_MIN_ENTRIES,
@@ -124,6 +126,7 @@ opts_usage(FILE *f, const char *prog)
 		"  --max-pds-per-client N           (default 1024)\n"
 		"  --max-qps-per-client N           at most %u (default %u)\n"
 		"  --max-cqs-per-client N           (default 1024)\n"
+		"  --max-srqs-per-client N          shared receive queues, 0: none (default 256)\n"
 		"  --max-queue-depth N              work requests per send or receive queue,\n"
 		"                                   at most %u (default %u)\n"
 		"  --max-cq-depth N                 results per CQ (default %u)\n"
@@ -167,6 +170,7 @@ opts_defaults(struct ndkd_opts *o)
 	o->lim.max_pds = 1024;
 	o->lim.max_qps = NDKD_MAX_QPS_PER_CLIENT;
 	o->lim.max_cqs = 1024;
+	o->lim.max_srqs = 256;
 	o->lim.max_queue_depth = NDKD_MAX_QUEUE_DEPTH;
 	o->lim.max_cq_depth = NDK_ABI_RING_MAX_ENTRIES;
 	o->lim.max_regions = NDKD_MAX_REGIONS;

@@ -3,6 +3,7 @@
 #include "mr.h"
 #include "mrt.h"
 #include "qp.h"
+#include "srq.h"
 
 ndk_status
 dpd_create(struct client *c, struct ectx *x, uint64_t out[6])
@@ -50,6 +51,10 @@ dpd_destroy(struct client *c, struct ectx *x, uint32_t handle)
 	for (i = 0; i < c->n_qps; i++) {
 		if (c->qps[i]->pd == handle)
 			return NDK_STATUS_INVALID_DEVICE_STATE; /* QPs close before their PD */
+	}
+	for (i = 1; i < c->obj_hw && c->n_srqs > 0; i++) {
+		if (c->objs[i].type == OBJ_SRQ && ((struct dsrq *)c->objs[i].ptr)->pd == handle)
+			return NDK_STATUS_INVALID_DEVICE_STATE; /* and so do SRQs */
 	}
 	/*
 	 * libndk sends this once the app has closed every MR of the PD; what is

@@ -5,6 +5,7 @@
 #include "cq.h"
 #include "provider.h"
 #include "qp.h"
+#include "srq.h"
 #include "wq.h"
 
 /*
@@ -48,15 +49,24 @@ qp_release(struct dqp *qp)
 
 ndk_status
 dqp_create(struct client *c, struct ectx *x, uint32_t pd, const struct ndk_abi_qp_create *a,
-	   uint64_t out[6])
+	   bool with_srq, uint64_t out[6])
 {
 	struct obj *po = obj_lookup(c, pd, OBJ_PD);
 	struct obj *ro = obj_lookup(c, a->rcq, OBJ_CQ);
 	struct obj *io = obj_lookup(c, a->icq, OBJ_CQ);
+	struct obj *so = NULL;
 	struct dqp *qp;
 	ndk_status st;
 	uint32_t h;
 
+	if (with_srq) {
+		so = a->rq_ring <= UINT32_MAX ? obj_lookup(c, (uint32_t)a->rq_ring, OBJ_SRQ) : NULL;
+		if (so == NULL)
+			return NDK_STATUS_INVALID_HANDLE;
+		/* its receives are checked against one PD: the QP's */
+		if (((struct dsrq *)so->ptr)->pd != pd || a->rq_entries != 0 || a->max_rsge != 0)
+			return NDK_STATUS_INVALID_PARAMETER;
+	}
 	if (po == NULL || ro == NULL || io == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
 	if (c->n_qps >= x->lim->max_qps)
@@ -67,12 +77,12 @@ dqp_create(struct client *c, struct ectx *x, uint32_t pd, const struct ndk_abi_q
 	if (qp == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	qp->max_isge = a->max_isge;
-	qp->max_rsge = a->max_rsge;
+	qp->max_rsge = so != NULL ? ((struct dsrq *)so->ptr)->max_rsge : a->max_rsge;
 	qp->max_inline = a->max_inline;
 	if (qp->max_isge > NDKD_MAX_SGE || qp->max_rsge > NDKD_MAX_SGE ||
 	    qp->max_inline > NDK_ABI_MAX_INLINE ||
 	    !region_ring_map(c, &qp->sq, a->sq_ring, a->sq_entries, false) ||
-	    !region_ring_map(c, &qp->rq, a->rq_ring, a->rq_entries, false)) {
+	    (so == NULL && !region_ring_map(c, &qp->rq, a->rq_ring, a->rq_entries, false))) {
 		qp_release(qp);
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
@@ -103,6 +113,10 @@ dqp_create(struct client *c, struct ectx *x, uint32_t pd, const struct ndk_abi_q
 	}
 	qp->rcq->n_qps++;
 	qp->icq->n_qps++;
+	if (so != NULL) {
+		qp->srq = so->ptr;
+		qp->srq->n_qps++;
+	}
 	c->qps[c->n_qps++] = qp;
 	po->pd++; /* the PD counts its QPs with its MRs */
 	out[0] = h;
@@ -158,6 +172,8 @@ qp_free(struct client *c, struct ectx *x, struct dqp *qp)
 	qpt_free(x->qpt, qp->qpn);
 	qp->rcq->n_qps--;
 	qp->icq->n_qps--;
+	if (qp->srq != NULL)
+		qp->srq->n_qps--;
 	if (po != NULL)
 		po->pd--;
 	for (i = 0; i < c->n_qps; i++) {

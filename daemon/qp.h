@@ -15,6 +15,7 @@
 #include "qpt.h"
 
 struct dcq;
+struct dsrq;
 struct wq_pending;
 
 /* The other end of a connection, as a provider's qp_connect is given it. */
@@ -32,7 +33,8 @@ struct peer_addr {
 
 struct dqp {
 	struct ndk_ring sq; /* ndkd consumes */
-	struct ndk_ring rq;
+	struct ndk_ring rq; /* unused with an SRQ */
+	struct dsrq *srq;   /* receives come from it, when set */
 	uint32_t handle;
 	uint32_t pd;
 	uint32_t qpn;
@@ -57,8 +59,12 @@ struct dqp {
 	alignas(16) unsigned char prov[]; /* the provider's state: qp_priv_size bytes */
 };
 
+/*
+ * with_srq: args->rq_ring names the client's SRQ (same PD) that the QP takes
+ * its receives from; rq_entries and max_rsge must be 0.
+ */
 ndk_status dqp_create(struct client *c, struct ectx *x, uint32_t pd,
-		      const struct ndk_abi_qp_create *args, uint64_t out[6]);
+		      const struct ndk_abi_qp_create *args, bool with_srq, uint64_t out[6]);
 /* Connect to a peer QP of this node (its qpn): both sides name each other. */
 ndk_status dqp_connect(struct client *c, struct ectx *x, uint32_t handle, uint64_t peer_qpn);
 ndk_status dqp_flush(struct client *c, struct ectx *x, uint32_t handle);

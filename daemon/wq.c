@@ -11,6 +11,7 @@
 #include "mr.h"
 #include "mrt.h"
 #include "provider.h"
+#include "srq.h"
 #include "wq.h"
 
 static const uint32_t wr_flags_allowed[] = {
@@ -374,28 +375,38 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
  * The receive queue
  * --------------------------------------------------------------------- */
 
+/* The ring qp takes its receives from: its own, or its shared receive queue's. */
+static inline struct ndk_ring *
+rq_ring(struct dqp *qp)
+{
+	return qp->srq != NULL ? &qp->srq->ring : &qp->rq;
+}
+
 /*
- * Copy the next receive WR of qp out of its ring (not consumed yet).
+ * Copy the next receive WR of qp out of its ring (not consumed yet): *slots
+ * is what it takes there, the SRQ's fixed size when it comes from one.
  * Returns 0 when there is none, -1 when the ring lies.
  */
 static int
 rq_peek(struct dqp *qp, struct wr *w, uint32_t *slots)
 {
+	struct ndk_ring *r = rq_ring(qp);
 	bool broken = false;
-	uint32_t avail = ndk_ring_cons_avail(&qp->rq, &broken), i;
+	uint32_t avail = ndk_ring_cons_avail(r, &broken), i, ns;
 
 	if (broken)
 		return -1;
 	if (avail == 0)
 		return 0;
-	memcpy(&w->h, ndk_ring_slot(&qp->rq, qp->rq.local), sizeof(w->h));
-	*slots = wq_wr_slots(&w->h);
-	if (w->h.opcode != NDK_ABI_WR_RECEIVE || *slots == 0 || *slots != w->h.n_slots ||
+	memcpy(&w->h, ndk_ring_slot(r, r->local), sizeof(w->h));
+	ns = wq_wr_slots(&w->h);
+	*slots = qp->srq != NULL ? qp->srq->slots : ns;
+	if (w->h.opcode != NDK_ABI_WR_RECEIVE || ns == 0 || ns > *slots || w->h.n_slots != *slots ||
 	    *slots > avail)
 		return -1;
-	for (i = 1; i < *slots; i++)
+	for (i = 1; i < ns; i++)
 		memcpy((uint8_t *)&w->sge + (i - 1) * NDK_ABI_ENTRY_SIZE,
-		       ndk_ring_slot(&qp->rq, qp->rq.local + i), NDK_ABI_ENTRY_SIZE);
+		       ndk_ring_slot(r, r->local + i), NDK_ABI_ENTRY_SIZE);
 	return 1;
 }
 
@@ -403,6 +414,7 @@ static void
 rq_complete(struct dqp *qp, const struct wr *w, uint32_t slots, ndk_status st, uint32_t bytes,
 	    uint32_t type, uint64_t token)
 {
+	struct ndk_ring *r = rq_ring(qp);
 	struct ndk_abi_result res = {
 		.status = st,
 		.bytes = bytes,
@@ -414,9 +426,11 @@ rq_complete(struct dqp *qp, const struct wr *w, uint32_t slots, ndk_status st, u
 	};
 
 	memcpy(ndk_ring_prod_next(&qp->rcq->ring), &res, sizeof(res));
-	qp->rq.local += slots;
+	r->local += slots;
 	dcq_publish(qp->rcq);
-	ndk_ring_cons_release(&qp->rq);
+	ndk_ring_cons_release(r);
+	if (qp->srq != NULL)
+		dsrq_check(qp->srq);
 }
 
 int
@@ -461,7 +475,10 @@ wq_recv_complete(struct dqp *qp, const struct wq_recv *r, ndk_status status, uin
 	rq_complete(qp, r->w, r->slots, status, bytes, type, token);
 }
 
-/* A QP in error: its posted receives complete CANCELLED. */
+/*
+ * A QP in error: its posted receives complete CANCELLED. Not those of its
+ * SRQ: they are the other QPs' as much as its own.
+ */
 static void
 rq_flush(struct dqp *qp)
 {
@@ -470,6 +487,8 @@ rq_flush(struct dqp *qp)
 	uint32_t slots;
 	int r = 0;
 
+	if (qp->srq != NULL)
+		return;
 	while (ndk_ring_prod_space(&qp->rcq->ring, &broken) != 0 &&
 	       (r = rq_peek(qp, &w, &slots)) > 0)
 		rq_complete(qp, &w, slots, NDK_STATUS_CANCELLED, 0, NDK_ABI_RESULT_RECEIVE, 0);

@@ -38,6 +38,7 @@ adapter_fail(struct adapter *ad)
 		ad->wrs_failed = true;
 		n += qp_fail_all(ad);
 		n += cq_notify_gone(ad);
+		n += srq_notify(ad, NDK_STATUS_DEVICE_REMOVED);
 	}
 	if (ad->parked_objs != NULL)
 		lobj_resume_parked(ad);
@@ -55,9 +56,13 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 		return adapter_fail(ad); /* callbacks owed since ndkd went, if any */
 	if (ad->parked_objs != NULL)
 		lobj_resume_parked(ad);
-	/* only apps that armed a CQ pay for this look (and learn at once that ndkd died) */
-	if (ad->n_armed != 0)
+	/* only apps that armed a CQ or SRQ pay for this look (and learn at once that ndkd died) */
+	if (ad->n_armed != 0 || ad->n_srq_armed != 0) {
+		/* no kick yet does not mean nothing: a recheck may have cleared a flag */
+		channel_wait_events(ad, &ad->hung_up);
 		cq_notify(ad);
+		srq_notify(ad, NDK_STATUS_SUCCESS);
+	}
 	post_flush(ad);
 	done = req_reap(ad, max, &broken);
 	if (broken)
@@ -208,6 +213,7 @@ free_adapter(struct adapter *ad)
 	/* Objects the app left open die with the adapter (ndkd frees its side). */
 	pd_free_all(ad);
 	cq_free_all(ad);
+	srq_free_all(ad);
 	listener_free_all(ad);
 	mr_ids_fini(ad);
 	mem_fini(ad);

@@ -211,8 +211,6 @@ notify_armed(struct adapter *ad, ndk_status status)
 uint32_t
 cq_notify(struct adapter *ad)
 {
-	/* no kick yet does not mean nothing: a recheck may have cleared a flag */
-	channel_wait_events(ad, &ad->hung_up);
 	return notify_armed(ad, NDK_STATUS_SUCCESS);
 }
 

@@ -104,6 +104,7 @@ struct adapter {
 	struct pd *pds;		    /* every PD not yet freed, so adapter close can free them */
 	struct cq *cqs;		    /* likewise for CQs */
 	struct listener *listeners; /* and listeners */
+	struct srq *srqs;	    /* and shared receive queues */
 	int event_fd;		    /* kicked by ndkd for armed CQs; -1 until first needed */
 	int wait_fd;		    /* epoll over event_fd and sock: what apps block on */
 	bool hung_up;		    /* the wait fd saw the socket hang up: ndkd is gone */
@@ -112,8 +113,9 @@ struct adapter {
 	/* MRs by id, for results that name one (mr.c): never a raw pointer */
 	struct mr_id *mr_ids;
 	uint32_t n_mr_ids;
-	uint32_t mr_id_free; /* free list head + 1; 0: none */
-	uint32_t n_armed;    /* CQs armed and not yet notified */
+	uint32_t mr_id_free;  /* free list head + 1; 0: none */
+	uint32_t n_armed;     /* CQs armed and not yet notified */
+	uint32_t n_srq_armed; /* SRQs likewise */
 };
 
 #define PD_POOL_TARGET 32u
@@ -192,11 +194,33 @@ struct cq {
 	struct cq *next, *prev;
 };
 
+/*
+ * A shared receive queue. Its holds: the QPs created with it. It holds its
+ * PD. Every receive on it takes 'slots' slots (padded), so ndkd can count
+ * them for the notify threshold.
+ */
+struct srq {
+	struct ndk_srq pub;
+	struct lobj o;
+	struct pd *pd;
+	struct ndk_ring ring; /* libndk produces */
+	void *mem;
+	uint32_t depth;	   /* receives it may hold now */
+	uint32_t capacity; /* receives its ring holds: the most depth may become */
+	uint32_t max_rsge;
+	uint32_t slots;
+	bool armed; /* a notification may come: counted in the adapter's n_srq_armed */
+	ndk_fn_srq_notification notify;
+	void *notify_ctx;
+	struct srq *next, *prev; /* the adapter's list */
+};
+
 struct qp {
 	struct ndk_qp pub;
 	struct pd *pd;
 	struct cq *rcq;
 	struct cq *icq;
+	struct srq *srq; /* receives come from it, when set (no rq then) */
 	void *qp_context;
 	uint32_t handle;
 	uint32_t qpn;
@@ -304,7 +328,7 @@ void cq_free_all(struct adapter *ad);
 bool cq_add_lost(struct cq *cq, const struct ndk_abi_result *r);
 /* ndkd is gone: armed CQs are notified (DEVICE_REMOVED). */
 uint32_t cq_notify_gone(struct adapter *ad);
-/* Run the notifications of armed CQs that have results. */
+/* Run the notifications of armed CQs ndkd kicked (after channel_wait_events). */
 uint32_t cq_notify(struct adapter *ad);
 /* A ring of entries in the arena, zeroed, and its view. NULL when out of memory. */
 void *ring_alloc(struct adapter *ad, uint32_t entries, struct ndk_ring *r);
@@ -314,7 +338,15 @@ ndk_status qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, v
 		     uint32_t rq_depth, uint32_t iq_depth, uint32_t max_rsge, uint32_t max_isge,
 		     uint32_t inline_size, ndk_fn_create_completion completion, void *context,
 		     struct ndk_qp **qp);
+ndk_status qp_create_with_srq(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq,
+			      struct ndk_srq *srq, void *qp_context, uint32_t iq_depth,
+			      uint32_t max_isge, uint32_t inline_size,
+			      ndk_fn_create_completion completion, void *context,
+			      struct ndk_qp **qp);
 void qp_free(struct qp *qp);
+/* Write a receive of n_sge SGEs into r taking 'slots' slots (the caller checked room), publish. */
+void recv_post(struct ndk_ring *r, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge,
+	       uint32_t slots);
 /* ndkd is gone: every work request it did not answer completes DEVICE_REMOVED. */
 uint32_t qp_fail_all(struct adapter *ad);
 
@@ -330,6 +362,14 @@ ndk_status listener_create(struct ndk_adapter *a,
 ndk_status connector_create(struct ndk_adapter *a, ndk_fn_create_completion completion,
 			    void *context, struct ndk_connector **connector);
 void listener_free_all(struct adapter *ad);
+
+/* srq.c */
+ndk_status srq_create(struct ndk_pd *p, uint32_t depth, uint32_t max_rsge, uint32_t threshold,
+		      ndk_fn_srq_notification notification, void *notification_context,
+		      ndk_fn_create_completion completion, void *context, struct ndk_srq **srq);
+/* Run the notifications of SRQs ndkd flagged (SUCCESS), or of every armed one (DEVICE_REMOVED). */
+uint32_t srq_notify(struct adapter *ad, ndk_status status);
+void srq_free_all(struct adapter *ad);
 
 /* mw.c */
 ndk_status mw_create(struct ndk_pd *p, ndk_fn_create_completion completion, void *context,

@@ -76,34 +76,14 @@ pd_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void
 	return lobj_close(&pd->o, completion, context);
 }
 
-static ndk_status
-pd_create_srq(struct ndk_pd *p, uint32_t depth, uint32_t max_sge, uint32_t threshold,
-	      ndk_fn_srq_notification notification, void *notification_context,
-	      ndk_fn_create_completion completion, void *context, struct ndk_srq **srq)
-{
-	(void)p, (void)depth, (void)max_sge, (void)threshold, (void)notification;
-	(void)notification_context, (void)completion, (void)context, (void)srq;
-	return NDK_STATUS_NOT_SUPPORTED; /* MaxSrqDepth is 0 */
-}
-
-static ndk_status
-pd_create_qp_with_srq(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, struct ndk_srq *srq,
-		      void *qp_context, uint32_t iq_depth, uint32_t max_isge, uint32_t inline_size,
-		      ndk_fn_create_completion completion, void *context, struct ndk_qp **qp)
-{
-	(void)p, (void)rcq, (void)icq, (void)srq, (void)qp_context, (void)iq_depth;
-	(void)max_isge, (void)inline_size, (void)completion, (void)context, (void)qp;
-	return NDK_STATUS_NOT_SUPPORTED;
-}
-
 static const struct ndk_pd_dispatch pd_dispatch = {
 	.close = pd_close,
 	.query_extension = no_extension,
 	.create_mr = mr_create,
 	.create_mw = mw_create,
-	.create_srq = pd_create_srq,
+	.create_srq = srq_create,
 	.create_qp = qp_create,
-	.create_qp_with_srq = pd_create_qp_with_srq,
+	.create_qp_with_srq = qp_create_with_srq,
 	.get_privileged_token = pd_get_privileged_token,
 };
 

@@ -100,7 +100,9 @@ qp_fail_all(struct adapter *ad)
 	for (pd = ad->pds; pd != NULL; pd = pd->next) {
 		for (qp = pd->qps; qp != NULL; qp = qp->next) {
 			n += ring_fail(qp, &qp->sq, qp->icq);
-			n += ring_fail(qp, &qp->rq, qp->rcq);
+			/* an SRQ's receives are no QP's: dropped (<ndk/srq.h>) */
+			if (qp->srq == NULL)
+				n += ring_fail(qp, &qp->rq, qp->rcq);
 		}
 	}
 	return n;
@@ -349,45 +351,57 @@ qp_send_and_invalidate(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, u
 	return qp_post_send(to_qp(q), NDK_ABI_WR_SEND_INVALIDATE, ctx, sgl, n, flags, token);
 }
 
-/* Receives go on the receive ring, published at once (NDK receive has no DEFER). */
-static ndk_status
-qp_receive(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge)
+void
+recv_post(struct ndk_ring *r, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge, uint32_t slots)
 {
-	struct qp *qp = to_qp(q);
 	struct ndk_abi_sge sges[NDK_LIB_MAX_SGE];
 	struct ndk_abi_wqe h = {
 		.opcode = NDK_ABI_WR_RECEIVE,
+		.n_slots = (uint8_t)slots,
 		.n_sge = (uint16_t)n_sge,
 		.request_context = (uint64_t)(uintptr_t)ctx,
 	};
-	uint32_t slots = ndk_abi_wqe_slots(n_sge), i;
-	bool broken = false;
+	uint32_t i, left;
 	uint8_t *slot;
 
-	if (qp->pd->ad->gone)
-		return NDK_STATUS_DEVICE_REMOVED;
-	if (n_sge > qp->max_rsge || (n_sge != 0 && sgl == NULL))
-		return NDK_STATUS_INVALID_PARAMETER;
-	if (ndk_ring_prod_space_n(&qp->rq, slots, &broken) < slots)
-		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	for (i = 0; i < n_sge; i++)
 		sges[i] = (struct ndk_abi_sge){
 			.addr = sgl[i].logical_address,
 			.length = sgl[i].length,
 			.token = sgl[i].memory_region_token,
 		};
-	h.n_slots = (uint8_t)slots;
-	memcpy(ndk_ring_prod_next(&qp->rq), &h, sizeof(h));
+	memcpy(ndk_ring_prod_next(r), &h, sizeof(h));
 	for (i = 1; i < slots; i++) {
-		slot = ndk_ring_prod_next(&qp->rq);
+		slot = ndk_ring_prod_next(r);
 		memset(slot, 0, NDK_ABI_ENTRY_SIZE);
+		if ((i - 1) * NDK_ABI_SGE_PER_SLOT >= n_sge)
+			continue; /* an SRQ's padding */
+		left = n_sge - (i - 1) * NDK_ABI_SGE_PER_SLOT;
 		memcpy(slot, &sges[(i - 1) * NDK_ABI_SGE_PER_SLOT],
-		       (n_sge - (i - 1) * NDK_ABI_SGE_PER_SLOT < NDK_ABI_SGE_PER_SLOT
-				? n_sge - (i - 1) * NDK_ABI_SGE_PER_SLOT
-				: NDK_ABI_SGE_PER_SLOT) *
+		       (left < NDK_ABI_SGE_PER_SLOT ? left : NDK_ABI_SGE_PER_SLOT) *
 			       sizeof(sges[0]));
 	}
-	ndk_ring_prod_publish(&qp->rq);
+	ndk_ring_prod_publish(r);
+}
+
+/* Receives go on the receive ring, published at once (NDK receive has no DEFER). */
+static ndk_status
+qp_receive(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n_sge)
+{
+	struct qp *qp = to_qp(q);
+	uint32_t slots = ndk_abi_wqe_slots(n_sge);
+	bool broken = false;
+
+	if (qp->pd->ad->gone)
+		return NDK_STATUS_DEVICE_REMOVED;
+	/* its receives go on its SRQ (ndk_srq_receive) */
+	if (qp->srq != NULL)
+		return NDK_STATUS_INVALID_DEVICE_REQUEST;
+	if (n_sge > qp->max_rsge || (n_sge != 0 && sgl == NULL))
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (ndk_ring_prod_space_n(&qp->rq, slots, &broken) < slots)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	recv_post(&qp->rq, ctx, sgl, n_sge, slots);
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -476,22 +490,44 @@ qp_connect(struct ndk_qp *q, const struct ndk_qp_address *peer,
 			 0);
 }
 
+/* What a QP holds open: its CQs, its SRQ, its PD. */
+struct qp_antecedents {
+	struct pd *pd;
+	struct cq *rcq, *icq;
+	struct srq *srq;
+};
+
+/* Free qp; its antecedents stay held until ante_put (after the QP's last callback). */
+static struct qp_antecedents
+qp_free_held(struct qp *qp)
+{
+	struct qp_antecedents a = { qp->pd, qp->rcq, qp->icq, qp->srq };
+
+	qp_free(qp);
+	return a;
+}
+
+/* They may finish closing now. */
+static void
+ante_put(const struct qp_antecedents *a)
+{
+	lobj_put(&a->rcq->o);
+	lobj_put(&a->icq->o);
+	if (a->srq != NULL)
+		lobj_put(&a->srq->o);
+	lobj_put(&a->pd->o);
+}
+
 static void
 qp_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
 {
 	ndk_fn_close_completion cb = (ndk_fn_close_completion)req->user_cb;
-	struct qp *qp = req->obj;
-	struct pd *pd = qp->pd;
-	struct cq *rcq = qp->rcq, *icq = qp->icq;
+	struct qp_antecedents a = qp_free_held(req->obj);
 
 	(void)status, (void)out;
-	qp_free(qp);
-	/* the QP's last callback; then its CQs and PD may finish closing */
 	if (cb != NULL)
 		CALLBACK(ad, cb(req->context));
-	lobj_put(&rcq->o);
-	lobj_put(&icq->o);
-	lobj_put(&pd->o);
+	ante_put(&a);
 }
 
 static ndk_status
@@ -510,14 +546,10 @@ qp_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void
 	if (st == NDK_STATUS_PENDING) {
 		qp->closing = true;
 	} else if (st == NDK_STATUS_DEVICE_REMOVED) {
-		struct pd *pd = qp->pd;
-		struct cq *rcq = qp->rcq, *icq = qp->icq;
-
 		/* ndkd is gone and took the QP with it: done, no callback */
-		qp_free(qp);
-		lobj_put(&rcq->o);
-		lobj_put(&icq->o);
-		lobj_put(&pd->o);
+		struct qp_antecedents a = qp_free_held(qp);
+
+		ante_put(&a);
 		return NDK_STATUS_SUCCESS;
 	}
 	return st;
@@ -544,15 +576,12 @@ qp_created(struct adapter *ad, const struct req_slot *req, ndk_status status, co
 {
 	ndk_fn_create_completion cb = (ndk_fn_create_completion)req->user_cb;
 	struct qp *qp = req->obj;
-	struct pd *pd = qp->pd;
-	struct cq *rcq = qp->rcq, *icq = qp->icq;
 
 	if (status != NDK_STATUS_SUCCESS) {
-		qp_free(qp);
+		struct qp_antecedents a = qp_free_held(qp);
+
 		CALLBACK(ad, cb(req->context, status, NULL));
-		lobj_put(&rcq->o);
-		lobj_put(&icq->o);
-		lobj_put(&pd->o);
+		ante_put(&a);
 		return;
 	}
 	qp->handle = (uint32_t)out[0];
@@ -560,30 +589,34 @@ qp_created(struct adapter *ad, const struct req_slot *req, ndk_status status, co
 	CALLBACK(ad, cb(req->context, NDK_STATUS_SUCCESS, &qp->pub.header));
 }
 
-ndk_status
-qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_context,
-	  uint32_t rq_depth, uint32_t iq_depth, uint32_t max_rsge, uint32_t max_isge,
-	  uint32_t inline_size, ndk_fn_create_completion completion, void *context,
-	  struct ndk_qp **out)
+/* A QP with its own receive ring (srq NULL) or taking its receives from srq. */
+static ndk_status
+qp_new(struct pd *pd, struct ndk_cq *rcq, struct ndk_cq *icq, struct srq *srq, void *qp_context,
+       uint32_t rq_depth, uint32_t iq_depth, uint32_t max_rsge, uint32_t max_isge,
+       uint32_t inline_size, ndk_fn_create_completion completion, void *context)
 {
-	struct pd *pd = (struct pd *)p;
 	struct adapter *ad = pd->ad;
-	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_QP_CREATE, .handle = pd->o.handle };
-	uint32_t wr_slots, sq_entries, rq_entries;
+	struct ndk_abi_sqe sqe = { .opcode = srq != NULL ? NDK_ABI_OP_QP_CREATE_WITH_SRQ
+							 : NDK_ABI_OP_QP_CREATE,
+				   .handle = pd->o.handle };
+	uint32_t wr_slots, sq_entries, rq_entries = 0;
 	struct qp *qp;
 	ndk_status st;
 
-	(void)out; /* always PENDING: the object comes to the completion */
 	if (completion == NULL || rcq == NULL || icq == NULL || iq_depth == 0 ||
 	    iq_depth > ad->info.max_initiator_queue_depth ||
 	    max_isge > ad->info.max_initiator_request_sge || max_isge > NDK_LIB_MAX_SGE ||
-	    max_rsge > NDK_LIB_MAX_SGE || inline_size > ad->info.max_inline_data_size)
+	    rq_depth > ad->info.max_receive_queue_depth ||
+	    max_rsge > ad->info.max_receive_request_sge || max_rsge > NDK_LIB_MAX_SGE ||
+	    inline_size > ad->info.max_inline_data_size)
 		return NDK_STATUS_INVALID_PARAMETER;
 	/* The biggest WR: all its SGEs, a fast register of FRMRPageCount pages, or inline data. */
 	wr_slots = ndk_abi_wr_max_slots(max_isge, ad->info.frmr_page_count, inline_size);
 	sq_entries = ndk_abi_queue_entries(iq_depth, wr_slots);
-	rq_entries = ndk_abi_queue_entries(rq_depth ? rq_depth : 1, ndk_abi_wqe_slots(max_rsge));
-	if (sq_entries == 0 || rq_entries == 0)
+	if (srq == NULL)
+		rq_entries =
+			ndk_abi_queue_entries(rq_depth ? rq_depth : 1, ndk_abi_wqe_slots(max_rsge));
+	if (sq_entries == 0 || (srq == NULL && rq_entries == 0))
 		return NDK_STATUS_INVALID_PARAMETER;
 	qp = calloc(1, sizeof(*qp));
 	if (qp == NULL)
@@ -591,12 +624,14 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 	qp->pd = pd;
 	qp->rcq = (struct cq *)rcq;
 	qp->icq = (struct cq *)icq;
+	qp->srq = srq;
 	qp->qp_context = qp_context;
 	qp->max_isge = max_isge;
 	qp->max_rsge = max_rsge;
 	qp->max_inline = inline_size;
 	qp->sq_mem = ring_alloc(ad, sq_entries, &qp->sq);
-	qp->rq_mem = ring_alloc(ad, rq_entries, &qp->rq);
+	if (srq == NULL)
+		qp->rq_mem = ring_alloc(ad, rq_entries, &qp->rq);
 	qp->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };
 	qp->pub.header.object_type = NDK_OBJECT_TYPE_QP;
 	qp->pub.dispatch = &qp_dispatch;
@@ -604,7 +639,7 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 	if (pd->qps != NULL)
 		pd->qps->prev = qp;
 	pd->qps = qp;
-	if (qp->sq_mem == NULL || qp->rq_mem == NULL) {
+	if (qp->sq_mem == NULL || (srq == NULL && qp->rq_mem == NULL)) {
 		qp_free(qp);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
@@ -612,11 +647,12 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 		.rcq = qp->rcq->o.handle,
 		.icq = qp->icq->o.handle,
 		.sq_ring = (uint64_t)(uintptr_t)qp->sq_mem,
-		.rq_ring = (uint64_t)(uintptr_t)qp->rq_mem,
+		/* with an SRQ: its handle (ndkd's QP_CREATE_WITH_SRQ) */
+		.rq_ring = srq != NULL ? srq->o.handle : (uint64_t)(uintptr_t)qp->rq_mem,
 		.sq_entries = sq_entries,
 		.rq_entries = rq_entries,
 		.max_isge = (uint16_t)max_isge,
-		.max_rsge = (uint16_t)max_rsge,
+		.max_rsge = srq != NULL ? 0 : (uint16_t)max_rsge,
 		.max_inline = inline_size,
 		.qp_context = (uint64_t)(uintptr_t)qp_context,
 	};
@@ -625,11 +661,40 @@ qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_con
 		qp_free(qp);
 		return st;
 	}
-	/* a QP is a successor of its PD and its CQs: they close after it */
+	/* a QP is a successor of its PD, its CQs and its SRQ: they close after it */
 	lobj_hold(&pd->o);
 	lobj_hold(&qp->rcq->o);
 	lobj_hold(&qp->icq->o);
+	if (srq != NULL)
+		lobj_hold(&srq->o);
 	return NDK_STATUS_PENDING;
+}
+
+ndk_status
+qp_create(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, void *qp_context,
+	  uint32_t rq_depth, uint32_t iq_depth, uint32_t max_rsge, uint32_t max_isge,
+	  uint32_t inline_size, ndk_fn_create_completion completion, void *context,
+	  struct ndk_qp **out)
+{
+	(void)out; /* always PENDING: the object comes to the completion */
+	return qp_new((struct pd *)p, rcq, icq, NULL, qp_context, rq_depth, iq_depth, max_rsge,
+		      max_isge, inline_size, completion, context);
+}
+
+ndk_status
+qp_create_with_srq(struct ndk_pd *p, struct ndk_cq *rcq, struct ndk_cq *icq, struct ndk_srq *s,
+		   void *qp_context, uint32_t iq_depth, uint32_t max_isge, uint32_t inline_size,
+		   ndk_fn_create_completion completion, void *context, struct ndk_qp **out)
+{
+	struct pd *pd = (struct pd *)p;
+	struct srq *srq = (struct srq *)s;
+
+	(void)out; /* always PENDING: the object comes to the completion */
+	/* receives are checked against one PD: the QP's is the SRQ's */
+	if (srq == NULL || srq->pd != pd || srq->o.closing)
+		return NDK_STATUS_INVALID_PARAMETER;
+	return qp_new(pd, rcq, icq, srq, qp_context, 0, iq_depth, srq->max_rsge, max_isge,
+		      inline_size, completion, context);
 }
 
 void

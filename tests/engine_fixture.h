@@ -44,6 +44,7 @@ efx_init(struct efx *f, const struct provider_ops *ops, size_t mem_size)
 		.frmr_page_count = 64,
 		.max_qps = 8,
 		.max_cqs = 8,
+		.max_srqs = 4,
 		.max_queue_depth = 64,
 		.max_cq_depth = 256,
 	};

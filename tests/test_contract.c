@@ -307,6 +307,8 @@ test_capabilities(void)
 					      "300",
 					      "--max-pds-per-client",
 					      "7",
+					      "--max-srqs-per-client",
+					      "9",
 					      NULL };
 	struct tdaemon d;
 	struct ndk_adapter *ad = NULL;
@@ -324,8 +326,8 @@ test_capabilities(void)
 	      "counts are the limits (%u QPs, %u CQs, %u MRs, %u PDs)", c.max_qp_count,
 	      c.max_cq_count, c.max_mr_count, c.max_pd_count);
 	CHECK(c.max_inbound_read_limit > 0 && c.max_outbound_read_limit > 0, "read limits");
-	CHECK(c.max_mw_count == 300 && c.max_srq_count == 0,
-	      "windows share the MR limit; no SRQs yet");
+	CHECK(c.max_mw_count == 300 && c.max_srq_count == 9,
+	      "windows share the MR limit; SRQs have their own (%u)", c.max_srq_count);
 	CHECK(c.missing_counter_mask == UINT64_MAX, "no NDK counters kept");
 	ndk_adapter_close(ad);
 	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0");

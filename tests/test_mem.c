@@ -250,7 +250,8 @@ test_adapter_info(void)
 	CHECK(info.max_inline_data_size > 0, "inline data");
 	CHECK(info.max_window_size == info.max_registration_size,
 	      "a window may cover as much as a registration");
-	CHECK(info.max_srq_depth == 0, "no SRQ limit before SRQs exist");
+	CHECK(info.max_srq_depth == info.max_receive_queue_depth,
+	      "an SRQ may be as deep as a receive queue");
 }
 
 int

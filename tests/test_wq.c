@@ -128,7 +128,7 @@ setup(void)
 	CHECK_STATUS(dcq_create(&f.c, &f.x, efx_addr(&f, OFF_CQ), CQ_ENTRIES, out),
 		     NDK_STATUS_SUCCESS);
 	a.rcq = a.icq = (uint32_t)out[0];
-	CHECK_STATUS(dqp_create(&f.c, &f.x, pd, &a, out), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(dqp_create(&f.c, &f.x, pd, &a, false, out), NDK_STATUS_SUCCESS);
 	qp = f.c.qps[0];
 	CHECK_STATUS(dqp_connect(&f.c, &f.x, (uint32_t)out[0], 0x1234), NDK_STATUS_SUCCESS);
 	ring_view(&sq, OFF_SQ, SQ_ENTRIES);

@@ -12,6 +12,7 @@
 #include <ndk/mw.h>
 #include <ndk/cq.h>
 #include <ndk/qp.h>
+#include <ndk/srq.h>
 #include <ndk/connector.h>
 
 #endif /* NDK_NDK_H */

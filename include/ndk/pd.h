@@ -41,8 +41,8 @@ typedef ndk_status (*ndk_fn_create_mr)(struct ndk_pd *pd, bool fast_register,
  * NDK_FN_CREATE_QP: an RC QP on the PD, completing receives on receive_cq and
  * everything else on initiator_cq. PENDING (the QP comes to completion) or an
  * error with no callback: INVALID_PARAMETER (a depth of 0 initiator requests,
- * more SGEs than the adapter allows, receive depth or SGEs, which are not
- * served yet), INSUFFICIENT_RESOURCES.
+ * deeper queues, more SGEs or more inline data than the adapter allows),
+ * INSUFFICIENT_RESOURCES.
  */
 typedef ndk_status (*ndk_fn_create_qp)(struct ndk_pd *pd, struct ndk_cq *receive_cq,
 				       struct ndk_cq *initiator_cq, void *qp_context,
@@ -64,12 +64,28 @@ typedef void (*ndk_fn_get_privileged_token)(struct ndk_pd *pd, uint32_t *token);
 typedef ndk_status (*ndk_fn_create_mw)(struct ndk_pd *pd, ndk_fn_create_completion completion,
 				       void *context, struct ndk_mw **mw);
 
-/* NDK_FN_SRQ_NOTIFICATION_CALLBACK */
+/*
+ * NDK_FN_SRQ_NOTIFICATION_CALLBACK: once per arming (create's or modify's
+ * threshold), from ndk_adapter_progress(), when fewer receives than the
+ * threshold are queued: SUCCESS; DEVICE_REMOVED when ndkd went away while
+ * it was armed. Block on ndk_adapter_event_fd() to sleep until then.
+ */
 typedef void (*ndk_fn_srq_notification)(void *context, ndk_status status);
 
 /*
- * NDK_FN_CREATE_SRQ and NDK_FN_CREATE_QP_WITH_SRQ: shared receive queues.
- * Not built yet: NOT_SUPPORTED (the adapter info's MaxSrqDepth is 0).
+ * NDK_FN_CREATE_SRQ (<ndk/srq.h>): srq_depth receives (1..MaxSrqDepth) of
+ * up to max_receive_sge SGEs each (at most MaxReceiveRequestSge). A
+ * notify_threshold above 0 arms the notification at create: it fires when
+ * taking a receive leaves fewer than that queued (a new, empty SRQ does not
+ * fire by itself). PENDING (the SRQ comes to the completion; *srq is not
+ * written) or an error with no callback: INVALID_PARAMETER,
+ * INSUFFICIENT_RESOURCES, NOT_SUPPORTED when the adapter has no SRQs
+ * (MaxSrqDepth 0). Past the per-client SRQ limit the completion says
+ * INSUFFICIENT_RESOURCES.
+ *
+ * NDK_FN_CREATE_QP_WITH_SRQ: as create_qp, with receives from srq (same PD;
+ * ndk_qp_receive on it is INVALID_DEVICE_REQUEST). The QP is a successor of
+ * the SRQ: the SRQ closes after it.
  */
 typedef ndk_status (*ndk_fn_create_srq)(struct ndk_pd *pd, uint32_t srq_depth,
 					uint32_t max_receive_sge, uint32_t notify_threshold,
@@ -150,6 +166,8 @@ struct ndk_qp_opts {
 	uint32_t max_receive_sge;
 	uint32_t max_initiator_sge;
 	uint32_t inline_data_size;
+	/* receives from this SRQ (receive_queue_depth, max_receive_sge unused); NULL: its own */
+	struct ndk_srq *srq;
 };
 
 void ndk_qp_opts_init(struct ndk_qp_opts *opts, size_t opts_size);
@@ -167,6 +185,11 @@ ndk_qp_create_with_opts(struct ndk_pd *pd, const struct ndk_qp_opts *o,
 	if (o == NULL || o->opts_size < offsetof(struct ndk_qp_opts, inline_data_size) +
 						sizeof(o->inline_data_size))
 		return NDK_STATUS_INVALID_PARAMETER;
+	if (o->opts_size >= offsetof(struct ndk_qp_opts, srq) + sizeof(o->srq) && o->srq != NULL)
+		return pd->dispatch->create_qp_with_srq(pd, o->receive_cq, o->initiator_cq, o->srq,
+							o->qp_context, o->initiator_queue_depth,
+							o->max_initiator_sge, o->inline_data_size,
+							completion, context, qp);
 	return pd->dispatch->create_qp(pd, o->receive_cq, o->initiator_cq, o->qp_context,
 				       o->receive_queue_depth, o->initiator_queue_depth,
 				       o->max_receive_sge, o->max_initiator_sge,
@@ -184,6 +207,28 @@ ndk_qp_create(struct ndk_pd *pd, struct ndk_cq *receive_cq, struct ndk_cq *initi
 				       receive_queue_depth, initiator_queue_depth, max_receive_sge,
 				       max_initiator_sge, inline_data_size, completion, context,
 				       qp);
+}
+
+static inline ndk_status
+ndk_srq_create(struct ndk_pd *pd, uint32_t srq_depth, uint32_t max_receive_sge,
+	       uint32_t notify_threshold, ndk_fn_srq_notification notification,
+	       void *notification_context, ndk_fn_create_completion completion, void *context,
+	       struct ndk_srq **srq)
+{
+	return pd->dispatch->create_srq(pd, srq_depth, max_receive_sge, notify_threshold,
+					notification, notification_context, completion, context,
+					srq);
+}
+
+static inline ndk_status
+ndk_qp_create_with_srq(struct ndk_pd *pd, struct ndk_cq *receive_cq, struct ndk_cq *initiator_cq,
+		       struct ndk_srq *srq, void *qp_context, uint32_t initiator_queue_depth,
+		       uint32_t max_initiator_sge, uint32_t inline_data_size,
+		       ndk_fn_create_completion completion, void *context, struct ndk_qp **qp)
+{
+	return pd->dispatch->create_qp_with_srq(pd, receive_cq, initiator_cq, srq, qp_context,
+						initiator_queue_depth, max_initiator_sge,
+						inline_data_size, completion, context, qp);
 }
 
 static inline uint32_t

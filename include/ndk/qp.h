@@ -5,11 +5,12 @@
  * holds the doorbell); no syscall, no lock. The consumer serialises calls per
  * queue, as NDK requires.
  *
- * Served: send, receive, send-and-invalidate, read, write, fast register,
- * invalidate; INLINE for send and write (up to the QP's inline size, at most
- * the adapter's MaxInlineDataSize: the bytes are copied at post, the buffers
- * are free at once, their tokens unused). Bind returns NOT_SUPPORTED: no
- * memory windows yet.
+ * Served: send, receive, send-and-invalidate, read (with local invalidate),
+ * write, fast register, invalidate (of an MR or a window), bind; INLINE for
+ * send and write (up to the QP's inline size, at most the adapter's
+ * MaxInlineDataSize: the bytes are copied at post, the buffers are free at
+ * once, their tokens unused). A QP created with a shared receive queue takes
+ * its receives from it (<ndk/srq.h>).
  */
 #ifndef NDK_QP_H
 #define NDK_QP_H

@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n;
 
 	fz_init();
-	fz_client_open(&f, true);
+	fz_client_open(&f, true, false);
 	copy = malloc(size + 1);
 	if (copy == NULL)
 		return 0;

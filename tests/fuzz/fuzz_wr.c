@@ -4,8 +4,9 @@
  * (work request headers, SGE lists, fast-register page arrays, inline data)
  * for two QPs of one client connected to each other, with a registered MR,
  * an initialised fast-register MR and the PD's privileged token to aim at.
- * Input layout: byte 0 = receive slots for QP 1, byte 1 = send slots that go
- * to QP 1 (the rest to QP 0), then 64-byte slots.
+ * Input layout: byte 0 = receive slots for QP 1 (low 7 bits; the top bit
+ * gives QP 1 a shared receive queue, which those slots then go to), byte 1
+ * = send slots that go to QP 1 (the rest to QP 0), then 64-byte slots.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	fz_init();
-	fz_client_open(&f, true);
+	fz_client_open(&f, true, (data[0] & 0x80) != 0);
 	copy = malloc(size);
 	if (copy == NULL)
 		return 0;
@@ -45,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_patch(&f, copy + 2, (size - 2) - (size - 2) % 8);
 	data = copy;
 	slots = (size - 2) / NDK_ABI_ENTRY_SIZE;
-	rq = data[0] < slots ? data[0] : slots;
+	rq = (data[0] & 0x7fu) < slots ? (data[0] & 0x7fu) : slots;
 	sq1 = data[1] < slots - rq ? data[1] : slots - rq;
 	data += 2;
 	post(&f.qrq[1], data, rq);

@@ -22,7 +22,8 @@
 #define FZ_RQ_ENTRIES	64u
 #define FZ_OFF_CQ	0u
 #define FZ_OFF_QP(i)	((128u + 128u * (i)) << 10) /* SQ, then RQ 64 KiB on */
-#define FZ_OFF_MR	(1u << 20)		    /* the registered MR: 64 KiB */
+#define FZ_OFF_SRQ	FZ_OFF_QP(2)
+#define FZ_OFF_MR	(1u << 20) /* the registered MR: 64 KiB */
 #define FZ_MR_LEN	(64u << 10)
 #define FZ_OFF_FREE	(2u << 20) /* pages for fast registers, data for SGEs */
 #define FZ_CTRL_ENTRIES 256u
@@ -47,6 +48,7 @@ static const struct ndkd_limits lim = {
 	.frmr_page_count = 256,
 	.max_qps = 8,
 	.max_cqs = 8,
+	.max_srqs = 4,
 	.max_queue_depth = 256,
 	.max_cq_depth = FZ_CQ_ENTRIES,
 };
@@ -95,6 +97,7 @@ fz_init(void)
 	info.max_pds = lim.max_pds;
 	info.max_qps = lim.max_qps;
 	info.max_cqs = lim.max_cqs;
+	info.max_srqs = lim.max_srqs;
 	info.frmr_page_count = lim.frmr_page_count;
 	mrt_baseline = atomic_load(&mrt.in_use);
 	qpt_baseline = qpt_free_count(&qpt);
@@ -204,7 +207,7 @@ must(struct fz_client *f, uint32_t op, uint32_t handle, const uint64_t *args, un
 }
 
 static void
-make_objects(struct fz_client *f)
+make_objects(struct fz_client *f, bool srq)
 {
 	uint64_t out[6], base = (uint64_t)(uintptr_t)f->mem;
 	unsigned int i;
@@ -221,6 +224,9 @@ make_objects(struct fz_client *f)
 	f->cqh = must(f, NDK_ABI_OP_CQ_CREATE, 0, (uint64_t[]){ base + FZ_OFF_CQ, FZ_CQ_ENTRIES },
 		      2, out);
 	fz_ring_view(&f->qcq, f->mem + FZ_OFF_CQ, FZ_CQ_ENTRIES);
+	if (srq)
+		f->srq = must(f, NDK_ABI_OP_SRQ_CREATE, f->pd,
+			      (uint64_t[]){ base + FZ_OFF_SRQ, FZ_RQ_ENTRIES, 4, 2 }, 4, out);
 	for (i = 0; i < 2; i++) {
 		uint64_t a[6] = {
 			f->cqh | (uint64_t)f->cqh << 32,
@@ -231,10 +237,20 @@ make_objects(struct fz_client *f)
 			0,
 		};
 
-		f->qp[i] = must(f, NDK_ABI_OP_QP_CREATE, f->pd, a, 6, out);
+		if (srq && i == 1) {
+			/* rq_ring is the SRQ's handle; no RQ entries, no receive SGEs */
+			a[2] = f->srq;
+			a[3] = FZ_SQ_ENTRIES;
+			a[4] = 4 | (uint64_t)NDK_ABI_MAX_INLINE << 32;
+		}
+		f->qp[i] = must(
+			f, srq && i == 1 ? NDK_ABI_OP_QP_CREATE_WITH_SRQ : NDK_ABI_OP_QP_CREATE,
+			f->pd, a, 6, out);
 		f->qpn[i] = (uint32_t)out[1];
 		fz_ring_view(&f->qsq[i], f->mem + FZ_OFF_QP(i), FZ_SQ_ENTRIES);
-		fz_ring_view(&f->qrq[i], f->mem + FZ_OFF_QP(i) + (64u << 10), FZ_RQ_ENTRIES);
+		fz_ring_view(&f->qrq[i],
+			     f->mem + (srq && i == 1 ? FZ_OFF_SRQ : FZ_OFF_QP(i) + (64u << 10)),
+			     FZ_RQ_ENTRIES);
 	}
 	must(f, NDK_ABI_OP_QP_CONNECT, f->qp[0], (uint64_t[]){ f->qpn[1] }, 1, out);
 	must(f, NDK_ABI_OP_QP_CONNECT, f->qp[1], (uint64_t[]){ f->qpn[0] }, 1, out);
@@ -272,7 +288,7 @@ fz_patch(const struct fz_client *f, uint8_t *buf, size_t len)
 }
 
 void
-fz_client_open(struct fz_client *f, bool objects)
+fz_client_open(struct fz_client *f, bool objects, bool srq)
 {
 	struct engine *e = &eng.engines[0];
 	struct ndk_abi_region *h;
@@ -301,7 +317,7 @@ fz_client_open(struct fz_client *f, bool objects)
 	atomic_store(&f->c->n_regions, 1);
 	e->clients[e->n_clients++] = f->c;
 	if (objects)
-		make_objects(f);
+		make_objects(f, srq);
 }
 
 void

@@ -20,15 +20,19 @@ struct fz_client {
 	uint8_t *mem;		/* the client's one region */
 	size_t mem_size;
 	/* objects fz_client_open made, when asked to */
-	uint32_t pd, mr, fr, cqh, qp[2], qpn[2], token, fr_token, priv_token;
+	uint32_t pd, mr, fr, cqh, qp[2], qpn[2], token, fr_token, priv_token, srq;
 	struct ndk_ring qsq[2], qrq[2], qcq; /* the QP rings and the CQ ring, client side */
 };
 
 /* Once per process: EAL and the tables. Aborts on failure (a harness bug). */
 void fz_init(void);
-/* A client attached to the engine; with objects, a PD, a registered MR, an initialised
- * fast-register MR, a CQ and two QPs connected to each other. */
-void fz_client_open(struct fz_client *f, bool objects);
+/*
+ * A client attached to the engine; with objects, a PD, a registered MR, an
+ * initialised fast-register MR, a CQ and two QPs connected to each other;
+ * with srq too, QP 1 takes its receives from a shared receive queue (qrq[1]
+ * is then the SRQ's ring: every receive there takes two slots).
+ */
+void fz_client_open(struct fz_client *f, bool objects, bool srq);
 /* One control request, served at once; its status, outputs in out. */
 uint32_t fz_ctrl(struct fz_client *f, uint32_t op, uint32_t handle, const uint64_t *args,
 		 unsigned int nargs, uint64_t out[6]);

@@ -130,6 +130,8 @@ mlx5_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_ada
 	/* what one client may have: ndkd's limit, and never more than the device has */
 	i->max_qps = min_u32(i->max_qps, (uint64_t)a->max_qp);
 	i->max_cqs = min_u32(i->max_cqs, (uint64_t)a->max_cq);
+	i->max_srqs = min_u32(i->max_srqs, (uint64_t)a->max_srq);
+	i->max_srq_depth = min_u32(lim->max_queue_depth, (uint64_t)a->max_srq_wr);
 	i->max_mrs = min_u32(i->max_mrs, (uint64_t)a->max_mr);
 	i->max_pds = min_u32(i->max_pds, (uint64_t)a->max_pd);
 	return NDK_STATUS_SUCCESS;

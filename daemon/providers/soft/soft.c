@@ -58,6 +58,7 @@ soft_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_ada
 	i->max_initiator_request_sge = NDKD_MAX_SGE;
 	i->max_receive_request_sge = NDKD_MAX_SGE;
 	i->max_receive_queue_depth = lim->max_queue_depth;
+	i->max_srq_depth = lim->max_queue_depth; /* receives come through wq.c, SRQ or not */
 	i->max_inline_data_size = NDK_ABI_MAX_INLINE;
 	i->max_read_request_sge = NDKD_MAX_SGE;
 	i->max_transfer_length = NDKD_MAX_TRANSFER;

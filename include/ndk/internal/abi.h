@@ -22,7 +22,7 @@
 
 #define NDK_ABI_MAGIC	     0x4e444b44u /* "NDKD" */
 #define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
-#define NDK_ABI_VERSION	     4u
+#define NDK_ABI_VERSION	     5u
 
 #define NDK_ABI_CACHE_LINE 64u
 #define NDK_ABI_ENTRY_SIZE 64u
@@ -216,7 +216,22 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 /* Memory windows: an MR table entry that a BIND work request points into an MR. */
 #define NDK_ABI_OP_MW_CREATE  21u /* handle = pd -> out[0] mw, out[1] its token (unbound) */
 #define NDK_ABI_OP_MW_DESTROY 22u /* handle = mw */
-#define NDK_ABI_OP_MAX	      22u
+/*
+ * Shared receive queues: a receive ring of the client's that QPs created
+ * with it take their receives from. Every receive on it takes the same
+ * number of slots (ndk_abi_wqe_slots(max_rsge), the library pads), so ndkd
+ * can count the receives queued for the notify threshold.
+ */
+/* handle = pd; args: [0] ring address, [1] entries, [2] max_rsge, [3] threshold -> out[0] srq */
+#define NDK_ABI_OP_SRQ_CREATE  23u
+#define NDK_ABI_OP_SRQ_MODIFY  24u /* handle = srq; args: [0] threshold (0: keep, else arm) */
+#define NDK_ABI_OP_SRQ_DESTROY 25u /* handle = srq */
+/*
+ * handle = pd; args: struct ndk_abi_qp_create with rq_ring = the SRQ's
+ * handle, rq_entries and max_rsge 0 -> out[0] qp, out[1] qpn
+ */
+#define NDK_ABI_OP_QP_CREATE_WITH_SRQ 26u
+#define NDK_ABI_OP_MAX		      26u
 
 #define NDK_ABI_MR_KIND_NORMAL	0u
 #define NDK_ABI_MR_KIND_FASTREG 1u
@@ -279,6 +294,12 @@ _Static_assert(offsetof(struct ndk_abi_cqe, out) == 16, "cqe out");
 
 /* A completion ring's flags word: the consumer asks to be woken. */
 #define NDK_ABI_CQ_ARMED 1u
+/*
+ * A shared receive queue's flags word: ndkd sets it (and kicks the eventfd)
+ * when the receives queued fell below the armed threshold; the library
+ * swaps it back to 0 and calls the SRQ's notification.
+ */
+#define NDK_ABI_SRQ_NOTIFIED 2u
 
 /* Work request opcodes (first slot of a WR). */
 #define NDK_ABI_WR_SEND		   1u
