@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ndkd.h"
@@ -168,10 +169,11 @@ channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_statu
 void
 client_kick(struct client *c)
 {
-	uint64_t one = 1;
-	int fd = atomic_load_explicit(&c->event_fd, memory_order_acquire);
+	const char one = 1;
+	int fd = atomic_load_explicit(&c->wake_fd, memory_order_acquire);
 
-	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
-		/* a full counter (EAGAIN) already means "wake up" */
+	/* per call non-blocking: no flag of the client's can make it wait */
+	if (fd >= 0 && send(fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* a full queue (EAGAIN) already means "wake up"; a closed end, nobody to wake */
 	}
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Completion queues: a ring in the client's memory that ndkd fills with
- * NDK_RESULT_EX entries, and the client's eventfd kicked when it is armed.
+ * NDK_RESULT_EX entries, and the client's wake socket kicked when it is armed.
  */
 #ifndef NDKD_CQ_H
 #define NDKD_CQ_H
@@ -14,7 +14,7 @@ struct dcq {
 	struct ndk_ring ring; /* ndkd produces */
 	uint32_t handle;
 	uint32_t n_qps;
-	struct client *client; /* for its eventfd */
+	struct client *client; /* for its wake socket */
 };
 
 ndk_status dcq_create(struct client *c, struct ectx *x, uint64_t ring, uint64_t entries,

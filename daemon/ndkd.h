@@ -157,8 +157,8 @@ struct client {
 	struct region regions[NDKD_MAX_REGIONS];
 	_Atomic uint32_t n_regions;
 	uint64_t region_bytes; /* main only */
-	/* The client's eventfd for armed CQs: set once by main (release), used by its engine. */
-	_Atomic int event_fd;
+	/* ndkd's end of the client's wake socket: set once by main (release); its engine sends */
+	_Atomic int wake_fd;
 	/* Objects: owned by the client's engine. Handle 0 is never valid. */
 	struct obj *objs;
 	uint32_t obj_cap;
@@ -245,7 +245,10 @@ void ctrl_release_all(struct client *c, struct ectx *x);
  */
 void channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_status status,
 		      uint64_t out0, uint64_t out1);
-/* Kick the client's eventfd (an armed CQ has a result, an SRQ ran low), if it gave one. */
+/*
+ * Wake the client (an armed CQ has a result, an SRQ ran low), if it asked
+ * for a wake socket. Never blocks, whatever the client does with its end.
+ */
 void client_kick(struct client *c);
 
 /* obj.c: the client's object table. Handle 0 is never valid. */

@@ -175,8 +175,8 @@ client_free(struct server *s, struct client *c)
 	/* Closing the socket is what tells a live client we are done with it. */
 	if (c->sock >= 0)
 		close(c->sock);
-	if (atomic_load(&c->event_fd) >= 0)
-		close(atomic_load(&c->event_fd));
+	if (atomic_load(&c->wake_fd) >= 0)
+		close(atomic_load(&c->wake_fd)); /* ndkd's own AF_UNIX end: never lingers */
 	n = atomic_load_explicit(&c->n_regions, memory_order_relaxed);
 	for (i = 0; i < n; i++)
 		s->prov->ops.region_del(s->prov, c, &c->regions[i]);
@@ -208,7 +208,7 @@ accept_clients(struct server *s)
 		}
 		c->sock = fd;
 		c->memfd = -1;
-		atomic_init(&c->event_fd, -1);
+		atomic_init(&c->wake_fd, -1);
 		c->state = CLIENT_HELLO;
 		c->hello_deadline_ns = ndkd_now_ns() + NDKD_HELLO_TIMEOUT_MS * 1000000ull;
 		if (epoll_add(s, fd, EPOLLIN | EPOLLRDHUP, c) != 0) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What an attached client may still send on its socket (main lcore): the fd
- * of a memory region, which shared memory cannot carry, and its eventfd.
- * One message each way (ndk_abi_sock_req, ndk_abi_sock_reply).
+ * of a memory region, which shared memory cannot carry, and the request for
+ * its wake socket, which comes back with the reply. One message each way
+ * (ndk_abi_sock_req, ndk_abi_sock_reply).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,8 +18,10 @@
 #include "provider.h"
 #include "server.h"
 
+/* The reply, with fd (ours, >= 0) riding along as SCM_RIGHTS. */
 static void
-sock_reply(struct client *c, uint32_t op, ndk_status status, uint32_t region_id, const char *msg)
+sock_reply(struct client *c, uint32_t op, ndk_status status, uint32_t region_id, const char *msg,
+	   int fd)
 {
 	struct ndk_abi_sock_reply r = {
 		.magic = NDK_ABI_MAGIC,
@@ -26,9 +29,26 @@ sock_reply(struct client *c, uint32_t op, ndk_status status, uint32_t region_id,
 		.status = status,
 		.region_id = region_id,
 	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
 
 	snprintf(r.message, sizeof(r.message), "%s", msg);
-	if (send(c->sock, &r, sizeof(r), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(r))
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.buf;
+		m.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	if (sendmsg(c->sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(r))
 		c->broken = true;
 }
 
@@ -103,33 +123,32 @@ add_region(struct server *s, struct client *c, const struct ndk_abi_sock_req *q,
 }
 
 /*
- * The client's eventfd: kept (not closed) and kicked by its engine when an
- * armed CQ gets a result. Once per client; the fd must really be an eventfd.
+ * The client's wake socket: a pair of ndkd's making, so that nothing the
+ * client does with its end (flags, buffer sizes, never reading) can make the
+ * engine's send wait, and closing ours never lingers. Once per client; the
+ * client's end goes back in *out.
  */
 static ndk_status
-set_event_fd(struct client *c, const struct ndk_abi_sock_req *q, int *fd, const char **why)
+make_wake_fd(struct client *c, const struct ndk_abi_sock_req *q, int fd, int *out, const char **why)
 {
-	char path[64], link[64];
-	ssize_t n;
+	int sv[2];
 
 	*why = "bad request";
-	if (*fd < 0 || q->size != 0 || q->client_addr != 0 || q->flags != 0 || q->reserved != 0)
+	if (fd >= 0 || q->size != 0 || q->client_addr != 0 || q->flags != 0 || q->reserved != 0)
 		return NDK_STATUS_INVALID_PARAMETER;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", *fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0 || (link[n] = '\0', strcmp(link, "anon_inode:[eventfd]") != 0)) {
-		*why = "not an eventfd";
-		return NDK_STATUS_INVALID_PARAMETER;
-	}
-	if (atomic_load_explicit(&c->event_fd, memory_order_relaxed) >= 0) {
-		*why = "an eventfd is already set";
+	if (atomic_load_explicit(&c->wake_fd, memory_order_relaxed) >= 0) {
+		*why = "a wake socket is already set";
 		return NDK_STATUS_INVALID_DEVICE_STATE;
 	}
-	/* O_NONBLOCK: a full counter must never stall an engine */
-	fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
-	atomic_store_explicit(&c->event_fd, *fd, memory_order_release);
-	*fd = -1; /* kept */
-	*why = "eventfd set";
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+		*why = "no socket for it";
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	/* ours only sends: nothing the client writes into it is kept for long */
+	shutdown(sv[0], SHUT_RD);
+	atomic_store_explicit(&c->wake_fd, sv[0], memory_order_release);
+	*out = sv[1];
+	*why = "wake socket set";
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -153,7 +172,7 @@ sockreq_handle(struct server *s, struct client *c)
 	uint32_t id = 0;
 	ndk_status st;
 	ssize_t n;
-	int fd = -1;
+	int fd = -1, give = -1;
 
 	n = recvmsg(c->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -179,8 +198,8 @@ sockreq_handle(struct server *s, struct client *c)
 	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0) {
 		if (q.op == NDK_ABI_SOCK_ADD_REGION)
 			st = add_region(s, c, &q, fd, &id, &why);
-		else if (q.op == NDK_ABI_SOCK_EVENTFD)
-			st = set_event_fd(c, &q, &fd, &why);
+		else if (q.op == NDK_ABI_SOCK_WAKE_FD)
+			st = make_wake_fd(c, &q, fd, &give, &why);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -188,8 +207,11 @@ sockreq_handle(struct server *s, struct client *c)
 		uint64_t dropped;
 
 		if (log_ratelimit_ok(&s->rl, ndkd_now_ns(), &dropped))
-			NDKD_LOG(NOTICE, client, "client %u: region refused: %s", c->id, why);
+			NDKD_LOG(NOTICE, client, "client %u: socket request refused: %s", c->id,
+				 why);
 	}
-	sock_reply(c, n == (ssize_t)sizeof(q) ? q.op : 0, st, id, why);
+	sock_reply(c, n == (ssize_t)sizeof(q) ? q.op : 0, st, id, why, give);
+	if (give >= 0)
+		close(give); /* the client has its own copy now */
 	return !c->broken;
 }

@@ -24,7 +24,7 @@ struct dsrq {
 	uint32_t threshold; /* notify when fewer receives than this are queued */
 	bool armed;
 	uint32_t n_qps;
-	struct client *client; /* for its eventfd */
+	struct client *client; /* for its wake socket */
 };
 
 ndk_status dsrq_create(struct client *c, struct ectx *x, uint32_t pd, uint64_t ring,

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -240,9 +239,13 @@ channel_hung_up(const struct adapter *ad)
 	return recv(ad->sock, &byte, 1, MSG_DONTWAIT | MSG_PEEK) == 0;
 }
 
-/* One socket request carrying an fd, and its reply. The slow path, bounded. */
+/*
+ * One socket request carrying fd (if >= 0), and its reply, with the fd that
+ * comes with it in *got (if got; else closed). The slow path, bounded.
+ */
 static ndk_status
-sock_request(struct adapter *ad, uint32_t op, int fd, uint64_t addr, uint64_t size, uint32_t *id)
+sock_request(struct adapter *ad, uint32_t op, int fd, uint64_t addr, uint64_t size, uint32_t *id,
+	     int *got)
 {
 	struct ndk_abi_sock_req q = {
 		.magic = NDK_ABI_MAGIC,
@@ -262,45 +265,72 @@ sock_request(struct adapter *ad, uint32_t op, int fd, uint64_t addr, uint64_t si
 		.msg_controllen = sizeof(ctl.buf),
 	};
 	struct ndk_abi_sock_reply r;
+	struct iovec riov = { .iov_base = &r, .iov_len = sizeof(r) };
+	struct msghdr rmsg = {
+		.msg_iov = &riov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
 	struct pollfd pfd = { .fd = ad->sock, .events = POLLIN };
 	struct cmsghdr *cm;
 	ssize_t n;
+	int in = -1;
 
 	if (ad->gone)
 		return NDK_STATUS_DEVICE_REMOVED;
 	memset(&ctl, 0, sizeof(ctl));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (fd >= 0) {
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	} else {
+		msg.msg_control = NULL;
+		msg.msg_controllen = 0;
+	}
 	if (sendmsg(ad->sock, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(q))
 		return NDK_STATUS_DEVICE_REMOVED;
 	if (poll(&pfd, 1, NDK_LIB_OPEN_TIMEOUT_MS) != 1)
 		return NDK_STATUS_IO_TIMEOUT;
-	n = recv(ad->sock, &r, sizeof(r), 0);
-	if (n != (ssize_t)sizeof(r) || r.magic != NDK_ABI_MAGIC || r.op != q.op)
+	memset(&ctl, 0, sizeof(ctl));
+	n = recvmsg(ad->sock, &rmsg, MSG_CMSG_CLOEXEC);
+	cm = CMSG_FIRSTHDR(&rmsg);
+	if (n > 0 && cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&in, CMSG_DATA(cm), sizeof(int));
+	if (n != (ssize_t)sizeof(r) || r.magic != NDK_ABI_MAGIC || r.op != q.op) {
+		if (in >= 0)
+			close(in);
 		return NDK_STATUS_DEVICE_REMOVED;
+	}
 	if (id != NULL)
 		*id = r.region_id;
+	if (got != NULL && r.status == NDK_STATUS_SUCCESS)
+		*got = in;
+	else if (in >= 0)
+		close(in);
 	return r.status;
 }
 
 ndk_status
 channel_add_region(struct adapter *ad, int fd, uint64_t addr, uint64_t size, uint32_t *id)
 {
-	return sock_request(ad, NDK_ABI_SOCK_ADD_REGION, fd, addr, size, id);
+	return sock_request(ad, NDK_ABI_SOCK_ADD_REGION, fd, addr, size, id, NULL);
 }
 
 ndk_status
-channel_set_event_fd(struct adapter *ad, int fd)
+channel_wake_fd(struct adapter *ad, int *fd)
 {
-	return sock_request(ad, NDK_ABI_SOCK_EVENTFD, fd, 0, 0, NULL);
+	*fd = -1;
+	return sock_request(ad, NDK_ABI_SOCK_WAKE_FD, -1, 0, 0, NULL, fd);
 }
 
 /*
- * What an app blocks on: an epoll fd over the eventfd ndkd kicks for armed
- * CQs and over the socket, whose hang-up makes it readable when ndkd dies.
+ * What an app blocks on: an epoll fd over the wake socket ndkd sends on for
+ * armed CQs and SRQs, and over the channel socket, whose hang-up makes it
+ * readable when ndkd dies.
  */
 static int
 wait_fd_create(struct adapter *ad, int efd)
@@ -326,17 +356,13 @@ ndk_adapter_event_fd(struct ndk_adapter *a)
 	int efd, wfd;
 
 	pthread_mutex_lock(&ad->mem_lock);
-	if (ad->wait_fd < 0) {
-		efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		wfd = efd >= 0 ? wait_fd_create(ad, efd) : -1;
-		if (wfd >= 0 && channel_set_event_fd(ad, efd) == NDK_STATUS_SUCCESS) {
+	if (ad->wait_fd < 0 && channel_wake_fd(ad, &efd) == NDK_STATUS_SUCCESS && efd >= 0) {
+		wfd = wait_fd_create(ad, efd);
+		if (wfd >= 0) {
 			ad->event_fd = efd;
 			ad->wait_fd = wfd;
 		} else {
-			if (wfd >= 0)
-				close(wfd);
-			if (efd >= 0)
-				close(efd);
+			close(efd);
 		}
 	}
 	wfd = ad->wait_fd;
@@ -349,17 +375,16 @@ channel_wait_events(struct adapter *ad, bool *hung_up)
 {
 	struct epoll_event ev[2];
 	bool kicked = false;
-	uint64_t v;
+	char buf[64];
 	int n, i;
 
 	n = epoll_wait(ad->wait_fd, ev, 2, 0);
 	for (i = 0; i < n; i++) {
 		if (ev[i].data.fd == ad->event_fd) {
 			kicked = true;
-			/* drain the counter; which CQ fired is in the flags */
-			if (read(ad->event_fd, &v, sizeof(v)) < 0) {
-				/* EAGAIN: someone drained it first */
-			}
+			/* drain it; which CQ or SRQ fired is in the flags */
+			while (recv(ad->event_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				;
 		} else {
 			*hung_up = true;
 		}

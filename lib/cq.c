@@ -163,7 +163,7 @@ cq_resize(struct ndk_cq *c, uint32_t depth, ndk_fn_request_completion completion
 }
 
 /*
- * Arm: ask ndkd to kick the adapter's eventfd at the next result. Set the
+ * Arm: ask ndkd to kick the adapter's wake socket at the next result. Set the
  * flag, fence, recheck: a result published meanwhile is seen here, or ndkd
  * sees the flag (it fences between publishing and reading it).
  */

@@ -105,10 +105,10 @@ struct adapter {
 	struct cq *cqs;		    /* likewise for CQs */
 	struct listener *listeners; /* and listeners */
 	struct srq *srqs;	    /* and shared receive queues */
-	int event_fd;		    /* kicked by ndkd for armed CQs; -1 until first needed */
-	int wait_fd;		    /* epoll over event_fd and sock: what apps block on */
-	bool hung_up;		    /* the wait fd saw the socket hang up: ndkd is gone */
-	bool wrs_failed;	    /* outstanding work requests got their DEVICE_REMOVED */
+	int event_fd;	 /* the wake socket ndkd sends on (armed CQs, SRQs); -1 until needed */
+	int wait_fd;	 /* epoll over event_fd and sock: what apps block on */
+	bool hung_up;	 /* the wait fd saw the socket hang up: ndkd is gone */
+	bool wrs_failed; /* outstanding work requests got their DEVICE_REMOVED */
 	uint32_t parked; /* requests ndkd holds until another app acts (see connector.c) */
 	/* MRs by id, for results that name one (mr.c): never a raw pointer */
 	struct mr_id *mr_ids;
@@ -304,8 +304,8 @@ bool channel_hung_up(const struct adapter *ad);
 /* Hand ndkd a sealed memfd mapped at addr. Caller holds mem_lock. */
 ndk_status channel_add_region(struct adapter *ad, int fd, uint64_t addr, uint64_t size,
 			      uint32_t *id);
-/* Hand ndkd the adapter's eventfd. Caller holds mem_lock (the socket's slow-path lock). */
-ndk_status channel_set_event_fd(struct adapter *ad, int fd);
+/* Ask ndkd for the wake socket; *fd is its end. Caller holds mem_lock (the socket's lock). */
+ndk_status channel_wake_fd(struct adapter *ad, int *fd);
 /* What woke the wait fd, without blocking: true for a kick; *hung_up when ndkd went away. */
 bool channel_wait_events(struct adapter *ad, bool *hung_up);
 

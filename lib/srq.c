@@ -2,7 +2,7 @@
 /*
  * Shared receive queues. Receives go into a ring in the adapter's arena, as
  * a QP's do, each padded to the same number of slots so ndkd can count the
- * receives queued; ndkd flags the ring and kicks the eventfd when they fall
+ * receives queued; ndkd flags the ring and kicks the wake socket when they fall
  * below the armed threshold, and progress runs the notification.
  */
 #include <stddef.h>

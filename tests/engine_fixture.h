@@ -73,7 +73,7 @@ efx_init(struct efx *f, const struct provider_ops *ops, size_t mem_size)
 		.daemon_base = f->mem,
 	};
 	atomic_store(&f->c.n_regions, 1);
-	atomic_init(&f->c.event_fd, -1);
+	atomic_init(&f->c.wake_fd, -1);
 }
 
 static inline void

@@ -335,7 +335,7 @@ ndk_adapter_release_lam(struct ndk_adapter *adapter, struct ndk_logical_address_
  * readable when ndkd goes away; the app then calls ndk_adapter_progress(),
  * which runs the CQ's notification callback (DEVICE_REMOVED in the second
  * case). An epoll fd: poll(), select() and epoll all work on it. Created
- * (and its eventfd handed to ndkd, one socket round trip) on first use; -1
+ * (with the wake socket ndkd makes for it, one socket round trip) on first use; -1
  * when that fails. Owned by the adapter: do not close it.
  */
 int ndk_adapter_event_fd(struct ndk_adapter *adapter);

@@ -299,7 +299,7 @@ fz_client_open(struct fz_client *f, bool objects, bool srq)
 		die("client");
 	f->c->memfd = -1;
 	f->c->sock = -1;
-	atomic_store(&f->c->event_fd, -1);
+	atomic_store(&f->c->wake_fd, -1);
 	f->c->id = ++next_id;
 	f->c->state = CLIENT_ACTIVE;
 	if (channel_create(f->c, FZ_CTRL_ENTRIES, &info) != 0)

@@ -151,8 +151,15 @@ _Static_assert(offsetof(struct ndk_abi_region, info) == 192, "info offset");
  * ------------------------------------------------------------------------- */
 
 #define NDK_ABI_SOCK_ADD_REGION 1u
-/* The client's eventfd, kicked when an armed CQ gets a result (size, address: 0). */
-#define NDK_ABI_SOCK_EVENTFD 2u
+/*
+ * Ask for the wake socket (no fd sent; size, address: 0): ndkd makes an
+ * AF_UNIX datagram socketpair, keeps one end and sends the other with the
+ * reply. It sends a byte on its end, with MSG_DONTWAIT, when an armed CQ gets
+ * a result or an SRQ runs low. A socket and not an eventfd the client hands
+ * over: that would share one open file description, and a client that
+ * cleared its O_NONBLOCK and filled the counter could block an engine.
+ */
+#define NDK_ABI_SOCK_WAKE_FD 2u
 
 /*
  * The client has mapped 'size' bytes of the attached memfd at client_addr;
@@ -295,7 +302,7 @@ _Static_assert(offsetof(struct ndk_abi_cqe, out) == 16, "cqe out");
 /* A completion ring's flags word: the consumer asks to be woken. */
 #define NDK_ABI_CQ_ARMED 1u
 /*
- * A shared receive queue's flags word: ndkd sets it (and kicks the eventfd)
+ * A shared receive queue's flags word: ndkd sets it (and kicks the wake socket)
  * when the receives queued fell below the armed threshold; the library
  * swaps it back to 0 and calls the SRQ's notification.
  */

@@ -31,7 +31,7 @@
  * consumer sets NDK_ABI_CQ_ARMED when it wants to be woken, then fences and
  * rechecks the ring (so a result published meanwhile is not missed); the
  * producer, after publishing, swaps the flag to 0 and, if it was set, kicks
- * the client's eventfd. The same shape (set, fence, recheck; publish, fence,
+ * the client's wake socket. The same shape (set, fence, recheck; publish, fence,
  * kick) is reserved for an idle engine's NEED_WAKEUP on submission rings,
  * which engines do not use yet: they poll without sleeping.
  */

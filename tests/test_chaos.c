@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Hostile tenants. Each case runs an attack from its own process against a
+ * fresh ndkd and has a well-behaved client on the same engine measure what
+ * it suffers: its NOP round trips (each must complete, within a bound far
+ * above any honest wait, or the case fails) and a new client's attach.
+ * The latencies are printed, not asserted: figures belong to benchmarks.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rdma_util.h"
+
+#define VICTIM_DEADLINE_MS 2000
+
+/* One NOP round trip of ad: its time in ns, or UINT64_MAX past the deadline. */
+static uint64_t
+nop_ns(struct ndk_adapter *ad)
+{
+	struct wait w = { 0 };
+	uint64_t t0 = t_now_ns(), deadline = t_deadline_ms(VICTIM_DEADLINE_MS);
+
+	if (ndk_adapter_nop(ad, 0, w_req, &w) != NDK_STATUS_PENDING)
+		return UINT64_MAX;
+	while (w.calls == 0 && t_now_ns() < deadline)
+		ndk_adapter_progress(ad, 0);
+	return w.calls == 1 ? t_now_ns() - t0 : UINT64_MAX;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * n NOP round trips of the victim; the p50 and p99 printed under label.
+ * False when one did not come back within the deadline.
+ */
+static bool
+victim_nops(struct ndk_adapter *ad, const char *label, unsigned int n)
+{
+	uint64_t *t = calloc(n, sizeof(*t));
+	unsigned int i;
+	bool ok = true;
+
+	if (t == NULL)
+		return false;
+	for (i = 0; i < n && ok; i++) {
+		t[i] = nop_ns(ad);
+		ok = t[i] != UINT64_MAX;
+	}
+	if (ok) {
+		qsort(t, n, sizeof(*t), cmp_u64);
+		printf("# %s: victim NOP p50 %" PRIu64 " ns, p99 %" PRIu64 " ns (%u round trips)\n",
+		       label, t[n / 2], t[n * 99 / 100], n);
+	} else {
+		printf("# %s: victim NOP %u did not complete within %d ms\n", label, i,
+		       VICTIM_DEADLINE_MS);
+	}
+	free(t);
+	return ok;
+}
+
+/* A new client's attach under attack: its time in ms, or -1. */
+static long
+attach_ms(const char *sock)
+{
+	struct ndk_adapter *ad = NULL;
+	uint64_t t0 = t_now_ns();
+	long ms;
+
+	if (ndk_adapter_open(sock, NULL, &ad) != NDK_STATUS_SUCCESS)
+		return -1;
+	ms = (long)((t_now_ns() - t0) / 1000000);
+	ndk_adapter_close(ad);
+	return ms;
+}
+
+/* Run attack() in a child; returns once it wrote its byte on the pipe (or died). */
+static pid_t
+spawn_attacker(void (*attack)(const char *sock, int ready), const char *sock)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		attack(sock, p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1)
+		printf("# attacker gave no ready signal\n");
+	close(p[0]);
+	return pid;
+}
+
+/*
+ * 1. The wake fd. The attacker makes every fd of its own blocking and fills
+ * every eventfd it holds to the brim (with an eventfd shared with ndkd, the
+ * engine's next kick then blocks in the kernel), arms 16 CQs and makes a
+ * result land on each (16 kicks, more than a datagram queue of 10 holds), never
+ * reading anything. Then it exits.
+ */
+static void
+attack_wake_fd(const char *sock, int ready)
+{
+	struct side s[16];
+	unsigned int i, fd;
+	char path[64], link[64];
+	ssize_t n;
+
+	for (i = 0; i < 16; i++) {
+		if (!side_open(&s[i], sock, 4096,
+			       NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_WRITE))
+			_exit(1);
+	}
+	for (i = 0; i < 16; i += 2) {
+		if (side_connect(&s[i], side_qpn(&s[i + 1])) != NDK_STATUS_SUCCESS ||
+		    side_connect(&s[i + 1], side_qpn(&s[i])) != NDK_STATUS_SUCCESS)
+			_exit(1);
+	}
+	for (i = 0; i < 16; i++)
+		ndk_cq_arm(s[i].cq, NDK_CQ_NOTIFY_ANY); /* asks for the wake fd */
+	for (fd = 0; fd < 1024; fd++) {
+		int fl = fcntl((int)fd, F_GETFL);
+
+		if (fl < 0)
+			continue;
+		fcntl((int)fd, F_SETFL, fl & ~O_NONBLOCK);
+		snprintf(path, sizeof(path), "/proc/self/fd/%u", fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0 && (link[n] = '\0', strcmp(link, "anon_inode:[eventfd]") == 0)) {
+			uint64_t v = UINT64_MAX - 1;
+
+			if (write((int)fd, &v, sizeof(v)) != sizeof(v))
+				printf("# attacker: could not fill fd %u\n", fd);
+		}
+	}
+	for (i = 0; i < 16; i++) {
+		struct ndk_sge sge = { .logical_address = (uintptr_t)s[i].buf,
+				       .length = 8,
+				       .memory_region_token = s[i].token };
+
+		ndk_qp_write(s[i].qp, NULL, &sge, 1, (uintptr_t)s[i ^ 1].buf, s[i ^ 1].token, 0);
+	}
+	usleep(100 * 1000); /* the engine has written every result by now */
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	_exit(0); /* without closing anything: the kernel does */
+}
+
+static void
+test_wake_fd(void)
+{
+	struct tdaemon d;
+	struct ndk_adapter *victim = NULL;
+	pid_t pid;
+	int status = 0;
+
+	if (tdaemon_start(&d, "chaos-wake", NULL) != 0)
+		return;
+	CHECK_STATUS(ndk_adapter_open(d.sock, NULL, &victim), NDK_STATUS_SUCCESS);
+	if (victim == NULL)
+		return;
+	CHECK(victim_nops(victim, "wake fd, idle", 1000), "victim before the attack");
+	pid = spawn_attacker(attack_wake_fd, d.sock);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0,
+	      "the attacker ran and exited");
+	CHECK(victim_nops(victim, "wake fd, after the attack", 1000),
+	      "the victim's engine still serves it");
+	CHECK(attach_ms(d.sock) >= 0, "a new client attaches");
+	ndk_adapter_close(victim);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
+}
+
+int
+main(void)
+{
+	RUN(test_wake_fd);
+	return t_done();
+}
