@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_pause.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -11,12 +10,39 @@
 #include "qp.h"
 #include "qpt.h"
 
+/*
+ * To an engine's connection ring. Full (many clients' connects at once, or
+ * the engine is this one, behind on its own ring), it waits on this
+ * engine's list for the next pass: never a spin, which with one engine
+ * would never end.
+ */
 static void
 conn_send(struct ectx *x, uint32_t engine, struct conn_msg *m)
 {
-	/* sized for every QP's connect at once: a failure would be a bug, so spin */
-	while (rte_ring_enqueue_elem(x->conn_inbox[engine], &m, sizeof(m)) != 0)
-		rte_pause();
+	m->to_engine = engine;
+	if (x->conn_defer == NULL &&
+	    rte_ring_enqueue_elem(x->conn_inbox[engine], &m, sizeof(m)) == 0)
+		return;
+	m->next = NULL;
+	if (x->conn_defer_tail != NULL)
+		x->conn_defer_tail->next = m;
+	else
+		x->conn_defer = m;
+	x->conn_defer_tail = m;
+}
+
+void
+conn_send_deferred(struct ectx *x)
+{
+	while (x->conn_defer != NULL) {
+		struct conn_msg *m = x->conn_defer;
+
+		if (rte_ring_enqueue_elem(x->conn_inbox[m->to_engine], &m, sizeof(m)) != 0)
+			return; /* in order: the rest wait too */
+		x->conn_defer = m->next;
+		if (x->conn_defer == NULL)
+			x->conn_defer_tail = NULL;
+	}
 }
 
 /* Tell the connecting side no. */
@@ -104,10 +130,15 @@ hand_over(struct client *c, struct conn_msg *m)
 
 /* Hand m to the listener's app: now, to its held GET_CONNECTION, or later. */
 static void
-offer(struct client *c, struct dlistener *l, struct conn_msg *m)
+offer(struct ectx *x, struct client *c, struct dlistener *l, struct conn_msg *m)
 {
 	m->next = NULL;
+	if (!l->held && l->n_backlog >= NDKD_LISTEN_BACKLOG) {
+		refuse(x, m); /* as a full listen queue does */
+		return;
+	}
 	if (!l->held) {
+		l->n_backlog++;
 		if (l->backlog_tail != NULL)
 			l->backlog_tail->next = m;
 		else
@@ -143,6 +174,7 @@ conn_get(struct client *c, struct ectx *x, uint32_t handle, uint64_t user_data, 
 	l->backlog = m->next;
 	if (l->backlog == NULL)
 		l->backlog_tail = NULL;
+	l->n_backlog--;
 	hand_over(c, m);
 	out[0] = m->id;
 	out[1] = m->active_qpn;
@@ -163,8 +195,12 @@ conn_connect(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t port
 	qp = o->ptr;
 	if (port == 0 || port >= NDKD_LISTEN_PORTS)
 		return NDK_STATUS_INVALID_PARAMETER;
-	if (qp->state != QP_INIT)
+	/* one CONNECT at a time per QP */
+	if (qp->state != QP_INIT || qp->connecting)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
+	/* and per client, counting those of QPs closed since: what it may have in flight */
+	if (c->n_connects >= x->lim->max_qps)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
@@ -184,6 +220,8 @@ conn_connect(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t port
 	m->active_qp = qp_handle;
 	m->active_qpn = qp->qpn;
 	m->active_req = user_data;
+	qp->connecting = true;
+	c->n_connects++;
 	conn_send(x, engine, m);
 	return NDK_STATUS_PENDING; /* answered on accept or reject */
 }
@@ -288,15 +326,18 @@ conn_handle(struct ectx *x, struct client **clients, unsigned int n_clients, str
 		if (o == NULL)
 			refuse(x, m);
 		else
-			offer(c, o->ptr, m);
+			offer(x, c, o->ptr, m);
 		return;
 	}
 	/* an answer for the connecting side, which may have gone meanwhile */
 	c = find_client(clients, n_clients, m->active_client);
+	if (c != NULL)
+		c->n_connects--;
 	o = c != NULL ? obj_lookup(c, m->active_qp, OBJ_QP) : NULL;
 	if (o != NULL && ((struct dqp *)o->ptr)->qpn == m->active_qpn) {
 		ndk_status st = NDK_STATUS_CONNECTION_REFUSED;
 
+		((struct dqp *)o->ptr)->connecting = false;
 		if (m->kind == CONN_ACCEPTED)
 			st = dqp_connect(c, x, m->active_qp, m->passive_qpn);
 		channel_complete(c, m->active_req, NDK_ABI_OP_CONNECT, st,

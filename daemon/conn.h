@@ -20,6 +20,8 @@
 #include "ndkd.h"
 
 #define NDKD_LISTEN_PORTS 65536
+/* Connections a listener keeps waiting for its app; more are refused, as by a full listen queue. */
+#define NDKD_LISTEN_BACKLOG 128
 
 struct listen_table {
 	rte_spinlock_t lock; /* taken by engines on listen, close and connect only */
@@ -45,8 +47,9 @@ struct conn_msg {
 	uint32_t active_qpn;
 	uint64_t active_req; /* the held CONNECT's user_data */
 	uint32_t passive_qpn;
-	uint32_t listener; /* handle, on the passive side */
-	uint64_t id;	   /* the passive client's name for it, once handed over */
+	uint32_t listener;  /* handle, on the passive side */
+	uint64_t id;	    /* the passive client's name for it, once handed over */
+	uint32_t to_engine; /* where it goes, while it waits for room (conn_send) */
 	struct conn_msg *next;
 };
 
@@ -55,6 +58,7 @@ struct dlistener {
 	bool held; /* a GET_CONNECTION is waiting */
 	uint64_t held_req;
 	struct conn_msg *backlog, *backlog_tail;
+	uint32_t n_backlog;
 };
 
 ndk_status conn_listen(struct client *c, struct ectx *x, uint64_t port, uint64_t out[6]);
@@ -68,6 +72,8 @@ ndk_status conn_reject(struct client *c, struct ectx *x, uint64_t id);
 /* The client goes: its listeners close, connections waiting on it are refused. */
 void conn_release_all(struct client *c, struct ectx *x);
 
+/* Messages that found another engine's connection ring full go now, as room permits. */
+void conn_send_deferred(struct ectx *x);
 /* An engine's handling of a message from its connection ring. */
 void conn_handle(struct ectx *x, struct client **clients, unsigned int n_clients,
 		 struct conn_msg *m);

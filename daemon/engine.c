@@ -106,6 +106,12 @@ engines_destroy(struct engine_set *set)
 		rte_ring_free(e->inbox);
 		free(e->clients);
 		access_scratch_fini(&e->x);
+		while (e->x.conn_defer != NULL) {
+			struct conn_msg *m = e->x.conn_defer;
+
+			e->x.conn_defer = m->next;
+			free(m);
+		}
 	}
 	for (i = 0; set->conn_inbox != NULL && i < set->n; i++) {
 		struct conn_msg *m;
@@ -231,6 +237,7 @@ engine_poll_once(struct engine *e)
 	{
 		struct conn_msg *conns[8];
 
+		conn_send_deferred(&e->x);
 		n = rte_ring_dequeue_burst_elem(e->set->conn_inbox[e->id], conns, sizeof(conns[0]),
 						RTE_DIM(conns), NULL);
 		for (i = 0; i < n; i++)

@@ -182,6 +182,7 @@ struct client {
 	/* connections handed to this client's listeners, awaiting accept or reject */
 	struct conn_msg *conns;
 	uint64_t next_conn_id; /* the id the next one gets (ids are per client, from 1) */
+	uint32_t n_connects;   /* CONNECTs it has in flight (answered or not, QP closed or not) */
 	struct client_stats stats;
 	struct client *next; /* main's list */
 };
@@ -211,7 +212,8 @@ struct ectx {
 	struct qpt *qpt;
 	unsigned int engine; /* this engine's id */
 	struct listen_table *listen;
-	struct rte_ring **conn_inbox; /* every engine's, by id */
+	struct rte_ring **conn_inbox;		       /* every engine's, by id */
+	struct conn_msg *conn_defer, *conn_defer_tail; /* waiting for room there (conn.c) */
 	struct provider *prov;
 	void *prov_engine; /* the provider's state for this engine (engine_init) */
 	/* access.c: where the pieces of a transfer's two sides are resolved */

@@ -45,8 +45,9 @@ struct dqp {
 	uint32_t max_isge;
 	uint32_t max_rsge;
 	uint32_t max_inline;
-	uint8_t state;	/* enum qp_state; the owner's copy of the table entry's */
-	bool want_recv; /* the provider waits for receives: recv_posted every pass */
+	uint8_t state;	 /* enum qp_state; the owner's copy of the table entry's */
+	bool want_recv;	 /* the provider waits for receives: recv_posted every pass */
+	bool connecting; /* its CONNECT is out (conn.c) */
 	struct client *client;
 	/*
 	 * Results of work requests the provider took but has not finished

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../lib/ndk_priv.h" /* to post on the control ring as a hostile library would */
 #include "rdma_util.h"
 
 #define VICTIM_DEADLINE_MS 2000
@@ -189,9 +190,88 @@ test_wake_fd(void)
 	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
 }
 
+/*
+ * 2. A CONNECT flood: 10,000 CONNECTs on one QP, written straight into the
+ * control ring (libndk sends one at a time), to a port the attacker listens
+ * on itself and never answers. With one engine, sender and listener are the
+ * same thread.
+ */
+/* The attacker's listener: it never accepts nor rejects what comes. */
+static void
+on_connect_event(void *ctx, struct ndk_connector *c)
+{
+	(void)ctx, (void)c;
+}
+
+static void
+attack_connect_flood(const char *sock, int ready)
+{
+	struct side s;
+	struct adapter *ad;
+	struct ndk_listener *l = NULL;
+	struct ndk_qp_address port = { .family = NDK_ADDRESS_LOCAL, .port = 4000 };
+	struct wait w = { 0 };
+	uint32_t sent = 0, i, space;
+	bool broken = false;
+
+	if (!side_open(&s, sock, 4096, 0))
+		_exit(1);
+	if (ndk_listener_create(s.ad, on_connect_event, NULL, &l) != NDK_STATUS_SUCCESS ||
+	    w_finish(s.ad, &w, ndk_listener_listen(l, &port, w_req, &w)) != NDK_STATUS_SUCCESS)
+		_exit(1);
+	ad = (struct adapter *)s.ad;
+	while (sent < 10000) {
+		space = ndk_ring_prod_space(&ad->sq, &broken);
+		for (i = 0; i < space && sent < 10000; i++, sent++) {
+			struct ndk_abi_sqe e = { .opcode = NDK_ABI_OP_CONNECT,
+						 .handle = ((struct qp *)s.qp)->handle,
+						 .user_data = UINT64_MAX,
+						 .args = { 4000 } };
+
+			memcpy(ndk_ring_prod_next(&ad->sq), &e, sizeof(e));
+		}
+		ndk_ring_prod_publish(&ad->sq);
+		if (broken || ad->gone)
+			break;
+		ndk_adapter_progress(s.ad, 0); /* answers to nobody: counted as strays */
+	}
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	_exit(0);
+}
+
+static void
+test_connect_flood(void)
+{
+	static const char *const one_engine[] = { "--lcores", "0,1", NULL };
+	struct tdaemon d;
+	struct ndk_adapter *victim = NULL;
+	pid_t pid;
+	int status = 0;
+
+	if (tdaemon_start(&d, "chaos-connect", one_engine) != 0)
+		return;
+	CHECK_STATUS(ndk_adapter_open(d.sock, NULL, &victim), NDK_STATUS_SUCCESS);
+	if (victim == NULL)
+		return;
+	CHECK(victim_nops(victim, "CONNECT flood, idle", 1000), "victim before the attack");
+	pid = spawn_attacker(attack_connect_flood, d.sock);
+	CHECK(victim_nops(victim, "CONNECT flood, attacker attached", 1000),
+	      "the engine still serves the victim");
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0,
+	      "the attacker ran and exited");
+	CHECK(victim_nops(victim, "CONNECT flood, attacker gone", 1000),
+	      "and after the attacker left");
+	CHECK(attach_ms(d.sock) >= 0, "a new client attaches");
+	ndk_adapter_close(victim);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
+}
+
 int
 main(void)
 {
 	RUN(test_wake_fd);
+	RUN(test_connect_flood);
 	return t_done();
 }
