@@ -488,33 +488,45 @@ bm_rdma_write_window(struct nb_state *st)
 	side_close(&b);
 }
 
-/* Send to a posted receive and wait for both results: a one-way message, acknowledged. */
+/*
+ * a sends len bytes to a receive b posted (on srq, when not NULL) and waits
+ * for both results: a one-way message, acknowledged.
+ */
 static void
-bm_send(struct nb_state *st)
+send_receive_loop(struct nb_state *st, struct side *a, struct side *b, uint32_t len,
+		  struct ndk_srq *srq)
 {
-	uint32_t len = (uint32_t)nb_arg(st);
-	struct side a, b;
-	struct ndk_sge out, in;
+	struct ndk_sge out = { .virtual_address = a->buf,
+			       .length = len,
+			       .memory_region_token = a->token };
+	struct ndk_sge in = { .virtual_address = b->buf,
+			      .length = len,
+			      .memory_region_token = b->token };
 	struct ndk_result_ex r;
 
-	if (!rdma_pair(st, &a, &b, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE))
-		return;
 	pin_self(client_cpu);
-	out = (struct ndk_sge){ .virtual_address = a.buf,
-				.length = len,
-				.memory_region_token = a.token };
-	in = (struct ndk_sge){ .virtual_address = b.buf,
-			       .length = len,
-			       .memory_region_token = b.token };
 	while (nb_keep_running(st)) {
-		ndk_qp_receive(b.qp, NULL, &in, 1);
-		ndk_qp_send(a.qp, NULL, &out, 1, 0);
-		while (ndk_cq_get_results_ex(b.cq, &r, 1) == 0)
+		if (srq != NULL)
+			ndk_srq_receive(srq, NULL, &in, 1);
+		else
+			ndk_qp_receive(b->qp, NULL, &in, 1);
+		ndk_qp_send(a->qp, NULL, &out, 1, 0);
+		while (ndk_cq_get_results_ex(b->cq, &r, 1) == 0)
 			;
-		while (ndk_cq_get_results_ex(a.cq, &r, 1) == 0)
+		while (ndk_cq_get_results_ex(a->cq, &r, 1) == 0)
 			;
 	}
 	nb_set_bytes(st, nb_iterations(st) * (int64_t)len);
+}
+
+static void
+bm_send(struct nb_state *st)
+{
+	struct side a, b;
+
+	if (!rdma_pair(st, &a, &b, (uint32_t)nb_arg(st), NDK_MR_FLAG_ALLOW_LOCAL_WRITE))
+		return;
+	send_receive_loop(st, &a, &b, (uint32_t)nb_arg(st), NULL);
 	side_close(&a);
 	side_close(&b);
 }
@@ -528,12 +540,9 @@ bm_send_srq(struct nb_state *st)
 {
 	uint32_t len = (uint32_t)nb_arg(st);
 	struct side a, b;
-	struct ndk_sge out, in;
-	struct ndk_result_ex r;
 	struct ndk_srq *srq = NULL;
 	struct ndk_qp *q = NULL;
 	struct ndk_qp_opts o;
-	struct ndk_qp_address addr;
 	struct wait w = { 0 };
 
 	if (!rdma_pair(st, &a, &b, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE))
@@ -556,34 +565,13 @@ bm_send_srq(struct nb_state *st)
 	q = (struct ndk_qp *)w.obj;
 	/* a moves from b's own QP to the one on the SRQ */
 	sync_close_qp(a.ad, a.qp);
-	if (side_qp(&a) != NDK_STATUS_SUCCESS) {
-		nb_skip(st, "cannot reconnect");
-		goto out;
-	}
-	ndk_qp_get_address(q, &addr);
-	w = (struct wait){ 0 };
-	if (side_connect(&a, addr.qpn) != NDK_STATUS_SUCCESS ||
-	    (addr = (struct ndk_qp_address){ .family = NDK_ADDRESS_LOCAL, .qpn = side_qpn(&a) },
-	     w_finish(b.ad, &w, ndk_qp_connect(q, &addr, w_req, &w))) != NDK_STATUS_SUCCESS) {
+	if (side_qp(&a) != NDK_STATUS_SUCCESS ||
+	    side_connect(&a, qp_qpn(q)) != NDK_STATUS_SUCCESS ||
+	    qp_connect_to(b.ad, q, side_qpn(&a)) != NDK_STATUS_SUCCESS) {
 		nb_skip(st, "cannot connect");
 		goto out;
 	}
-	pin_self(client_cpu);
-	out = (struct ndk_sge){ .virtual_address = a.buf,
-				.length = len,
-				.memory_region_token = a.token };
-	in = (struct ndk_sge){ .virtual_address = b.buf,
-			       .length = len,
-			       .memory_region_token = b.token };
-	while (nb_keep_running(st)) {
-		ndk_srq_receive(srq, NULL, &in, 1);
-		ndk_qp_send(a.qp, NULL, &out, 1, 0);
-		while (ndk_cq_get_results_ex(b.cq, &r, 1) == 0)
-			;
-		while (ndk_cq_get_results_ex(a.cq, &r, 1) == 0)
-			;
-	}
-	nb_set_bytes(st, nb_iterations(st) * (int64_t)len);
+	send_receive_loop(st, &a, &b, len, srq);
 out:
 	side_close(&a);
 	side_close(&b);

@@ -167,6 +167,32 @@ channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_statu
 }
 
 void
+client_send(struct client *c, const void *buf, size_t len, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	/* never waits: a client that does not read its socket is a broken client */
+	if (sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
+		c->broken = true;
+}
+
+void
 client_kick(struct client *c)
 {
 	const char one = 1;

@@ -237,7 +237,8 @@ engine_poll_once(struct engine *e)
 	{
 		struct conn_msg *conns[8];
 
-		conn_send_deferred(&e->x);
+		if (e->x.conn_defer != NULL) /* rare: not a call every pass */
+			conn_send_deferred(&e->x);
 		n = rte_ring_dequeue_burst_elem(e->set->conn_inbox[e->id], conns, sizeof(conns[0]),
 						RTE_DIM(conns), NULL);
 		for (i = 0; i < n; i++)

@@ -247,6 +247,8 @@ void ctrl_release_all(struct client *c, struct ectx *x);
  */
 void channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_status status,
 		      uint64_t out0, uint64_t out1);
+/* One message on the client's socket, with fd (>= 0) as SCM_RIGHTS; c->broken when it fails. */
+void client_send(struct client *c, const void *buf, size_t len, int fd);
 /*
  * Wake the client (an armed CQ has a result, an SRQ ran low), if it asked
  * for a wake socket. Never blocks, whatever the client does with its end.

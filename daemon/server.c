@@ -234,31 +234,12 @@ send_reply(struct client *c, ndk_status status, int memfd, const char *fmt, ...)
 		.client_id = c->id,
 		.region_size = c->region_size,
 	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(r.message, sizeof(r.message), fmt, ap);
 	va_end(ap);
-	if (memfd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &memfd, sizeof(int));
-	}
-	if (sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(r))
-		c->broken = true;
+	client_send(c, &r, sizeof(r), memfd);
 }
 
 static bool

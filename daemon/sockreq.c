@@ -29,27 +29,9 @@ sock_reply(struct client *c, uint32_t op, ndk_status status, uint32_t region_id,
 		.status = status,
 		.region_id = region_id,
 	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 
 	snprintf(r.message, sizeof(r.message), "%s", msg);
-	if (fd >= 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		m.msg_control = ctl.buf;
-		m.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	if (sendmsg(c->sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(r))
-		c->broken = true;
+	client_send(c, &r, sizeof(r), fd);
 }
 
 /*

@@ -77,6 +77,41 @@ connect_daemon(const char *path, const struct ndk_adapter_opts *opts, int *out)
 	return NDK_STATUS_SUCCESS;
 }
 
+/*
+ * One message from ndkd into buf, and the fd that came with it (SCM_RIGHTS)
+ * in *fd, else -1; *flags are the message's (MSG_TRUNC, MSG_CTRUNC).
+ */
+static ssize_t
+recv_with_fd(int sock, void *buf, size_t len, int *fd, int *flags)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&ctl, 0, sizeof(ctl));
+	*fd = -1;
+	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	*flags = msg.msg_flags;
+	if (n <= 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *fd < 0)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	}
+	return n;
+}
+
 static ndk_status
 exchange_hello(int fd, const struct ndk_adapter_opts *opts, struct ndk_abi_hello_reply *reply,
 	       int *memfd)
@@ -85,21 +120,9 @@ exchange_hello(int fd, const struct ndk_adapter_opts *opts, struct ndk_abi_hello
 		.magic = NDK_ABI_MAGIC,
 		.abi_version = NDK_ABI_VERSION,
 	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = reply, .iov_len = sizeof(*reply) };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = ctl.buf,
-		.msg_controllen = sizeof(ctl.buf),
-	};
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct cmsghdr *cm;
 	ssize_t n;
-	int rc;
+	int rc, flags;
 
 	if (opts != NULL && opts->name != NULL)
 		strncpy(hello.name, opts->name, sizeof(hello.name) - 1);
@@ -115,19 +138,13 @@ exchange_hello(int fd, const struct ndk_adapter_opts *opts, struct ndk_abi_hello
 			NDK_LIB_OPEN_TIMEOUT_MS);
 		return NDK_STATUS_IO_TIMEOUT;
 	}
-	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	n = recv_with_fd(fd, reply, sizeof(*reply), memfd, &flags);
 	if (n <= 0) {
 		set_err(opts, "ndkd closed the connection during attach");
 		return NDK_STATUS_CONNECTION_DISCONNECTED;
 	}
-	*memfd = -1;
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && *memfd < 0)
-			memcpy(memfd, CMSG_DATA(cm), sizeof(int));
-	}
 	if (n != (ssize_t)sizeof(*reply) || reply->magic != NDK_ABI_MAGIC ||
-	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+	    (flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
 		set_err(opts, "malformed hello reply from ndkd (%zd bytes)", n);
 		goto bad;
 	}
@@ -265,17 +282,10 @@ sock_request(struct adapter *ad, uint32_t op, int fd, uint64_t addr, uint64_t si
 		.msg_controllen = sizeof(ctl.buf),
 	};
 	struct ndk_abi_sock_reply r;
-	struct iovec riov = { .iov_base = &r, .iov_len = sizeof(r) };
-	struct msghdr rmsg = {
-		.msg_iov = &riov,
-		.msg_iovlen = 1,
-		.msg_control = ctl.buf,
-		.msg_controllen = sizeof(ctl.buf),
-	};
 	struct pollfd pfd = { .fd = ad->sock, .events = POLLIN };
 	struct cmsghdr *cm;
 	ssize_t n;
-	int in = -1;
+	int in, flags;
 
 	if (ad->gone)
 		return NDK_STATUS_DEVICE_REMOVED;
@@ -294,12 +304,7 @@ sock_request(struct adapter *ad, uint32_t op, int fd, uint64_t addr, uint64_t si
 		return NDK_STATUS_DEVICE_REMOVED;
 	if (poll(&pfd, 1, NDK_LIB_OPEN_TIMEOUT_MS) != 1)
 		return NDK_STATUS_IO_TIMEOUT;
-	memset(&ctl, 0, sizeof(ctl));
-	n = recvmsg(ad->sock, &rmsg, MSG_CMSG_CLOEXEC);
-	cm = CMSG_FIRSTHDR(&rmsg);
-	if (n > 0 && cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&in, CMSG_DATA(cm), sizeof(int));
+	n = recv_with_fd(ad->sock, &r, sizeof(r), &in, &flags);
 	if (n != (ssize_t)sizeof(r) || r.magic != NDK_ABI_MAGIC || r.op != q.op) {
 		if (in >= 0)
 			close(in);

@@ -70,22 +70,35 @@ side_open(struct side *s, const char *sock, size_t len, uint32_t mr_flags)
 	return true;
 }
 
+/* Connect qp (of ad) to the QP of this node numbered peer_qpn. */
 static inline ndk_status
-side_connect(struct side *s, uint32_t peer_qpn)
+qp_connect_to(struct ndk_adapter *ad, struct ndk_qp *qp, uint32_t peer_qpn)
 {
 	struct ndk_qp_address a = { .family = NDK_ADDRESS_LOCAL, .qpn = peer_qpn };
 	struct wait w = { 0 };
 
-	return w_finish(s->ad, &w, ndk_qp_connect(s->qp, &a, w_req, &w));
+	return w_finish(ad, &w, ndk_qp_connect(qp, &a, w_req, &w));
+}
+
+static inline ndk_status
+side_connect(struct side *s, uint32_t peer_qpn)
+{
+	return qp_connect_to(s->ad, s->qp, peer_qpn);
+}
+
+static inline uint32_t
+qp_qpn(struct ndk_qp *qp)
+{
+	struct ndk_qp_address a;
+
+	ndk_qp_get_address(qp, &a);
+	return a.qpn;
 }
 
 static inline uint32_t
 side_qpn(struct side *s)
 {
-	struct ndk_qp_address a;
-
-	ndk_qp_get_address(s->qp, &a);
-	return a.qpn;
+	return qp_qpn(s->qp);
 }
 
 /* Replace a QP (after an error) with a fresh one; the peers reconnect. */

@@ -68,24 +68,12 @@ srq_modify(struct side *s, struct ndk_srq *srq, uint32_t depth, uint32_t thresho
 	return w_finish(s->ad, &w, ndk_srq_modify(srq, depth, threshold, w_req, &w));
 }
 
-static uint32_t
-qpn_of(struct ndk_qp *qp)
-{
-	struct ndk_qp_address a;
-
-	ndk_qp_get_address(qp, &a);
-	return a.qpn;
-}
-
 /* a and the QP q of b name each other */
 static bool
 link_to(struct side *a, struct side *b, struct ndk_qp *q)
 {
-	struct ndk_qp_address addr = { .family = NDK_ADDRESS_LOCAL, .qpn = side_qpn(a) };
-	struct wait w = { 0 };
-
-	return side_connect(a, qpn_of(q)) == NDK_STATUS_SUCCESS &&
-	       w_finish(b->ad, &w, ndk_qp_connect(q, &addr, w_req, &w)) == NDK_STATUS_SUCCESS;
+	return side_connect(a, qp_qpn(q)) == NDK_STATUS_SUCCESS &&
+	       qp_connect_to(b->ad, q, side_qpn(a)) == NDK_STATUS_SUCCESS;
 }
 
 /* A receive of b's buffer [off, off + len) on the SRQ, with ctx as its context. */
