@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "provider.h"
+#include "closer.h"
 #include "server.h"
 
 /* epoll tags for the fds that are not clients */
@@ -124,6 +125,9 @@ server_init(struct server *s, const struct ndkd_opts *o, struct engine_set *eng)
 	s->engine_load = calloc(eng->n, sizeof(*s->engine_load));
 	if (s->engine_load == NULL)
 		return -ENOMEM;
+	rc = closer_start(&s->closer);
+	if (rc != 0)
+		return rc;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0)
 		return -errno;
@@ -172,11 +176,15 @@ client_free(struct server *s, struct client *c)
 		NDKD_LOG(INFO, client, "client %u (pid %d) detached and cleaned up", c->id,
 			 (int)c->pid);
 	}
-	/* Closing the socket is what tells a live client we are done with it. */
-	if (c->sock >= 0)
-		close(c->sock);
-	if (atomic_load(&c->wake_fd) >= 0)
-		close(atomic_load(&c->wake_fd)); /* ndkd's own AF_UNIX end: never lingers */
+	/*
+	 * Closing the socket is what tells a live client we are done with it.
+	 * Messages it left unread may carry fds: released by whoever closes.
+	 */
+	if (c->sock >= 0) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->sock, NULL);
+		closer_put(&s->closer, c->sock, c->uid);
+	}
+	closer_put(&s->closer, atomic_load(&c->wake_fd), c->uid);
 	n = atomic_load_explicit(&c->n_regions, memory_order_relaxed);
 	for (i = 0; i < n; i++)
 		s->prov->ops.region_del(s->prov, c, &c->regions[i]);
@@ -184,11 +192,53 @@ client_free(struct server *s, struct client *c)
 	free(c);
 }
 
+ssize_t
+server_recv(struct server *s, struct client *c, void *buf, size_t len, int *fd, int *msg_flags)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * NDKD_SCM_MAX_FD)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (fd != NULL)
+		*fd = -1;
+	n = recvmsg(c->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t k = 0; k < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+			if (fd != NULL && *fd < 0)
+				*fd = f;
+			else
+				closer_put(&s->closer, f, c->uid);
+		}
+	}
+	if (msg_flags != NULL)
+		*msg_flags = msg.msg_flags;
+	return n;
+}
+
 static void
 accept_clients(struct server *s)
 {
 	for (;;) {
 		struct client *c;
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
 		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -196,23 +246,30 @@ accept_clients(struct server *s)
 				NDKD_LOG(ERR, main, "accept: %s", strerror(errno));
 			return;
 		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+			closer_put(&s->closer, fd, (uid_t)-1);
+			continue;
+		}
 		if (s->n_hello >= NDKD_MAX_PENDING_HELLO) {
-			close(fd);
+			closer_put(&s->closer, fd, cred.uid);
 			stat_add(&s->attach_refused, 1);
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
 		if (c == NULL) {
-			close(fd);
+			closer_put(&s->closer, fd, cred.uid);
 			continue;
 		}
 		c->sock = fd;
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
 		c->memfd = -1;
 		atomic_init(&c->wake_fd, -1);
 		c->state = CLIENT_HELLO;
 		c->hello_deadline_ns = ndkd_now_ns() + NDKD_HELLO_TIMEOUT_MS * 1000000ull;
 		if (epoll_add(s, fd, EPOLLIN | EPOLLRDHUP, c) != 0) {
-			close(fd);
+			closer_put(&s->closer, fd, cred.uid);
 			free(c);
 			continue;
 		}
@@ -327,23 +384,16 @@ static bool
 handle_hello(struct server *s, struct client *c)
 {
 	struct ndk_abi_hello h;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 	char buf[sizeof(h) + 1], why[128];
 	ndk_status st;
 	ssize_t n;
 	int rc;
 
-	n = recv(c->sock, buf, sizeof(buf), MSG_DONTWAIT);
+	n = server_recv(s, c, buf, sizeof(buf), NULL, NULL);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return true;
 	if (n <= 0)
 		return false;
-	if (getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-		return false;
-	c->pid = cred.pid;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
 
 	st = hello_decode(buf, (size_t)n, &h, why, sizeof(why));
 	if (st != NDK_STATUS_SUCCESS) {
@@ -527,6 +577,7 @@ server_fini(struct server *s)
 	pthread_mutex_unlock(&s->lock);
 	while (s->clients != NULL)
 		client_free(s, s->clients);
+	closer_stop(&s->closer, 1000);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	if (s->epfd >= 0)

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "closer.h"
 #include "engine.h"
 #include "log.h"
 #include "ndkd.h"
@@ -38,6 +39,7 @@ struct server {
 	struct ndk_abi_adapter_info info; /* what every client's region header says */
 	struct mrt *mrt;
 	struct log_ratelimit rl;
+	struct closer closer;
 };
 
 /*
@@ -56,6 +58,20 @@ void server_stop_listening(struct server *s);
 void server_announce_shutdown(struct server *s);
 void server_reap_engine_msgs(struct server *s);
 void server_fini(struct server *s);
+
+/*
+ * Most fds one message can carry (the kernel's SCM_MAX_FD): a receive with
+ * room for fewer has the kernel close the rest, in the receiving thread.
+ */
+#define NDKD_SCM_MAX_FD 253
+
+/*
+ * One message from c's socket into buf, without waiting; the first fd that
+ * came with it in *fd when fd is not NULL, every other one to the closer.
+ * msg_flags (may be NULL) gets the message's flags (MSG_TRUNC, MSG_CTRUNC).
+ */
+ssize_t server_recv(struct server *s, struct client *c, void *buf, size_t len, int *fd,
+		    int *msg_flags);
 
 /* sockreq.c: a socket message from an attached client. Returns false when it hung up. */
 bool sockreq_handle(struct server *s, struct client *c);

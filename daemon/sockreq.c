@@ -137,54 +137,28 @@ make_wake_fd(struct client *c, const struct ndk_abi_sock_req *q, int fd, int *ou
 bool
 sockreq_handle(struct server *s, struct client *c)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} ctl;
 	struct ndk_abi_sock_req q;
-	struct iovec iov = { .iov_base = &q, .iov_len = sizeof(q) };
-	struct msghdr msg = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = ctl.buf,
-		.msg_controllen = sizeof(ctl.buf),
-	};
-	struct cmsghdr *cm;
 	const char *why = "bad request";
 	uint32_t id = 0;
 	ndk_status st;
 	ssize_t n;
-	int fd = -1, give = -1;
+	int fd = -1, give = -1, flags = 0;
 
-	n = recvmsg(c->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	n = server_recv(s, c, &q, sizeof(q), &fd, &flags);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return true;
 	if (n <= 0)
 		return false;
-	/* Take the first fd; close any others a client slipped in. */
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t k = 0; k < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
-			if (fd < 0)
-				fd = f;
-			else
-				close(f);
-		}
-	}
 	st = NDK_STATUS_INVALID_PARAMETER; /* a bad header or an unknown op */
 	if (n == (ssize_t)sizeof(q) && q.magic == NDK_ABI_MAGIC &&
-	    (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0) {
+	    (flags & (MSG_TRUNC | MSG_CTRUNC)) == 0) {
 		if (q.op == NDK_ABI_SOCK_ADD_REGION)
 			st = add_region(s, c, &q, fd, &id, &why);
 		else if (q.op == NDK_ABI_SOCK_WAKE_FD)
 			st = make_wake_fd(c, &q, fd, &give, &why);
 	}
-	if (fd >= 0)
-		close(fd);
+	/* even a memfd's: whatever the tenant passed, ndkd's close may be the last */
+	closer_put(&s->closer, fd, c->uid);
 	if (st != NDK_STATUS_SUCCESS) {
 		uint64_t dropped;
 
@@ -193,7 +167,10 @@ sockreq_handle(struct server *s, struct client *c)
 				 why);
 	}
 	sock_reply(c, n == (ssize_t)sizeof(q) ? q.op : 0, st, id, why, give);
-	if (give >= 0)
-		close(give); /* the client has its own copy now */
+	/*
+	 * The client has its own copy now. An AF_UNIX close may run the
+	 * kernel's fd garbage collector, and with it other files' releases.
+	 */
+	closer_put(&s->closer, give, c->uid);
 	return !c->broken;
 }

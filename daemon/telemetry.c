@@ -61,6 +61,9 @@ tel_status(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "clients_cleaned_up", rd(&s->clients_cleaned_up));
 	rte_tel_data_add_dict_u64(d, "clients_broken", broken);
 	rte_tel_data_add_dict_u64(d, "attach_refused", rd(&s->attach_refused));
+	rte_tel_data_add_dict_u64(d, "client_fds_closing", rd(&s->closer.pending));
+	rte_tel_data_add_dict_u64(d, "client_fd_closes_slow", rd(&s->closer.slow));
+	rte_tel_data_add_dict_u64(d, "client_fds_kept_open", rd(&s->closer.kept));
 	rte_tel_data_add_dict_u64(d, "requests_served", requests);
 	rte_tel_data_add_dict_u64(d, "bad_requests", bad);
 	rte_tel_data_add_dict_u64(d, "mr_table_entries", s->mrt->n_entries - 1);

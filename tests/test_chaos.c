@@ -7,12 +7,17 @@
  * The latencies are printed, not asserted: figures belong to benchmarks.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,8 +109,11 @@ spawn_attacker(void (*attack)(const char *sock, int ready), const char *sock)
 		_exit(0);
 	}
 	close(p[1]);
-	if (read(p[0], &c, 1) != 1)
+	if (read(p[0], &c, 1) != 1) {
 		printf("# attacker gave no ready signal\n");
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
 	close(p[0]);
 	return pid;
 }
@@ -268,10 +276,142 @@ test_connect_flood(void)
 	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
 }
 
+/*
+ * 3. Lingering sockets. A TCP socket with SO_LINGER 30 s, unsent data and a
+ * peer that never reads: whoever drops the last reference to it waits out
+ * the linger time. The attacker passes such sockets with a hello and as a
+ * region's fd, closes its own copies at once, and keeps the peers open.
+ */
+#define LINGER_S 30
+
+/* Such a socket; *peer is the end that never reads. -1 on failure. */
+static int
+lingering_socket(int *peer)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	struct linger lg = { .l_onoff = 1, .l_linger = LINGER_S };
+	int small = 4096, l, fd;
+	char junk[4096] = { 0 };
+
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || fd < 0 || setsockopt(l, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) != 0 ||
+	    bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(l, 1) != 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &alen) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) != 0 ||
+	    connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		return -1;
+	*peer = accept(l, NULL, NULL);
+	close(l);
+	if (*peer < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) != 0)
+		return -1;
+	while (write(fd, junk, sizeof(junk)) > 0)
+		;
+	if (errno != EAGAIN || setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) != 0)
+		return -1;
+	return fd;
+}
+
+/* msg on sock with fd as SCM_RIGHTS. */
+static bool
+send_with_fd(int sock, const void *msg, size_t len, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	struct msghdr m = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)len;
+}
+
+static void
+attack_linger(const char *sock, int ready)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ndk_abi_hello h = { .magic = NDK_ABI_MAGIC, .abi_version = NDK_ABI_VERSION };
+	struct ndk_abi_sock_req q = { .magic = NDK_ABI_MAGIC, .op = NDK_ABI_SOCK_ADD_REGION };
+	struct ndk_adapter *ad = NULL;
+	int peers[6], i, fd, raw[3];
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	/* attached first: its own hellos would hold up its attach on a stuck ndkd */
+	if (ndk_adapter_open(sock, NULL, &ad) != NDK_STATUS_SUCCESS)
+		_exit(1);
+	snprintf(h.name, sizeof(h.name), "lingering hello");
+	for (i = 0; i < 3; i++) {
+		raw[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+		fd = lingering_socket(&peers[i]);
+		if (raw[i] < 0 || fd < 0 ||
+		    connect(raw[i], (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+		    !send_with_fd(raw[i], &h, sizeof(h), fd))
+			_exit(1);
+		close(fd); /* in flight, ndkd holds the last reference */
+	}
+	for (i = 3; i < 6; i++) {
+		q.size = 4096;
+		q.client_addr = 4096;
+		fd = lingering_socket(&peers[i]);
+		if (fd < 0 || !send_with_fd(((struct adapter *)ad)->sock, &q, sizeof(q), fd))
+			_exit(1);
+		close(fd);
+	}
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	pause(); /* peers stay open, never reading, until the test kills us */
+	_exit(0);
+}
+
+static void
+test_linger(void)
+{
+	struct tdaemon d;
+	struct ndk_adapter *victim = NULL;
+	long ms[5];
+	unsigned int i;
+	pid_t pid;
+	int status = 0;
+
+	if (tdaemon_start(&d, "chaos-linger", NULL) != 0)
+		return;
+	CHECK_STATUS(ndk_adapter_open(d.sock, NULL, &victim), NDK_STATUS_SUCCESS);
+	if (victim == NULL)
+		return;
+	pid = spawn_attacker(attack_linger, d.sock);
+	CHECK(pid > 0, "the attacker passed its sockets");
+	for (i = 0; i < 5; i++)
+		ms[i] = attach_ms(d.sock);
+	printf("# lingering sockets: new clients attach in %ld %ld %ld %ld %ld ms\n", ms[0], ms[1],
+	       ms[2], ms[3], ms[4]);
+	for (i = 0; i < 5; i++)
+		CHECK(ms[i] >= 0 && ms[i] < VICTIM_DEADLINE_MS, "attach %u within %d ms", i,
+		      VICTIM_DEADLINE_MS);
+	CHECK(victim_nops(victim, "lingering sockets", 1000), "the victim is served");
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	ndk_adapter_close(victim);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
+}
+
 int
 main(void)
 {
 	RUN(test_wake_fd);
 	RUN(test_connect_flood);
+	RUN(test_linger);
 	return t_done();
 }
