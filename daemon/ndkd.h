@@ -23,7 +23,9 @@
 #define NDKD_STOP_TIMEOUT_MS 5000
 /* Connections allowed to wait for their hello at once: a flood cannot eat every fd. */
 #define NDKD_MAX_PENDING_HELLO 128
-#define NDKD_ENGINE_BATCH      32u
+/* Connections accepted per pass of the main loop, between looks at the rest. */
+#define NDKD_ACCEPT_BATCH 32
+#define NDKD_ENGINE_BATCH 32u
 
 /* Per-client and table limits (from options; adapter info reports them). */
 struct ndkd_limits {

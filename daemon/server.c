@@ -88,7 +88,7 @@ listen_socket(struct server *s)
 	if (s->lfd < 0)
 		return -errno;
 	if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    chmod(sa.sun_path, s->o->socket_mode) != 0 || listen(s->lfd, 128) != 0) {
+	    chmod(sa.sun_path, s->o->socket_mode) != 0 || listen(s->lfd, SOMAXCONN) != 0) {
 		rc = -errno;
 		NDKD_LOG(ERR, main, "cannot listen on %s: %s", sa.sun_path, strerror(-rc));
 		close(s->lfd);
@@ -149,6 +149,24 @@ server_init(struct server *s, const struct ndkd_opts *o, struct engine_set *eng)
 	return 0;
 }
 
+/*
+ * Close a connection that has not attached, so it reads why: unread
+ * messages at close would have the kernel reset it instead. After SHUT_RD
+ * nothing more can arrive; what came is drained, its fds to the closer.
+ */
+static void
+hello_let_go(struct server *s, struct client *c)
+{
+	char buf[sizeof(struct ndk_abi_hello) + 1];
+
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->sock, NULL);
+	shutdown(c->sock, SHUT_RD);
+	while (server_recv(s, c, buf, sizeof(buf), NULL, NULL) > 0)
+		;
+	closer_put(&s->closer, c->sock, c->uid);
+	c->sock = -1;
+}
+
 static void
 client_free(struct server *s, struct client *c)
 {
@@ -180,7 +198,9 @@ client_free(struct server *s, struct client *c)
 	 * Closing the socket is what tells a live client we are done with it.
 	 * Messages it left unread may carry fds: released by whoever closes.
 	 */
-	if (c->sock >= 0) {
+	if (c->state == CLIENT_HELLO) {
+		hello_let_go(s, c);
+	} else if (c->sock >= 0) {
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->sock, NULL);
 		closer_put(&s->closer, c->sock, c->uid);
 	}
@@ -232,55 +252,6 @@ server_recv(struct server *s, struct client *c, void *buf, size_t len, int *fd, 
 	return n;
 }
 
-static void
-accept_clients(struct server *s)
-{
-	for (;;) {
-		struct client *c;
-		struct ucred cred;
-		socklen_t len = sizeof(cred);
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				NDKD_LOG(ERR, main, "accept: %s", strerror(errno));
-			return;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-			closer_put(&s->closer, fd, (uid_t)-1);
-			continue;
-		}
-		if (s->n_hello >= NDKD_MAX_PENDING_HELLO) {
-			closer_put(&s->closer, fd, cred.uid);
-			stat_add(&s->attach_refused, 1);
-			continue;
-		}
-		c = calloc(1, sizeof(*c));
-		if (c == NULL) {
-			closer_put(&s->closer, fd, cred.uid);
-			continue;
-		}
-		c->sock = fd;
-		c->pid = cred.pid;
-		c->uid = cred.uid;
-		c->gid = cred.gid;
-		c->memfd = -1;
-		atomic_init(&c->wake_fd, -1);
-		c->state = CLIENT_HELLO;
-		c->hello_deadline_ns = ndkd_now_ns() + NDKD_HELLO_TIMEOUT_MS * 1000000ull;
-		if (epoll_add(s, fd, EPOLLIN | EPOLLRDHUP, c) != 0) {
-			closer_put(&s->closer, fd, cred.uid);
-			free(c);
-			continue;
-		}
-		pthread_mutex_lock(&s->lock);
-		c->next = s->clients;
-		s->clients = c;
-		s->n_hello++;
-		pthread_mutex_unlock(&s->lock);
-	}
-}
-
 __attribute__((format(printf, 4, 5))) static void
 send_reply(struct client *c, ndk_status status, int memfd, const char *fmt, ...)
 {
@@ -315,18 +286,6 @@ peer_allowed(const struct ndkd_opts *o, uid_t uid, gid_t gid)
 	return false;
 }
 
-static unsigned int
-pick_engine(const struct server *s)
-{
-	unsigned int i, best = 0;
-
-	for (i = 1; i < s->eng->n; i++) {
-		if (s->engine_load[i] < s->engine_load[best])
-			best = i;
-	}
-	return best;
-}
-
 /* Refuse politely: the client gets the status and the reason; we log it, rate-limited. */
 #define REFUSE(s, c, status, ...)                                                                  \
 	do {                                                                                       \
@@ -339,6 +298,134 @@ pick_engine(const struct server *s)
 				 " similar suppressed)",                                           \
 				 (int)(c)->pid, (unsigned int)(c)->uid, #status, dropped_);        \
 	} while (0)
+
+/*
+ * The waiting connection to give up when every place is taken: the oldest
+ * of the uid that holds the most. A flood of silent connections from one
+ * uid displaces its own; a newcomer from any other uid finds a place.
+ */
+static struct client *
+hello_to_evict(struct server *s)
+{
+	struct client *pending[NDKD_MAX_PENDING_HELLO], *c, *best = NULL;
+	unsigned int n = 0, i, j, best_n = 0;
+
+	for (c = s->clients; c != NULL && n < NDKD_MAX_PENDING_HELLO; c = c->next) {
+		if (c->state == CLIENT_HELLO)
+			pending[n++] = c;
+	}
+	for (i = 0; i < n; i++) {
+		struct client *oldest = pending[i];
+		unsigned int mine = 0;
+
+		for (j = 0; j < n; j++) {
+			if (pending[j]->uid != pending[i]->uid)
+				continue;
+			mine++;
+			if (pending[j]->hello_deadline_ns < oldest->hello_deadline_ns)
+				oldest = pending[j];
+		}
+		if (mine > best_n) {
+			best_n = mine;
+			best = oldest;
+		}
+	}
+	return best;
+}
+
+/*
+ * Before a hello: refuse a uid or gid not allowed (it never takes a waiting
+ * place), and make room when every place is taken.
+ */
+static bool
+admit(struct server *s, struct client *c)
+{
+	struct client *old;
+
+	if (!peer_allowed(s->o, c->uid, c->gid)) {
+		REFUSE(s, c, NDK_STATUS_ACCESS_DENIED,
+		       "uid %u gid %u is not allowed to attach to this ndkd", (unsigned int)c->uid,
+		       (unsigned int)c->gid);
+		return false;
+	}
+	if (s->n_hello >= NDKD_MAX_PENDING_HELLO) {
+		old = hello_to_evict(s);
+		if (old == NULL)
+			return false;
+		REFUSE(s, old, NDK_STATUS_INSUFFICIENT_RESOURCES,
+		       "%u connections wait for their hello, most of them from uid %u: the "
+		       "oldest gives way",
+		       s->n_hello, (unsigned int)old->uid);
+		client_free(s, old);
+	}
+	return true;
+}
+
+/*
+ * At most NDKD_ACCEPT_BATCH per call: a peer that reconnects as fast as it
+ * is refused would otherwise keep this loop from ever reaching the hellos
+ * waiting in epoll (the listening socket stays ready; the next call goes on).
+ */
+static void
+accept_clients(struct server *s)
+{
+	for (unsigned int k = 0; k < NDKD_ACCEPT_BATCH; k++) {
+		struct client *c;
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				NDKD_LOG(ERR, main, "accept: %s", strerror(errno));
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+			closer_put(&s->closer, fd, (uid_t)-1);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c == NULL) {
+			closer_put(&s->closer, fd, cred.uid);
+			continue;
+		}
+		c->sock = fd;
+		c->pid = cred.pid;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+		if (!admit(s, c)) {
+			hello_let_go(s, c);
+			free(c);
+			continue;
+		}
+		c->memfd = -1;
+		atomic_init(&c->wake_fd, -1);
+		c->state = CLIENT_HELLO;
+		c->hello_deadline_ns = ndkd_now_ns() + NDKD_HELLO_TIMEOUT_MS * 1000000ull;
+		if (epoll_add(s, fd, EPOLLIN | EPOLLRDHUP, c) != 0) {
+			closer_put(&s->closer, fd, cred.uid);
+			free(c);
+			continue;
+		}
+		pthread_mutex_lock(&s->lock);
+		c->next = s->clients;
+		s->clients = c;
+		s->n_hello++;
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+static unsigned int
+pick_engine(const struct server *s)
+{
+	unsigned int i, best = 0;
+
+	for (i = 1; i < s->eng->n; i++) {
+		if (s->engine_load[i] < s->engine_load[best])
+			best = i;
+	}
+	return best;
+}
 
 ndk_status
 hello_decode(const void *buf, size_t n, struct ndk_abi_hello *h, char *why, size_t why_len)
@@ -398,12 +485,6 @@ handle_hello(struct server *s, struct client *c)
 	st = hello_decode(buf, (size_t)n, &h, why, sizeof(why));
 	if (st != NDK_STATUS_SUCCESS) {
 		REFUSE(s, c, st, "%s", why);
-		return false;
-	}
-	if (!peer_allowed(s->o, c->uid, c->gid)) {
-		REFUSE(s, c, NDK_STATUS_ACCESS_DENIED,
-		       "uid %u gid %u is not allowed to attach to this ndkd", (unsigned int)c->uid,
-		       (unsigned int)c->gid);
 		return false;
 	}
 	if (s->n_attached >= s->o->max_clients) {

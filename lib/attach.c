@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ndk_priv.h"
@@ -32,6 +33,31 @@ set_err(const struct ndk_adapter_opts *opts, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * A full accept backlog is a busy moment (a burst of attaches, or someone
+ * flooding the socket): retry for up to the open timeout before giving up.
+ */
+static int
+connect_retrying(int fd, const struct sockaddr_un *sa)
+{
+	struct timespec pause = { .tv_nsec = 1000000 }, t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+			return 0;
+		if (errno != EAGAIN)
+			return -1;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >=
+		    NDK_LIB_OPEN_TIMEOUT_MS) {
+			errno = EAGAIN;
+			return -1;
+		}
+		nanosleep(&pause, NULL);
+	}
+}
+
 static ndk_status
 connect_daemon(const char *path, const struct ndk_adapter_opts *opts, int *out)
 {
@@ -44,13 +70,13 @@ connect_daemon(const char *path, const struct ndk_adapter_opts *opts, int *out)
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1); /* length checked above */
-	/* Non-blocking so a full accept backlog fails instead of hanging. */
+	/* Non-blocking: a full accept backlog is retried for a bounded time, never hung on. */
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		set_err(opts, "socket: %s", strerror(errno));
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+	if (connect_retrying(fd, &sa) != 0) {
 		int e = errno;
 
 		switch (e) {
@@ -122,14 +148,16 @@ exchange_hello(int fd, const struct ndk_adapter_opts *opts, struct ndk_abi_hello
 	};
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	ssize_t n;
-	int rc, flags;
+	int rc, flags, send_errno = 0;
 
 	if (opts != NULL && opts->name != NULL)
 		strncpy(hello.name, opts->name, sizeof(hello.name) - 1);
-	if (send(fd, &hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello)) {
-		set_err(opts, "send hello: %s", strerror(errno));
-		return NDK_STATUS_CONNECTION_DISCONNECTED;
-	}
+	/*
+	 * ndkd refuses some peers (by SO_PEERCRED) before their hello: the
+	 * refusal may be waiting on a socket it has already closed.
+	 */
+	if (send(fd, &hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
+		send_errno = errno;
 	do {
 		rc = poll(&pfd, 1, NDK_LIB_OPEN_TIMEOUT_MS);
 	} while (rc < 0 && errno == EINTR);
@@ -140,7 +168,10 @@ exchange_hello(int fd, const struct ndk_adapter_opts *opts, struct ndk_abi_hello
 	}
 	n = recv_with_fd(fd, reply, sizeof(*reply), memfd, &flags);
 	if (n <= 0) {
-		set_err(opts, "ndkd closed the connection during attach");
+		if (send_errno != 0)
+			set_err(opts, "send hello: %s", strerror(send_errno));
+		else
+			set_err(opts, "ndkd closed the connection during attach");
 		return NDK_STATUS_CONNECTION_DISCONNECTED;
 	}
 	if (n != (ssize_t)sizeof(*reply) || reply->magic != NDK_ABI_MAGIC ||

@@ -113,9 +113,15 @@ test_connection_flood(void)
 {
 	struct raw_client rc[200];
 	uint64_t deadline;
-	int i, dropped;
+	int i, dropped, first;
 
-	/* Silent connections beyond the pending limit (128) are closed at once. */
+	/*
+	 * 128 connections may wait for their hello; each one past that (first,
+	 * then 200 more) makes
+	 * the oldest waiting one of the uid holding the most (here, all ours)
+	 * give way, with a refusal it can read.
+	 */
+	first = raw_connect(d.sock);
 	for (i = 0; i < 200; i++) {
 		rc[i].sock = raw_connect(d.sock);
 		rc[i].memfd = -1;
@@ -125,16 +131,18 @@ test_connection_flood(void)
 	while ((dropped = count_hung(rc, 200)) < 72 && t_now_ns() < deadline)
 		usleep(10000);
 	CHECK(dropped == 72, "exactly the connections over the limit dropped (%d)", dropped);
-	/* While the flood holds every pending place, a newcomer is turned away too... */
+	CHECK(rc[0].sock >= 0 && raw_wait_hangup(&rc[0], 0) && !raw_wait_hangup(&rc[199], 0),
+	      "the oldest gave way, the newest waits");
 	{
-		struct ndk_adapter *ad;
-		ndk_status st = ndk_adapter_open(d.sock, NULL, &ad);
+		struct ndk_abi_hello_reply r;
 
-		CHECK(st != NDK_STATUS_SUCCESS, "no place while flooded: %s", ndk_status_str(st));
-		if (st == NDK_STATUS_SUCCESS)
-			ndk_adapter_close(ad);
+		CHECK(recv(first, &r, sizeof(r), MSG_DONTWAIT) == (ssize_t)sizeof(r) &&
+			      r.status == NDK_STATUS_INSUFFICIENT_RESOURCES,
+		      "the first to give way was told why");
+		close(first);
 	}
-	/* ...and gets in as soon as the flood goes away. */
+	/* A newcomer of the same uid finds a place the same way. */
+	CHECK(daemon_serves(), "a real client attaches during the flood");
 	for (i = 0; i < 200; i++)
 		raw_close(&rc[i]);
 	deadline = t_deadline_ms(2000);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,20 +82,30 @@ victim_nops(struct ndk_adapter *ad, const char *label, unsigned int n)
 static long
 attach_ms(const char *sock)
 {
+	struct ndk_adapter_opts o;
 	struct ndk_adapter *ad = NULL;
 	uint64_t t0 = t_now_ns();
+	char err[200] = "";
 	long ms;
 
-	if (ndk_adapter_open(sock, NULL, &ad) != NDK_STATUS_SUCCESS)
+	ndk_adapter_opts_init(&o, sizeof(o));
+	o.errbuf = err;
+	o.errbuf_len = sizeof(err);
+	if (ndk_adapter_open(sock, &o, &ad) != NDK_STATUS_SUCCESS) {
+		printf("# attach failed: %s\n", err);
 		return -1;
+	}
 	ms = (long)((t_now_ns() - t0) / 1000000);
 	ndk_adapter_close(ad);
 	return ms;
 }
 
-/* Run attack() in a child; returns once it wrote its byte on the pipe (or died). */
+/*
+ * Run attack() in a child, as uid (and the same gid) unless it is -1;
+ * returns once it wrote its byte on the pipe, or -1 when it died first.
+ */
 static pid_t
-spawn_attacker(void (*attack)(const char *sock, int ready), const char *sock)
+spawn_attacker_as(void (*attack)(const char *sock, int ready), const char *sock, uid_t uid)
 {
 	int p[2];
 	pid_t pid;
@@ -105,6 +116,8 @@ spawn_attacker(void (*attack)(const char *sock, int ready), const char *sock)
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
+		if (uid != (uid_t)-1 && (setgid(uid) != 0 || setuid(uid) != 0))
+			_exit(1);
 		attack(sock, p[1]);
 		_exit(0);
 	}
@@ -116,6 +129,12 @@ spawn_attacker(void (*attack)(const char *sock, int ready), const char *sock)
 	}
 	close(p[0]);
 	return pid;
+}
+
+static pid_t
+spawn_attacker(void (*attack)(const char *sock, int ready), const char *sock)
+{
+	return spawn_attacker_as(attack, sock, (uid_t)-1);
 }
 
 /*
@@ -407,9 +426,94 @@ test_linger(void)
 	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
 }
 
-int
-main(void)
+/*
+ * 5. A hello flood: 160 connections that never say hello, each reopened as
+ * soon as ndkd closes it, from a uid ndkd allows and from one it refuses,
+ * while root attaches.
+ */
+#define FLOOD_CONNS 160
+
+static void
+attack_hello_flood(const char *sock, int ready)
 {
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pollfd p[FLOOD_CONNS];
+	bool told = false;
+	unsigned int i;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	for (i = 0; i < FLOOD_CONNS; i++)
+		p[i] = (struct pollfd){ .fd = -1, .events = POLLIN };
+	for (;;) {
+		for (i = 0; i < FLOOD_CONNS; i++) {
+			if (p[i].fd >= 0)
+				continue;
+			p[i].fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0);
+			if (p[i].fd >= 0 &&
+			    connect(p[i].fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+				close(p[i].fd); /* the backlog is full: next round */
+				p[i].fd = -1;
+			}
+		}
+		if (!told && write(ready, "r", 1) == 1)
+			told = true;
+		if (poll(p, FLOOD_CONNS, 100) <= 0)
+			continue;
+		for (i = 0; i < FLOOD_CONNS; i++) {
+			if (p[i].fd >= 0 && p[i].revents != 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+			}
+		}
+	}
+}
+
+static void
+test_hello_flood(void)
+{
+	static const char *const args[] = { "--socket-mode", "0666", "--allow-uid", "0,65534",
+					    NULL };
+	struct tdaemon d;
+	pid_t allowed, refused;
+	long ms[5];
+	unsigned int i;
+
+	if (tdaemon_start(&d, "chaos-hello", args) != 0)
+		return;
+	allowed = spawn_attacker_as(attack_hello_flood, d.sock, 65534);
+	refused = spawn_attacker_as(attack_hello_flood, d.sock, 65533);
+	CHECK(allowed > 0 && refused > 0, "both floods running");
+	usleep(200 * 1000);
+	for (i = 0; i < 5; i++)
+		ms[i] = attach_ms(d.sock);
+	printf("# hello flood: root attaches in %ld %ld %ld %ld %ld ms\n", ms[0], ms[1], ms[2],
+	       ms[3], ms[4]);
+	for (i = 0; i < 5; i++)
+		CHECK(ms[i] >= 0 && ms[i] < VICTIM_DEADLINE_MS, "attach %u within %d ms", i,
+		      VICTIM_DEADLINE_MS);
+	if (allowed > 0) {
+		kill(allowed, SIGKILL);
+		waitpid(allowed, NULL, 0);
+	}
+	if (refused > 0) {
+		kill(refused, SIGKILL);
+		waitpid(refused, NULL, 0);
+	}
+	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
+}
+
+/* With "root": the cases that run attackers under other uids. */
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "root") == 0) {
+		if (getuid() != 0) {
+			printf("# skipped: needs root to run attackers under other uids\n");
+			return 77;
+		}
+		RUN(test_hello_flood);
+		return t_done();
+	}
 	RUN(test_wake_fd);
 	RUN(test_connect_flood);
 	RUN(test_linger);
