@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_common.h>
+
 #include "access.h"
 #include "mrt.h"
 
@@ -145,4 +147,28 @@ access_scratch_fini(struct ectx *x)
 	free(x->local);
 	free(x->remote);
 	x->local = x->remote = NULL;
+}
+
+bool
+access_resolve_sges(const struct ectx *x, const struct ndk_abi_sge *sge, uint32_t n_sge,
+		    uint64_t off, uint64_t len, const struct access_req *w, struct dp_chunk *out,
+		    uint32_t *n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n_sge && len != 0; i++) {
+		uint64_t k;
+
+		if (off >= sge[i].length) {
+			off -= sge[i].length;
+			continue;
+		}
+		k = RTE_MIN(sge[i].length - off, len);
+		/* access_resolve checks whatever addr + off comes to, like any address */
+		if (!access_resolve(x, sge[i].token, sge[i].addr + off, k, w, out, n))
+			return false;
+		off = 0;
+		len -= k;
+	}
+	return len == 0;
 }

@@ -39,6 +39,14 @@ struct access_req {
 bool access_resolve(const struct ectx *x, uint32_t token, uint64_t addr, uint64_t len,
 		    const struct access_req *w, struct dp_chunk *out, uint32_t *n);
 
+/*
+ * access_resolve over the bytes [off, off + len) of an SGE list, as if it
+ * were one range: what a transfer moved a chunk at a time checks per chunk.
+ */
+bool access_resolve_sges(const struct ectx *x, const struct ndk_abi_sge *sge, uint32_t n_sge,
+			 uint64_t off, uint64_t len, const struct access_req *w,
+			 struct dp_chunk *out, uint32_t *n);
+
 /* The engine's scratch arrays for both sides of a transfer. */
 int access_scratch_init(struct ectx *x);
 void access_scratch_fini(struct ectx *x);

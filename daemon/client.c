@@ -166,7 +166,7 @@ channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_statu
 	ndk_ring_prod_publish(&c->cq);
 }
 
-void
+bool
 client_send(struct client *c, const void *buf, size_t len, int fd)
 {
 	union {
@@ -187,9 +187,11 @@ client_send(struct client *c, const void *buf, size_t len, int fd)
 		cm->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
-	/* never waits: a client that does not read its socket is a broken client */
-	if (sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
-		c->broken = true;
+	/*
+	 * Never waits: a client that does not read its socket is done with. Not
+	 * c->broken: that is its engine's, and this runs on the main lcore.
+	 */
+	return sendmsg(c->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len;
 }
 
 void

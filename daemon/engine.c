@@ -224,7 +224,7 @@ unsigned int
 engine_poll_once(struct engine *e)
 {
 	struct engine_msg msgs[8];
-	unsigned int i, n, served = 0;
+	unsigned int i, k, n, first, served = 0;
 	uint64_t bad = 0, dropped;
 
 	n = rte_ring_dequeue_burst_elem(e->inbox, msgs, sizeof(msgs[0]), RTE_DIM(msgs), NULL);
@@ -245,12 +245,19 @@ engine_poll_once(struct engine *e)
 			conn_handle(&e->x, e->clients, e->n_clients, conns[i]);
 	}
 
-	for (i = 0; i < e->n_clients; i++) {
-		struct client *c = e->clients[i];
+	/* Clients take turns in a rotating order: none is always served last. */
+	n = e->n_clients;
+	first = n != 0 ? e->next_client++ % n : 0;
+	for (k = 0; k < n; k++) {
+		struct client *c = e->clients[(first + k) % n];
 
 		served += ctrl_serve(c, &e->x, NDKD_ENGINE_BATCH, false, &bad);
 		if (!c->broken)
 			served += wq_serve(c, &e->x, NDKD_ENGINE_BATCH);
+	}
+	for (i = 0; i < e->n_clients; i++) {
+		struct client *c = e->clients[i];
+
 		if (!c->broken)
 			continue;
 		if (log_ratelimit_ok(&e->rl, ndkd_now_ns(), &dropped))

@@ -43,6 +43,7 @@ struct engine {
 	struct client **clients;
 	unsigned int n_clients;
 	unsigned int max_clients;
+	unsigned int next_client; /* whose turn comes first in the next pass */
 	bool stopped;
 	struct log_ratelimit rl;
 	struct mrt_cache mr_cache;

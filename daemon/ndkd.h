@@ -107,6 +107,14 @@ enum client_state {
 #define NDKD_MAX_SGE		      16
 #define NDKD_MAX_FRMR_PAGES	      4096u /* --frmr-pages may not exceed it */
 #define NDKD_MAX_TRANSFER	      (16u << 20)
+/*
+ * Fairness on an engine (docs/PERFORMANCE.md): a client's data path moves
+ * about NDKD_TURN_BYTES per pass (a work request started is finished, so up
+ * to a chunk more), and a transfer past NDKD_CHUNK_BYTES moves a chunk at a
+ * time, across passes, between everyone else's turns.
+ */
+#define NDKD_CHUNK_BYTES (64u << 10)
+#define NDKD_TURN_BYTES	 (256u << 10)
 
 /* Memory a client mapped and handed us: an arena region or an attached fd. */
 struct region {
@@ -174,6 +182,7 @@ struct client {
 	uint64_t registered_bytes;
 	struct dqp *qps[NDKD_MAX_QPS_PER_CLIENT]; /* the engine serves their send queues */
 	uint32_t n_qps;
+	uint32_t next_qp; /* whose turn comes first in the next pass (wq_serve) */
 	/*
 	 * Page arrays of fast-register MRs that closed. Other engines may still
 	 * be reading one (and will retry on the sequence count), so they are
@@ -249,8 +258,8 @@ void ctrl_release_all(struct client *c, struct ectx *x);
  */
 void channel_complete(struct client *c, uint64_t user_data, uint8_t opcode, ndk_status status,
 		      uint64_t out0, uint64_t out1);
-/* One message on the client's socket, with fd (>= 0) as SCM_RIGHTS; c->broken when it fails. */
-void client_send(struct client *c, const void *buf, size_t len, int fd);
+/* One message on the client's socket, fd (>= 0) as SCM_RIGHTS, never waiting; false: it failed. */
+bool client_send(struct client *c, const void *buf, size_t len, int fd);
 /*
  * Wake the client (an armed CQ has a result, an SRQ ran low), if it asked
  * for a wake socket. Never blocks, whatever the client does with its end.

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "provider.h"
+#include "qp.h"
 
 /*
  * The default table. Requests answer NOT_SUPPORTED; notifications (a
@@ -133,6 +134,15 @@ default_qp_notify(struct ectx *x, struct dqp *qp)
 	(void)qp;
 }
 
+static uint64_t
+default_qp_step(struct ectx *x, struct dqp *qp, uint64_t budget)
+{
+	(void)x;
+	(void)budget;
+	qp->want_step = false; /* nothing goes by turns here */
+	return 0;
+}
+
 static ndk_status
 default_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id,
 		  struct ndk_abi_result *res)
@@ -166,7 +176,7 @@ static const struct provider_ops default_ops = {
 	.qp_error = default_qp_notify,
 	.qp_destroy = default_qp_notify,
 	.post_send = default_post_send,
-	.recv_posted = default_qp_notify,
+	.qp_step = default_qp_step,
 };
 
 #define SET_OP(p, src, field)                                                                      \
@@ -196,7 +206,7 @@ provider_set_ops(struct provider *p, const struct provider_ops *ops)
 	SET_OP(p, ops, qp_error);
 	SET_OP(p, ops, qp_destroy);
 	SET_OP(p, ops, post_send);
-	SET_OP(p, ops, recv_posted);
+	SET_OP(p, ops, qp_step);
 	p->qp_window = 1;
 }
 

@@ -83,8 +83,13 @@ struct provider_ops {
 	 */
 	ndk_status (*post_send)(struct ectx *x, struct dqp *qp, const struct wq_op *op,
 				uint32_t wr_id, struct ndk_abi_result *res);
-	/* qp->want_recv is set and receives may have been posted (wq_recv_next takes them). */
-	void (*recv_posted)(struct ectx *x, struct dqp *qp);
+	/*
+	 * qp->want_step is set: go on with what the provider does for qp by
+	 * turns (sends waiting for receives, which wq_recv_next takes; a
+	 * transfer moved a chunk at a time), about budget bytes of it (budget
+	 * > 0). Returns the bytes moved.
+	 */
+	uint64_t (*qp_step)(struct ectx *x, struct dqp *qp, uint64_t budget);
 };
 
 struct provider {

@@ -46,7 +46,7 @@ struct dqp {
 	uint32_t max_rsge;
 	uint32_t max_inline;
 	uint8_t state;	 /* enum qp_state; the owner's copy of the table entry's */
-	bool want_recv;	 /* the provider waits for receives: recv_posted every pass */
+	bool want_step;	 /* the provider has work for it that goes by turns: qp_step */
 	bool connecting; /* its CONNECT is out (conn.c) */
 	struct client *client;
 	/*

@@ -252,7 +252,8 @@ server_recv(struct server *s, struct client *c, void *buf, size_t len, int *fd, 
 	return n;
 }
 
-__attribute__((format(printf, 4, 5))) static void
+/* False when the client cannot be told (it went, or does not read its socket). */
+__attribute__((format(printf, 4, 5))) static bool
 send_reply(struct client *c, ndk_status status, int memfd, const char *fmt, ...)
 {
 	struct ndk_abi_hello_reply r = {
@@ -267,7 +268,7 @@ send_reply(struct client *c, ndk_status status, int memfd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r.message, sizeof(r.message), fmt, ap);
 	va_end(ap);
-	client_send(c, &r, sizeof(r), memfd);
+	return client_send(c, &r, sizeof(r), memfd);
 }
 
 static bool
@@ -474,6 +475,7 @@ handle_hello(struct server *s, struct client *c)
 	char buf[sizeof(h) + 1], why[128];
 	ndk_status st;
 	ssize_t n;
+	bool sent;
 	int rc;
 
 	n = server_recv(s, c, buf, sizeof(buf), NULL, NULL);
@@ -503,11 +505,11 @@ handle_hello(struct server *s, struct client *c)
 		       strerror(-rc));
 		return false;
 	}
-	send_reply(c, NDK_STATUS_SUCCESS, c->memfd, "attached as client %u", c->id);
+	sent = send_reply(c, NDK_STATUS_SUCCESS, c->memfd, "attached as client %u", c->id);
 	/* The mapping stays; the fd is the client's now. */
 	close(c->memfd);
 	c->memfd = -1;
-	if (c->broken)
+	if (!sent)
 		return false;
 
 	pthread_mutex_lock(&s->lock);

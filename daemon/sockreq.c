@@ -18,8 +18,8 @@
 #include "provider.h"
 #include "server.h"
 
-/* The reply, with fd (ours, >= 0) riding along as SCM_RIGHTS. */
-static void
+/* The reply, with fd (ours, >= 0) riding along as SCM_RIGHTS; false when it could not go. */
+static bool
 sock_reply(struct client *c, uint32_t op, ndk_status status, uint32_t region_id, const char *msg,
 	   int fd)
 {
@@ -31,7 +31,7 @@ sock_reply(struct client *c, uint32_t op, ndk_status status, uint32_t region_id,
 	};
 
 	snprintf(r.message, sizeof(r.message), "%s", msg);
-	client_send(c, &r, sizeof(r), fd);
+	return client_send(c, &r, sizeof(r), fd);
 }
 
 /*
@@ -143,6 +143,7 @@ sockreq_handle(struct server *s, struct client *c)
 	ndk_status st;
 	ssize_t n;
 	int fd = -1, give = -1, flags = 0;
+	bool sent;
 
 	n = server_recv(s, c, &q, sizeof(q), &fd, &flags);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -166,11 +167,11 @@ sockreq_handle(struct server *s, struct client *c)
 			NDKD_LOG(NOTICE, client, "client %u: socket request refused: %s", c->id,
 				 why);
 	}
-	sock_reply(c, n == (ssize_t)sizeof(q) ? q.op : 0, st, id, why, give);
+	sent = sock_reply(c, n == (ssize_t)sizeof(q) ? q.op : 0, st, id, why, give);
 	/*
 	 * The client has its own copy now. An AF_UNIX close may run the
 	 * kernel's fd garbage collector, and with it other files' releases.
 	 */
 	closer_put(&s->closer, give, c->uid);
-	return !c->broken;
+	return sent;
 }

@@ -167,13 +167,15 @@ local_inv_token(const struct wr *w)
 	return (w->h.flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) ? w->sge[0].token : 0;
 }
 
+/* One work request of qp; *moved: the bytes it copied there and then. */
 static ndk_status
 wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w, uint32_t wr_id,
-	   struct ndk_abi_result *res)
+	   struct ndk_abi_result *res, uint64_t *moved)
 {
 	struct wq_op op;
 	ndk_status st;
 
+	*moved = 0;
 	st = check_wr(qp, w);
 	if (st != NDK_STATUS_SUCCESS)
 		return st;
@@ -197,6 +199,8 @@ wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w,
 		if (local_inv_token(w) != 0 && !dmr_can_invalidate(x, qp, local_inv_token(w)))
 			return NDK_STATUS_INVALID_PARAMETER;
 		st = x->prov->ops.post_send(x, qp, &op, wr_id, res);
+		if (st == NDK_STATUS_SUCCESS)
+			*moved = op.total;
 		/* done now; a PENDING read does it in wq_complete */
 		if (st == NDK_STATUS_SUCCESS && local_inv_token(w) != 0)
 			dmr_invalidate_token(x, qp, local_inv_token(w));
@@ -294,20 +298,25 @@ wq_error(struct ectx *x, struct dqp *qp)
  * The send queue
  * --------------------------------------------------------------------- */
 
-/* Serve one QP's send queue. Returns WRs done; sets c->broken on impossible indices. */
+/*
+ * Serve one QP's send queue: up to budget work requests, while *bytes (what
+ * is left of its client's turn) lasts. Returns WRs done; sets c->broken on
+ * impossible indices.
+ */
 static unsigned int
-serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
+serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget, uint64_t *bytes)
 {
 	static _Thread_local struct wr w;
 	struct ndk_abi_result res;
 	unsigned int done = 0;
 	uint32_t avail, used = 0, ns, i, start;
+	uint64_t moved;
 	bool broken = false, wrote = false, silent;
 
 	if (!pend_empty(qp))
 		wrote = pend_flush(qp);
 	avail = ndk_ring_cons_avail(&qp->sq, &broken);
-	while (!broken && done < budget && used < avail) {
+	while (!broken && done < budget && used < avail && *bytes != 0) {
 		/* the provider has all it may hold: what follows waits its turn */
 		if (qp->pend_tail - qp->pend_head > qp->pend_mask)
 			break;
@@ -338,7 +347,8 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget)
 		} else if (qp->state != QP_RTS) {
 			res.status = NDK_STATUS_CONNECTION_INVALID;
 		} else {
-			res.status = wq_execute(c, x, qp, &w, qp->pend_tail, &res);
+			res.status = wq_execute(c, x, qp, &w, qp->pend_tail, &res, &moved);
+			*bytes -= RTE_MIN(moved, *bytes);
 			if (res.status == NDK_STATUS_PENDING) {
 				/* a READ_LOCAL_INVALIDATE read invalidates when it completes */
 				pend_push(qp, &res, silent, false, start, local_inv_token(&w));
@@ -475,6 +485,51 @@ wq_recv_complete(struct dqp *qp, const struct wq_recv *r, ndk_status status, uin
 	rq_complete(qp, r->w, r->slots, status, bytes, type, token);
 }
 
+int
+wq_recv_take(struct ectx *x, struct dqp *qp, struct wq_taken *t)
+{
+	struct wq_recv r;
+	int rc = wq_recv_next(x, qp, &r);
+
+	if (rc <= 0)
+		return rc;
+	t->request_context = r.w->h.request_context;
+	t->cookie = r.w->h.cookie;
+	t->room = r.room;
+	t->status = r.status;
+	t->n_sge = RTE_MIN(r.w->h.n_sge, (uint32_t)NDKD_MAX_SGE);
+	memcpy(t->sge, r.w->sge, t->n_sge * sizeof(t->sge[0]));
+	/* off the ring for good (an SRQ's other QPs take the next one); released with the result */
+	rq_ring(qp)->local += r.slots;
+	return 1;
+}
+
+bool
+wq_recv_end(struct dqp *qp, const struct wq_taken *t, ndk_status status, uint32_t bytes,
+	    uint32_t type, uint64_t token)
+{
+	struct ndk_ring *r = rq_ring(qp);
+	struct ndk_abi_result res = {
+		.status = status,
+		.bytes = bytes,
+		.qp_context = qp->qp_context,
+		.request_context = t->request_context,
+		.type = type,
+		.type_specific = token,
+		.cookie = t->cookie,
+	};
+	bool broken = false;
+
+	if (ndk_ring_prod_space(&qp->rcq->ring, &broken) == 0)
+		return false;
+	memcpy(ndk_ring_prod_next(&qp->rcq->ring), &res, sizeof(res));
+	dcq_publish(qp->rcq);
+	ndk_ring_cons_release(r);
+	if (qp->srq != NULL)
+		dsrq_check(qp->srq);
+	return true;
+}
+
 /*
  * A QP in error: its posted receives complete CANCELLED. Not those of its
  * SRQ: they are the other QPs' as much as its own.
@@ -503,23 +558,44 @@ rq_flush(struct dqp *qp)
 void
 wq_drain(struct ectx *x, struct dqp *qp)
 {
-	serve_sq(qp->client, x, qp, UINT32_MAX);
+	uint64_t bytes = UINT64_MAX;
+
+	serve_sq(qp->client, x, qp, UINT32_MAX, &bytes);
 	rq_flush(qp);
 }
 
+/* The provider's work by turns for qp, out of what is left of the turn. */
+static void
+step(struct ectx *x, struct dqp *qp, uint64_t *bytes)
+{
+	if (qp->want_step && *bytes != 0)
+		*bytes -= RTE_MIN(x->prov->ops.qp_step(x, qp, *bytes), *bytes);
+}
+
+/*
+ * c's turn in this pass: its QPs in round robin (the first is the one after
+ * where the last turn ran out), NDKD_TURN_BYTES of data among them.
+ */
 unsigned int
 wq_serve(struct client *c, struct ectx *x, unsigned int budget)
 {
-	unsigned int i, done = 0;
+	uint64_t bytes = NDKD_TURN_BYTES;
+	unsigned int k, done = 0;
+	uint32_t n = c->n_qps, first = n != 0 ? c->next_qp % n : 0;
 
-	for (i = 0; i < c->n_qps && !c->broken; i++) {
+	for (k = 0; k < n && !c->broken; k++) {
+		uint32_t i = (first + k) % n;
 		struct dqp *qp = c->qps[i];
 
-		if (qp->state == QP_ERROR)
-			rq_flush(qp);
-		else if (qp->want_recv)
-			x->prov->ops.recv_posted(x, qp);
-		done += serve_sq(c, x, qp, budget);
+		step(x, qp, &bytes);
+		if (qp->state == QP_ERROR && !qp->want_step)
+			rq_flush(qp); /* after the receive a step may still owe a result */
+		done += serve_sq(c, x, qp, budget, &bytes);
+		step(x, qp, &bytes); /* a transfer it just started */
+		if (bytes == 0) {
+			c->next_qp = i + 1;
+			break;
+		}
 	}
 	return done;
 }

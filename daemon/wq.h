@@ -57,6 +57,20 @@ struct wq_recv {
 	ndk_status status; /* SUCCESS, or what is wrong with the receive itself */
 };
 
+/*
+ * A receive taken off its queue for a send that fills it over several
+ * turns: a copy of what ndkd needs of it, since the ring slot is the
+ * client's to reuse.
+ */
+struct wq_taken {
+	uint64_t request_context;
+	uint64_t cookie;
+	uint64_t room;
+	ndk_status status; /* SUCCESS, or what is wrong with the receive itself */
+	uint32_t n_sge;
+	struct ndk_abi_sge sge[NDKD_MAX_SGE];
+};
+
 /* Slots a well-formed work request with this first slot takes, or 0. */
 uint32_t wq_wr_slots(const struct ndk_abi_wqe *h);
 /*
@@ -87,5 +101,10 @@ int wq_recv_next(struct ectx *x, struct dqp *qp, struct wq_recv *r);
 /* Consume the receive wq_recv_next returned, with this result. */
 void wq_recv_complete(struct dqp *qp, const struct wq_recv *r, ndk_status status, uint32_t bytes,
 		      uint32_t type, uint64_t token);
+/* Like wq_recv_next, but the receive leaves its ring now and its result comes later. */
+int wq_recv_take(struct ectx *x, struct dqp *qp, struct wq_taken *t);
+/* The result of a receive taken with wq_recv_take; false (try again) when its CQ is full. */
+bool wq_recv_end(struct dqp *qp, const struct wq_taken *t, ndk_status status, uint32_t bytes,
+		 uint32_t type, uint64_t token);
 
 #endif /* NDKD_WQ_H */

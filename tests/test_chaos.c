@@ -3,7 +3,8 @@
  * Hostile tenants. Each case runs an attack from its own process against a
  * fresh ndkd and has a well-behaved client on the same engine measure what
  * it suffers: its NOP round trips (each must complete, within a bound far
- * above any honest wait, or the case fails) and a new client's attach.
+ * above any honest wait, and all of them within another, or the case fails)
+ * and a new client's attach.
  * The latencies are printed, not asserted: figures belong to benchmarks.
  */
 #define _GNU_SOURCE
@@ -26,6 +27,7 @@
 #include "rdma_util.h"
 
 #define VICTIM_DEADLINE_MS 2000
+#define VICTIM_TOTAL_MS	   10000 /* for a victim's 1,000 NOPs */
 
 /* One NOP round trip of ad: its time in ns, or UINT64_MAX past the deadline. */
 static uint64_t
@@ -56,7 +58,7 @@ cmp_u64(const void *a, const void *b)
 static bool
 victim_nops(struct ndk_adapter *ad, const char *label, unsigned int n)
 {
-	uint64_t *t = calloc(n, sizeof(*t));
+	uint64_t *t = calloc(n, sizeof(*t)), total_deadline = t_deadline_ms(VICTIM_TOTAL_MS);
 	unsigned int i;
 	bool ok = true;
 
@@ -64,15 +66,16 @@ victim_nops(struct ndk_adapter *ad, const char *label, unsigned int n)
 		return false;
 	for (i = 0; i < n && ok; i++) {
 		t[i] = nop_ns(ad);
-		ok = t[i] != UINT64_MAX;
+		ok = t[i] != UINT64_MAX && t_now_ns() < total_deadline;
 	}
 	if (ok) {
 		qsort(t, n, sizeof(*t), cmp_u64);
 		printf("# %s: victim NOP p50 %" PRIu64 " ns, p99 %" PRIu64 " ns (%u round trips)\n",
 		       label, t[n / 2], t[n * 99 / 100], n);
 	} else {
-		printf("# %s: victim NOP %u did not complete within %d ms\n", label, i,
-		       VICTIM_DEADLINE_MS);
+		printf("# %s: victim NOP %u did not complete within %d ms, or all of them within "
+		       "%d ms\n",
+		       label, i, VICTIM_DEADLINE_MS, VICTIM_TOTAL_MS);
 	}
 	free(t);
 	return ok;
@@ -502,6 +505,83 @@ test_hello_flood(void)
 	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
 }
 
+/*
+ * 4. Large writes: one client, 64 QPs in loopback pairs, each keeping 15
+ * writes of 16 MiB posted, on the victim's engine.
+ */
+#define BIG_QPS	   64
+#define BIG_WRITE  (16u << 20)
+#define BIG_POSTED 15
+
+static void
+attack_large_writes(const char *sock, int ready)
+{
+	struct side s;
+	struct ndk_qp *qp[BIG_QPS];
+	struct ndk_sge sge;
+	struct ndk_result_ex r[64];
+	unsigned int i, k, n;
+
+	if (!side_open(&s, sock, 2 * (size_t)BIG_WRITE,
+		       NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_WRITE))
+		_exit(1);
+	qp[0] = s.qp;
+	for (i = 1; i < BIG_QPS; i++) {
+		if (side_qp(&s) != NDK_STATUS_SUCCESS)
+			_exit(1);
+		qp[i] = s.qp;
+	}
+	for (i = 0; i < BIG_QPS; i += 2) {
+		if (qp_connect_to(s.ad, qp[i], qp_qpn(qp[i + 1])) != NDK_STATUS_SUCCESS ||
+		    qp_connect_to(s.ad, qp[i + 1], qp_qpn(qp[i])) != NDK_STATUS_SUCCESS)
+			_exit(1);
+	}
+	sge = (struct ndk_sge){ .logical_address = (uintptr_t)s.buf,
+				.length = BIG_WRITE,
+				.memory_region_token = ndk_mr_get_local_token(s.mr) };
+	for (i = 0; i < BIG_QPS; i++) {
+		for (k = 0; k < BIG_POSTED; k++) {
+			if (ndk_qp_write(qp[i], qp[i], &sge, 1, (uintptr_t)s.buf + BIG_WRITE,
+					 s.token, 0) != NDK_STATUS_SUCCESS)
+				_exit(1);
+		}
+	}
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	for (;;) { /* each result, another write on its QP */
+		ndk_adapter_progress(s.ad, 0);
+		n = ndk_cq_get_results_ex(s.cq, r, 64);
+		for (i = 0; i < n; i++)
+			ndk_qp_write(r[i].request_context, r[i].request_context, &sge, 1,
+				     (uintptr_t)s.buf + BIG_WRITE, s.token, 0);
+	}
+}
+
+static void
+test_large_writes(void)
+{
+	static const char *const one_engine[] = { "--lcores", "0,1", NULL };
+	struct tdaemon d;
+	struct ndk_adapter *victim = NULL;
+	pid_t pid;
+
+	if (tdaemon_start(&d, "chaos-writes", one_engine) != 0)
+		return;
+	CHECK_STATUS(ndk_adapter_open(d.sock, NULL, &victim), NDK_STATUS_SUCCESS);
+	if (victim == NULL)
+		return;
+	CHECK(victim_nops(victim, "large writes, idle", 1000), "victim before the attack");
+	pid = spawn_attacker(attack_large_writes, d.sock);
+	CHECK(pid > 0, "the attacker keeps its writes posted");
+	CHECK(victim_nops(victim, "large writes on 64 QPs", 1000), "the victim is served");
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	ndk_adapter_close(victim);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
+}
+
 /* With "root": the cases that run attackers under other uids. */
 int
 main(int argc, char **argv)
@@ -517,5 +597,6 @@ main(int argc, char **argv)
 	RUN(test_wake_fd);
 	RUN(test_connect_flood);
 	RUN(test_linger);
+	RUN(test_large_writes);
 	return t_done();
 }

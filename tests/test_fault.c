@@ -190,7 +190,12 @@ test_random_kills(void)
 		CHECK_STATUS(w_finish(stay, &w, ndk_adapter_nop(stay, 0, w_req, &w)),
 			     NDK_STATUS_SUCCESS);
 	}
-	/* every channel and arena region of every victim unmapped */
+	/*
+	 * every channel and arena region of every victim unmapped (the last
+	 * one's just after its detach shows: after a grace period)
+	 */
+	for (int k = 0; k < 200 && daemon_memfd_maps() != base_maps; k++)
+		usleep(10 * 1000);
 	CHECK(daemon_memfd_maps() == base_maps,
 	      "ndkd maps %u memfd ranges, as before the kills (%u)", daemon_memfd_maps(),
 	      base_maps);

@@ -598,6 +598,109 @@ test_fast_register_two_regions(void)
 	close(fd);
 }
 
+static size_t
+count_byte(const uint8_t *p, size_t len, uint8_t v)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		n += p[i] == v;
+	return n;
+}
+
+/*
+ * A write past a chunk (64 KiB) moves a chunk per engine pass, and every
+ * chunk is checked again: the target deregisters its MR while 16 MiB are on
+ * their way. Once the deregistration has completed, not one more byte may
+ * land, and the write fails unless it had landed whole before.
+ */
+static void
+test_deregistered_mid_transfer(void)
+{
+	const size_t len = 16u << 20;
+	struct side a, b;
+	struct ndk_sge sge;
+	struct ndk_result_ex r;
+	size_t before, after;
+	int tries, mid = 0;
+
+	if (!side_open(&a, d.sock, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE) ||
+	    !side_open(&b, d.sock, len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE) ||
+	    side_connect(&a, side_qpn(&b)) != NDK_STATUS_SUCCESS ||
+	    side_connect(&b, side_qpn(&a)) != NDK_STATUS_SUCCESS) {
+		CHECK(0, "setup");
+		return;
+	}
+	memset(a.buf, 0xab, len);
+	sge = (struct ndk_sge){ .virtual_address = a.buf,
+				.length = (uint32_t)len,
+				.memory_region_token = a.token };
+	for (tries = 0; tries < 20 && mid == 0; tries++) {
+		memset(b.buf, 0, len);
+		if (tries > 0 &&
+		    (sync_register(b.ad, b.mr, b.buf, len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE) !=
+			     NDK_STATUS_SUCCESS ||
+		     !pair_reset(&a, &b))) {
+			CHECK(0, "set up again");
+			break;
+		}
+		b.token = ndk_mr_get_remote_token(b.mr);
+		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+			     NDK_STATUS_SUCCESS);
+		CHECK_STATUS(sync_deregister(b.ad, b.mr), NDK_STATUS_SUCCESS);
+		before = count_byte(b.buf, len, 0xab);
+		r = side_result(&a);
+		usleep(20 * 1000);
+		after = count_byte(b.buf, len, 0xab);
+		CHECK(after == before,
+		      "nothing landed after the deregistration (%zu, then %zu bytes)", before,
+		      after);
+		if (r.status == NDK_STATUS_SUCCESS) {
+			CHECK(before == len, "a write that succeeded landed whole (%zu)", before);
+		} else {
+			CHECK_STATUS(r.status, NDK_STATUS_ACCESS_VIOLATION);
+			mid = before != 0;
+		}
+	}
+	printf("# deregistered in the middle of a 16 MiB write %s (try %d)\n",
+	       mid ? "seen" : "not seen", tries);
+	side_close(&a);
+	side_close(&b);
+}
+
+/* A flush cancels a large write on its way; the QP's next one waits for nothing. */
+static void
+test_flush_mid_transfer(void)
+{
+	const size_t len = 16u << 20;
+	struct side a, b;
+	struct ndk_sge sge;
+	struct ndk_result_ex r;
+
+	if (!side_open(&a, d.sock, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE) ||
+	    !side_open(&b, d.sock, len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE) ||
+	    side_connect(&a, side_qpn(&b)) != NDK_STATUS_SUCCESS ||
+	    side_connect(&b, side_qpn(&a)) != NDK_STATUS_SUCCESS) {
+		CHECK(0, "setup");
+		return;
+	}
+	sge = (struct ndk_sge){ .virtual_address = a.buf,
+				.length = (uint32_t)len,
+				.memory_region_token = a.token };
+	CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+		     NDK_STATUS_SUCCESS);
+	ndk_qp_flush(a.qp);
+	r = side_result(&a);
+	CHECK(r.status == NDK_STATUS_SUCCESS || r.status == NDK_STATUS_CANCELLED,
+	      "the first: done or cancelled (%s)", ndk_status_str(r.status));
+	r = side_result(&a);
+	CHECK_STATUS(r.status, NDK_STATUS_CANCELLED);
+	side_close(&a);
+	side_close(&b);
+}
+
 static void
 test_peer_killed_mid_transfer(void)
 {
@@ -1057,6 +1160,8 @@ main(void)
 	RUN(test_fast_register_result_after_close);
 	RUN(test_read_local_invalidate);
 	RUN(test_fast_register_two_regions);
+	RUN(test_deregistered_mid_transfer);
+	RUN(test_flush_mid_transfer);
 	RUN(test_peer_killed_mid_transfer);
 	RUN(test_initiator_killed_mid_transfer);
 	CHECK(tel_wait_u64(&d, "mr_entries_in_use", 0, 3000) == 0, "MR table empty at the end");

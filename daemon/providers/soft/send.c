@@ -12,10 +12,12 @@
 
 #include <ndk/flags.h>
 
+#include <rte_common.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
 #include "../../mr.h"
+#include "../../mrt.h"
 #include "soft.h"
 
 /* Receiver side: the send is over, with st for the sender. */
@@ -152,38 +154,159 @@ soft_pending_fail(struct dqp *qp)
 		send_finish(m, NDK_STATUS_CONNECTION_DISCONNECTED);
 	}
 	s->pending_tail = NULL;
-	qp->want_recv = false;
+	if (s->rx.m != NULL) {
+		send_finish(s->rx.m, NDK_STATUS_CONNECTION_DISCONNECTED);
+		s->rx.m = NULL;
+		s->rx.status = NDK_STATUS_CANCELLED;
+	}
+	/* a receive it was filling still owes its result: the next step writes it */
+	qp->want_step = soft_want_step(qp);
 }
 
-void
-soft_deliver_pending(struct ectx *x, struct dqp *qp)
+/* Whether m's sender is still there to copy from (its QP may have gone). */
+static bool
+sender_there(const struct ectx *x, struct send_msg *m)
+{
+	struct qpt_entry src;
+
+	return atomic_load_explicit(&m->state, memory_order_acquire) != SEND_ORPHANED &&
+	       qpt_read(x->qpt, m->src_qpn, &src) && src.state != QP_FREE;
+}
+
+/* Bytes [off, off + len) of m's pieces, into out. */
+static uint32_t
+msg_range(const struct send_msg *m, uint64_t off, uint64_t len, struct dp_chunk *out)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < m->n_chunks && len != 0; i++) {
+		uint64_t k;
+
+		if (off >= m->chunks[i].len) {
+			off -= m->chunks[i].len;
+			continue;
+		}
+		k = RTE_MIN(m->chunks[i].len - off, len);
+		out[n++] = (struct dp_chunk){ m->chunks[i].addr + off, k };
+		off = 0;
+		len -= k;
+	}
+	return n;
+}
+
+/*
+ * Go on filling the receive qp took for a large send, about budget bytes
+ * (*moved counts them). True once the receive is done with, result written.
+ */
+static bool
+rx_step(struct ectx *x, struct dqp *qp, uint64_t budget, uint64_t *moved)
+{
+	struct soft_rx *rx = &soft_qp(qp)->rx;
+	struct access_req local = {
+		.client_id = qp->client->id,
+		.pd = qp->pd,
+		.access = MRT_ACCESS_LOCAL_WRITE,
+		.local = qp->client,
+	};
+
+	while (rx->m != NULL && rx->status == NDK_STATUS_SUCCESS && rx->done < rx->total &&
+	       *moved < budget) {
+		uint64_t k = RTE_MIN((uint64_t)NDKD_CHUNK_BYTES, rx->total - rx->done);
+		uint32_t nl = 0, ns;
+
+		if (!sender_there(x, rx->m)) {
+			rx->status = NDK_STATUS_CONNECTION_DISCONNECTED;
+			break;
+		}
+		/* the receive's tokens again for each chunk: one invalidated meanwhile stops it */
+		if (!access_resolve_sges(x, rx->t.sge, rx->t.n_sge, rx->done, k, &local, x->local,
+					 &nl)) {
+			rx->status = NDK_STATUS_ACCESS_VIOLATION;
+			break;
+		}
+		ns = msg_range(rx->m, rx->done, k, x->remote);
+		soft_copy(x->remote, ns, x->local, nl);
+		rx->done += k;
+		*moved += k;
+	}
+	if (rx->m != NULL && (rx->status != NDK_STATUS_SUCCESS || rx->done == rx->total)) {
+		send_finish(rx->m, rx->status);
+		rx->m = NULL;
+	}
+	if (rx->m != NULL ||
+	    !wq_recv_end(qp, &rx->t, rx->status,
+			 rx->status == NDK_STATUS_SUCCESS ? (uint32_t)rx->total : 0,
+			 rx->invalidate ? NDK_ABI_RESULT_RECEIVE_INVALIDATE
+					: NDK_ABI_RESULT_RECEIVE,
+			 rx->invalidate ? rx->inv_token : 0))
+		return false;
+	rx->taken = false;
+	if (rx->status != NDK_STATUS_SUCCESS)
+		wq_error(x, qp); /* fails what is still waiting */
+	return true;
+}
+
+/* The receive's own checks, then the invalidation it carries, for a send of m's size. */
+static ndk_status
+rx_accept(struct ectx *x, struct dqp *qp, ndk_status recv_status, uint64_t room,
+	  const struct send_msg *m)
+{
+	if (recv_status != NDK_STATUS_SUCCESS)
+		return recv_status;
+	if (room < m->total)
+		return NDK_STATUS_BUFFER_TOO_SMALL;
+	if (m->invalidate && !dmr_invalidate_token(x, qp, m->inv_token))
+		return NDK_STATUS_ACCESS_VIOLATION;
+	return NDK_STATUS_SUCCESS;
+}
+
+uint64_t
+soft_deliver_pending(struct ectx *x, struct dqp *qp, uint64_t budget)
 {
 	struct soft_qp *s = soft_qp(qp);
+	uint64_t moved = 0;
 	struct wq_recv r;
 
-	while (s->pending_head != NULL) {
+	while (moved < budget || s->rx.taken) {
 		struct send_msg *m = s->pending_head;
 		ndk_status st;
-		struct qpt_entry src;
 
-		if (atomic_load_explicit(&m->state, memory_order_acquire) == SEND_ORPHANED ||
-		    !qpt_read(x->qpt, m->src_qpn, &src) || src.state == QP_FREE) {
-			/* the sender went away: nothing to copy from any more */
+		if (s->rx.taken) {
+			if (!rx_step(x, qp, budget, &moved) || moved >= budget)
+				break;
+			continue;
+		}
+		if (m == NULL || qp->state != QP_RTS)
+			break;
+		if (!sender_there(x, m)) {
+			/* nothing to copy from any more */
 			s->pending_head = m->next;
 			send_finish(m, NDK_STATUS_CONNECTION_DISCONNECTED);
+			continue;
+		}
+		if (m->total > NDKD_CHUNK_BYTES) {
+			struct soft_rx *rx = &s->rx;
+
+			if (wq_recv_take(x, qp, &rx->t) <= 0)
+				break; /* receiver not ready (or broken): the send waits */
+			s->pending_head = m->next;
+			rx->taken = true;
+			rx->m = m;
+			rx->done = 0;
+			rx->total = m->total;
+			rx->invalidate = m->invalidate;
+			rx->inv_token = m->inv_token;
+			rx->status = rx_accept(x, qp, rx->t.status, rx->t.room, m);
 			continue;
 		}
 		if (wq_recv_next(x, qp, &r) <= 0)
 			break; /* receiver not ready (or broken): the send waits */
 		s->pending_head = m->next;
-		st = r.status;
-		if (st == NDK_STATUS_SUCCESS && r.room < m->total)
-			st = NDK_STATUS_BUFFER_TOO_SMALL;
-		if (st == NDK_STATUS_SUCCESS && m->invalidate &&
-		    !dmr_invalidate_token(x, qp, m->inv_token))
-			st = NDK_STATUS_ACCESS_VIOLATION;
-		if (st == NDK_STATUS_SUCCESS)
+		st = rx_accept(x, qp, r.status, r.room, m);
+		if (st == NDK_STATUS_SUCCESS) {
 			soft_copy(m->chunks, m->n_chunks, x->local, r.n_local);
+			moved += m->total;
+		}
 		wq_recv_complete(qp, &r, st, st == NDK_STATUS_SUCCESS ? (uint32_t)m->total : 0,
 				 m->invalidate ? NDK_ABI_RESULT_RECEIVE_INVALIDATE
 					       : NDK_ABI_RESULT_RECEIVE,
@@ -196,7 +319,8 @@ soft_deliver_pending(struct ectx *x, struct dqp *qp)
 	}
 	if (s->pending_head == NULL)
 		s->pending_tail = NULL;
-	qp->want_recv = s->pending_head != NULL;
+	qp->want_step = soft_want_step(qp);
+	return moved;
 }
 
 void
@@ -222,5 +346,6 @@ soft_deliver(struct ectx *x, struct send_msg *m)
 	else
 		s->pending_head = m;
 	s->pending_tail = m;
-	soft_deliver_pending(x, e.qp);
+	/* copied in the receiving QP's turn, out of its client's share of the pass */
+	e.qp->want_step = true;
 }

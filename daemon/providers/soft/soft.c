@@ -192,7 +192,20 @@ static void
 soft_qp_error(struct ectx *x, struct dqp *qp)
 {
 	soft_send_cancel(x, qp);
+	soft_rdma_cancel(x, qp);
 	soft_pending_fail(qp);
+}
+
+/* Sends to deliver first (the receiving side's work), then this QP's own transfer. */
+static uint64_t
+soft_qp_step(struct ectx *x, struct dqp *qp, uint64_t budget)
+{
+	uint64_t moved = soft_deliver_pending(x, qp, budget);
+
+	if (soft_qp(qp)->tx.active && moved < budget)
+		moved += soft_rdma_step(x, qp, budget - moved);
+	qp->want_step = soft_want_step(qp);
+	return moved;
 }
 
 static ndk_status
@@ -202,7 +215,7 @@ soft_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t 
 	switch (op->w->h.opcode) {
 	case NDK_ABI_WR_READ:
 	case NDK_ABI_WR_WRITE:
-		return soft_rdma(x, qp, op, &res->bytes);
+		return soft_rdma(x, qp, op, wr_id, &res->bytes);
 	default:
 		return soft_send(x, qp, op, wr_id);
 	}
@@ -227,5 +240,5 @@ const struct provider_ops soft_provider_ops = {
 	/* qp_destroy: none; qp_error came first, so nothing is on its way or waits */
 	.qp_error = soft_qp_error,
 	.post_send = soft_post_send,
-	.recv_posted = soft_deliver_pending,
+	.qp_step = soft_qp_step,
 };

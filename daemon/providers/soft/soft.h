@@ -2,8 +2,9 @@
 /*
  * The software provider's insides. Same node, the engines move the bytes
  * themselves, with memmove between the clients' regions as ndkd maps them:
- * reads and writes at once (rdma.c), sends through the receiver's engine
- * (send.c). Nothing here is seen outside providers/soft/.
+ * reads and writes on the sender's engine (rdma.c), sends through the
+ * receiver's engine (send.c); past NDKD_CHUNK_BYTES a chunk per step, in
+ * the QP's turns. Nothing here is seen outside providers/soft/.
  */
 #ifndef NDKD_SOFT_H
 #define NDKD_SOFT_H
@@ -46,6 +47,33 @@ struct send_msg {
 	struct dp_chunk chunks[];
 };
 
+/* A read or write past NDKD_CHUNK_BYTES, moved a chunk per step (rdma.c). */
+struct soft_xfer {
+	bool active;
+	bool write;
+	uint32_t wr_id;
+	uint32_t n_sge;
+	uint32_t remote_token;
+	uint64_t remote_addr;
+	uint64_t total, done;
+	struct ndk_abi_sge sge[NDKD_MAX_SGE];
+};
+
+/*
+ * A send past NDKD_CHUNK_BYTES copied into the receive it took, a chunk per
+ * step (send.c). Once the copying is over (m NULL) the receive's result may
+ * still wait for room in its CQ.
+ */
+struct soft_rx {
+	bool taken;
+	struct send_msg *m;
+	ndk_status status;
+	uint64_t done, total;
+	bool invalidate;
+	uint32_t inv_token;
+	struct wq_taken t;
+};
+
 /* Per QP (qp->prov). */
 struct soft_qp {
 	/* sender side: the send waiting for its receiver, and its work request */
@@ -54,6 +82,8 @@ struct soft_qp {
 	struct soft_qp *inflight_next, *inflight_prev; /* the engine's list */
 	/* receiver side: sends that found no receive posted yet (RNR: they wait) */
 	struct send_msg *pending_head, *pending_tail;
+	struct soft_rx rx;
+	struct soft_xfer tx;
 };
 
 /* Per engine (x->prov_engine). */
@@ -85,6 +115,15 @@ soft_dqp(struct soft_qp *s)
  * broken connection; not yet connected back to us, not up yet. A copy of
  * its table entry in *peer. Inline: every send, read and write asks.
  */
+/* Whether qp has work that goes by turns: sends to deliver, a receive to fill, a transfer. */
+static inline bool
+soft_want_step(struct dqp *qp)
+{
+	const struct soft_qp *s = soft_qp(qp);
+
+	return s->pending_head != NULL || s->rx.taken || s->tx.active;
+}
+
 static inline ndk_status
 soft_peer_ready(const struct ectx *x, const struct dqp *qp, struct qpt_entry *peer)
 {
@@ -98,17 +137,23 @@ soft_peer_ready(const struct ectx *x, const struct dqp *qp, struct qpt_entry *pe
 
 /* rdma.c */
 void soft_copy(const struct dp_chunk *src, uint32_t ns, const struct dp_chunk *dst, uint32_t nd);
-ndk_status soft_rdma(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t *bytes);
+/* A read or write: done at once (SUCCESS, *bytes set), or PENDING for soft_rdma_step. */
+ndk_status soft_rdma(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id,
+		     uint32_t *bytes);
+/* Move about budget bytes of qp's transfer in chunks; the bytes moved. */
+uint64_t soft_rdma_step(struct ectx *x, struct dqp *qp, uint64_t budget);
+/* qp went to error: its transfer completes CANCELLED. */
+void soft_rdma_cancel(struct ectx *x, struct dqp *qp);
 
 /* send.c */
 ndk_status soft_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id);
 /* Take a send another engine (or this one) addressed to one of our QPs. */
 void soft_deliver(struct ectx *x, struct send_msg *m);
-/* Deliver qp's waiting sends into the receives it has posted. */
-void soft_deliver_pending(struct ectx *x, struct dqp *qp);
+/* Deliver about budget bytes of qp's waiting sends into its receives; the bytes moved. */
+uint64_t soft_deliver_pending(struct ectx *x, struct dqp *qp, uint64_t budget);
 /* Sender side: complete the sends that have been received. */
 unsigned int soft_collect(struct ectx *x);
-/* qp went to error: sends waiting on it fail. */
+/* qp went to error: sends waiting on it fail, a receive it was filling is cancelled. */
 void soft_pending_fail(struct dqp *qp);
 /* qp is flushed or goes: its send on the way completes CANCELLED, whatever its receiver does. */
 void soft_send_cancel(struct ectx *x, struct dqp *qp);
