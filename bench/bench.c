@@ -20,6 +20,7 @@
 #include <ndk/ndk.h>
 
 #include "mrt.h"
+#include "ndkd.h" /* NDKD_CHUNK_BYTES: what one chunk costs */
 #include "rdma_util.h"
 #include "shim.h"
 #include "testlib.h"
@@ -393,6 +394,196 @@ bm_memcpy(struct nb_state *st)
 	nb_set_bytes(st, nb_iterations(st) * (int64_t)n);
 	free(a);
 	free(b);
+}
+
+/*
+ * Fairness: a client's NOP round trip on an engine where another client
+ * keeps a 16 MiB write going on each of 64 QPs, against the same NOP with
+ * that client idle, and a 64 KiB memcpy (what one chunk costs), in
+ * alternating blocks in this process. Counters: the medians over blocks of
+ * the idle and flooded p50 and p99, of the chunk time, and of the per-block
+ * excess of the flooded p99 over the idle one in chunk times.
+ */
+#define FLOOD_QPS   64
+#define FLOOD_BYTES (16u << 20)
+#define FAIR_BLOCKS 9
+#define FAIR_NOPS   400
+
+struct flooder {
+	struct side s;
+	struct ndk_qp *qp[FLOOD_QPS];
+	bool busy[FLOOD_QPS];
+	_Atomic bool on, stop;
+	_Atomic unsigned int outstanding;
+	bool ok;
+};
+
+static void *
+flooder_main(void *arg)
+{
+	struct flooder *f = arg;
+	struct ndk_sge sge = { .virtual_address = f->s.buf,
+			       .length = FLOOD_BYTES,
+			       .memory_region_token = f->s.token };
+	struct ndk_result_ex r[64];
+	unsigned int i, n;
+
+	while (!atomic_load(&f->stop)) {
+		ndk_adapter_progress(f->s.ad, 0);
+		n = ndk_cq_get_results_ex(f->s.cq, r, 64);
+		for (i = 0; i < n; i++) {
+			f->busy[(uintptr_t)r[i].request_context] = false;
+			atomic_fetch_sub(&f->outstanding, 1);
+		}
+		for (i = 0; i < FLOOD_QPS && atomic_load(&f->on); i++) {
+			if (f->busy[i] || ndk_qp_write(f->qp[i], (void *)(uintptr_t)i, &sge, 1,
+						       (uintptr_t)f->s.buf + FLOOD_BYTES,
+						       f->s.token, 0) != NDK_STATUS_SUCCESS)
+				continue;
+			f->busy[i] = true;
+			atomic_fetch_add(&f->outstanding, 1);
+		}
+		usleep(200); /* the engine has plenty queued: leave the cores to it and the victim
+			      */
+	}
+	return NULL;
+}
+
+static bool
+flooder_open(struct flooder *f)
+{
+	unsigned int i;
+
+	memset(f, 0, sizeof(*f));
+	if (!side_open(&f->s, daemon_fx.sock, 2 * (size_t)FLOOD_BYTES,
+		       NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_WRITE))
+		return false;
+	f->qp[0] = f->s.qp;
+	for (i = 1; i < FLOOD_QPS; i++) {
+		if (side_qp(&f->s) != NDK_STATUS_SUCCESS)
+			return false;
+		f->qp[i] = f->s.qp;
+	}
+	for (i = 0; i < FLOOD_QPS; i += 2) {
+		if (qp_connect_to(f->s.ad, f->qp[i], qp_qpn(f->qp[i + 1])) != NDK_STATUS_SUCCESS ||
+		    qp_connect_to(f->s.ad, f->qp[i + 1], qp_qpn(f->qp[i])) != NDK_STATUS_SUCCESS)
+			return false;
+	}
+	return true;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t
+median_u64(uint64_t *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return v[n / 2];
+}
+
+/* FAIR_NOPS NOP round trips of ad; their p50 and p99 in ns. */
+static void
+nop_block(struct ndk_adapter *ad, uint64_t *p50, uint64_t *p99)
+{
+	static uint64_t t[FAIR_NOPS];
+	uint64_t done = 0, want = 0;
+	unsigned int i;
+
+	for (i = 0; i < FAIR_NOPS; i++) {
+		uint64_t t0 = t_now_ns();
+
+		ndk_adapter_nop(ad, 0, count_cb, &done);
+		want++;
+		while (done != want)
+			ndk_adapter_progress(ad, 0);
+		t[i] = t_now_ns() - t0;
+	}
+	qsort(t, FAIR_NOPS, sizeof(t[0]), cmp_u64);
+	*p50 = t[FAIR_NOPS / 2];
+	*p99 = t[FAIR_NOPS * 99 / 100];
+}
+
+/*
+ * Median time of a 64 KiB memcpy (one chunk), in ns, walking 16 MiB
+ * buffers as the flood's chunks do (hot 64 KiB would flatter it).
+ */
+static uint64_t
+chunk_ns(void)
+{
+	static char *src, *dst;
+	static size_t off;
+	uint64_t t[64];
+	unsigned int i;
+
+	if (src == NULL) {
+		src = malloc(FLOOD_BYTES);
+		dst = malloc(FLOOD_BYTES);
+		if (src == NULL || dst == NULL)
+			return 1;
+		memset(src, 1, FLOOD_BYTES);
+		memset(dst, 2, FLOOD_BYTES);
+	}
+	for (i = 0; i < 64; i++) {
+		uint64_t t0 = t_now_ns();
+
+		memcpy(dst + off, src + off, NDKD_CHUNK_BYTES);
+		__asm__ volatile("" : : "r"(dst) : "memory");
+		t[i] = t_now_ns() - t0;
+		off = (off + NDKD_CHUNK_BYTES) % FLOOD_BYTES;
+	}
+	return median_u64(t, 64);
+}
+
+static void
+bm_nop_beside_large_writes(struct nb_state *st)
+{
+	uint64_t i50[FAIR_BLOCKS], i99[FAIR_BLOCKS], f50[FAIR_BLOCKS], f99[FAIR_BLOCKS];
+	uint64_t chunk[FAIR_BLOCKS], excess[FAIR_BLOCKS];
+	struct ndk_adapter *ad = bench_adapter(st);
+	struct flooder f;
+	pthread_t th;
+	unsigned int b;
+
+	if (ad == NULL)
+		return;
+	if (!flooder_open(&f) || pthread_create(&th, NULL, flooder_main, &f) != 0) {
+		nb_skip(st, "cannot set up the flooding client");
+		return;
+	}
+	pin_self(client_cpu);
+	while (nb_keep_running(st)) {
+		for (b = 0; b < FAIR_BLOCKS; b++) {
+			atomic_store(&f.on, false);
+			while (atomic_load(&f.outstanding) != 0)
+				usleep(1000);
+			nop_block(ad, &i50[b], &i99[b]);
+			chunk[b] = chunk_ns();
+			atomic_store(&f.on, true);
+			while (atomic_load(&f.outstanding) < FLOOD_QPS)
+				usleep(1000);
+			usleep(5000);
+			nop_block(ad, &f50[b], &f99[b]);
+			/* in tenths of a chunk time, so the counter keeps a digit */
+			excess[b] = f99[b] > i99[b] ? (f99[b] - i99[b]) * 10 / chunk[b] : 0;
+		}
+	}
+	nb_counter(st, "idle_p50_ns", (double)median_u64(i50, FAIR_BLOCKS));
+	nb_counter(st, "idle_p99_ns", (double)median_u64(i99, FAIR_BLOCKS));
+	nb_counter(st, "flooded_p50_ns", (double)median_u64(f50, FAIR_BLOCKS));
+	nb_counter(st, "flooded_p99_ns", (double)median_u64(f99, FAIR_BLOCKS));
+	nb_counter(st, "chunk_memcpy_ns", (double)median_u64(chunk, FAIR_BLOCKS));
+	nb_counter(st, "p99_excess_chunks", (double)median_u64(excess, FAIR_BLOCKS) / 10.0);
+	atomic_store(&f.on, false);
+	atomic_store(&f.stop, true);
+	pthread_join(th, NULL);
+	ndk_adapter_close(f.s.ad);
+	ndk_adapter_close(ad);
 }
 
 /* Two clients of the bench's ndkd, connected: a writes into b's buffer. */
@@ -906,6 +1097,7 @@ main(int argc, char **argv)
 	nb_register("ndk/rdma_read", bm_rdma_read, rdma_sizes, 5);
 	nb_register("ndk/send_receive", bm_send, rdma_sizes, 5);
 	nb_register("ndk/send_receive_srq", bm_send_srq, rdma_sizes, 1);
+	nb_register("ndk/nop_beside_large_writes_64qps", bm_nop_beside_large_writes, NULL, 0);
 	nb_register("ndk/fast_register_round_trip_pages", bm_fast_register, fr_pages, 3);
 	nb_register("ndk/attach_detach", bm_attach, NULL, 0);
 	nb_register("ndk/nop_batch8_clients", bm_nop_clients, clients, 3);
