@@ -399,7 +399,7 @@ bm_memcpy(struct nb_state *st)
 /*
  * Fairness: a client's NOP round trip on an engine where another client
  * keeps a 16 MiB write going on each of 64 QPs, against the same NOP with
- * that client idle, and a 64 KiB memcpy (what one chunk costs), in
+ * that client idle, and a chunk-sized memcpy (what one chunk costs), in
  * alternating blocks in this process. Counters: the medians over blocks of
  * the idle and flooded p50 and p99, of the chunk time, and of the per-block
  * excess of the flooded p99 over the idle one in chunk times.
@@ -510,8 +510,8 @@ nop_block(struct ndk_adapter *ad, uint64_t *p50, uint64_t *p99)
 }
 
 /*
- * Median time of a 64 KiB memcpy (one chunk), in ns, walking 16 MiB
- * buffers as the flood's chunks do (hot 64 KiB would flatter it).
+ * Median time of one chunk's memcpy, in ns, walking 16 MiB
+ * buffers as the flood's chunks do (a hot buffer would flatter it).
  */
 static uint64_t
 chunk_ns(void)

@@ -113,7 +113,7 @@ enum client_state {
  * to a chunk more), and a transfer past NDKD_CHUNK_BYTES moves a chunk at a
  * time, across passes, between everyone else's turns.
  */
-#define NDKD_CHUNK_BYTES (64u << 10)
+#define NDKD_CHUNK_BYTES (256u << 10)
 #define NDKD_TURN_BYTES	 (256u << 10)
 
 /* Memory a client mapped and handed us: an arena region or an attached fd. */

@@ -609,7 +609,7 @@ count_byte(const uint8_t *p, size_t len, uint8_t v)
 }
 
 /*
- * A write past a chunk (64 KiB) moves a chunk per engine pass, and every
+ * A write past a chunk (256 KiB) moves a chunk per engine pass, and every
  * chunk is checked again: the target deregisters its MR while 16 MiB are on
  * their way. Once the deregistration has completed, not one more byte may
  * land, and the write fails unless it had landed whole before.
