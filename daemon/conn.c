@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "qp.h"
 #include "qpt.h"
+#include "quota.h"
 
 /*
  * To an engine's connection ring. Full (many clients' connects at once, or
@@ -53,6 +54,18 @@ refuse(struct ectx *x, struct conn_msg *m)
 	conn_send(x, m->active_engine, m);
 }
 
+static bool
+port_uid_ok(const struct ndkd_limits *lim, uid_t uid)
+{
+	unsigned int i;
+
+	for (i = 0; i < lim->n_port_uid; i++) {
+		if (lim->port_uid[i] == uid)
+			return true;
+	}
+	return false;
+}
+
 ndk_status
 conn_listen(struct client *c, struct ectx *x, uint64_t port, uint64_t out[6])
 {
@@ -61,14 +74,21 @@ conn_listen(struct client *c, struct ectx *x, uint64_t port, uint64_t out[6])
 
 	if (port == 0 || port >= NDKD_LISTEN_PORTS)
 		return NDK_STATUS_INVALID_PARAMETER;
-	if (c->n_listeners >= NDKD_MAX_LISTENERS_PER_CLIENT)
+	/* like IP's ports below 1024: a service there cannot be squatted by a tenant */
+	if (port < x->lim->privileged_ports && !port_uid_ok(x->lim, c->uid))
+		return NDK_STATUS_ACCESS_DENIED;
+	if (c->n_listeners >= NDKD_MAX_LISTENERS_PER_CLIENT ||
+	    !quota_take(c, x->lim, QUOTA_LISTENERS, 1))
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	l = calloc(1, sizeof(*l));
-	if (l == NULL)
+	if (l == NULL) {
+		quota_put(c, QUOTA_LISTENERS, 1);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
 	h = obj_new(c, OBJ_LISTENER, l);
 	if (h == 0) {
 		free(l);
+		quota_put(c, QUOTA_LISTENERS, 1);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
 	rte_spinlock_lock(&x->listen->lock);
@@ -76,6 +96,7 @@ conn_listen(struct client *c, struct ectx *x, uint64_t port, uint64_t out[6])
 		rte_spinlock_unlock(&x->listen->lock);
 		obj_delete(c, h);
 		free(l);
+		quota_put(c, QUOTA_LISTENERS, 1);
 		return NDK_STATUS_ADDRESS_ALREADY_EXISTS;
 	}
 	x->listen->port[port].client_id = c->id;
@@ -113,6 +134,7 @@ conn_listener_destroy(struct client *c, struct ectx *x, uint32_t handle)
 	free(l);
 	obj_delete(c, handle);
 	c->n_listeners--;
+	quota_put(c, QUOTA_LISTENERS, 1);
 	return NDK_STATUS_SUCCESS;
 }
 

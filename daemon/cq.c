@@ -5,6 +5,7 @@
 #include <rte_common.h>
 
 #include "cq.h"
+#include "quota.h"
 
 ndk_status
 dcq_create(struct client *c, struct ectx *x, uint64_t ring, uint64_t entries, uint64_t out[6])
@@ -16,16 +17,22 @@ dcq_create(struct client *c, struct ectx *x, uint64_t ring, uint64_t entries, ui
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	if (entries > rte_align32pow2(x->lim->max_cq_depth))
 		return NDK_STATUS_INVALID_PARAMETER;
-	cq = calloc(1, sizeof(*cq));
-	if (cq == NULL)
+	if (!quota_take(c, x->lim, QUOTA_CQS, 1))
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	cq = calloc(1, sizeof(*cq));
+	if (cq == NULL) {
+		quota_put(c, QUOTA_CQS, 1);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
 	if (!region_ring_map(c, &cq->ring, ring, entries, true)) {
 		free(cq);
+		quota_put(c, QUOTA_CQS, 1);
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
 	h = obj_new(c, OBJ_CQ, cq);
 	if (h == 0) {
 		free(cq);
+		quota_put(c, QUOTA_CQS, 1);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
 	cq->handle = h;
@@ -50,6 +57,7 @@ dcq_destroy(struct client *c, uint32_t handle)
 	free(cq);
 	obj_delete(c, handle);
 	c->n_cqs--;
+	quota_put(c, QUOTA_CQS, 1);
 	return NDK_STATUS_SUCCESS;
 }
 

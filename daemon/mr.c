@@ -13,6 +13,7 @@
 #include "mrt.h"
 #include "provider.h"
 #include "qp.h"
+#include "quota.h"
 
 ndk_status
 dmr_new(struct client *c, struct ectx *x, struct obj *pd, uint32_t pd_handle, uint8_t type,
@@ -21,14 +22,17 @@ dmr_new(struct client *c, struct ectx *x, struct obj *pd, uint32_t pd_handle, ui
 	struct mrt_entry *e;
 	uint32_t h, idx;
 
-	if (c->n_mrs >= x->lim->max_mrs)
+	if (c->n_mrs >= x->lim->max_mrs || !quota_take(c, x->lim, QUOTA_MRS, 1))
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	h = obj_new(c, type, NULL);
-	if (h == 0)
+	if (h == 0) {
+		quota_put(c, QUOTA_MRS, 1);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
 	idx = mrt_alloc(x->mrt, x->cache, c->id, pd_handle, h);
 	if (idx == 0) {
 		obj_delete(c, h);
+		quota_put(c, QUOTA_MRS, 1);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
 	e = mrt_entry(x->mrt, idx);
@@ -116,7 +120,8 @@ dmr_register(struct client *c, struct ectx *x, uint32_t handle, uint64_t va, uin
 	r = region_find(c, va, length, &region_id);
 	if (r == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
-	if (length > x->lim->max_registered_bytes - c->registered_bytes)
+	if (length > x->lim->max_registered_bytes - c->registered_bytes ||
+	    !quota_take(c, x->lim, QUOTA_REGISTERED_BYTES, length))
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 
 	e = mrt_entry(x->mrt, mr->mr_index);
@@ -127,8 +132,10 @@ dmr_register(struct client *c, struct ectx *x, uint32_t handle, uint64_t va, uin
 	e->daemon_va = (uint64_t)(uintptr_t)(r->daemon_base + (va - r->client_base));
 	mrt_write_end(e);
 	st = mr_enable(c, x, mr, MRT_VALID);
-	if (st != NDK_STATUS_SUCCESS)
+	if (st != NDK_STATUS_SUCCESS) {
+		quota_put(c, QUOTA_REGISTERED_BYTES, length);
 		return st;
+	}
 	c->registered_bytes += length;
 	out[0] = MRT_TOKEN(mr->mr_index, e->variant);
 	return NDK_STATUS_SUCCESS;
@@ -145,8 +152,10 @@ mr_invalidate(struct client *c, struct ectx *x, struct obj *mr)
 {
 	struct mrt_entry *e = mrt_entry(x->mrt, mr->mr_index);
 
-	if (mr->mr_kind == NDK_ABI_MR_KIND_NORMAL && mr->registered)
+	if (mr->mr_kind == NDK_ABI_MR_KIND_NORMAL && mr->registered) {
 		c->registered_bytes -= e->length;
+		quota_put(c, QUOTA_REGISTERED_BYTES, e->length);
+	}
 	mrt_write_begin(e);
 	e->state = MRT_INVALID;
 	e->length = 0;
@@ -233,6 +242,7 @@ dmr_drop(struct client *c, struct ectx *x, uint32_t handle, struct obj *mr)
 		pd->pd--;
 	obj_delete(c, handle);
 	c->n_mrs--;
+	quota_put(c, QUOTA_MRS, 1);
 }
 
 ndk_status

@@ -27,6 +27,8 @@
 #define NDKD_ACCEPT_BATCH 32
 #define NDKD_ENGINE_BATCH 32u
 
+struct uid_quota;
+
 /* Per-client and table limits (from options; adapter info reports them). */
 struct ndkd_limits {
 	uint32_t mr_table_entries;
@@ -41,6 +43,17 @@ struct ndkd_limits {
 	uint32_t max_srqs;	       /* per client */
 	uint32_t max_queue_depth;      /* work requests per send or receive queue */
 	uint32_t max_cq_depth;	       /* results per CQ */
+	/* per uid, over all its clients (quota.h) */
+	uint32_t uid_clients;
+	uint32_t uid_mrs;
+	uint32_t uid_qps;
+	uint32_t uid_cqs;
+	uint32_t uid_listeners;
+	uint64_t uid_registered_bytes;
+	/* ports below this: listened on by port_uid[] only */
+	uint32_t privileged_ports;
+	uid_t port_uid[NDKD_MAX_ALLOWED_IDS];
+	unsigned int n_port_uid;
 };
 
 struct ndkd_opts {
@@ -153,6 +166,7 @@ struct client {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	struct uid_quota *quota; /* set by main before its engine sees it */
 	char name[48];
 	uint64_t hello_deadline_ns;
 	unsigned int engine;

@@ -32,6 +32,8 @@
 
 _Static_assert(sizeof(unsigned int) == sizeof(uint32_t), "32-bit settings share one store");
 
+#include <rte_common.h>
+
 #include "settings.h"
 
 #define F(field) offsetof(struct ndkd_opts, field)
@@ -71,6 +73,18 @@ const struct setting settings[] = {
 	  1ul << 30, F(lim.max_registered_bytes) },
 	{ "frmr-pages", "limits", "frmr_pages", K_U32, 16, NDKD_MAX_FRMR_PAGES,
 	  F(lim.frmr_page_count) },
+	{ "max-clients-per-uid", "limits", "max_clients_per_uid", K_U32, 0, 65536,
+	  F(lim.uid_clients) },
+	{ "max-mrs-per-uid", "limits", "max_mrs_per_uid", K_U32, 0, 1u << 24, F(lim.uid_mrs) },
+	{ "max-qps-per-uid", "limits", "max_qps_per_uid", K_U32, 0, 1u << 24, F(lim.uid_qps) },
+	{ "max-cqs-per-uid", "limits", "max_cqs_per_uid", K_U32, 0, 1u << 24, F(lim.uid_cqs) },
+	{ "max-listeners-per-uid", "limits", "max_listeners_per_uid", K_U32, 1, 65535,
+	  F(lim.uid_listeners) },
+	{ "max-registered-mb-per-uid", "limits", "max_registered_mb_per_uid", K_MB, 0, 1ul << 30,
+	  F(lim.uid_registered_bytes) },
+	{ "privileged-ports", "limits", "privileged_ports", K_U32, 1, 65536,
+	  F(lim.privileged_ports) },
+	{ "privileged-port-uid", "limits", "privileged_port_uids", K_PORT_UIDS, 0, 0, 0 },
 	{ "log-level", "log", "level", K_LOGLEVEL, 0, 0, F(log_level) },
 };
 
@@ -134,6 +148,18 @@ opts_usage(FILE *f, const char *prog)
 		"  --max-registered-mb-per-client MB  bytes under registered MRs (default 16384)\n"
 		"  --frmr-pages N         pages one fast-register MR may map, 16..%u\n"
 		"                         (default 256)\n"
+		"  --max-clients-per-uid N          clients of one uid at once\n"
+		"                                   (default 0: a quarter of --max-clients)\n"
+		"  --max-mrs-per-uid N              MRs and windows of all clients of a uid\n"
+		"                                   (default 0: a quarter of the MR table)\n"
+		"  --max-qps-per-uid N              (default 0: a quarter of the QP table,\n"
+		"                                   which has 4 per client slot)\n"
+		"  --max-cqs-per-uid N              (default 0: 4 clients' worth)\n"
+		"  --max-listeners-per-uid N        (default 256)\n"
+		"  --max-registered-mb-per-uid MB   (default 0: 4 clients' worth)\n"
+		"  --privileged-ports N   ports below N are listened on only by the\n"
+		"                         --privileged-port-uid users (default 1024)\n"
+		"  --privileged-port-uid USER  (repeatable; default: root and ndkd's uid)\n"
 		"  -h, --help             this text\n"
 		"  --version              print the version\n"
 		"\n"
@@ -147,6 +173,28 @@ opts_usage(FILE *f, const char *prog)
 }
 
 static char default_lcores[32];
+
+/*
+ * Per-uid limits not set: a quarter of each table every tenant shares (the
+ * client slots, the MR table, the QP table: 4 per client slot), and 4
+ * clients' worth of CQs and registered bytes. No one uid takes all of one.
+ */
+static void
+opts_derive_uid_limits(struct ndkd_opts *o)
+{
+	struct ndkd_limits *l = &o->lim;
+
+	if (l->uid_clients == 0)
+		l->uid_clients = RTE_MAX(o->max_clients / 4, 1u);
+	if (l->uid_mrs == 0)
+		l->uid_mrs = RTE_MAX(l->mr_table_entries / 4, 1u);
+	if (l->uid_qps == 0)
+		l->uid_qps = RTE_MAX(o->max_clients, 1u); /* a quarter of 4 per client slot */
+	if (l->uid_cqs == 0)
+		l->uid_cqs = 4 * l->max_cqs;
+	if (l->uid_registered_bytes == 0)
+		l->uid_registered_bytes = 4 * l->max_registered_bytes;
+}
 
 void
 opts_defaults(struct ndkd_opts *o)
@@ -177,6 +225,9 @@ opts_defaults(struct ndkd_opts *o)
 	o->lim.max_region_bytes = 16384ull << 20;
 	o->lim.max_registered_bytes = 16384ull << 20;
 	o->lim.frmr_page_count = 256;
+	/* per-uid limits left 0 are derived from the tables once all is read */
+	o->lim.uid_listeners = 256;
+	o->lim.privileged_ports = 1024;
 
 	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
 		for (cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++) {
@@ -266,9 +317,12 @@ parse_id(const char *s, bool group, unsigned long *out)
 
 /* A list of ids separated by commas or blanks; append to the setting's list. */
 static int
-add_ids(struct ndkd_opts *o, bool group, const char *v, char *err, size_t errlen)
+add_ids(struct ndkd_opts *o, enum kind kind, const char *v, char *err, size_t errlen)
 {
-	unsigned int *n = group ? &o->n_allow_gid : &o->n_allow_uid;
+	bool group = kind == K_GIDS;
+	unsigned int *n = group			? &o->n_allow_gid
+			  : kind == K_PORT_UIDS ? &o->lim.n_port_uid
+						: &o->n_allow_uid;
 	char buf[CFG_VALUE_LEN], *tok, *save = NULL;
 	unsigned long id;
 
@@ -283,6 +337,8 @@ add_ids(struct ndkd_opts *o, bool group, const char *v, char *err, size_t errlen
 			return bad(err, errlen, "more than %d ids", NDKD_MAX_ALLOWED_IDS);
 		if (group)
 			o->allow_gid[(*n)++] = (gid_t)id;
+		else if (kind == K_PORT_UIDS)
+			o->lim.port_uid[(*n)++] = (uid_t)id;
 		else
 			o->allow_uid[(*n)++] = (uid_t)id;
 	}
@@ -367,7 +423,8 @@ setting_apply(struct ndkd_opts *o, const struct setting *s, const char *v, bool 
 		return 0;
 	case K_UIDS:
 	case K_GIDS:
-		return add_ids(o, s->kind == K_GIDS, v, err, errlen);
+	case K_PORT_UIDS:
+		return add_ids(o, s->kind, v, err, errlen);
 	case K_LOGLEVEL:
 		for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
 			if (strcmp(v, log_levels[i]) == 0)
@@ -414,7 +471,8 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 {
 	struct option lo[N_SETTINGS + 8];
 	const char *config = NULL;
-	bool uids_from_flags = false, gids_from_flags = false, check = false;
+	bool uids_from_flags = false, gids_from_flags = false, port_uids_from_flags = false;
+	bool check = false;
 	char msg[512];
 	int c, i;
 
@@ -480,6 +538,10 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 				o->n_allow_gid = 0;
 				gids_from_flags = true;
 			}
+			if (s->kind == K_PORT_UIDS && !port_uids_from_flags) {
+				o->lim.n_port_uid = 0;
+				port_uids_from_flags = true;
+			}
 			if (setting_apply(o, s, optarg, false, msg, sizeof(msg)) != 0) {
 				fprintf(stderr, "ndkd: --%s: %s\n", s->flag, msg);
 				return -1;
@@ -503,6 +565,12 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 		o->allow_uid[o->n_allow_uid++] = getuid();
 		if (getuid() != 0)
 			o->allow_uid[o->n_allow_uid++] = 0;
+	}
+	opts_derive_uid_limits(o);
+	if (o->lim.n_port_uid == 0) {
+		o->lim.port_uid[o->lim.n_port_uid++] = getuid();
+		if (getuid() != 0)
+			o->lim.port_uid[o->lim.n_port_uid++] = 0;
 	}
 	if (check) {
 		printf("ndkd: %s: valid\n", config);

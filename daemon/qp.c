@@ -5,6 +5,7 @@
 #include "cq.h"
 #include "provider.h"
 #include "qp.h"
+#include "quota.h"
 #include "srq.h"
 #include "wq.h"
 
@@ -73,9 +74,13 @@ dqp_create(struct client *c, struct ectx *x, uint32_t pd, const struct ndk_abi_q
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	if (a->sq_entries > queue_ring_max(x->lim) || a->rq_entries > queue_ring_max(x->lim))
 		return NDK_STATUS_INVALID_PARAMETER;
-	qp = qp_alloc(x->prov);
-	if (qp == NULL)
+	if (!quota_take(c, x->lim, QUOTA_QPS, 1))
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	qp = qp_alloc(x->prov);
+	if (qp == NULL) {
+		quota_put(c, QUOTA_QPS, 1);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
 	qp->max_isge = a->max_isge;
 	qp->max_rsge = so != NULL ? ((struct dsrq *)so->ptr)->max_rsge : a->max_rsge;
 	qp->max_inline = a->max_inline;
@@ -84,17 +89,20 @@ dqp_create(struct client *c, struct ectx *x, uint32_t pd, const struct ndk_abi_q
 	    !region_ring_map(c, &qp->sq, a->sq_ring, a->sq_entries, false) ||
 	    (so == NULL && !region_ring_map(c, &qp->rq, a->rq_ring, a->rq_entries, false))) {
 		qp_release(qp);
+		quota_put(c, QUOTA_QPS, 1);
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
 	qp->qpn = qpt_alloc(x->qpt, c->id, pd, x->engine, qp);
 	if (qp->qpn == 0) {
 		qp_release(qp);
+		quota_put(c, QUOTA_QPS, 1);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
 	h = obj_new(c, OBJ_QP, qp);
 	if (h == 0) {
 		qpt_free(x->qpt, qp->qpn);
 		qp_release(qp);
+		quota_put(c, QUOTA_QPS, 1);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
 	qp->handle = h;
@@ -109,6 +117,7 @@ dqp_create(struct client *c, struct ectx *x, uint32_t pd, const struct ndk_abi_q
 		obj_delete(c, h);
 		qpt_free(x->qpt, qp->qpn);
 		qp_release(qp);
+		quota_put(c, QUOTA_QPS, 1);
 		return st;
 	}
 	qp->rcq->n_qps++;
@@ -183,6 +192,7 @@ qp_free(struct client *c, struct ectx *x, struct dqp *qp)
 		}
 	}
 	obj_delete(c, qp->handle);
+	quota_put(c, QUOTA_QPS, 1);
 	qp_release(qp);
 }
 

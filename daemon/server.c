@@ -16,6 +16,7 @@
 
 #include "provider.h"
 #include "closer.h"
+#include "quota.h"
 #include "server.h"
 
 /* epoll tags for the fds that are not clients */
@@ -186,6 +187,9 @@ client_free(struct server *s, struct client *c)
 	} else {
 		s->n_hello--;
 	}
+	/* no engine holds the client now: its objects gave back what they took */
+	quota_release(&s->quotas, c->quota);
+	c->quota = NULL;
 	pthread_mutex_unlock(&s->lock);
 	if (c->state != CLIENT_HELLO) {
 		/* another engine may have been copying to or from its regions */
@@ -472,6 +476,7 @@ static bool
 handle_hello(struct server *s, struct client *c)
 {
 	struct ndk_abi_hello h;
+	struct uid_quota *q;
 	char buf[sizeof(h) + 1], why[128];
 	ndk_status st;
 	ssize_t n;
@@ -492,6 +497,19 @@ handle_hello(struct server *s, struct client *c)
 	if (s->n_attached >= s->o->max_clients) {
 		REFUSE(s, c, NDK_STATUS_INSUFFICIENT_RESOURCES,
 		       "ndkd already serves its limit of %u clients", s->o->max_clients);
+		return false;
+	}
+	pthread_mutex_lock(&s->lock);
+	q = quota_get(&s->quotas, c->uid);
+	if (q != NULL && q->clients < s->o->lim.uid_clients) {
+		q->clients++;
+		c->quota = q;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (c->quota == NULL) {
+		REFUSE(s, c, NDK_STATUS_INSUFFICIENT_RESOURCES,
+		       "uid %u already has its limit of %u clients attached", (unsigned int)c->uid,
+		       s->o->lim.uid_clients);
 		return false;
 	}
 	memcpy(c->name, h.name, sizeof(c->name));

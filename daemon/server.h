@@ -40,6 +40,7 @@ struct server {
 	struct mrt *mrt;
 	struct log_ratelimit rl;
 	struct closer closer;
+	struct uid_quota *quotas; /* under lock: every uid with a client */
 };
 
 /*

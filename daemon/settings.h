@@ -12,18 +12,19 @@
 #include "ndkd.h"
 
 enum kind {
-	K_U32,	    /* decimal in [min, max] */
-	K_POW2,	    /* decimal power of two in [min, max] */
-	K_MB,	    /* MiB in [min, max], stored as bytes in a uint64_t */
-	K_OCTAL,    /* octal in [min, max] */
-	K_SOCKET,   /* absolute path that fits sockaddr_un */
-	K_PREFIX,   /* plain name */
-	K_LCORES,   /* an EAL -l list */
-	K_PROVIDER, /* soft, mlx5, auto */
-	K_HUGE,	    /* auto, yes, no */
-	K_UIDS,	    /* user names or numbers */
-	K_GIDS,	    /* group names or numbers */
-	K_LOGLEVEL, /* emerg..debug or 1..8 */
+	K_U32,	     /* decimal in [min, max] */
+	K_POW2,	     /* decimal power of two in [min, max] */
+	K_MB,	     /* MiB in [min, max], stored as bytes in a uint64_t */
+	K_OCTAL,     /* octal in [min, max] */
+	K_SOCKET,    /* absolute path that fits sockaddr_un */
+	K_PREFIX,    /* plain name */
+	K_LCORES,    /* an EAL -l list */
+	K_PROVIDER,  /* soft, mlx5, auto */
+	K_HUGE,	     /* auto, yes, no */
+	K_UIDS,	     /* user names or numbers */
+	K_GIDS,	     /* group names or numbers */
+	K_PORT_UIDS, /* user names or numbers: who may listen on privileged ports */
+	K_LOGLEVEL,  /* emerg..debug or 1..8 */
 };
 
 /* One setting: its command-line flag and its [section] key in ndkd.conf. */

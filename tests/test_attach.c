@@ -271,7 +271,9 @@ test_uid_refused(void)
 static void
 test_client_limit(void)
 {
-	static const char *const args[] = { "--max-clients", "2", NULL };
+	/* one uid may have them all here: the per-uid limit is tested below */
+	static const char *const args[] = { "--max-clients", "2", "--max-clients-per-uid", "2",
+					    NULL };
 	struct ndk_adapter *a, *b, *c;
 	struct ndk_adapter_opts o;
 	struct tdaemon d2;
@@ -290,6 +292,37 @@ test_client_limit(void)
 	CHECK(strstr(err, "limit") != NULL, "message: '%s'", err);
 	ndk_adapter_close(a);
 	/* A freed place is usable once the daemon has cleaned the first client up. */
+	CHECK(tel_wait_u64(&d2, "clients_attached", 1, 2000) == 1, "one left");
+	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &c), NDK_STATUS_SUCCESS);
+	ndk_adapter_close(b);
+	ndk_adapter_close(c);
+	CHECK(tdaemon_stop(&d2) == 0, "clean stop");
+}
+
+/* One uid's clients count together: past its limit it is refused, others are not. */
+static void
+test_uid_client_limit(void)
+{
+	static const char *const args[] = { "--max-clients", "8", "--max-clients-per-uid", "2",
+					    NULL };
+	struct ndk_adapter *a, *b, *c;
+	struct ndk_adapter_opts o;
+	struct tdaemon d2;
+	char err[160] = "";
+
+	if (tdaemon_start(&d2, "uidlimit", args) != 0) {
+		CHECK(0, "start");
+		return;
+	}
+	ndk_adapter_opts_init(&o, sizeof(o));
+	o.errbuf = err;
+	o.errbuf_len = sizeof(err);
+	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &a), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &b), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_adapter_open(d2.sock, &o, &c), NDK_STATUS_INSUFFICIENT_RESOURCES);
+	CHECK(strstr(err, "uid") != NULL && strstr(err, "limit of 2") != NULL, "message: '%s'",
+	      err);
+	ndk_adapter_close(a);
 	CHECK(tel_wait_u64(&d2, "clients_attached", 1, 2000) == 1, "one left");
 	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &c), NDK_STATUS_SUCCESS);
 	ndk_adapter_close(b);
@@ -324,6 +357,7 @@ main(void)
 	RUN(test_silent_connection_times_out);
 	RUN(test_connection_flood);
 	RUN(test_client_limit);
+	RUN(test_uid_client_limit);
 	RUN(test_uid_refused);
 	CHECK(tdaemon_stop_signal(&d, SIGINT) == 0, "ndkd exits 0 on SIGINT");
 	return t_done();

@@ -582,6 +582,96 @@ test_large_writes(void)
 	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
 }
 
+/*
+ * 6. One uid takes everything: as many clients as it may open, each with
+ * MRs, QPs and listeners until refused, the listeners from port 1 up. Then
+ * root must still attach and get a PD, an MR, a CQ, a QP and its service's
+ * privileged port.
+ */
+static void
+attack_take_all(const char *sock, int ready)
+{
+	struct side s;
+	struct ndk_adapter *ad;
+	struct ndk_pd *pd;
+	struct ndk_mr *mr;
+	struct ndk_listener *l;
+	struct ndk_qp_address port = { .family = NDK_ADDRESS_LOCAL };
+	unsigned int k, mrs = 0, qps = 1, ports = 0, clients = 1;
+
+	if (!side_open(&s, sock, 4096, 0))
+		_exit(1);
+	while (qps < 300 && side_qp(&s) == NDK_STATUS_SUCCESS)
+		qps++;
+	for (port.port = 1; port.port < 2000 && ports < 64; port.port++) {
+		struct wait w = { 0 };
+
+		if (ndk_listener_create(s.ad, on_connect_event, NULL, &l) == NDK_STATUS_SUCCESS &&
+		    w_finish(s.ad, &w, ndk_listener_listen(l, &port, w_req, &w)) ==
+			    NDK_STATUS_SUCCESS)
+			ports++;
+	}
+	for (k = 0; k < 2000 && sync_mr(s.ad, s.pd, false, &mr) == NDK_STATUS_SUCCESS; k++)
+		mrs++;
+	/* more clients, each a PD and MRs until refused */
+	while (clients < 16 && ndk_adapter_open(sock, NULL, &ad) == NDK_STATUS_SUCCESS) {
+		clients++;
+		if (sync_pd(ad, &pd) != NDK_STATUS_SUCCESS)
+			continue;
+		for (k = 0; k < 2000 && sync_mr(ad, pd, false, &mr) == NDK_STATUS_SUCCESS; k++)
+			mrs++;
+	}
+	printf("# the attacker holds %u clients, %u MRs, %u QPs, %u ports\n", clients, mrs, qps,
+	       ports);
+	fflush(stdout);
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	pause();
+	_exit(0);
+}
+
+static void
+test_take_all(void)
+{
+	static const char *const args[] = { "--socket-mode",
+					    "0666",
+					    "--allow-uid",
+					    "0,65534",
+					    "--max-clients",
+					    "16",
+					    "--mr-table-entries",
+					    "4096",
+					    "--max-mrs-per-client",
+					    "1024",
+					    NULL };
+	struct tdaemon d;
+	struct side v;
+	struct ndk_listener *l = NULL;
+	struct ndk_qp_address port = { .family = NDK_ADDRESS_LOCAL, .port = 100 };
+	struct wait w = { 0 };
+	pid_t pid;
+
+	if (tdaemon_start(&d, "chaos-all", args) != 0)
+		return;
+	pid = spawn_attacker_as(attack_take_all, d.sock, 65534);
+	CHECK(pid > 0, "the attacker took what it could");
+	CHECK(side_open(&v, d.sock, 4096, NDK_MR_FLAG_ALLOW_REMOTE_WRITE),
+	      "root attaches and gets a PD, a registered MR, a CQ and a QP");
+	if (v.ad != NULL) {
+		CHECK_STATUS(ndk_listener_create(v.ad, on_connect_event, NULL, &l),
+			     NDK_STATUS_SUCCESS);
+		if (l != NULL)
+			CHECK_STATUS(w_finish(v.ad, &w, ndk_listener_listen(l, &port, w_req, &w)),
+				     NDK_STATUS_SUCCESS);
+		side_close(&v);
+	}
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
+}
+
 /* With "root": the cases that run attackers under other uids. */
 int
 main(int argc, char **argv)
@@ -592,6 +682,7 @@ main(int argc, char **argv)
 			return 77;
 		}
 		RUN(test_hello_flood);
+		RUN(test_take_all);
 		return t_done();
 	}
 	RUN(test_wake_fd);

@@ -183,6 +183,38 @@ test_close_with_parked_requests(void)
 	CHECK(tel_wait_u64(&d, "clients_attached", 0, 3000) == 0, "detached");
 }
 
+/*
+ * Ports below --privileged-ports (1024) are listened on only by the
+ * --privileged-port-uid users: here another uid, so not this test's.
+ */
+static void
+test_privileged_ports(void)
+{
+	static const char *const args[] = { "--privileged-port-uid", "12345", NULL };
+	struct ndk_qp_address low = { .family = NDK_ADDRESS_LOCAL, .port = 1023 };
+	struct ndk_qp_address high = { .family = NDK_ADDRESS_LOCAL, .port = 1024 };
+	struct ndk_listener *l = NULL, *l2 = NULL;
+	struct events ev = { 0 };
+	struct tdaemon d2;
+	struct side a;
+	struct wait w = { 0 };
+
+	if (tdaemon_start(&d2, "ports", args) != 0) {
+		CHECK(0, "start");
+		return;
+	}
+	CHECK(side_open(&a, d2.sock, 4096, 0), "a");
+	CHECK_STATUS(ndk_listener_create(a.ad, on_connect, &ev, &l), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(w_finish(a.ad, &w, ndk_listener_listen(l, &low, w_req, &w)),
+		     NDK_STATUS_ACCESS_DENIED);
+	CHECK_STATUS(ndk_listener_create(a.ad, on_connect, &ev, &l2), NDK_STATUS_SUCCESS);
+	memset(&w, 0, sizeof(w));
+	CHECK_STATUS(w_finish(a.ad, &w, ndk_listener_listen(l2, &high, w_req, &w)),
+		     NDK_STATUS_SUCCESS);
+	side_close(&a);
+	CHECK(tdaemon_stop(&d2) == 0, "ndkd exits 0 on SIGTERM");
+}
+
 int
 main(void)
 {
@@ -191,6 +223,7 @@ main(void)
 	RUN(test_accept_then_data);
 	RUN(test_refusals);
 	RUN(test_close_with_parked_requests);
+	RUN(test_privileged_ports);
 	CHECK(tdaemon_stop(&d) == 0, "ndkd exits 0 on SIGTERM");
 	return t_done();
 }
