@@ -15,6 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010 /* Linux 5.1; older glibc headers lack it */
+#endif
+
 #include "provider.h"
 #include "server.h"
 
@@ -35,9 +39,13 @@ sock_reply(struct client *c, uint32_t op, ndk_status status, uint32_t region_id,
 }
 
 /*
- * Map a region the client mapped too. The memfd must be sealed against
- * shrinking: otherwise the client could truncate it and turn an engine's
- * next access into SIGBUS.
+ * Map a region the client mapped too (docs/memory.md, "Regions"). The
+ * memfd must be sealed against shrinking: otherwise the client could
+ * truncate it and turn an engine's next access into SIGBUS. Once mapped,
+ * ndkd seals it against new writers (F_SEAL_FUTURE_WRITE: mappings made
+ * before keep writing, and no one can punch a hole any more, which on
+ * hugetlbfs would hand the page back to the pool and SIGBUS ndkd), then
+ * checks that every page of the file is allocated.
  */
 static ndk_status
 add_region(struct server *s, struct client *c, const struct ndk_abi_sock_req *q, int fd,
@@ -83,6 +91,22 @@ add_region(struct server *s, struct client *c, const struct ndk_abi_sock_req *q,
 	if (map == MAP_FAILED) {
 		*why = "ndkd cannot map it";
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) != 0) {
+		munmap(map, q->size);
+		*why = "ndkd cannot seal it with F_SEAL_FUTURE_WRITE (F_SEAL_SEAL set?)";
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	/*
+	 * Every page of the file allocated (st_blocks counts what shmem and
+	 * hugetlbfs hold, swapped out or not), so by the client and charged
+	 * to it: an engine's first touch of a hole would allocate the page in
+	 * ndkd's name. Checked after the seal, so no hole can open later.
+	 */
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size) {
+		munmap(map, q->size);
+		*why = "not every page of the memfd is allocated (fallocate it first)";
+		return NDK_STATUS_INVALID_PARAMETER;
 	}
 	c->regions[n] = (struct region){
 		.client_base = q->client_addr,

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jemalloc/jemalloc.h>
@@ -56,11 +57,22 @@ region_lookup(struct adapter *ad, uint64_t addr, uint64_t length)
 static ndk_status
 region_publish(struct adapter *ad, int fd, uint64_t addr, uint64_t size)
 {
+	struct stat sb;
 	uint32_t n = atomic_load_explicit(&ad->n_regions, memory_order_relaxed), id;
 	ndk_status st;
 
 	if (n == NDK_LIB_MAX_REGIONS)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	/*
+	 * ndkd takes only memfds whose every page is allocated (now, and so
+	 * charged to this process, not to ndkd), and seals them against new
+	 * writable mappings and hole punching.
+	 */
+	if (fstat(fd, &sb) != 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (fallocate(fd, 0, 0, sb.st_size) != 0)
+		return errno == ENOMEM || errno == ENOSPC ? NDK_STATUS_NO_MEMORY
+							  : NDK_STATUS_INVALID_PARAMETER;
 	st = channel_add_region(ad, fd, addr, size, &id);
 	if (st != NDK_STATUS_SUCCESS)
 		return st;
@@ -88,7 +100,9 @@ region_new(struct adapter *ad, struct arena *a, uint64_t size, uint64_t *base)
 	if (huge) {
 		sz = (size + page - 1) & ~(page - 1);
 		fd = memfd_create("ndk-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
-		if (fd >= 0 && ftruncate(fd, (off_t)sz) != 0) {
+		/* allocated now: a short pool falls back to plain pages */
+		if (fd >= 0 &&
+		    (ftruncate(fd, (off_t)sz) != 0 || fallocate(fd, 0, 0, (off_t)sz) != 0)) {
 			close(fd);
 			fd = -1;
 		}
@@ -290,11 +304,15 @@ ndk_mem_free(struct ndk_adapter *adapter, void *ptr)
 ndk_status
 ndk_mem_attach_fd(struct ndk_adapter *adapter, int fd, size_t size, void **addr)
 {
+	struct stat sb;
 	struct adapter *ad = to_adapter(adapter);
 	ndk_status st;
 	void *map;
 
 	if (adapter == NULL || addr == NULL || fd < 0 || size == 0 || size % 4096 != 0)
+		return NDK_STATUS_INVALID_PARAMETER;
+	/* pages past the end would fault with SIGBUS when populated */
+	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size < size)
 		return NDK_STATUS_INVALID_PARAMETER;
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -672,6 +674,117 @@ test_take_all(void)
 	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
 }
 
+/*
+ * 7, 8. Memory ndkd would be charged for, and hugetlb holes. A region whose
+ * pages are not all there is refused (an engine's first touch of a hole
+ * would allocate the page in ndkd's name: a 2 GiB sparse memfd grew ndkd's
+ * memory by 2 GiB); one that is taken cannot have holes punched in it later
+ * (on hugetlbfs that hands the page back to the pool, and the next touch
+ * would be ndkd's SIGBUS).
+ */
+
+/* ADD_REGION as a hostile library sends it; the status, and ndkd's reason in msg. */
+static uint32_t
+raw_add_region(struct ndk_adapter *ad, int fd, void *addr, uint64_t size, char *msg, size_t len)
+{
+	struct ndk_abi_sock_req q = { .magic = NDK_ABI_MAGIC,
+				      .op = NDK_ABI_SOCK_ADD_REGION,
+				      .size = size,
+				      .client_addr = (uintptr_t)addr };
+	struct ndk_abi_sock_reply r = { .status = UINT32_MAX };
+	int sock = ((struct adapter *)ad)->sock;
+
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+
+	if (!send_with_fd(sock, &q, sizeof(q), fd) || poll(&pfd, 1, 5000) != 1 ||
+	    recv(sock, &r, sizeof(r), 0) != sizeof(r))
+		return UINT32_MAX;
+	snprintf(msg, len, "%.*s", (int)sizeof(r.message), r.message);
+	return r.status;
+}
+
+/* A memfd of size bytes sealed against shrinking, mapped, populated when asked. */
+static int
+sealed_memfd(unsigned int flags, uint64_t size, bool populate, void **map)
+{
+	int fd = memfd_create("chaos", MFD_ALLOW_SEALING | flags);
+
+	*map = MAP_FAILED;
+	if (fd < 0 || ftruncate(fd, (off_t)size) != 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*map == MAP_FAILED || (populate && madvise(*map, size, MADV_POPULATE_WRITE) != 0)) {
+		if (*map != MAP_FAILED)
+			munmap(*map, size);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Both ways to punch a hole must fail once ndkd holds the region. */
+static bool
+cannot_punch(int fd, void *map, uint64_t size)
+{
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)size) != 0 &&
+	       errno == EPERM && madvise(map, size, MADV_REMOVE) != 0 && errno == EPERM;
+}
+
+static void
+test_region_holes(void)
+{
+	struct tdaemon d;
+	struct ndk_adapter *ad = NULL;
+	char msg[NDK_ABI_MSG_LEN] = "";
+	void *map, *addr = NULL;
+	uint32_t st;
+	int fd;
+
+	if (tdaemon_start(&d, "chaos-holes", NULL) != 0)
+		return;
+	CHECK_STATUS(ndk_adapter_open(d.sock, NULL, &ad), NDK_STATUS_SUCCESS);
+	if (ad == NULL)
+		return;
+	/* 2 GiB, not one page allocated */
+	fd = sealed_memfd(0, 2ull << 30, false, &map);
+	CHECK(fd >= 0, "a sparse 2 GiB memfd");
+	if (fd >= 0) {
+		st = raw_add_region(ad, fd, map, 2ull << 30, msg, sizeof(msg));
+		CHECK(st == NDK_STATUS_INVALID_PARAMETER && strstr(msg, "allocated") != NULL,
+		      "refused: 0x%x '%s'", st, msg);
+		munmap(map, 2ull << 30);
+		close(fd);
+	}
+	/* populated: taken, and sealed against holes */
+	fd = sealed_memfd(0, 4u << 20, true, &map);
+	CHECK(fd >= 0, "a populated 4 MiB memfd");
+	if (fd >= 0) {
+		munmap(map, 4u << 20);
+		CHECK_STATUS(ndk_mem_attach_fd(ad, fd, 4u << 20, &addr), NDK_STATUS_SUCCESS);
+		CHECK(addr != NULL && cannot_punch(fd, addr, 4u << 20),
+		      "no hole can be punched in it any more");
+		close(fd);
+	}
+	/* the same on hugetlbfs, when there are free hugepages */
+	fd = sealed_memfd(MFD_HUGETLB, 2u << 20, true, &map);
+	if (fd < 0) {
+		printf("# no free 2 MiB hugepage: the hugetlb case is skipped\n");
+	} else {
+		munmap(map, 2u << 20);
+		CHECK_STATUS(ndk_mem_attach_fd(ad, fd, 2u << 20, &addr), NDK_STATUS_SUCCESS);
+		CHECK(addr != NULL && cannot_punch(fd, addr, 2u << 20),
+		      "no hugepage can be handed back to the pool");
+		close(fd);
+	}
+	CHECK(victim_nops(ad, "region holes", 1000), "served as before");
+	ndk_adapter_close(ad);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
+}
+
 /* With "root": the cases that run attackers under other uids. */
 int
 main(int argc, char **argv)
@@ -689,5 +802,6 @@ main(int argc, char **argv)
 	RUN(test_connect_flood);
 	RUN(test_linger);
 	RUN(test_large_writes);
+	RUN(test_region_holes);
 	return t_done();
 }
