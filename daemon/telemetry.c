@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "mrt.h"
 #include "provider.h"
+#include "quota.h"
 #include "server.h"
 #include "telemetry.h"
 
@@ -267,9 +268,10 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 static int
 tel_objects(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	static const char *const names[] = { "client",	"engine",	"pds",
-					     "mrs",	"cqs",		"qps",
-					     "regions", "region_bytes", "registered_bytes" };
+	static const char *const names[] = {
+		"client", "engine", "pds",     "mrs",	       "cqs",
+		"qps",	  "srqs",   "regions", "region_bytes", "registered_bytes"
+	};
 	struct rte_tel_data *cols[RTE_DIM(names)];
 	struct server *s = tel_server;
 	struct client *c;
@@ -291,9 +293,10 @@ tel_objects(const char *cmd, const char *params, struct rte_tel_data *d)
 		v[3] = rd32(&c->n_mrs);
 		v[4] = rd32(&c->n_cqs);
 		v[5] = rd32(&c->n_qps);
-		v[6] = atomic_load_explicit(&c->n_regions, memory_order_relaxed);
-		v[7] = c->region_bytes;
-		v[8] = __atomic_load_n(&c->registered_bytes, __ATOMIC_RELAXED);
+		v[6] = rd32(&c->n_srqs);
+		v[7] = atomic_load_explicit(&c->n_regions, memory_order_relaxed);
+		v[8] = c->region_bytes;
+		v[9] = __atomic_load_n(&c->registered_bytes, __ATOMIC_RELAXED);
 		for (k = 0; k < RTE_DIM(names); k++)
 			if (cols[k] != NULL)
 				rte_tel_data_add_array_u64(cols[k], v[k]);
@@ -302,6 +305,38 @@ tel_objects(const char *cmd, const char *params, struct rte_tel_data *d)
 	pthread_mutex_unlock(&s->lock);
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "clients", n);
+	return add_columns(d, cols, names, RTE_DIM(names));
+}
+
+/* What each uid with a client holds, against its limits (quota.h), as columns. */
+static int
+tel_uids(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static const char *const names[] = { "uid",	  "clients",	     "mrs", "qps", "cqs",
+					     "listeners", "registered_bytes" };
+	struct rte_tel_data *cols[RTE_DIM(names)];
+	struct server *s = tel_server;
+	const struct uid_quota *q;
+	unsigned int k, n = 0;
+
+	(void)cmd;
+	(void)params;
+	for (k = 0; k < RTE_DIM(names); k++)
+		column(cols, k, RTE_TEL_U64_VAL);
+	pthread_mutex_lock(&s->lock);
+	for (q = s->quotas; q != NULL; q = q->next) {
+		uint64_t v[RTE_DIM(names)] = { q->uid, q->clients };
+
+		for (k = 0; k < QUOTA_KINDS; k++)
+			v[2 + k] = atomic_load_explicit(&q->used[k], memory_order_relaxed);
+		for (k = 0; k < RTE_DIM(names); k++)
+			if (cols[k] != NULL)
+				rte_tel_data_add_array_u64(cols[k], v[k]);
+		n++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "uids", n);
 	return add_columns(d, cols, names, RTE_DIM(names));
 }
 
@@ -387,6 +422,8 @@ telemetry_init(struct server *s)
 				   "optional int client_id");
 	rte_telemetry_register_cmd("/ndkd/objects", tel_objects,
 				   "What each client holds, as columns. No parameters");
+	rte_telemetry_register_cmd("/ndkd/uids", tel_uids,
+				   "What each uid holds, against its limits. Takes no parameters.");
 	rte_telemetry_register_cmd("/ndkd/stats", tel_stats,
 				   "Per-engine counters, as columns. No parameters");
 }

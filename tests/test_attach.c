@@ -322,6 +322,10 @@ test_uid_client_limit(void)
 	CHECK_STATUS(ndk_adapter_open(d2.sock, &o, &c), NDK_STATUS_INSUFFICIENT_RESOURCES);
 	CHECK(strstr(err, "uid") != NULL && strstr(err, "limit of 2") != NULL, "message: '%s'",
 	      err);
+	CHECK(tel_query_u64(&d2, "/ndkd/uids", "uids") == 1 &&
+		      tel_query_elem_u64(&d2, "/ndkd/uids", "uid", 0) == getuid() &&
+		      tel_query_elem_u64(&d2, "/ndkd/uids", "clients", 0) == 2,
+	      "telemetry: one uid, with 2 clients");
 	ndk_adapter_close(a);
 	CHECK(tel_wait_u64(&d2, "clients_attached", 1, 2000) == 1, "one left");
 	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &c), NDK_STATUS_SUCCESS);

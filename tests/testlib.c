@@ -340,6 +340,19 @@ tel_query_u64(const struct tdaemon *d, const char *cmd, const char *key)
 	return r;
 }
 
+uint64_t
+tel_query_elem_u64(const struct tdaemon *d, const char *cmd, const char *key, size_t i)
+{
+	json_t *v = tel_query(d, cmd), *jv;
+	uint64_t r = UINT64_MAX;
+
+	jv = v != NULL ? json_array_get(json_object_get(v, key), i) : NULL;
+	if (jv != NULL && json_is_integer(jv))
+		r = (uint64_t)json_integer_value(jv);
+	json_decref(v);
+	return r;
+}
+
 void
 tel_query_str(const struct tdaemon *d, const char *cmd, const char *key, char *buf, size_t len)
 {

@@ -75,6 +75,8 @@ bool tdaemon_alive(struct tdaemon *d);
 uint64_t tel_status_u64(const struct tdaemon *d, const char *key);
 /* A number from any telemetry command's dict ("/ndkd/mr,123"), or UINT64_MAX. */
 uint64_t tel_query_u64(const struct tdaemon *d, const char *cmd, const char *key);
+/* Element i of an array field likewise (a column of "/ndkd/objects"), or UINT64_MAX. */
+uint64_t tel_query_elem_u64(const struct tdaemon *d, const char *cmd, const char *key, size_t i);
 /* A string field likewise, copied into buf ("" on error). */
 void tel_query_str(const struct tdaemon *d, const char *cmd, const char *key, char *buf,
 		   size_t len);
