@@ -17,6 +17,7 @@
 #define NDKD_MAX_ALLOWED_IDS   32
 #define NDKD_MAX_EAL_ARGS      32
 #define NDKD_MAX_OWNED_STRINGS 16
+#define NDKD_MAX_PORTS	       4
 #define NDKD_DEFAULT_PREFIX    "ndkd"
 #define NDKD_HELLO_TIMEOUT_MS  5000
 /* On SIGTERM, how long engines get to return before ndkd exits without cleanup. */
@@ -74,6 +75,13 @@ struct ndkd_opts {
 	struct ndkd_limits lim;
 	char *eal_extra[NDKD_MAX_EAL_ARGS];
 	unsigned int n_eal_extra;
+	/* NIC ports for RoCEv2 (roce/port.c): DPDK devargs, IPv4 address and prefix */
+	struct ndkd_port_cfg {
+		const char *devargs;
+		uint32_t ip; /* host order; 0: none given yet */
+		uint8_t prefix;
+	} ports[NDKD_MAX_PORTS];
+	unsigned int n_ports;
 	const char *config_path;	     /* --config FILE, or NULL */
 	char *owned[NDKD_MAX_OWNED_STRINGS]; /* copies of the file's strings */
 	unsigned int n_owned;
@@ -169,6 +177,7 @@ struct client {
 	struct uid_quota *quota; /* set by main before its engine sees it */
 	char name[48];
 	uint64_t hello_deadline_ns;
+	bool evicted; /* gave way to a newer connection: freed at the end of the poll */
 	unsigned int engine;
 	/* The channel. */
 	int memfd;

@@ -86,6 +86,8 @@ const struct setting settings[] = {
 	  F(lim.privileged_ports) },
 	{ "privileged-port-uid", "limits", "privileged_port_uids", K_PORT_UIDS, 0, 0, 0 },
 	{ "log-level", "log", "level", K_LOGLEVEL, 0, 0, F(log_level) },
+	{ "port", "ports", "port", K_PORT, 0, 0, 0 },
+	{ "addr", "ports", "addr", K_ADDR, 0, 0, 0 },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -160,6 +162,10 @@ opts_usage(FILE *f, const char *prog)
 		"  --privileged-ports N   ports below N are listened on only by the\n"
 		"                         --privileged-port-uid users (default 1024)\n"
 		"  --privileged-port-uid USER  (repeatable; default: root and ndkd's uid)\n"
+		"  --port DEVARGS         a NIC port for RoCEv2, as DPDK devargs\n"
+		"                         (net_af_packet0,iface=eth0, net_memif0,..., a PCI\n"
+		"                         address); repeatable, at most 4\n"
+		"  --addr A.B.C.D/LEN     the IPv4 address of the --port before it\n"
 		"  -h, --help             this text\n"
 		"  --version              print the version\n"
 		"\n"
@@ -425,6 +431,34 @@ setting_apply(struct ndkd_opts *o, const struct setting *s, const char *v, bool 
 	case K_GIDS:
 	case K_PORT_UIDS:
 		return add_ids(o, s->kind, v, err, errlen);
+	case K_PORT:
+		if (o->n_ports == NDKD_MAX_PORTS)
+			return bad(err, errlen, "more than %d ports", NDKD_MAX_PORTS);
+		if (v[0] == '\0' || strlen(v) >= 256)
+			return bad(err, errlen,
+				   "'%s' is not DPDK devargs like net_af_packet0,iface=eth0", v);
+		if (copy && (v = keep(o, v, err, errlen)) == NULL)
+			return -1;
+		o->ports[o->n_ports++] = (struct ndkd_port_cfg){ .devargs = v };
+		return 0;
+	case K_ADDR: {
+		unsigned int a, b, c, d, len;
+		char end;
+
+		if (o->n_ports == 0)
+			return bad(err, errlen,
+				   "an address belongs to the port before it: no port yet");
+		if (sscanf(v, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &len, &end) != 5 || a > 255 ||
+		    b > 255 || c > 255 || d > 255 || len < 1 || len > 32)
+			return bad(err, errlen,
+				   "'%s' is not an IPv4 address with its prefix, A.B.C.D/LEN", v);
+		if (o->ports[o->n_ports - 1].ip != 0)
+			return bad(err, errlen, "port %s has an address already",
+				   o->ports[o->n_ports - 1].devargs);
+		o->ports[o->n_ports - 1].ip = a << 24 | b << 16 | c << 8 | d;
+		o->ports[o->n_ports - 1].prefix = (uint8_t)len;
+		return 0;
+	}
 	case K_LOGLEVEL:
 		for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++) {
 			if (strcmp(v, log_levels[i]) == 0)
@@ -567,6 +601,13 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 			o->allow_uid[o->n_allow_uid++] = 0;
 	}
 	opts_derive_uid_limits(o);
+	for (i = 0; i < (int)o->n_ports; i++) {
+		if (o->ports[i].ip == 0) {
+			fprintf(stderr, "ndkd: --port %s: no --addr after it\n",
+				o->ports[i].devargs);
+			return -1;
+		}
+	}
 	if (o->lim.n_port_uid == 0) {
 		o->lim.port_uid[o->lim.n_port_uid++] = getuid();
 		if (getuid() != 0)

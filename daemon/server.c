@@ -316,7 +316,7 @@ hello_to_evict(struct server *s)
 	unsigned int n = 0, i, j, best_n = 0;
 
 	for (c = s->clients; c != NULL && n < NDKD_MAX_PENDING_HELLO; c = c->next) {
-		if (c->state == CLIENT_HELLO)
+		if (c->state == CLIENT_HELLO && !c->evicted)
 			pending[n++] = c;
 	}
 	for (i = 0; i < n; i++) {
@@ -361,7 +361,12 @@ admit(struct server *s, struct client *c)
 		       "%u connections wait for their hello, most of them from uid %u: the "
 		       "oldest gives way",
 		       s->n_hello, (unsigned int)old->uid);
-		client_free(s, old);
+		/*
+		 * Freed at the end of this poll (expire_hellos), not now: its own
+		 * event may still be in the batch being handled.
+		 */
+		old->evicted = true;
+		old->hello_deadline_ns = 0;
 	}
 	return true;
 }
@@ -548,6 +553,8 @@ client_event(struct server *s, struct client *c, uint32_t events)
 {
 	switch (c->state) {
 	case CLIENT_HELLO:
+		if (c->evicted)
+			return;
 		if (!handle_hello(s, c))
 			client_free(s, c);
 		return;

@@ -25,6 +25,8 @@ enum kind {
 	K_GIDS,	     /* group names or numbers */
 	K_PORT_UIDS, /* user names or numbers: who may listen on privileged ports */
 	K_LOGLEVEL,  /* emerg..debug or 1..8 */
+	K_PORT,	     /* DPDK devargs of a port: a new port */
+	K_ADDR,	     /* A.B.C.D/LEN: the address of the port named last */
 };
 
 /* One setting: its command-line flag and its [section] key in ndkd.conf. */

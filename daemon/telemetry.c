@@ -15,13 +15,14 @@
 #include "mrt.h"
 #include "provider.h"
 #include "quota.h"
+#include "roce/port.h"
 #include "server.h"
 #include "telemetry.h"
 
 static struct server *tel_server;
 
 static uint64_t
-rd(_Atomic uint64_t *v)
+rd(const _Atomic uint64_t *v)
 {
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
@@ -340,6 +341,71 @@ tel_uids(const char *cmd, const char *params, struct rte_tel_data *d)
 	return add_columns(d, cols, names, RTE_DIM(names));
 }
 
+/* Per port, as columns, counters summed over the engines' queues (roce/port.h). */
+static int
+tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static const char *const names[] = {
+		"ethdev",      "mtu",		"rx",	    "tx",
+		"rx_arp",      "tx_arp",	"rx_roce",  "rx_no_qp",
+		"rx_bad_icrc", "rx_bad_header", "rx_other", "tx_full"
+	};
+	const struct roce_ports *rp = roce_ports_get();
+	struct rte_tel_data *cols[RTE_DIM(names)], *name, *addr;
+	unsigned int i, e, k, v;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "ports", rp != NULL ? rp->n : 0);
+	if (rp == NULL || rp->n == 0)
+		return 0;
+	for (k = 0; k < RTE_DIM(names); k++)
+		column(cols, k, RTE_TEL_U64_VAL);
+	name = rte_tel_data_alloc();
+	addr = rte_tel_data_alloc();
+	if (name == NULL || addr == NULL) {
+		rte_tel_data_free(name);
+		rte_tel_data_free(addr);
+		for (k = 0; k < RTE_DIM(names); k++)
+			rte_tel_data_free(cols[k]);
+		return -1;
+	}
+	rte_tel_data_start_array(name, RTE_TEL_STRING_VAL);
+	rte_tel_data_start_array(addr, RTE_TEL_STRING_VAL);
+	for (i = 0; i < rp->n; i++) {
+		const struct roce_port *p = &rp->port[i];
+		uint64_t x[RTE_DIM(names)] = { p->id, p->mtu };
+		char a[32];
+
+		for (e = 0; e < rp->n_engines; e++) {
+			const struct roce_port_stats *st = &p->stats[e];
+
+			x[2] += rd(&st->rx);
+			x[3] += rd(&st->tx);
+			x[4] += rd(&st->rx_arp);
+			x[5] += rd(&st->tx_arp);
+			x[6] += rd(&st->rx_roce);
+			x[7] += rd(&st->rx_no_qp);
+			x[8] += rd(&st->rx_bad[ROCE_BAD_ICRC]);
+			for (v = ROCE_SHORT; v < ROCE_VERDICTS; v++)
+				x[9] += v != ROCE_BAD_ICRC ? rd(&st->rx_bad[v]) : 0;
+			x[10] += rd(&st->rx_other);
+			x[11] += rd(&st->tx_full);
+		}
+		for (k = 0; k < RTE_DIM(names); k++)
+			if (cols[k] != NULL)
+				rte_tel_data_add_array_u64(cols[k], x[k]);
+		snprintf(a, sizeof(a), "%u.%u.%u.%u/%u", p->ip >> 24, (p->ip >> 16) & 255,
+			 (p->ip >> 8) & 255, p->ip & 255, p->prefix);
+		rte_tel_data_add_array_string(name, p->name);
+		rte_tel_data_add_array_string(addr, a);
+	}
+	rte_tel_data_add_dict_container(d, "name", name, 0);
+	rte_tel_data_add_dict_container(d, "addr", addr, 0);
+	return add_columns(d, cols, names, RTE_DIM(names));
+}
+
 #define TEL_MRS_MAX 64 /* rows per reply: the telemetry reply is at most 16 KiB */
 
 /*
@@ -424,6 +490,8 @@ telemetry_init(struct server *s)
 				   "What each client holds, as columns. No parameters");
 	rte_telemetry_register_cmd("/ndkd/uids", tel_uids,
 				   "What each uid holds, against its limits. Takes no parameters.");
+	rte_telemetry_register_cmd("/ndkd/ports", tel_ports,
+				   "NIC ports: address, MTU, frame counters. Takes no parameters.");
 	rte_telemetry_register_cmd("/ndkd/stats", tel_stats,
 				   "Per-engine counters, as columns. No parameters");
 }

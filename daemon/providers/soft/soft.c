@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <rte_lcore.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -28,10 +29,19 @@ soft_probe(struct provider *p, const char **why)
 static int
 soft_init(struct provider *p, const struct ndkd_opts *o)
 {
-	(void)o;
-	p->priv = calloc(1, sizeof(struct soft));
-	if (p->priv == NULL)
+	struct soft *soft = calloc(1, sizeof(struct soft));
+	unsigned int lcores = rte_lcore_count();
+	int rc;
+
+	if (soft == NULL)
 		return -ENOMEM;
+	/* one queue pair per engine: every lcore but the main one, or the main one alone */
+	rc = roce_ports_open(&soft->ports, o, lcores > 1 ? lcores - 1 : 1);
+	if (rc != 0) {
+		free(soft);
+		return rc;
+	}
+	p->priv = soft;
 	p->qp_priv_size = sizeof(struct soft_qp);
 	p->qp_window = 1; /* a send on its way holds back what follows (send.c) */
 	snprintf(p->detail, sizeof(p->detail), "software RDMA in the engines");
@@ -41,6 +51,10 @@ soft_init(struct provider *p, const struct ndkd_opts *o)
 static void
 soft_fini(struct provider *p)
 {
+	struct soft *soft = p->priv;
+
+	if (soft != NULL)
+		roce_ports_close(&soft->ports);
 	free(p->priv);
 	p->priv = NULL;
 }
@@ -95,6 +109,7 @@ soft_engine_init(struct provider *p, struct ectx *x)
 	}
 	soft->inbox[x->engine] = se->inbox;
 	se->inboxes = soft->inbox;
+	se->ports = &soft->ports;
 	x->prov_engine = se;
 	return 0;
 }
@@ -132,6 +147,8 @@ soft_poll(struct ectx *x, unsigned int budget)
 		soft_deliver(x, sends[i]); /* NOLINT(clang-analyzer-core.CallAndMessage) */
 	if (se->inflight != NULL)
 		n += soft_collect(x);
+	if (se->ports != NULL && se->ports->n != 0)
+		n += roce_ports_poll(se->ports, x->engine);
 	return n;
 }
 

@@ -19,6 +19,7 @@
 #include "../../access.h"
 #include "../../provider.h"
 #include "../../qp.h"
+#include "../../roce/port.h"
 #include "../../wq.h"
 
 /*
@@ -91,11 +92,13 @@ struct soft_engine {
 	struct rte_ring *inbox;	   /* sends addressed to this engine's QPs */
 	struct rte_ring **inboxes; /* every engine's, by id */
 	struct soft_qp *inflight;  /* this engine's QPs with a send on its way */
+	struct roce_ports *ports;  /* polled on this engine's queue of each */
 };
 
 /* The provider (p->priv). */
 struct soft {
 	struct rte_ring *inbox[RTE_MAX_LCORE];
+	struct roce_ports ports; /* NIC ports for RoCEv2 (roce/port.c) */
 };
 
 static inline struct soft_qp *
