@@ -25,11 +25,11 @@ struct roce_port_stats {
 	_Atomic uint64_t tx;
 	_Atomic uint64_t rx_arp; /* requests for our address, answered */
 	_Atomic uint64_t tx_arp;
-	_Atomic uint64_t rx_roce;  /* RoCEv2 frames that decoded */
-	_Atomic uint64_t rx_no_qp; /* ... to a QP nobody has: dropped */
+	_Atomic uint64_t rx_roce;		/* RoCEv2 frames that decoded */
+	_Atomic uint64_t rx_no_qp;		/* ... to a QP nobody has: dropped */
 	_Atomic uint64_t rx_bad[ROCE_VERDICTS]; /* dropped, by why (ROCE_OK unused) */
-	_Atomic uint64_t rx_other; /* neither ARP for us nor RoCEv2 */
-	_Atomic uint64_t tx_full;  /* frames the TX queue had no room for */
+	_Atomic uint64_t rx_other;		/* neither ARP for us nor RoCEv2 */
+	_Atomic uint64_t tx_full;		/* frames the TX queue had no room for */
 };
 
 struct roce_port {
