@@ -197,6 +197,27 @@ column(struct rte_tel_data **cols, unsigned int i, enum rte_tel_value_type type)
 	return cols[i];
 }
 
+/* n columns of numbers, one per field of a row. */
+static void
+u64_columns(struct rte_tel_data **cols, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		column(cols, i, RTE_TEL_U64_VAL);
+}
+
+/* One row: field i at the end of column i (a column that failed to allocate is skipped). */
+static void
+add_row(struct rte_tel_data **cols, const uint64_t *v, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (cols[i] != NULL)
+			rte_tel_data_add_array_u64(cols[i], v[i]);
+}
+
 static int
 add_columns(struct rte_tel_data *d, struct rte_tel_data **cols, const char *const *names,
 	    unsigned int n)
@@ -231,12 +252,11 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	struct rte_tel_data *cols[RTE_DIM(names)];
 	struct server *s = tel_server;
 	uint64_t requests = 0, bad = 0;
-	unsigned int i, k;
+	unsigned int i;
 
 	(void)cmd;
 	(void)params;
-	for (k = 0; k < RTE_DIM(names); k++)
-		column(cols, k, RTE_TEL_U64_VAL);
+	u64_columns(cols, RTE_DIM(names));
 	pthread_mutex_lock(&s->lock);
 	for (i = 0; i < s->eng->n; i++) {
 		struct engine *e = &s->eng->engines[i];
@@ -251,9 +271,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 
 		requests += v[2];
 		bad += v[3];
-		for (k = 0; k < RTE_DIM(names); k++)
-			if (cols[k] != NULL)
-				rte_tel_data_add_array_u64(cols[k], v[k]);
+		add_row(cols, v, RTE_DIM(names));
 	}
 	pthread_mutex_unlock(&s->lock);
 	rte_tel_data_start_dict(d);
@@ -276,12 +294,11 @@ tel_objects(const char *cmd, const char *params, struct rte_tel_data *d)
 	struct rte_tel_data *cols[RTE_DIM(names)];
 	struct server *s = tel_server;
 	struct client *c;
-	unsigned int k, n = 0;
+	unsigned int n = 0;
 
 	(void)cmd;
 	(void)params;
-	for (k = 0; k < RTE_DIM(names); k++)
-		column(cols, k, RTE_TEL_U64_VAL);
+	u64_columns(cols, RTE_DIM(names));
 	pthread_mutex_lock(&s->lock);
 	for (c = s->clients; c != NULL; c = c->next) {
 		uint64_t v[RTE_DIM(names)];
@@ -298,9 +315,7 @@ tel_objects(const char *cmd, const char *params, struct rte_tel_data *d)
 		v[7] = atomic_load_explicit(&c->n_regions, memory_order_relaxed);
 		v[8] = c->region_bytes;
 		v[9] = __atomic_load_n(&c->registered_bytes, __ATOMIC_RELAXED);
-		for (k = 0; k < RTE_DIM(names); k++)
-			if (cols[k] != NULL)
-				rte_tel_data_add_array_u64(cols[k], v[k]);
+		add_row(cols, v, RTE_DIM(names));
 		n++;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -322,17 +337,14 @@ tel_uids(const char *cmd, const char *params, struct rte_tel_data *d)
 
 	(void)cmd;
 	(void)params;
-	for (k = 0; k < RTE_DIM(names); k++)
-		column(cols, k, RTE_TEL_U64_VAL);
+	u64_columns(cols, RTE_DIM(names));
 	pthread_mutex_lock(&s->lock);
 	for (q = s->quotas; q != NULL; q = q->next) {
 		uint64_t v[RTE_DIM(names)] = { q->uid, q->clients };
 
 		for (k = 0; k < QUOTA_KINDS; k++)
 			v[2 + k] = atomic_load_explicit(&q->used[k], memory_order_relaxed);
-		for (k = 0; k < RTE_DIM(names); k++)
-			if (cols[k] != NULL)
-				rte_tel_data_add_array_u64(cols[k], v[k]);
+		add_row(cols, v, RTE_DIM(names));
 		n++;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -360,8 +372,7 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "ports", rp != NULL ? rp->n : 0);
 	if (rp == NULL || rp->n == 0)
 		return 0;
-	for (k = 0; k < RTE_DIM(names); k++)
-		column(cols, k, RTE_TEL_U64_VAL);
+	u64_columns(cols, RTE_DIM(names));
 	name = rte_tel_data_alloc();
 	addr = rte_tel_data_alloc();
 	if (name == NULL || addr == NULL) {
@@ -393,9 +404,7 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 			x[10] += rd(&st->rx_other);
 			x[11] += rd(&st->tx_full);
 		}
-		for (k = 0; k < RTE_DIM(names); k++)
-			if (cols[k] != NULL)
-				rte_tel_data_add_array_u64(cols[k], x[k]);
+		add_row(cols, x, RTE_DIM(names));
 		snprintf(a, sizeof(a), "%u.%u.%u.%u/%u", p->ip >> 24, (p->ip >> 16) & 255,
 			 (p->ip >> 8) & 255, p->ip & 255, p->prefix);
 		rte_tel_data_add_array_string(name, p->name);

@@ -420,27 +420,37 @@ rq_peek(struct dqp *qp, struct wr *w, uint32_t *slots)
 	return 1;
 }
 
+/*
+ * A receive's result on its CQ (the caller saw room), then its slots handed
+ * back (up to the ring's local index) and the SRQ's threshold checked.
+ */
 static void
-rq_complete(struct dqp *qp, const struct wr *w, uint32_t slots, ndk_status st, uint32_t bytes,
-	    uint32_t type, uint64_t token)
+rq_result(struct dqp *qp, uint64_t request_context, uint64_t cookie, ndk_status st, uint32_t bytes,
+	  uint32_t type, uint64_t token)
 {
-	struct ndk_ring *r = rq_ring(qp);
 	struct ndk_abi_result res = {
 		.status = st,
 		.bytes = bytes,
 		.qp_context = qp->qp_context,
-		.request_context = w->h.request_context,
+		.request_context = request_context,
 		.type = type,
 		.type_specific = token,
-		.cookie = w->h.cookie,
+		.cookie = cookie,
 	};
 
 	memcpy(ndk_ring_prod_next(&qp->rcq->ring), &res, sizeof(res));
-	r->local += slots;
 	dcq_publish(qp->rcq);
-	ndk_ring_cons_release(r);
+	ndk_ring_cons_release(rq_ring(qp));
 	if (qp->srq != NULL)
 		dsrq_check(qp->srq);
+}
+
+static void
+rq_complete(struct dqp *qp, const struct wr *w, uint32_t slots, ndk_status st, uint32_t bytes,
+	    uint32_t type, uint64_t token)
+{
+	rq_ring(qp)->local += slots;
+	rq_result(qp, w->h.request_context, w->h.cookie, st, bytes, type, token);
 }
 
 int
@@ -508,25 +518,11 @@ bool
 wq_recv_end(struct dqp *qp, const struct wq_taken *t, ndk_status status, uint32_t bytes,
 	    uint32_t type, uint64_t token)
 {
-	struct ndk_ring *r = rq_ring(qp);
-	struct ndk_abi_result res = {
-		.status = status,
-		.bytes = bytes,
-		.qp_context = qp->qp_context,
-		.request_context = t->request_context,
-		.type = type,
-		.type_specific = token,
-		.cookie = t->cookie,
-	};
 	bool broken = false;
 
 	if (ndk_ring_prod_space(&qp->rcq->ring, &broken) == 0)
 		return false;
-	memcpy(ndk_ring_prod_next(&qp->rcq->ring), &res, sizeof(res));
-	dcq_publish(qp->rcq);
-	ndk_ring_cons_release(r);
-	if (qp->srq != NULL)
-		dsrq_check(qp->srq);
+	rq_result(qp, t->request_context, t->cookie, status, bytes, type, token);
 	return true;
 }
 

@@ -268,18 +268,22 @@ test_uid_refused(void)
 	CHECK(tdaemon_stop(&d2) == 0, "clean stop");
 }
 
+/*
+ * Under args, two clients attach and a third is refused with a message
+ * holding want (and want2, when not NULL); a freed place is usable again
+ * once the daemon has cleaned the first client up. uid: the telemetry of
+ * the per-uid limit shows this uid with its 2 clients.
+ */
 static void
-test_client_limit(void)
+two_then_refused(const char *name, const char *const *args, const char *want, const char *want2,
+		 bool uid)
 {
-	/* one uid may have them all here: the per-uid limit is tested below */
-	static const char *const args[] = { "--max-clients", "2", "--max-clients-per-uid", "2",
-					    NULL };
 	struct ndk_adapter *a, *b, *c;
 	struct ndk_adapter_opts o;
 	struct tdaemon d2;
 	char err[160] = "";
 
-	if (tdaemon_start(&d2, "limit", args) != 0) {
+	if (tdaemon_start(&d2, name, args) != 0) {
 		CHECK(0, "start");
 		return;
 	}
@@ -289,9 +293,14 @@ test_client_limit(void)
 	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &a), NDK_STATUS_SUCCESS);
 	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &b), NDK_STATUS_SUCCESS);
 	CHECK_STATUS(ndk_adapter_open(d2.sock, &o, &c), NDK_STATUS_INSUFFICIENT_RESOURCES);
-	CHECK(strstr(err, "limit") != NULL, "message: '%s'", err);
+	CHECK(strstr(err, want) != NULL && (want2 == NULL || strstr(err, want2) != NULL),
+	      "message: '%s'", err);
+	if (uid)
+		CHECK(tel_query_u64(&d2, "/ndkd/uids", "uids") == 1 &&
+			      tel_query_elem_u64(&d2, "/ndkd/uids", "uid", 0) == getuid() &&
+			      tel_query_elem_u64(&d2, "/ndkd/uids", "clients", 0) == 2,
+		      "telemetry: one uid, with 2 clients");
 	ndk_adapter_close(a);
-	/* A freed place is usable once the daemon has cleaned the first client up. */
 	CHECK(tel_wait_u64(&d2, "clients_attached", 1, 2000) == 1, "one left");
 	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &c), NDK_STATUS_SUCCESS);
 	ndk_adapter_close(b);
@@ -299,39 +308,24 @@ test_client_limit(void)
 	CHECK(tdaemon_stop(&d2) == 0, "clean stop");
 }
 
-/* One uid's clients count together: past its limit it is refused, others are not. */
+static void
+test_client_limit(void)
+{
+	/* one uid may have them all here: the per-uid limit is tested below */
+	static const char *const args[] = { "--max-clients", "2", "--max-clients-per-uid", "2",
+					    NULL };
+
+	two_then_refused("limit", args, "limit", NULL, false);
+}
+
+/* One uid's clients count together: past its limit it is refused. */
 static void
 test_uid_client_limit(void)
 {
 	static const char *const args[] = { "--max-clients", "8", "--max-clients-per-uid", "2",
 					    NULL };
-	struct ndk_adapter *a, *b, *c;
-	struct ndk_adapter_opts o;
-	struct tdaemon d2;
-	char err[160] = "";
 
-	if (tdaemon_start(&d2, "uidlimit", args) != 0) {
-		CHECK(0, "start");
-		return;
-	}
-	ndk_adapter_opts_init(&o, sizeof(o));
-	o.errbuf = err;
-	o.errbuf_len = sizeof(err);
-	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &a), NDK_STATUS_SUCCESS);
-	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &b), NDK_STATUS_SUCCESS);
-	CHECK_STATUS(ndk_adapter_open(d2.sock, &o, &c), NDK_STATUS_INSUFFICIENT_RESOURCES);
-	CHECK(strstr(err, "uid") != NULL && strstr(err, "limit of 2") != NULL, "message: '%s'",
-	      err);
-	CHECK(tel_query_u64(&d2, "/ndkd/uids", "uids") == 1 &&
-		      tel_query_elem_u64(&d2, "/ndkd/uids", "uid", 0) == getuid() &&
-		      tel_query_elem_u64(&d2, "/ndkd/uids", "clients", 0) == 2,
-	      "telemetry: one uid, with 2 clients");
-	ndk_adapter_close(a);
-	CHECK(tel_wait_u64(&d2, "clients_attached", 1, 2000) == 1, "one left");
-	CHECK_STATUS(ndk_adapter_open(d2.sock, NULL, &c), NDK_STATUS_SUCCESS);
-	ndk_adapter_close(b);
-	ndk_adapter_close(c);
-	CHECK(tdaemon_stop(&d2) == 0, "clean stop");
+	two_then_refused("uidlimit", args, "uid", "limit of 2", true);
 }
 
 static void

@@ -149,14 +149,20 @@ test_write_read_two_processes(void)
 	side_close(&a);
 }
 
-/* Two clients in this process, connected; b's buffer registered with flags. */
+/* Two clients in this process, connected, len-byte buffers; b's registered with flags. */
+static bool
+pair_open_len(struct side *a, struct side *b, size_t len, uint32_t b_flags)
+{
+	return side_open(a, d.sock, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE) &&
+	       side_open(b, d.sock, len, b_flags) &&
+	       side_connect(a, side_qpn(b)) == NDK_STATUS_SUCCESS &&
+	       side_connect(b, side_qpn(a)) == NDK_STATUS_SUCCESS;
+}
+
 static bool
 pair_open(struct side *a, struct side *b, uint32_t b_flags)
 {
-	return side_open(a, d.sock, 1 << 16, NDK_MR_FLAG_ALLOW_LOCAL_WRITE) &&
-	       side_open(b, d.sock, 1 << 16, b_flags) &&
-	       side_connect(a, side_qpn(b)) == NDK_STATUS_SUCCESS &&
-	       side_connect(b, side_qpn(a)) == NDK_STATUS_SUCCESS;
+	return pair_open_len(a, b, 1 << 16, b_flags);
 }
 
 static void
@@ -624,10 +630,7 @@ test_deregistered_mid_transfer(void)
 	size_t before, after;
 	int tries, mid = 0;
 
-	if (!side_open(&a, d.sock, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE) ||
-	    !side_open(&b, d.sock, len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE) ||
-	    side_connect(&a, side_qpn(&b)) != NDK_STATUS_SUCCESS ||
-	    side_connect(&b, side_qpn(&a)) != NDK_STATUS_SUCCESS) {
+	if (!pair_open_len(&a, &b, len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE)) {
 		CHECK(0, "setup");
 		return;
 	}
@@ -677,10 +680,7 @@ test_flush_mid_transfer(void)
 	struct ndk_sge sge;
 	struct ndk_result_ex r;
 
-	if (!side_open(&a, d.sock, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE) ||
-	    !side_open(&b, d.sock, len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE) ||
-	    side_connect(&a, side_qpn(&b)) != NDK_STATUS_SUCCESS ||
-	    side_connect(&b, side_qpn(&a)) != NDK_STATUS_SUCCESS) {
+	if (!pair_open_len(&a, &b, len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE)) {
 		CHECK(0, "setup");
 		return;
 	}
