@@ -107,6 +107,20 @@ ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 			goto bad;
 		st = dqp_connect(c, x, sqe->handle, a[0]);
 		break;
+	case NDK_ABI_OP_QP_CONNECT_ROCEV2: {
+		struct peer_addr peer = {
+			.kind = PEER_ROCEV2,
+			.qpn = (uint32_t)a[0],
+			.psn = (uint32_t)(a[0] >> 32),
+		};
+
+		if (a[4] != 0 || a[5] != 0 || a[3] > UINT32_MAX)
+			goto bad;
+		peer.mtu = (uint32_t)a[3];
+		memcpy(peer.gid, &a[1], sizeof(peer.gid));
+		st = dqp_connect_peer(c, x, sqe->handle, &peer);
+		break;
+	}
 	case NDK_ABI_OP_QP_FLUSH:
 		if (!unused_zero(sqe, 0))
 			goto bad;

@@ -241,8 +241,9 @@ main(int argc, char **argv)
 			 o.lim.mr_table_entries, strerror(-rc));
 		goto err_prov;
 	}
+	/* at most 2^16 entries: a qpn (index << 8 | tag) fits RoCEv2's 24 bits */
 	rc = qpt_create(&qpt,
-			o.max_clients * 4 + 1 > (1u << 20) ? (1u << 20) : o.max_clients * 4 + 1);
+			o.max_clients * 4 + 1 > (1u << 16) ? (1u << 16) : o.max_clients * 4 + 1);
 	if (rc != 0) {
 		NDKD_LOG(ERR, main, "cannot create the QP table: %s", strerror(-rc));
 		goto err_mrt;

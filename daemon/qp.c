@@ -2,6 +2,8 @@
 /* QP objects (qp.h): create, connect, flush, destroy. */
 #include <stdlib.h>
 
+#include <rte_random.h>
+
 #include "cq.h"
 #include "provider.h"
 #include "qp.h"
@@ -38,6 +40,7 @@ qp_alloc(const struct provider *p)
 		return NULL;
 	}
 	qp->pend_mask = p->qp_window - 1;
+	qp->pend_limit = p->qp_window;
 	return qp;
 }
 
@@ -112,6 +115,8 @@ dqp_create(struct client *c, struct ectx *x, uint32_t pd, const struct ndk_abi_q
 	qp->icq = io->ptr;
 	qp->state = QP_INIT;
 	qp->client = c;
+	/* RoCEv2: a random first PSN, as verbs applications choose theirs */
+	qp->psn = (uint32_t)rte_rand() & 0xffffffu;
 	st = x->prov->ops.qp_create(x, qp);
 	if (st != NDK_STATUS_SUCCESS) {
 		obj_delete(c, h);
@@ -130,14 +135,14 @@ dqp_create(struct client *c, struct ectx *x, uint32_t pd, const struct ndk_abi_q
 	po->pd++; /* the PD counts its QPs with its MRs */
 	out[0] = h;
 	out[1] = qp->qpn;
+	out[2] = qp->psn;
 	return NDK_STATUS_SUCCESS;
 }
 
 ndk_status
-dqp_connect(struct client *c, struct ectx *x, uint32_t handle, uint64_t peer_qpn)
+dqp_connect_peer(struct client *c, struct ectx *x, uint32_t handle, const struct peer_addr *peer)
 {
 	struct obj *o = obj_lookup(c, handle, OBJ_QP);
-	struct peer_addr peer = { .kind = PEER_LOCAL };
 	struct dqp *qp;
 	ndk_status st;
 
@@ -146,16 +151,26 @@ dqp_connect(struct client *c, struct ectx *x, uint32_t handle, uint64_t peer_qpn
 	qp = o->ptr;
 	if (qp->state != QP_INIT)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
-	if (peer_qpn > UINT32_MAX || (uint32_t)peer_qpn == qp->qpn)
+	if (peer->kind == PEER_LOCAL && peer->qpn == qp->qpn)
 		return NDK_STATUS_INVALID_PARAMETER;
-	peer.qpn = (uint32_t)peer_qpn;
-	st = x->prov->ops.qp_connect(x, qp, &peer);
+	st = x->prov->ops.qp_connect(x, qp, peer);
 	if (st != NDK_STATUS_SUCCESS)
 		return st;
-	qp->peer_qpn = peer.qpn;
+	/* the table names peers on this node only: a RoCEv2 peer is the provider's */
+	qp->peer_qpn = peer->kind == PEER_LOCAL ? peer->qpn : 0;
 	qp->state = QP_RTS;
 	qpt_set(x->qpt, qp->qpn, QP_RTS, qp->peer_qpn);
 	return NDK_STATUS_SUCCESS;
+}
+
+ndk_status
+dqp_connect(struct client *c, struct ectx *x, uint32_t handle, uint64_t peer_qpn)
+{
+	struct peer_addr peer = { .kind = PEER_LOCAL, .qpn = (uint32_t)peer_qpn };
+
+	if (peer_qpn > UINT32_MAX)
+		return NDK_STATUS_INVALID_PARAMETER;
+	return dqp_connect_peer(c, x, handle, &peer);
 }
 
 ndk_status

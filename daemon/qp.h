@@ -27,7 +27,8 @@ enum peer_kind {
 struct peer_addr {
 	uint32_t kind; /* enum peer_kind */
 	uint32_t qpn;
-	uint32_t psn;
+	uint32_t psn; /* the first PSN the peer sends */
+	uint32_t mtu; /* path MTU in bytes; 0: the port's */
 	uint8_t gid[16];
 };
 
@@ -39,6 +40,7 @@ struct dqp {
 	uint32_t pd;
 	uint32_t qpn;
 	uint32_t peer_qpn;
+	uint32_t psn; /* RoCEv2: the first PSN this QP sends (random) */
 	uint64_t qp_context;
 	struct dcq *rcq;
 	struct dcq *icq;
@@ -48,6 +50,12 @@ struct dqp {
 	uint8_t state;	 /* enum qp_state; the owner's copy of the table entry's */
 	bool want_step;	 /* the provider has work for it that goes by turns: qp_step */
 	bool connecting; /* its CONNECT is out (conn.c) */
+	/*
+	 * The provider has not sent all it took yet: a fast register,
+	 * invalidate or bind behind it waits, since the bytes are read from
+	 * the MRs as they are sent.
+	 */
+	bool sq_hold;
 	struct client *client;
 	/*
 	 * Results of work requests the provider took but has not finished
@@ -56,6 +64,7 @@ struct dqp {
 	 */
 	struct wq_pending *pend;
 	uint32_t pend_mask;
+	uint32_t pend_limit; /* PENDING at once for this QP: at most pend_mask + 1 */
 	uint32_t pend_head, pend_tail;
 	alignas(16) unsigned char prov[]; /* the provider's state: qp_priv_size bytes */
 };
@@ -66,6 +75,9 @@ struct dqp {
  */
 ndk_status dqp_create(struct client *c, struct ectx *x, uint32_t pd,
 		      const struct ndk_abi_qp_create *args, bool with_srq, uint64_t out[6]);
+/* Connect to a peer: one of this node (both sides name each other) or a RoCEv2 host's. */
+ndk_status dqp_connect_peer(struct client *c, struct ectx *x, uint32_t handle,
+			    const struct peer_addr *peer);
 /* Connect to a peer QP of this node (its qpn): both sides name each other. */
 ndk_status dqp_connect(struct client *c, struct ectx *x, uint32_t handle, uint64_t peer_qpn);
 ndk_status dqp_flush(struct client *c, struct ectx *x, uint32_t handle);

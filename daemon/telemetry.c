@@ -357,28 +357,27 @@ tel_uids(const char *cmd, const char *params, struct rte_tel_data *d)
 static int
 tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	static const char *const names[] = {
-		"ethdev",      "mtu",		"rx",	    "tx",
-		"rx_arp",      "tx_arp",	"rx_roce",  "rx_no_qp",
-		"rx_bad_icrc", "rx_bad_header", "rx_other", "tx_full"
-	};
+	enum { FIXED = 3, N = FIXED + ROCE_CTRS };
 	const struct roce_ports *rp = roce_ports_get();
-	struct rte_tel_data *cols[RTE_DIM(names)], *name, *addr;
-	unsigned int i, e, k, v;
+	const char *names[N] = { "ethdev", "mtu", "path_mtu" };
+	struct rte_tel_data *cols[N], *name, *addr;
+	unsigned int i, e, k;
 
 	(void)cmd;
 	(void)params;
+	for (k = 0; k < ROCE_CTRS; k++)
+		names[FIXED + k] = roce_ctr_names[k];
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "ports", rp != NULL ? rp->n : 0);
 	if (rp == NULL || rp->n == 0)
 		return 0;
-	u64_columns(cols, RTE_DIM(names));
+	u64_columns(cols, N);
 	name = rte_tel_data_alloc();
 	addr = rte_tel_data_alloc();
 	if (name == NULL || addr == NULL) {
 		rte_tel_data_free(name);
 		rte_tel_data_free(addr);
-		for (k = 0; k < RTE_DIM(names); k++)
+		for (k = 0; k < N; k++)
 			rte_tel_data_free(cols[k]);
 		return -1;
 	}
@@ -386,25 +385,13 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_start_array(addr, RTE_TEL_STRING_VAL);
 	for (i = 0; i < rp->n; i++) {
 		const struct roce_port *p = &rp->port[i];
-		uint64_t x[RTE_DIM(names)] = { p->id, p->mtu };
+		uint64_t x[N] = { p->id, p->mtu, p->path_mtu };
 		char a[32];
 
-		for (e = 0; e < rp->n_engines; e++) {
-			const struct roce_port_stats *st = &p->stats[e];
-
-			x[2] += rd(&st->rx);
-			x[3] += rd(&st->tx);
-			x[4] += rd(&st->rx_arp);
-			x[5] += rd(&st->tx_arp);
-			x[6] += rd(&st->rx_roce);
-			x[7] += rd(&st->rx_no_qp);
-			x[8] += rd(&st->rx_bad[ROCE_BAD_ICRC]);
-			for (v = ROCE_SHORT; v < ROCE_VERDICTS; v++)
-				x[9] += v != ROCE_BAD_ICRC ? rd(&st->rx_bad[v]) : 0;
-			x[10] += rd(&st->rx_other);
-			x[11] += rd(&st->tx_full);
-		}
-		add_row(cols, x, RTE_DIM(names));
+		for (e = 0; e < rp->n_engines; e++)
+			for (k = 0; k < ROCE_CTRS; k++)
+				x[FIXED + k] += rd(&p->stats[e].c[k]);
+		add_row(cols, x, N);
 		snprintf(a, sizeof(a), "%u.%u.%u.%u/%u", p->ip >> 24, (p->ip >> 16) & 255,
 			 (p->ip >> 8) & 255, p->ip & 255, p->prefix);
 		rte_tel_data_add_array_string(name, p->name);
@@ -412,7 +399,7 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 	}
 	rte_tel_data_add_dict_container(d, "name", name, 0);
 	rte_tel_data_add_dict_container(d, "addr", addr, 0);
-	return add_columns(d, cols, names, RTE_DIM(names));
+	return add_columns(d, cols, names, N);
 }
 
 #define TEL_MRS_MAX 64 /* rows per reply: the telemetry reply is at most 16 KiB */

@@ -318,9 +318,14 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget, 
 	avail = ndk_ring_cons_avail(&qp->sq, &broken);
 	while (!broken && done < budget && used < avail && *bytes != 0) {
 		/* the provider has all it may hold: what follows waits its turn */
-		if (qp->pend_tail - qp->pend_head > qp->pend_mask)
+		if (qp->pend_tail - qp->pend_head >= qp->pend_limit)
 			break;
 		memcpy(&w.h, ndk_ring_slot(&qp->sq, qp->sq.local), sizeof(w.h));
+		/* a memory operation waits for the bytes before it to have left */
+		if (qp->sq_hold &&
+		    (w.h.opcode == NDK_ABI_WR_FAST_REGISTER ||
+		     w.h.opcode == NDK_ABI_WR_INVALIDATE || w.h.opcode == NDK_ABI_WR_BIND))
+			break;
 		ns = wq_wr_slots(&w.h);
 		/* a WR is published whole: a header promising more than is there is a lie */
 		if (ns == 0 || ns != w.h.n_slots || ns > avail - used) {

@@ -224,6 +224,7 @@ struct qp {
 	void *qp_context;
 	uint32_t handle;
 	uint32_t qpn;
+	uint32_t psn;	    /* the first it sends on RoCEv2 */
 	struct ndk_ring sq; /* libndk produces */
 	struct ndk_ring rq;
 	void *sq_mem;

@@ -464,6 +464,32 @@ qp_get_address(struct ndk_qp *q, struct ndk_qp_address *a)
 	*a = (struct ndk_qp_address){ .family = NDK_ADDRESS_LOCAL, .qpn = to_qp(q)->qpn };
 }
 
+static ndk_status
+qp_get_rocev2_address(struct ndk_qp *q, struct ndk_qp_address *a)
+{
+	struct qp *qp = to_qp(q);
+	const struct ndk_abi_adapter_info *i = &qp->pd->ad->info;
+	uint32_t ip = i->rocev2_ipv4;
+
+	if (a == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (ip == 0)
+		return NDK_STATUS_NOT_SUPPORTED;
+	*a = (struct ndk_qp_address){
+		.family = NDK_ADDRESS_ROCEV2,
+		.qpn = qp->qpn,
+		.ip = { [10] = 0xff,
+			[11] = 0xff,
+			[12] = (uint8_t)(ip >> 24),
+			[13] = (uint8_t)(ip >> 16),
+			[14] = (uint8_t)(ip >> 8),
+			[15] = (uint8_t)ip },
+		.psn = qp->psn,
+		.mtu = i->rocev2_mtu,
+	};
+	return NDK_STATUS_SUCCESS;
+}
+
 static void
 connect_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
 {
@@ -483,9 +509,18 @@ qp_connect(struct ndk_qp *q, const struct ndk_qp_address *peer,
 
 	if (peer == NULL || completion == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
-	if (peer->family != NDK_ADDRESS_LOCAL)
-		return NDK_STATUS_NOT_SUPPORTED; /* RoCEv2 peers come with the network path */
-	sqe.args[0] = peer->qpn;
+	if (peer->family == NDK_ADDRESS_ROCEV2) {
+		if ((peer->port != 0 && peer->port != 4791) || peer->psn > 0xffffff)
+			return NDK_STATUS_INVALID_PARAMETER;
+		sqe.opcode = NDK_ABI_OP_QP_CONNECT_ROCEV2;
+		sqe.args[0] = peer->qpn | (uint64_t)peer->psn << 32;
+		memcpy(&sqe.args[1], peer->ip, 16);
+		sqe.args[3] = peer->mtu;
+	} else if (peer->family == NDK_ADDRESS_LOCAL) {
+		sqe.args[0] = peer->qpn;
+	} else {
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
 	return post_ctrl(qp->pd->ad, &sqe, 0, connect_done, (void (*)(void))completion, context, qp,
 			 0);
 }
@@ -569,6 +604,7 @@ static const struct ndk_qp_dispatch qp_dispatch = {
 	.send_and_invalidate = qp_send_and_invalidate,
 	.get_address = qp_get_address,
 	.connect = qp_connect,
+	.get_rocev2_address = qp_get_rocev2_address,
 };
 
 static void
@@ -586,6 +622,7 @@ qp_created(struct adapter *ad, const struct req_slot *req, ndk_status status, co
 	}
 	qp->handle = (uint32_t)out[0];
 	qp->qpn = (uint32_t)out[1];
+	qp->psn = (uint32_t)out[2];
 	CALLBACK(ad, cb(req->context, NDK_STATUS_SUCCESS, &qp->pub.header));
 }
 

@@ -22,6 +22,28 @@
 
 static struct roce_ports *active;
 
+const char *const roce_ctr_names[ROCE_CTRS] = {
+	[ROCE_C_RX] = "rx",
+	[ROCE_C_TX] = "tx",
+	[ROCE_C_RX_ARP] = "rx_arp",
+	[ROCE_C_TX_ARP] = "tx_arp",
+	[ROCE_C_RX_ROCE] = "rx_roce",
+	[ROCE_C_RX_NO_QP] = "rx_no_qp",
+	[ROCE_C_RX_BAD_ICRC] = "rx_bad_icrc",
+	[ROCE_C_RX_BAD_HEADER] = "rx_bad_header",
+	[ROCE_C_RX_OTHER] = "rx_other",
+	[ROCE_C_TX_FULL] = "tx_full",
+	[ROCE_C_RETRANSMITS] = "retransmits",
+	[ROCE_C_TIMEOUTS] = "timeouts",
+	[ROCE_C_NAK_TX] = "nak_tx",
+	[ROCE_C_NAK_RX] = "nak_rx",
+	[ROCE_C_RNR_TX] = "rnr_nak_tx",
+	[ROCE_C_RNR_RX] = "rnr_nak_rx",
+	[ROCE_C_RX_OUT_OF_SEQ] = "rx_out_of_seq",
+	[ROCE_C_RX_DUPLICATE] = "rx_duplicate",
+	[ROCE_C_FAULT_DROPPED] = "fault_dropped",
+};
+
 static uint16_t
 be16(const uint8_t *b)
 {
@@ -53,6 +75,7 @@ port_open(struct roce_port *p, const struct ndkd_port_cfg *c, unsigned int nq, u
 	char pool[RTE_MEMPOOL_NAMESIZE];
 	int rc, socket;
 	unsigned int q;
+	uint32_t room;
 
 	snprintf(p->name, sizeof(p->name), "%.*s", (int)n, c->devargs);
 	p->ip = c->ip;
@@ -82,12 +105,21 @@ port_open(struct roce_port *p, const struct ndkd_port_cfg *c, unsigned int nq, u
 	socket = rte_eth_dev_socket_id(p->id);
 	if (socket < 0)
 		socket = SOCKET_ID_ANY;
+	rc = rte_eth_dev_get_mtu(p->id, &p->mtu);
+	if (rc != 0)
+		p->mtu = 1500;
+	/* a frame in one mbuf: the MTU, Ethernet and a VLAN tag's worth of slack */
+	room = RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_DATAROOM, (uint32_t)p->mtu + 32u);
 	snprintf(pool, sizeof(pool), "ndkd_port%u", idx);
-	p->mp = rte_pktmbuf_pool_create(pool, PORT_MBUFS * nq, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					socket);
+	p->mp = rte_pktmbuf_pool_create(pool, PORT_MBUFS * nq, 256, 0,
+					(uint16_t)(room + RTE_PKTMBUF_HEADROOM), socket);
 	p->stats = rte_zmalloc_socket("ndkd_port_stats", nq * sizeof(*p->stats),
 				      RTE_CACHE_LINE_SIZE, socket);
-	if (p->mp == NULL || p->stats == NULL) {
+	p->txq = rte_zmalloc_socket("ndkd_port_txq", nq * sizeof(*p->txq), RTE_CACHE_LINE_SIZE,
+				    socket);
+	p->neigh = rte_zmalloc_socket("ndkd_port_neigh", ROCE_NEIGH_SLOTS * sizeof(*p->neigh),
+				      RTE_CACHE_LINE_SIZE, socket);
+	if (p->mp == NULL || p->stats == NULL || p->txq == NULL || p->neigh == NULL) {
 		NDKD_LOG(ERR, main, "port %s: no memory for its mbufs", p->name);
 		return -ENOMEM;
 	}
@@ -104,18 +136,22 @@ port_open(struct roce_port *p, const struct ndkd_port_cfg *c, unsigned int nq, u
 		rc = rte_eth_dev_start(p->id);
 	if (rc == 0)
 		rc = rte_eth_macaddr_get(p->id, (struct rte_ether_addr *)p->mac);
-	if (rc == 0)
-		rc = rte_eth_dev_get_mtu(p->id, &p->mtu);
 	if (rc != 0) {
 		NDKD_LOG(ERR, main, "port %s: cannot set up: %s", p->name, strerror(-rc));
 		return rc;
 	}
+	p->path_mtu = roce_path_mtu(p->mtu);
+	if (p->path_mtu == 0) {
+		NDKD_LOG(ERR, main, "port %s: MTU %u is below RoCE's smallest (256 and headers)",
+			 p->name, p->mtu);
+		return -EINVAL;
+	}
 	NDKD_LOG(INFO, main,
 		 "port %s (ethdev %u): %u.%u.%u.%u/%u, MAC %02x:%02x:%02x:%02x:%02x:%02x, "
-		 "MTU %u, %u queue pairs",
+		 "MTU %u (RoCE path MTU %u), %u queue pairs",
 		 p->name, p->id, p->ip >> 24, (p->ip >> 16) & 255, (p->ip >> 8) & 255, p->ip & 255,
 		 p->prefix, p->mac[0], p->mac[1], p->mac[2], p->mac[3], p->mac[4], p->mac[5],
-		 p->mtu, nq);
+		 p->mtu, p->path_mtu, nq);
 	return 0;
 }
 
@@ -142,7 +178,7 @@ roce_ports_open(struct roce_ports *rp, const struct ndkd_opts *o, unsigned int n
 void
 roce_ports_close(struct roce_ports *rp)
 {
-	unsigned int i;
+	unsigned int i, e;
 
 	if (active == rp)
 		active = NULL;
@@ -153,8 +189,12 @@ roce_ports_close(struct roce_ports *rp)
 			rte_eth_dev_stop(p->id);
 			rte_eth_dev_close(p->id);
 		}
+		for (e = 0; p->txq != NULL && e < rp->n_engines; e++)
+			rte_pktmbuf_free_bulk(p->txq[e].m, p->txq[e].n);
 		rte_mempool_free(p->mp);
 		rte_free(p->stats);
+		rte_free(p->txq);
+		rte_free(p->neigh);
 	}
 	rp->n = 0;
 }
@@ -165,18 +205,185 @@ roce_ports_get(void)
 	return active;
 }
 
+uint32_t
+roce_path_mtu(uint16_t mtu)
+{
+	/* IPv4, UDP, BTH, RETH, ImmDt and ICRC around the payload */
+	uint32_t hdrs = ROCE_IP_LEN + ROCE_UDP_LEN + ROCE_BTH_LEN + ROCE_RETH_LEN + ROCE_IMM_LEN +
+			ROCE_ICRC_LEN;
+	uint32_t m;
+
+	for (m = 4096; m >= 256; m /= 2)
+		if (m + hdrs <= mtu)
+			return m;
+	return 0;
+}
+
+struct roce_port *
+roce_port_for(struct roce_ports *rp, uint32_t ip)
+{
+	unsigned int i;
+
+	for (i = 0; i < rp->n; i++) {
+		struct roce_port *p = &rp->port[i];
+		uint32_t mask = p->prefix == 0 ? 0 : ~0u << (32 - p->prefix);
+
+		if ((ip & mask) == (p->ip & mask) && ip != p->ip)
+			return p;
+	}
+	return NULL;
+}
+
+static unsigned int
+neigh_slot(uint32_t ip)
+{
+	return (ip * 2654435761u) >> 24; /* Fibonacci hashing: 256 slots */
+}
+
+bool
+roce_neigh_lookup(const struct roce_port *p, uint32_t ip, uint8_t mac[6])
+{
+	unsigned int i, s = neigh_slot(ip);
+
+	for (i = 0; i < ROCE_NEIGH_SLOTS; i++) {
+		const struct roce_neigh *n = &p->neigh[(s + i) % ROCE_NEIGH_SLOTS];
+		uint32_t a = atomic_load_explicit(&n->ip, memory_order_acquire);
+		uint64_t m;
+
+		if (a == 0)
+			return false;
+		if (a != ip)
+			continue;
+		m = atomic_load_explicit(&n->mac, memory_order_acquire);
+		if (!(m & ROCE_NEIGH_KNOWN))
+			return false;
+		for (s = 0; s < 6; s++)
+			mac[s] = (uint8_t)(m >> (40 - 8 * s));
+		return true;
+	}
+	return false;
+}
+
+static void
+neigh_learn(struct roce_port *p, uint32_t ip, const uint8_t mac[6])
+{
+	unsigned int i, k, s = neigh_slot(ip);
+	uint64_t m = ROCE_NEIGH_KNOWN;
+
+	if (ip == 0 || ip == p->ip || (mac[0] & 1) != 0)
+		return;
+	for (k = 0; k < 6; k++)
+		m |= (uint64_t)mac[k] << (40 - 8 * k);
+	for (i = 0; i < ROCE_NEIGH_SLOTS; i++) {
+		struct roce_neigh *n = &p->neigh[(s + i) % ROCE_NEIGH_SLOTS];
+		uint32_t a = atomic_load_explicit(&n->ip, memory_order_acquire);
+
+		/* a free slot is claimed once; a lost race may have claimed it for ip */
+		if (a == 0 && atomic_compare_exchange_strong(&n->ip, &a, ip))
+			a = ip;
+		if (a == ip) {
+			atomic_store_explicit(&n->mac, m, memory_order_release);
+			return;
+		}
+	}
+	/* full: the peer stays unresolved, and its QPs fail as unreachable */
+}
+
+struct rte_mbuf *
+roce_frame_alloc(struct roce_port *p, unsigned int e)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(p->mp);
+
+	if (m == NULL)
+		roce_count(p, e, ROCE_C_TX_FULL, 1);
+	return m;
+}
+
+static void
+txq_flush(struct roce_port *p, unsigned int e)
+{
+	struct roce_txq *q = &p->txq[e];
+	uint16_t sent;
+
+	if (q->n == 0)
+		return;
+	sent = rte_eth_tx_burst(p->id, (uint16_t)e, q->m, q->n);
+	roce_count(p, e, ROCE_C_TX, sent);
+	if (sent < q->n) {
+		/* dropped as a network would: RC's retransmission makes up for it */
+		roce_count(p, e, ROCE_C_TX_FULL, q->n - sent);
+		rte_pktmbuf_free_bulk(q->m + sent, q->n - sent);
+	}
+	q->n = 0;
+}
+
+void
+roce_tx(struct roce_port *p, unsigned int e, struct rte_mbuf *m)
+{
+	struct roce_txq *q = &p->txq[e];
+
+	q->m[q->n++] = m;
+	if (q->n == ROCE_TX_BURST)
+		txq_flush(p, e);
+}
+
+void
+roce_tx_flush(struct roce_ports *rp, unsigned int e)
+{
+	unsigned int i;
+
+	for (i = 0; i < rp->n; i++)
+		txq_flush(&rp->port[i], e);
+}
+
+void
+roce_arp_request(struct roce_port *p, unsigned int e, uint32_t ip)
+{
+	struct rte_mbuf *m = roce_frame_alloc(p, e);
+	uint8_t *f, *a;
+
+	if (m == NULL)
+		return;
+	f = (uint8_t *)rte_pktmbuf_append(m, ARP_FRAME_LEN);
+	if (f == NULL) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	a = f + 14;
+	memset(f, 0xff, 6);
+	memcpy(f + 6, p->mac, 6);
+	f[12] = ETHERTYPE_ARP >> 8;
+	f[13] = ETHERTYPE_ARP & 0xff;
+	a[0] = 0, a[1] = 1; /* Ethernet */
+	a[2] = ETHERTYPE_IPV4 >> 8, a[3] = ETHERTYPE_IPV4 & 0xff;
+	a[4] = 6, a[5] = 4, a[6] = 0, a[7] = 1; /* request */
+	memcpy(a + 8, p->mac, 6);
+	put_be32(a + 14, p->ip);
+	memset(a + 18, 0, 6);
+	put_be32(a + 24, ip);
+	roce_count(p, e, ROCE_C_TX_ARP, 1);
+	roce_tx(p, e, m);
+}
+
 /*
- * An ARP request for p's address, turned into its reply in place. False
- * for any other frame.
+ * ARP: a request for p's address is turned into its reply in place (true:
+ * send it back); a request or reply from a peer teaches its MAC. False
+ * when the frame is not to be sent.
  */
 static bool
-arp_reply(const struct roce_port *p, uint8_t *f, uint32_t len)
+arp_input(struct roce_port *p, uint8_t *f, uint32_t len, bool *was_arp)
 {
 	uint8_t *a = f + 14;
+	uint16_t op;
 
-	if (len < ARP_FRAME_LEN || be16(f + 12) != ETHERTYPE_ARP || be16(a) != 1 ||
-	    be16(a + 2) != ETHERTYPE_IPV4 || a[4] != 6 || a[5] != 4 || be16(a + 6) != 1 ||
-	    be32(a + 24) != p->ip)
+	*was_arp = len >= ARP_FRAME_LEN && be16(f + 12) == ETHERTYPE_ARP && be16(a) == 1 &&
+		   be16(a + 2) == ETHERTYPE_IPV4 && a[4] == 6 && a[5] == 4;
+	if (!*was_arp)
+		return false;
+	op = be16(a + 6);
+	if ((op == 1 || op == 2) && be32(a + 24) == p->ip)
+		neigh_learn(p, be32(a + 14), a + 8);
+	if (op != 1 || be32(a + 24) != p->ip)
 		return false;
 	memcpy(f, a + 8, 6); /* to the asker */
 	memcpy(f + 6, p->mac, 6);
@@ -188,46 +395,55 @@ arp_reply(const struct roce_port *p, uint8_t *f, uint32_t len)
 }
 
 unsigned int
-roce_ports_poll(struct roce_ports *rp, unsigned int e)
+roce_ports_poll(struct roce_ports *rp, unsigned int e, roce_rx_fn rx, void *arg)
 {
 	struct rte_mbuf *m[PORT_BURST];
 	unsigned int i, k, total = 0;
 
 	for (i = 0; i < rp->n; i++) {
 		struct roce_port *p = &rp->port[i];
-		struct roce_port_stats *st = &p->stats[e];
 		uint16_t n = rte_eth_rx_burst(p->id, (uint16_t)e, m, PORT_BURST);
 
-		stat_add(&st->rx, n);
+		roce_count(p, e, ROCE_C_RX, n);
 		total += n;
 		for (k = 0; k < n; k++) {
 			uint8_t *f = rte_pktmbuf_mtod(m[k], uint8_t *);
 			uint32_t len = rte_pktmbuf_data_len(m[k]);
 			struct roce_pkt pkt;
 			enum roce_verdict v;
+			bool arp;
 
-			if (m[k]->nb_segs == 1 && arp_reply(p, f, len)) {
-				stat_add(&st->rx_arp, 1);
-				rte_pktmbuf_data_len(m[k]) = ARP_FRAME_LEN;
-				rte_pktmbuf_pkt_len(m[k]) = ARP_FRAME_LEN;
-				if (rte_eth_tx_burst(p->id, (uint16_t)e, &m[k], 1) == 1) {
-					stat_add(&st->tx_arp, 1);
-					stat_add(&st->tx, 1);
-				} else {
-					stat_add(&st->tx_full, 1);
-					rte_pktmbuf_free(m[k]);
-				}
+			if (m[k]->nb_segs != 1) {
+				roce_count(p, e, ROCE_C_RX_OTHER, 1);
+				rte_pktmbuf_free(m[k]);
 				continue;
 			}
-			v = m[k]->nb_segs == 1 ? roce_decode(f, len, &pkt) : ROCE_NOT_ROCE;
-			if (v == ROCE_OK) {
-				stat_add(&st->rx_roce, 1);
-				stat_add(&st->rx_no_qp, 1); /* no RC transport to hand it to yet */
-			} else if (v == ROCE_NOT_ROCE) {
-				stat_add(&st->rx_other, 1);
-			} else {
-				stat_add(&st->rx_bad[v], 1);
+			if (arp_input(p, f, len, &arp)) {
+				rte_pktmbuf_data_len(m[k]) = ARP_FRAME_LEN;
+				rte_pktmbuf_pkt_len(m[k]) = ARP_FRAME_LEN;
+				roce_count(p, e, ROCE_C_RX_ARP, 1);
+				roce_count(p, e, ROCE_C_TX_ARP, 1);
+				roce_tx(p, e, m[k]);
+				continue;
 			}
+			if (arp) {
+				roce_count(p, e, ROCE_C_RX_ARP, 1);
+				rte_pktmbuf_free(m[k]);
+				continue;
+			}
+			v = roce_decode(f, len, &pkt);
+			if (v == ROCE_OK && pkt.dst_ip == p->ip) {
+				roce_count(p, e, ROCE_C_RX_ROCE, 1);
+				rx(arg, p, m[k], &pkt);
+				continue;
+			}
+			if (v == ROCE_OK || v == ROCE_NOT_ROCE)
+				roce_count(p, e, ROCE_C_RX_OTHER, 1);
+			else
+				roce_count(p, e,
+					   v == ROCE_BAD_ICRC ? ROCE_C_RX_BAD_ICRC
+							      : ROCE_C_RX_BAD_HEADER,
+					   1);
 			rte_pktmbuf_free(m[k]);
 		}
 	}

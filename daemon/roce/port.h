@@ -3,8 +3,9 @@
  * The NIC ports RoCEv2 runs on (--port, --addr): opened on the main lcore
  * through DPDK (any ethdev: af_packet, af_xdp, memif, tap, a PCI NIC), one
  * RX/TX queue pair per engine, polled by the engines. What a port answers
- * by itself: ARP for its address. RoCEv2 frames are decoded and counted;
- * the RC transport that takes them is not there yet (docs/roce.md).
+ * by itself: ARP for its address; it learns peers' MACs from ARP. RoCEv2
+ * frames are decoded, checked and handed to the RC transport
+ * (providers/soft/rc.c); frames it builds leave in bursts (docs/roce.md).
  */
 #ifndef NDKD_ROCE_PORT_H
 #define NDKD_ROCE_PORT_H
@@ -19,17 +20,55 @@
 #include "../ndkd.h"
 #include "wire.h"
 
-/* Counters of one port on one engine: written by that engine only. */
+struct rte_mbuf;
+struct rte_mempool;
+
+/* Counters of one port on one engine (roce_ctr_names for telemetry). */
+enum roce_ctr {
+	ROCE_C_RX,
+	ROCE_C_TX,
+	ROCE_C_RX_ARP, /* requests for our address, answered, and replies to ours */
+	ROCE_C_TX_ARP,
+	ROCE_C_RX_ROCE,	    /* RoCEv2 frames that decoded */
+	ROCE_C_RX_NO_QP,    /* ... to a QP nobody has, or not from its peer: dropped */
+	ROCE_C_RX_BAD_ICRC, /* dropped */
+	ROCE_C_RX_BAD_HEADER,
+	ROCE_C_RX_OTHER,    /* neither ARP nor RoCEv2 */
+	ROCE_C_TX_FULL,	    /* frames the TX queue or the mbuf pool had no room for */
+	ROCE_C_RETRANSMITS, /* packets sent again (timeout, NAK, RNR) */
+	ROCE_C_TIMEOUTS,    /* retransmit timer expiries */
+	ROCE_C_NAK_TX,	    /* NAKs sent: sequence, access, invalid request */
+	ROCE_C_NAK_RX,
+	ROCE_C_RNR_TX, /* RNR NAKs sent: a send found no receive */
+	ROCE_C_RNR_RX,
+	ROCE_C_RX_OUT_OF_SEQ, /* requests or responses ahead of the expected PSN */
+	ROCE_C_RX_DUPLICATE,  /* requests behind it: answered again */
+	ROCE_C_FAULT_DROPPED, /* test knob (--roce-fault): frames dropped on purpose */
+	ROCE_CTRS,
+};
+extern const char *const roce_ctr_names[ROCE_CTRS];
+
 struct roce_port_stats {
-	alignas(RTE_CACHE_LINE_SIZE) _Atomic uint64_t rx;
-	_Atomic uint64_t tx;
-	_Atomic uint64_t rx_arp; /* requests for our address, answered */
-	_Atomic uint64_t tx_arp;
-	_Atomic uint64_t rx_roce;		/* RoCEv2 frames that decoded */
-	_Atomic uint64_t rx_no_qp;		/* ... to a QP nobody has: dropped */
-	_Atomic uint64_t rx_bad[ROCE_VERDICTS]; /* dropped, by why (ROCE_OK unused) */
-	_Atomic uint64_t rx_other;		/* neither ARP for us nor RoCEv2 */
-	_Atomic uint64_t tx_full;		/* frames the TX queue had no room for */
+	alignas(RTE_CACHE_LINE_SIZE) _Atomic uint64_t c[ROCE_CTRS];
+};
+
+/* Frames an engine has built for a port, sent in bursts. */
+#define ROCE_TX_BURST 32
+struct roce_txq {
+	uint16_t n;
+	struct rte_mbuf *m[ROCE_TX_BURST];
+};
+
+/*
+ * Peers' MACs by IPv4 address, learnt from ARP: any engine writes (an
+ * address takes a slot once, by compare-and-swap; its MAC is one word),
+ * any reads. Entries stay for the port's life.
+ */
+#define ROCE_NEIGH_SLOTS 256
+#define ROCE_NEIGH_KNOWN (1ull << 63)
+struct roce_neigh {
+	_Atomic uint32_t ip;
+	_Atomic uint64_t mac; /* ROCE_NEIGH_KNOWN | the MAC's 48 bits */
 };
 
 struct roce_port {
@@ -39,8 +78,11 @@ struct roce_port {
 	uint8_t prefix;
 	uint8_t mac[6];
 	uint16_t mtu;
+	uint32_t path_mtu; /* the largest IB MTU whose frames fit mtu */
 	struct rte_mempool *mp;
 	struct roce_port_stats *stats; /* one per engine */
+	struct roce_txq *txq;	       /* one per engine */
+	struct roce_neigh *neigh;
 };
 
 struct roce_ports {
@@ -49,11 +91,40 @@ struct roce_ports {
 	struct roce_port port[NDKD_MAX_PORTS];
 };
 
+static inline void
+roce_count(struct roce_port *p, unsigned int e, enum roce_ctr c, uint64_t v)
+{
+	stat_add(&p->stats[e].c[c], v);
+}
+
+/*
+ * What takes the RoCEv2 frames a port receives (the RC transport): m is
+ * its own from then on; pkt is m decoded and checked.
+ */
+typedef void (*roce_rx_fn)(void *arg, struct roce_port *p, struct rte_mbuf *m,
+			   struct roce_pkt *pkt);
+
 /* Open and start o's ports, a queue pair per engine. 0, or -errno (logged). */
 int roce_ports_open(struct roce_ports *rp, const struct ndkd_opts *o, unsigned int n_engines);
 void roce_ports_close(struct roce_ports *rp);
-/* Engine e's pass over its queues: frames in, ARP answered. Returns frames handled. */
-unsigned int roce_ports_poll(struct roce_ports *rp, unsigned int e);
+/*
+ * Engine e's pass over its queues: frames in, ARP answered and learnt,
+ * RoCEv2 frames to rx. Returns frames handled.
+ */
+unsigned int roce_ports_poll(struct roce_ports *rp, unsigned int e, roce_rx_fn rx, void *arg);
+/* The largest IB MTU (256 ... 4096) whose RoCEv2 frames fit an IP MTU, or 0. */
+uint32_t roce_path_mtu(uint16_t mtu);
+/* The port of rp whose subnet holds ip, or NULL. */
+struct roce_port *roce_port_for(struct roce_ports *rp, uint32_t ip);
+/* An empty frame of p's pool, or NULL (counted). */
+struct rte_mbuf *roce_frame_alloc(struct roce_port *p, unsigned int e);
+/* Queue m on engine e's TX queue of p; sent when the burst fills or at roce_tx_flush. */
+void roce_tx(struct roce_port *p, unsigned int e, struct rte_mbuf *m);
+void roce_tx_flush(struct roce_ports *rp, unsigned int e);
+/* ip's MAC in mac when known. */
+bool roce_neigh_lookup(const struct roce_port *p, uint32_t ip, uint8_t mac[6]);
+/* Ask for ip's MAC (an ARP request from engine e). */
+void roce_arp_request(struct roce_port *p, unsigned int e, uint32_t ip);
 /* The ports ndkd opened (for telemetry), or NULL. */
 const struct roce_ports *roce_ports_get(void);
 

@@ -165,18 +165,18 @@ roce_icrc(uint8_t *frame, size_t len)
 	return crc;
 }
 
-size_t
-roce_encode(const struct roce_pkt *p, uint8_t *buf, size_t room)
+uint8_t *
+roce_encode_hdr(const struct roce_pkt *p, uint8_t *buf, size_t room, size_t *len)
 {
 	unsigned int f = opcode_flags[p->opcode];
-	size_t len = roce_frame_len(p);
-	uint32_t pad = pad_of(p->payload_len), icrc;
+	size_t flen = roce_frame_len(p);
 	uint8_t *ip = buf + ROCE_ETH_LEN, *udp = ip + ROCE_IP_LEN, *bth = udp + ROCE_UDP_LEN, *x;
-	uint16_t ip_len = (uint16_t)(len - ROCE_ETH_LEN);
+	uint16_t ip_len = (uint16_t)(flen - ROCE_ETH_LEN);
 
-	if (!(f & ROCE_F_VALID) || (p->payload_len != 0 && !(f & ROCE_F_PAYLOAD)) || len > room ||
-	    len - ROCE_ETH_LEN > UINT16_MAX)
-		return 0;
+	if (!(f & ROCE_F_VALID) || (p->payload_len != 0 && !(f & ROCE_F_PAYLOAD)) || flen > room ||
+	    flen - ROCE_ETH_LEN > UINT16_MAX)
+		return NULL;
+	*len = flen;
 	memcpy(buf, p->dst_mac, 6);
 	memcpy(buf + 6, p->src_mac, 6);
 	put16(buf + 12, 0x0800);
@@ -199,7 +199,8 @@ roce_encode(const struct roce_pkt *p, uint8_t *buf, size_t room)
 	put16(udp + 6, 0);
 
 	bth[0] = p->opcode;
-	bth[1] = (uint8_t)((p->solicited ? 0x80 : 0) | (p->mig_req ? 0x40 : 0) | pad << 4);
+	bth[1] = (uint8_t)((p->solicited ? 0x80 : 0) | (p->mig_req ? 0x40 : 0) |
+			   pad_of(p->payload_len) << 4);
 	put16(bth + 2, p->pkey);
 	bth[4] = 0;
 	put24(bth + 5, p->dest_qp & ROCE_QPN_MASK);
@@ -227,21 +228,40 @@ roce_encode(const struct roce_pkt *p, uint8_t *buf, size_t room)
 		put32(x, p->inv_rkey);
 		x += ROCE_IETH_LEN;
 	}
-	if (p->payload_len != 0)
-		memcpy(x, p->payload, p->payload_len);
-	memset(x + p->payload_len, 0, pad);
+	return x;
+}
+
+void
+roce_seal(uint8_t *buf, size_t len, uint32_t payload_len)
+{
+	uint32_t pad = pad_of(payload_len), icrc;
+	uint8_t *x = buf + len - ROCE_ICRC_LEN;
+
+	memset(x - pad, 0, pad);
 	/* least significant byte first, as the annex stores it */
 	icrc = roce_icrc(buf, len);
-	x += p->payload_len + pad;
 	x[0] = (uint8_t)icrc;
 	x[1] = (uint8_t)(icrc >> 8);
 	x[2] = (uint8_t)(icrc >> 16);
 	x[3] = (uint8_t)(icrc >> 24);
+}
+
+size_t
+roce_encode(const struct roce_pkt *p, uint8_t *buf, size_t room)
+{
+	size_t len = 0;
+	uint8_t *x = roce_encode_hdr(p, buf, room, &len);
+
+	if (x == NULL)
+		return 0;
+	if (p->payload_len != 0)
+		memcpy(x, p->payload, p->payload_len);
+	roce_seal(buf, len, p->payload_len);
 	return len;
 }
 
-enum roce_verdict
-roce_decode(uint8_t *frame, size_t len, struct roce_pkt *p)
+static enum roce_verdict
+decode(uint8_t *frame, size_t len, struct roce_pkt *p, bool check_icrc)
 {
 	uint8_t *ip = frame + ROCE_ETH_LEN, *udp = ip + ROCE_IP_LEN, *bth = udp + ROCE_UDP_LEN, *x;
 	uint32_t ip_len, udp_len, pad, ext, hdrs, icrc;
@@ -285,7 +305,7 @@ roce_decode(uint8_t *frame, size_t len, struct roce_pkt *p)
 	len = ROCE_ETH_LEN + ip_len; /* Ethernet padding is not ours */
 	x = frame + len - ROCE_ICRC_LEN;
 	icrc = (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
-	if (roce_icrc(frame, len) != icrc)
+	if (check_icrc && roce_icrc(frame, len) != icrc)
 		return ROCE_BAD_ICRC;
 
 	memcpy(p->dst_mac, frame, 6);
@@ -326,4 +346,16 @@ roce_decode(uint8_t *frame, size_t len, struct roce_pkt *p)
 	}
 	p->payload = x;
 	return ROCE_OK;
+}
+
+enum roce_verdict
+roce_decode(uint8_t *frame, size_t len, struct roce_pkt *p)
+{
+	return decode(frame, len, p, true);
+}
+
+enum roce_verdict
+roce_parse(uint8_t *frame, size_t len, struct roce_pkt *p)
+{
+	return decode(frame, len, p, false);
 }

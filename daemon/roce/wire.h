@@ -132,11 +132,21 @@ size_t roce_frame_len(const struct roce_pkt *p);
  */
 size_t roce_encode(const struct roce_pkt *p, uint8_t *buf, size_t room);
 /*
+ * roce_encode in two steps, for a payload copied straight into the frame:
+ * the headers of p (p->payload unused) in buf, *len set to the whole
+ * frame's length; returns where payload_len bytes of payload go, NULL when
+ * p cannot be sent. Then roce_seal puts the pad and the ICRC after them.
+ */
+uint8_t *roce_encode_hdr(const struct roce_pkt *p, uint8_t *buf, size_t room, size_t *len);
+void roce_seal(uint8_t *buf, size_t len, uint32_t payload_len);
+/*
  * What frame (len bytes, Ethernet onwards) says, checked whole. The ICRC is
  * computed in place (the masked fields are put back), so frame is not const.
  * p->payload points into frame.
  */
 enum roce_verdict roce_decode(uint8_t *frame, size_t len, struct roce_pkt *p);
+/* roce_decode without the ICRC: for a frame decoded once already. */
+enum roce_verdict roce_parse(uint8_t *frame, size_t len, struct roce_pkt *p);
 /*
  * The ICRC of an IPv4 RoCEv2 frame of len bytes whose last 4 are the ICRC,
  * computed in place: the fields the annex masks are set to ones and put back.

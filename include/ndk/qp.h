@@ -42,8 +42,9 @@ struct ndk_sge {
 
 /*
  * Where a QP is, for its peer. NDK_ADDRESS_LOCAL names a QP of this node's
- * ndkd by number; the same type will carry an IP address and UDP port for
- * RoCEv2 peers on other nodes.
+ * ndkd by number. NDK_ADDRESS_ROCEV2 names a QP on another node: its GID
+ * (an IPv4-mapped address), QP number, the first PSN it sends and the path
+ * MTU, as ibv_rc_pingpong's exchange carries them.
  */
 #define NDK_ADDRESS_LOCAL  1u
 #define NDK_ADDRESS_ROCEV2 2u
@@ -52,7 +53,9 @@ struct ndk_qp_address {
 	uint16_t family;
 	uint16_t port; /* ROCEV2: UDP port (0: 4791) */
 	uint32_t qpn;
-	uint8_t ip[16]; /* ROCEV2: IPv4-mapped or IPv6 */
+	uint8_t ip[16]; /* ROCEV2: the GID, IPv4-mapped (::ffff:a.b.c.d) */
+	uint32_t psn;	/* ROCEV2: the first PSN the QP sends */
+	uint32_t mtu;	/* ROCEV2: path MTU in bytes, 256 ... 4096 (0: the port's) */
 };
 
 typedef void (*ndk_fn_flush)(struct ndk_qp *qp);
@@ -96,10 +99,21 @@ typedef ndk_status (*ndk_fn_send_and_invalidate)(struct ndk_qp *qp, void *reques
 						 uint32_t flags, uint32_t remote_token);
 typedef void (*ndk_fn_qp_get_address)(struct ndk_qp *qp, struct ndk_qp_address *address);
 /*
+ * Where qp is for a peer on another node: family ROCEV2, the GID of
+ * ndkd's (first) RoCEv2 port, qp's number, its first PSN, the port's path
+ * MTU. NOT_SUPPORTED when ndkd has no RoCEv2 port.
+ */
+typedef ndk_status (*ndk_fn_qp_get_rocev2_address)(struct ndk_qp *qp,
+						   struct ndk_qp_address *address);
+/*
  * Connect to a peer QP. Same node: PENDING, and the completion reports
  * SUCCESS once ndkd has the peer; work requests flow once the peer has
  * connected to this QP as well (before that they complete CONNECTION_INVALID).
- * INVALID_PARAMETER for an address that names no QP.
+ * INVALID_PARAMETER for an address that names no QP. Another node (family
+ * ROCEV2): SUCCESS once ndkd has taken the peer's address; its MAC is found
+ * by ARP as work requests go (HOST_UNREACHABLE when nobody answers).
+ * NOT_SUPPORTED when ndkd has no RoCEv2 port, HOST_UNREACHABLE for an
+ * address on none of its ports' subnets.
  */
 typedef ndk_status (*ndk_fn_qp_connect)(struct ndk_qp *qp, const struct ndk_qp_address *peer,
 					ndk_fn_request_completion completion, void *context);
@@ -119,6 +133,7 @@ struct ndk_qp_dispatch {
 	/* ndkd's own, after NDK's */
 	ndk_fn_qp_get_address get_address;
 	ndk_fn_qp_connect connect;
+	ndk_fn_qp_get_rocev2_address get_rocev2_address;
 };
 
 struct ndk_qp {
@@ -201,6 +216,12 @@ static inline void
 ndk_qp_get_address(struct ndk_qp *qp, struct ndk_qp_address *address)
 {
 	qp->dispatch->get_address(qp, address);
+}
+
+static inline ndk_status
+ndk_qp_get_rocev2_address(struct ndk_qp *qp, struct ndk_qp_address *address)
+{
+	return qp->dispatch->get_rocev2_address(qp, address);
 }
 
 static inline ndk_status

@@ -37,6 +37,7 @@ typedef uint32_t ndk_status;
 #define NDK_STATUS_CONNECTION_DISCONNECTED ((ndk_status)0xC000020Cu)
 #define NDK_STATUS_CONNECTION_REFUSED	   ((ndk_status)0xC0000236u)
 #define NDK_STATUS_CONNECTION_INVALID	   ((ndk_status)0xC000023Au)
+#define NDK_STATUS_HOST_UNREACHABLE	   ((ndk_status)0xC000023Du)
 #define NDK_STATUS_DEVICE_REMOVED	   ((ndk_status)0xC00002B6u)
 #define NDK_STATUS_IMPLEMENTATION_LIMIT	   ((ndk_status)0xC000042Bu)
 

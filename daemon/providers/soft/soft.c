@@ -10,6 +10,8 @@
 #include <stdlib.h>
 
 #include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_net_crc.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -41,9 +43,12 @@ soft_init(struct provider *p, const struct ndkd_opts *o)
 		free(soft);
 		return rc;
 	}
+	/* the ICRC of every RoCEv2 frame: carry-less multiply where the CPU has it */
+	rte_net_crc_set_alg(RTE_NET_CRC_SSE42);
 	p->priv = soft;
 	p->qp_priv_size = sizeof(struct soft_qp);
-	p->qp_window = 1; /* a send on its way holds back what follows (send.c) */
+	/* RoCEv2 QPs keep a window in flight; QPs of this node take one at a time (qp_create) */
+	p->qp_window = RC_WINDOW;
 	snprintf(p->detail, sizeof(p->detail), "software RDMA in the engines");
 	return 0;
 }
@@ -63,7 +68,12 @@ soft_fini(struct provider *p)
 static ndk_status
 soft_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_adapter_info *i)
 {
-	(void)p;
+	const struct soft *soft = p->priv;
+
+	if (soft != NULL && soft->ports.n != 0) {
+		i->rocev2_ipv4 = soft->ports.port[0].ip;
+		i->rocev2_mtu = soft->ports.port[0].path_mtu;
+	}
 	i->max_registration_size = lim->max_region_bytes;
 	i->max_window_size = lim->max_region_bytes;
 	i->frmr_page_count = lim->frmr_page_count;
@@ -107,8 +117,17 @@ soft_engine_init(struct provider *p, struct ectx *x)
 		free(se);
 		return -ENOMEM;
 	}
+	snprintf(name, sizeof(name), "ndkd_rcrx%u", x->engine);
+	se->rx = rte_ring_create_elem(name, sizeof(void *), 4096, SOCKET_ID_ANY, RING_F_SC_DEQ);
+	if (se->rx == NULL) {
+		rte_ring_free(se->inbox);
+		free(se);
+		return -ENOMEM;
+	}
 	soft->inbox[x->engine] = se->inbox;
+	soft->rx[x->engine] = se->rx;
 	se->inboxes = soft->inbox;
+	se->rxs = soft->rx;
 	se->ports = &soft->ports;
 	x->prov_engine = se;
 	return 0;
@@ -120,9 +139,16 @@ soft_engine_fini(struct provider *p, struct ectx *x)
 	struct soft *soft = p->priv;
 	struct soft_engine *se = x->prov_engine;
 	struct send_msg *m;
+	struct rte_mbuf *f;
 
 	if (se == NULL)
 		return;
+	while (rte_ring_dequeue_elem(se->rx, &f, sizeof(f)) == 0)
+		rte_pktmbuf_free(f);
+	rte_ring_free(se->rx);
+	soft->rx[x->engine] = NULL;
+	if (se->ports != NULL)
+		roce_tx_flush(se->ports, x->engine);
 	/* engines have stopped and every sender let go: what is queued is ours */
 	while (rte_ring_dequeue_elem(se->inbox, &m, sizeof(m)) == 0)
 		free(m);
@@ -147,8 +173,13 @@ soft_poll(struct ectx *x, unsigned int budget)
 		soft_deliver(x, sends[i]); /* NOLINT(clang-analyzer-core.CallAndMessage) */
 	if (se->inflight != NULL)
 		n += soft_collect(x);
-	if (se->ports != NULL && se->ports->n != 0)
-		n += roce_ports_poll(se->ports, x->engine);
+	if (se->ports != NULL && se->ports->n != 0) {
+		roce_tx_flush(se->ports, x->engine); /* what the QPs' turns built */
+		n += roce_ports_poll(se->ports, x->engine, rc_input, x);
+		n += rc_poll(x);
+		rc_ack_flush(x);
+		roce_tx_flush(se->ports, x->engine);
+	}
 	return n;
 }
 
@@ -184,8 +215,9 @@ static ndk_status
 soft_qp_create(struct ectx *x, struct dqp *qp)
 {
 	(void)x;
-	(void)qp;
-	return NDK_STATUS_SUCCESS; /* its state starts zeroed: no send, nothing waiting */
+	/* its state starts zeroed: no send, nothing waiting */
+	qp->pend_limit = 1; /* on this node a send on its way holds back what follows (send.c) */
+	return NDK_STATUS_SUCCESS;
 }
 
 static ndk_status
@@ -193,9 +225,10 @@ soft_qp_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 {
 	struct qpt_entry pe;
 
-	(void)qp;
+	if (peer->kind == PEER_ROCEV2)
+		return rc_connect(x, qp, peer);
 	if (peer->kind != PEER_LOCAL)
-		return NDK_STATUS_NOT_SUPPORTED; /* RoCEv2 peers: not yet */
+		return NDK_STATUS_INVALID_PARAMETER;
 	/*
 	 * RC's connection on one node: each side names the other. Work requests
 	 * flow once both have (each is checked against the peer's entry).
@@ -211,14 +244,24 @@ soft_qp_error(struct ectx *x, struct dqp *qp)
 	soft_send_cancel(x, qp);
 	soft_rdma_cancel(x, qp);
 	soft_pending_fail(qp);
+	rc_error(x, qp);
+}
+
+static void
+soft_qp_destroy(struct ectx *x, struct dqp *qp)
+{
+	rc_destroy(x, qp);
 }
 
 /* Sends to deliver first (the receiving side's work), then this QP's own transfer. */
 static uint64_t
 soft_qp_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 {
-	uint64_t moved = soft_deliver_pending(x, qp, budget);
+	uint64_t moved;
 
+	if (soft_qp(qp)->rc != NULL)
+		return rc_step(x, qp, budget);
+	moved = soft_deliver_pending(x, qp, budget);
 	if (soft_qp(qp)->tx.active && moved < budget)
 		moved += soft_rdma_step(x, qp, budget - moved);
 	qp->want_step = soft_want_step(qp);
@@ -229,6 +272,8 @@ static ndk_status
 soft_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id,
 	       struct ndk_abi_result *res)
 {
+	if (soft_qp(qp)->rc != NULL)
+		return rc_post(x, qp, op, wr_id);
 	switch (op->w->h.opcode) {
 	case NDK_ABI_WR_READ:
 	case NDK_ABI_WR_WRITE:
@@ -254,8 +299,8 @@ const struct provider_ops soft_provider_ops = {
 	.mw_bind = soft_mr_wr,
 	.qp_create = soft_qp_create,
 	.qp_connect = soft_qp_connect,
-	/* qp_destroy: none; qp_error came first, so nothing is on its way or waits */
 	.qp_error = soft_qp_error,
+	.qp_destroy = soft_qp_destroy, /* after qp_error: nothing is on its way or waits */
 	.post_send = soft_post_send,
 	.qp_step = soft_qp_step,
 };

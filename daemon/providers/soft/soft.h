@@ -75,8 +75,87 @@ struct soft_rx {
 	struct wq_taken t;
 };
 
+/*
+ * RoCEv2: the RC transport's state of a QP connected across nodes (rc.c).
+ * Work requests in flight in a window, numbered by PSN; on the responder
+ * side the PSN expected next, the message being received, the reads being
+ * answered.
+ */
+#define RC_WINDOW 64u /* work requests in flight per QP: the provider's qp_window */
+#define RC_READS  16u /* reads a QP has out as requester (ORD) and serves as responder (IRD) */
+
+struct rc_wqe {
+	uint32_t wr_id;
+	ndk_status err;	 /* set when it failed: its status once the QP is flushed */
+	uint8_t op;	 /* NDK_ABI_WR_SEND, SEND_INVALIDATE, WRITE, READ */
+	uint32_t psn;	 /* its first */
+	uint32_t n_pkts; /* PSNs it takes: a read, its response packets */
+	uint64_t total;
+	uint64_t done; /* a read: response bytes placed */
+	uint64_t remote_addr;
+	uint32_t remote_token; /* a send with invalidate: the token to invalidate */
+	bool solicit;
+	uint32_t n_sge;
+	uint32_t inline_len;
+	struct ndk_abi_sge sge[NDKD_MAX_SGE];
+	uint8_t data[NDK_ABI_MAX_INLINE];
+};
+
+struct rc_read {
+	uint32_t psn; /* of the next response packet */
+	uint32_t last_psn;
+	uint64_t va;
+	uint32_t rkey;
+	uint64_t left;
+	bool first;
+};
+
+struct rc_qp {
+	struct roce_port *port;
+	struct dqp *qp;
+	uint32_t peer_ip;
+	uint8_t peer_mac[6];
+	bool mac_known;
+	uint32_t dest_qpn;
+	uint16_t src_port;
+	uint32_t mtu;
+	uint32_t arp_tries;
+	uint64_t arp_next; /* TSC: the next ARP request, while the MAC is unknown */
+	/* requester */
+	struct rc_wqe wq[RC_WINDOW];
+	uint32_t wq_head, wq_cur, wq_tail; /* free-running: oldest, being sent, next free */
+	uint32_t cur_pkt;		   /* of wq[wq_cur] */
+	uint32_t psn_next;		   /* the first PSN of the next work request */
+	uint32_t una;			   /* the oldest PSN not acknowledged */
+	uint32_t reads_out;
+	uint8_t retries, rnr_retries; /* left */
+	uint64_t deadline;	      /* TSC: retransmit timer (0: off) */
+	uint64_t rnr_until;	      /* TSC: an RNR NAK's wait */
+	/* responder */
+	uint32_t epsn; /* the PSN expected next */
+	uint32_t msn;  /* messages completed */
+	bool nak_sent; /* until the expected PSN comes: no second NAK */
+	bool ack_due;
+	bool ack_listed; /* on the engine's ack_list */
+	struct rc_qp *ack_next;
+	bool w_active; /* a write in progress: its RETH */
+	uint64_t w_va, w_off, w_len;
+	uint32_t w_rkey;
+	bool r_taken; /* a receive taken by a send in progress */
+	bool r_owed;  /* its result waits for room in the CQ */
+	bool r_inv;
+	uint32_t r_token;
+	uint64_t r_done;
+	ndk_status r_status;
+	struct wq_taken r_t;
+	struct rc_read rd[RC_READS];
+	uint32_t rd_head, rd_tail;
+	struct rc_qp *next, *prev; /* the engine's RoCEv2 QPs */
+};
+
 /* Per QP (qp->prov). */
 struct soft_qp {
+	struct rc_qp *rc; /* connected across nodes (RoCEv2); NULL on this node */
 	/* sender side: the send waiting for its receiver, and its work request */
 	struct send_msg *send;
 	uint32_t send_wr;
@@ -93,11 +172,17 @@ struct soft_engine {
 	struct rte_ring **inboxes; /* every engine's, by id */
 	struct soft_qp *inflight;  /* this engine's QPs with a send on its way */
 	struct roce_ports *ports;  /* polled on this engine's queue of each */
+	struct rte_ring *rx;	   /* RoCEv2 frames for this engine's QPs from other engines */
+	struct rte_ring **rxs;	   /* every engine's, by id */
+	struct rc_qp *rc_list;	   /* this engine's RoCEv2 QPs */
+	struct rc_qp *ack_list;	   /* ... with an ACK due at the end of the burst */
+	uint64_t next_timer;	   /* TSC: when rc_timers looks next */
 };
 
 /* The provider (p->priv). */
 struct soft {
 	struct rte_ring *inbox[RTE_MAX_LCORE];
+	struct rte_ring *rx[RTE_MAX_LCORE];
 	struct roce_ports ports; /* NIC ports for RoCEv2 (roce/port.c) */
 };
 
@@ -137,6 +222,23 @@ soft_peer_ready(const struct ectx *x, const struct dqp *qp, struct qpt_entry *pe
 		return NDK_STATUS_CONNECTION_INVALID;
 	return NDK_STATUS_SUCCESS;
 }
+
+/* rc.c: RoCEv2 */
+/* Connect qp to a RoCEv2 peer. */
+ndk_status rc_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer);
+/* A send, read or write of a RoCEv2 QP: PENDING, done when acknowledged. */
+ndk_status rc_post(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id);
+/* Frames out for qp (responses, then requests), about budget payload bytes. */
+uint64_t rc_step(struct ectx *x, struct dqp *qp, uint64_t budget);
+/* qp went to error: its work requests complete CANCELLED, a receive in progress too. */
+void rc_error(struct ectx *x, struct dqp *qp);
+void rc_destroy(struct ectx *x, struct dqp *qp);
+/* A RoCEv2 frame from a port (roce_rx_fn; arg is the engine's ectx). */
+void rc_input(void *arg, struct roce_port *p, struct rte_mbuf *m, struct roce_pkt *pkt);
+/* Frames other engines passed to this one, then timers; the work done. */
+unsigned int rc_poll(struct ectx *x);
+/* The ACKs the frames of this pass asked for: one per QP. */
+void rc_ack_flush(struct ectx *x);
 
 /* rdma.c */
 void soft_copy(const struct dp_chunk *src, uint32_t ns, const struct dp_chunk *dst, uint32_t nd);

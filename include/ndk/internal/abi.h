@@ -116,9 +116,11 @@ struct ndk_abi_adapter_info {
 	uint32_t max_regions;
 	uint32_t max_qps; /* per client; 0 from an ndkd older than this field */
 	uint32_t max_cqs;
-	uint32_t max_mws;  /* per client: memory windows (0: none) */
-	uint32_t max_srqs; /* per client: shared receive queues (0: none) */
-	uint32_t reserved[5];
+	uint32_t max_mws;     /* per client: memory windows (0: none) */
+	uint32_t max_srqs;    /* per client: shared receive queues (0: none) */
+	uint32_t rocev2_ipv4; /* the first RoCEv2 port's address (host order); 0: no port */
+	uint32_t rocev2_mtu;  /* its path MTU in bytes */
+	uint32_t reserved[3];
 };
 _Static_assert(sizeof(struct ndk_abi_adapter_info) == 160, "adapter info size");
 
@@ -204,7 +206,10 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 #define NDK_ABI_OP_MR_DESTROY	 8u  /* handle = mr */
 #define NDK_ABI_OP_CQ_CREATE	 9u  /* args: [0] ring address, [1] entries -> out[0] cq */
 #define NDK_ABI_OP_CQ_DESTROY	 10u /* handle = cq */
-/* handle = pd; args: struct ndk_abi_qp_create -> out[0] qp, out[1] qpn */
+/*
+ * handle = pd; args: struct ndk_abi_qp_create -> out[0] qp, out[1] qpn,
+ * out[2] the first PSN it sends on RoCEv2
+ */
 #define NDK_ABI_OP_QP_CREATE  11u
 #define NDK_ABI_OP_QP_CONNECT 12u /* handle = qp; args: [0] the peer's qpn (same node) */
 #define NDK_ABI_OP_QP_FLUSH   13u /* handle = qp */
@@ -238,7 +243,13 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
  * handle, rq_entries and max_rsge 0 -> out[0] qp, out[1] qpn
  */
 #define NDK_ABI_OP_QP_CREATE_WITH_SRQ 26u
-#define NDK_ABI_OP_MAX		      26u
+/*
+ * handle = qp; a RoCEv2 peer: args [0] its qpn | the first PSN it sends << 32,
+ * [1] and [2] its GID (16 bytes as on the wire), [3] path MTU in bytes (0:
+ * the port's), [4] and [5] 0.
+ */
+#define NDK_ABI_OP_QP_CONNECT_ROCEV2 27u
+#define NDK_ABI_OP_MAX		     27u
 
 #define NDK_ABI_MR_KIND_NORMAL	0u
 #define NDK_ABI_MR_KIND_FASTREG 1u
