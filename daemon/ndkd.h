@@ -82,6 +82,13 @@ struct ndkd_opts {
 		uint8_t prefix;
 	} ports[NDKD_MAX_PORTS];
 	unsigned int n_ports;
+	/* the RC transport on those ports (providers/soft/rc.c) */
+	uint32_t roce_timeout_us; /* retransmit timeout */
+	uint32_t roce_retries;	  /* retransmissions before a QP fails */
+	/* test knob: frames the ports mistreat on purpose, per 1000 sent (roce/port.c) */
+	struct ndkd_roce_fault {
+		uint16_t drop, dup, reorder, icrc;
+	} roce_fault;
 	const char *config_path;	     /* --config FILE, or NULL */
 	char *owned[NDKD_MAX_OWNED_STRINGS]; /* copies of the file's strings */
 	unsigned int n_owned;

@@ -88,6 +88,9 @@ const struct setting settings[] = {
 	{ "log-level", "log", "level", K_LOGLEVEL, 0, 0, F(log_level) },
 	{ "port", "ports", "port", K_PORT, 0, 0, 0 },
 	{ "addr", "ports", "addr", K_ADDR, 0, 0, 0 },
+	{ "roce-timeout-us", "ports", "roce_timeout_us", K_U32, 100, 10000000, F(roce_timeout_us) },
+	{ "roce-retries", "ports", "roce_retries", K_U32, 0, 7, F(roce_retries) },
+	{ "roce-fault", "ports", "roce_fault", K_FAULT, 0, 0, 0 },
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -166,6 +169,11 @@ opts_usage(FILE *f, const char *prog)
 		"                         (net_af_packet0,iface=eth0, net_memif0,..., a PCI\n"
 		"                         address); repeatable, at most 4\n"
 		"  --addr A.B.C.D/LEN     the IPv4 address of the --port before it\n"
+		"  --roce-timeout-us N    RC retransmit timeout (default 20000)\n"
+		"  --roce-retries N       retransmissions before a QP fails, 0..7 (default 7)\n"
+		"  --roce-fault SPEC      test knob: drop=N,dup=N,reorder=N,icrc=N frames per\n"
+		"                         1000 sent are dropped, sent twice, sent late or\n"
+		"                         sent with a bad ICRC (default: none)\n"
 		"  -h, --help             this text\n"
 		"  --version              print the version\n"
 		"\n"
@@ -234,6 +242,8 @@ opts_defaults(struct ndkd_opts *o)
 	/* per-uid limits left 0 are derived from the tables once all is read */
 	o->lim.uid_listeners = 256;
 	o->lim.privileged_ports = 1024;
+	o->roce_timeout_us = 20000;
+	o->roce_retries = 7;
 
 	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
 		for (cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++) {
@@ -457,6 +467,38 @@ setting_apply(struct ndkd_opts *o, const struct setting *s, const char *v, bool 
 				   o->ports[o->n_ports - 1].devargs);
 		o->ports[o->n_ports - 1].ip = a << 24 | b << 16 | c << 8 | d;
 		o->ports[o->n_ports - 1].prefix = (uint8_t)len;
+		return 0;
+	}
+	case K_FAULT: {
+		struct ndkd_roce_fault f = { 0 };
+		const char *q = v;
+
+		while (*q != '\0') {
+			unsigned int n2;
+			char key[8];
+			int used = 0;
+
+			if (sscanf(q, "%7[a-z]=%u%n", key, &n2, &used) != 2 || n2 > 1000)
+				return bad(err, errlen,
+					   "'%s' is not drop=N,dup=N,reorder=N,icrc=N (N per 1000)",
+					   v);
+			if (strcmp(key, "drop") == 0)
+				f.drop = (uint16_t)n2;
+			else if (strcmp(key, "dup") == 0)
+				f.dup = (uint16_t)n2;
+			else if (strcmp(key, "reorder") == 0)
+				f.reorder = (uint16_t)n2;
+			else if (strcmp(key, "icrc") == 0)
+				f.icrc = (uint16_t)n2;
+			else
+				return bad(err, errlen, "'%s': no fault called %s", v, key);
+			q += used;
+			if (*q == ',')
+				q++;
+			else if (*q != '\0')
+				return bad(err, errlen, "'%s': expected a comma after %s", v, key);
+		}
+		o->roce_fault = f;
 		return 0;
 	}
 	case K_LOGLEVEL:

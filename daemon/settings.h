@@ -27,6 +27,7 @@ enum kind {
 	K_LOGLEVEL,  /* emerg..debug or 1..8 */
 	K_PORT,	     /* DPDK devargs of a port: a new port */
 	K_ADDR,	     /* A.B.C.D/LEN: the address of the port named last */
+	K_FAULT,     /* drop=N,dup=N,reorder=N,icrc=N: per 1000 frames sent */
 };
 
 /* One setting: its command-line flag and its [section] key in ndkd.conf. */

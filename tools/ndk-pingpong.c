@@ -352,7 +352,8 @@ check_rx(struct pp *p)
 
 	for (i = 0; i < p->size; i++) {
 		if (p->rx[i] != (i % PAGE == 0 ? 0 : 0x7b)) {
-			printf("invalid data in page %u (byte %u: 0x%02x)\n", i / PAGE, i, p->rx[i]);
+			printf("invalid data in page %u (byte %u: 0x%02x)\n", i / PAGE, i,
+			       p->rx[i]);
 			p->bad_pages++;
 			i = (i / PAGE + 1) * PAGE - 1;
 		}

@@ -9,6 +9,7 @@
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 
 #include "../log.h"
 #include "port.h"
@@ -41,7 +42,7 @@ const char *const roce_ctr_names[ROCE_CTRS] = {
 	[ROCE_C_RNR_RX] = "rnr_nak_rx",
 	[ROCE_C_RX_OUT_OF_SEQ] = "rx_out_of_seq",
 	[ROCE_C_RX_DUPLICATE] = "rx_duplicate",
-	[ROCE_C_FAULT_DROPPED] = "fault_dropped",
+	[ROCE_C_FAULTS] = "faults_injected",
 };
 
 static uint16_t
@@ -66,7 +67,8 @@ put_be32(uint8_t *b, uint32_t v)
 }
 
 static int
-port_open(struct roce_port *p, const struct ndkd_port_cfg *c, unsigned int nq, unsigned int idx)
+port_open(struct roce_port *p, const struct ndkd_opts *o, const struct ndkd_port_cfg *c,
+	  unsigned int nq, unsigned int idx)
 {
 	const char *comma = strchr(c->devargs, ',');
 	size_t n = comma != NULL ? (size_t)(comma - c->devargs) : strlen(c->devargs);
@@ -80,6 +82,13 @@ port_open(struct roce_port *p, const struct ndkd_port_cfg *c, unsigned int nq, u
 	snprintf(p->name, sizeof(p->name), "%.*s", (int)n, c->devargs);
 	p->ip = c->ip;
 	p->prefix = c->prefix;
+	p->fault = o->roce_fault;
+	p->faulty = p->fault.drop + p->fault.dup + p->fault.reorder + p->fault.icrc != 0;
+	if (p->faulty)
+		NDKD_LOG(WARNING, main,
+			 "port %s mistreats frames on purpose (--roce-fault): per 1000, %u "
+			 "dropped, %u sent twice, %u sent late, %u with a bad ICRC",
+			 p->name, p->fault.drop, p->fault.dup, p->fault.reorder, p->fault.icrc);
 	/* an EAL -a/--vdev argument may have probed it already */
 	rc = rte_dev_probe(c->devargs);
 	if (rc != 0 && rc != -EEXIST) {
@@ -164,7 +173,7 @@ roce_ports_open(struct roce_ports *rp, const struct ndkd_opts *o, unsigned int n
 	memset(rp, 0, sizeof(*rp));
 	rp->n_engines = n_engines;
 	for (i = 0; o != NULL && i < o->n_ports; i++) { /* unit tests init without options */
-		rc = port_open(&rp->port[i], &o->ports[i], n_engines, i);
+		rc = port_open(&rp->port[i], o, &o->ports[i], n_engines, i);
 		rp->n = i + 1; /* closed again even when half set up */
 		if (rc != 0) {
 			roce_ports_close(rp);
@@ -189,8 +198,10 @@ roce_ports_close(struct roce_ports *rp)
 			rte_eth_dev_stop(p->id);
 			rte_eth_dev_close(p->id);
 		}
-		for (e = 0; p->txq != NULL && e < rp->n_engines; e++)
+		for (e = 0; p->txq != NULL && e < rp->n_engines; e++) {
 			rte_pktmbuf_free_bulk(p->txq[e].m, p->txq[e].n);
+			rte_pktmbuf_free(p->txq[e].held);
+		}
 		rte_mempool_free(p->mp);
 		rte_free(p->stats);
 		rte_free(p->txq);
@@ -317,13 +328,56 @@ txq_flush(struct roce_port *p, unsigned int e)
 	q->n = 0;
 }
 
+static bool
+roll(uint16_t per_mille)
+{
+	return per_mille != 0 && rte_rand_max(1000) < per_mille;
+}
+
+/* --roce-fault: what the knob does to m before it goes. False: m is gone or held. */
+static bool
+mistreat(struct roce_port *p, unsigned int e, struct roce_txq *q, struct rte_mbuf *m)
+{
+	if (roll(p->fault.drop)) {
+		roce_count(p, e, ROCE_C_FAULTS, 1);
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	if (roll(p->fault.icrc)) {
+		rte_pktmbuf_mtod(m, uint8_t *)[m->data_len - 1] ^= 0x5a;
+		roce_count(p, e, ROCE_C_FAULTS, 1);
+	}
+	if (roll(p->fault.dup)) {
+		struct rte_mbuf *c = rte_pktmbuf_copy(m, p->mp, 0, UINT32_MAX);
+
+		if (c != NULL) {
+			q->m[q->n++] = c;
+			roce_count(p, e, ROCE_C_FAULTS, 1);
+		}
+	}
+	if (q->held == NULL && roll(p->fault.reorder)) {
+		q->held = m;
+		q->held_flushes = 0;
+		roce_count(p, e, ROCE_C_FAULTS, 1);
+		return false;
+	}
+	return true;
+}
+
 void
 roce_tx(struct roce_port *p, unsigned int e, struct rte_mbuf *m)
 {
 	struct roce_txq *q = &p->txq[e];
+	struct rte_mbuf *held = q->held;
 
+	if (p->faulty && !mistreat(p, e, q, m))
+		return;
 	q->m[q->n++] = m;
-	if (q->n == ROCE_TX_BURST)
+	if (held != NULL && q->held == held) { /* after the frame that overtook it */
+		q->m[q->n++] = held;
+		q->held = NULL;
+	}
+	if (q->n >= ROCE_TX_BURST)
 		txq_flush(p, e);
 }
 
@@ -332,8 +386,16 @@ roce_tx_flush(struct roce_ports *rp, unsigned int e)
 {
 	unsigned int i;
 
-	for (i = 0; i < rp->n; i++)
+	for (i = 0; i < rp->n; i++) {
+		struct roce_txq *q = &rp->port[i].txq[e];
+
+		/* a frame held back for reordering goes after two passes without another */
+		if (q->held != NULL && ++q->held_flushes > 2) {
+			q->m[q->n++] = q->held;
+			q->held = NULL;
+		}
 		txq_flush(&rp->port[i], e);
+	}
 }
 
 void

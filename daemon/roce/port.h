@@ -43,7 +43,7 @@ enum roce_ctr {
 	ROCE_C_RNR_RX,
 	ROCE_C_RX_OUT_OF_SEQ, /* requests or responses ahead of the expected PSN */
 	ROCE_C_RX_DUPLICATE,  /* requests behind it: answered again */
-	ROCE_C_FAULT_DROPPED, /* test knob (--roce-fault): frames dropped on purpose */
+	ROCE_C_FAULTS,	      /* test knob (--roce-fault): frames mistreated on purpose */
 	ROCE_CTRS,
 };
 extern const char *const roce_ctr_names[ROCE_CTRS];
@@ -56,7 +56,9 @@ struct roce_port_stats {
 #define ROCE_TX_BURST 32
 struct roce_txq {
 	uint16_t n;
-	struct rte_mbuf *m[ROCE_TX_BURST];
+	uint8_t held_flushes;
+	struct rte_mbuf *held; /* --roce-fault reorder: sent after the next frame */
+	struct rte_mbuf *m[ROCE_TX_BURST + 2];
 };
 
 /*
@@ -83,6 +85,8 @@ struct roce_port {
 	struct roce_port_stats *stats; /* one per engine */
 	struct roce_txq *txq;	       /* one per engine */
 	struct roce_neigh *neigh;
+	struct ndkd_roce_fault fault;
+	bool faulty;
 };
 
 struct roce_ports {

@@ -37,15 +37,19 @@
 #include "soft.h"
 
 #define RC_INFLIGHT_PKTS 256u /* packets sent and not yet acknowledged, per QP */
-#define RC_TIMEOUT_US	 20000u
-#define RC_RETRIES	 7u
-#define RC_RNR_RETRIES	 7u  /* 7: for ever, as in IB */
-#define RC_RNR_CODE	 12u /* the RNR NAK timer this responder asks for: 0.64 ms */
+#define RC_RNR_RETRIES	 7u   /* 7: for ever, as in IB */
+#define RC_RNR_CODE	 12u  /* the RNR NAK timer this responder asks for: 0.64 ms */
 #define RC_ARP_EVERY_MS	 250u
 #define RC_ARP_TRIES	 12u
 #define RC_TIMER_US	 20u /* how often an engine looks at its QPs' timers */
 #define RC_ACK_EVERY	 64u /* AckReq at least every this many packets of a message */
-#define AETH_UNLIMITED	 0x1f
+/*
+ * A read asks for at most this many response packets at a time (RC_READS
+ * requests out at once): the responder streams what a request asks for
+ * unpaced, so this is the requester's flow control.
+ */
+#define RC_READ_SEG    64u
+#define AETH_UNLIMITED 0x1f
 
 /* RNR NAK timer codes in microseconds (IBTA Vol. 1 Table 45). */
 static const uint32_t rnr_us[32] = {
@@ -166,6 +170,7 @@ rc_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 {
 	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	struct soft_engine *se = engine_of(x);
+	const struct soft *soft = x->prov->priv;
 	struct soft_qp *s = soft_qp(qp);
 	struct roce_port *port;
 	struct rc_qp *rc;
@@ -198,7 +203,9 @@ rc_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 	rc->mtu = peer->mtu != 0 ? RTE_MIN(peer->mtu, port->path_mtu) : port->path_mtu;
 	rc->psn_next = rc->una = qp->psn;
 	rc->epsn = peer->psn;
-	rc->retries = RC_RETRIES;
+	rc->retry_max = soft->roce_retries;
+	rc->retries = rc->retry_max;
+	rc->timeout = us_to_tsc(soft->roce_timeout_us);
 	rc->rnr_retries = RC_RNR_RETRIES;
 	rc->mac_known = roce_neigh_lookup(port, ip, rc->peer_mac);
 	if (!rc->mac_known) {
@@ -234,6 +241,7 @@ rc_post(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id)
 	w->op = h->opcode;
 	w->total = op->total;
 	w->done = 0;
+	w->req_off = 0;
 	w->remote_addr = h->remote_addr;
 	w->remote_token = h->remote_token;
 	w->solicit = (h->flags & NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT) != 0;
@@ -314,21 +322,24 @@ send_packet(struct ectx *x, struct dqp *qp, struct rc_qp *rc, struct rc_wqe *w, 
 	return true;
 }
 
-/* A read's request, for what of it has not come back yet. */
-static void
-read_request(struct ectx *x, struct rc_qp *rc, const struct rc_wqe *w)
+/* The next request of a read: up to RC_READ_SEG packets' worth from req_off. True when it was the
+ * last. */
+static bool
+read_request(struct ectx *x, struct rc_qp *rc, struct rc_wqe *w)
 {
-	uint32_t got = (uint32_t)(w->done / rc->mtu);
+	uint64_t len = RTE_MIN(w->total - w->req_off, (uint64_t)RC_READ_SEG * rc->mtu);
 	struct roce_pkt pk = {
 		.opcode = ROCE_RC_READ_REQUEST,
-		.psn = psn_add(w->psn, got),
+		.psn = psn_add(w->psn, (uint32_t)(w->req_off / rc->mtu)),
 		.ack_req = true,
-		.va = w->remote_addr + w->done,
+		.va = w->remote_addr + w->req_off,
 		.rkey = w->remote_token,
-		.dma_len = (uint32_t)(w->total - w->done),
+		.dma_len = (uint32_t)len,
 	};
 
 	emit(x, rc, &pk, NULL, 0, 0);
+	w->req_off += len;
+	return w->req_off == w->total;
 }
 
 static void
@@ -336,9 +347,6 @@ complete_head(struct ectx *x, struct dqp *qp, struct rc_qp *rc, ndk_status st)
 {
 	struct rc_wqe *w = wqe_at(rc, rc->wq_head);
 
-	if (w->op == NDK_ABI_WR_READ && rc->reads_out > 0 &&
-	    rc->wq_head != rc->wq_cur) /* its request went out */
-		rc->reads_out--;
 	rc->wq_head++;
 	if ((int32_t)(rc->wq_cur - rc->wq_head) < 0) { /* it had not all gone out */
 		rc->wq_cur = rc->wq_head;
@@ -347,12 +355,17 @@ complete_head(struct ectx *x, struct dqp *qp, struct rc_qp *rc, ndk_status st)
 	wq_complete(x, qp, w->wr_id, st, st == NDK_STATUS_SUCCESS ? (uint32_t)w->total : 0);
 }
 
-/* The next PSN to be sent. */
+/* The next PSN to be sent (a read being asked for: its next request's). */
 static uint32_t
 psn_sending(struct rc_qp *rc)
 {
-	return rc->wq_cur == rc->wq_tail ? rc->psn_next
-					 : psn_add(wqe_at(rc, rc->wq_cur)->psn, rc->cur_pkt);
+	const struct rc_wqe *w;
+
+	if (rc->wq_cur == rc->wq_tail)
+		return rc->psn_next;
+	w = wqe_at(rc, rc->wq_cur);
+	return psn_add(w->psn,
+		       w->op == NDK_ABI_WR_READ ? (uint32_t)(w->req_off / rc->mtu) : rc->cur_pkt);
 }
 
 /* Go back to the oldest unacknowledged PSN: everything from there goes again. */
@@ -366,6 +379,7 @@ rewind_to_una(struct ectx *x, struct dqp *qp, struct rc_qp *rc)
 	w = wqe_at(rc, rc->wq_head);
 	rc->wq_cur = rc->wq_head;
 	rc->cur_pkt = w->op == NDK_ABI_WR_READ ? 0 : (uint32_t)psn_diff(rc->una, w->psn);
+	w->req_off = w->done;	      /* a read is asked for again from what came back */
 	if (rc->cur_pkt >= w->n_pkts) /* defensive: never past its last packet */
 		rc->cur_pkt = 0;
 	rc->reads_out = 0;
@@ -374,13 +388,18 @@ rewind_to_una(struct ectx *x, struct dqp *qp, struct rc_qp *rc)
 	qp->sq_hold = true;
 }
 
-/* Restart the retransmit timer, or stop it when nothing is out. */
+/*
+ * Restart the retransmit timer, or stop it when nothing is out; and what
+ * waited for an acknowledgement to make room goes in the QP's next turn.
+ */
 static void
 arm(struct rc_qp *rc)
 {
 	rc->deadline = psn_diff(psn_sending(rc), rc->una) > 0 || rc->reads_out > 0
-			       ? rte_rdtsc() + us_to_tsc(RC_TIMEOUT_US)
+			       ? rte_rdtsc() + rc->timeout
 			       : 0;
+	if (rc->wq_cur != rc->wq_tail)
+		rc->qp->want_step = true;
 }
 
 /*
@@ -413,7 +432,7 @@ acked(struct ectx *x, struct dqp *qp, struct rc_qp *rc, uint32_t psn)
 		complete_head(x, qp, rc, NDK_STATUS_SUCCESS);
 	}
 	rc->una = next;
-	rc->retries = RC_RETRIES;
+	rc->retries = rc->retry_max;
 	arm(rc);
 }
 
@@ -516,10 +535,11 @@ on_read_response(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct 
 		      psn_diff(pk->psn, expect) > 0 ? ROCE_C_RX_OUT_OF_SEQ : ROCE_C_RX_DUPLICATE);
 		return; /* the timer asks again */
 	}
-	/* the responder's framing must be the one its PSNs promise */
-	if (((f & ROCE_F_FIRST) != 0) != (w->done == 0) || w->done + pk->payload_len > w->total ||
+	/* a request's responses end with a LAST: the read's end or a whole segment's */
+	if (w->done + pk->payload_len > w->total ||
 	    (!(f & ROCE_F_LAST) && pk->payload_len != rc->mtu) ||
-	    ((f & ROCE_F_LAST) && w->done + pk->payload_len != w->total) ||
+	    ((f & ROCE_F_LAST) && w->done + pk->payload_len != w->total &&
+	     pk->payload_len != rc->mtu) ||
 	    ((f & ROCE_F_AETH) && (pk->syndrome & 0x60) != ROCE_AETH_ACK)) {
 		fail(x, qp, rc, NDK_STATUS_UNSUCCESSFUL);
 		return;
@@ -536,8 +556,10 @@ on_read_response(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct 
 	}
 	w->done += pk->payload_len;
 	rc->una = psn_add(pk->psn, 1);
-	rc->retries = RC_RETRIES;
-	if (f & ROCE_F_LAST)
+	rc->retries = rc->retry_max;
+	if ((f & ROCE_F_LAST) && rc->reads_out > 0)
+		rc->reads_out--; /* one request answered */
+	if (w->done == w->total && (f & ROCE_F_LAST))
 		complete_head(x, qp, rc, NDK_STATUS_SUCCESS);
 	arm(rc);
 }
@@ -730,6 +752,7 @@ read_queue(struct rc_qp *rc, const struct roce_pkt *pk, uint32_t n_pkts)
 	if (rc->rd_tail - rc->rd_head == RC_READS)
 		return false;
 	r = &rc->rd[rc->rd_tail++ % RC_READS];
+	r->start_psn = pk->psn;
 	r->psn = pk->psn;
 	r->last_psn = psn_add(pk->psn, n_pkts - 1);
 	r->va = pk->va;
@@ -781,13 +804,23 @@ on_duplicate(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce
 		rc->ack_due = true;
 		return;
 	}
-	for (i = rc->rd_head; i != rc->rd_tail; i++)
-		if (rc->rd[i % RC_READS].psn == pk->psn)
-			return; /* still being answered */
 	/* a read is answered again, under the token as it is now */
-	if (pk->dma_len <= NDKD_MAX_TRANSFER && pk->va + pk->dma_len >= pk->va &&
-	    access_resolve(x, pk->rkey, pk->va, pk->dma_len, &req, x->remote, &n) &&
-	    read_queue(rc, pk, read_pkts(rc, pk->dma_len)))
+	if (pk->dma_len > NDKD_MAX_TRANSFER || pk->va + pk->dma_len < pk->va ||
+	    !access_resolve(x, pk->rkey, pk->va, pk->dma_len, &req, x->remote, &n))
+		return;
+	for (i = rc->rd_head; i != rc->rd_tail; i++) {
+		struct rc_read *r = &rc->rd[i % RC_READS];
+
+		/* still being answered: start over where the requester asks */
+		if (psn_diff(pk->psn, r->start_psn) >= 0 && psn_diff(pk->psn, r->last_psn) <= 0) {
+			r->psn = pk->psn;
+			r->va = pk->va;
+			r->left = pk->dma_len;
+			r->first = true;
+			return;
+		}
+	}
+	if (read_queue(rc, pk, read_pkts(rc, pk->dma_len)))
 		qp->want_step = true;
 }
 
@@ -989,10 +1022,11 @@ rc_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 		if (w->op == NDK_ABI_WR_READ) {
 			if (rc->reads_out >= RC_READS)
 				break;
-			read_request(x, rc, w);
 			rc->reads_out++;
-			rc->wq_cur++;
-			rc->cur_pkt = 0;
+			if (read_request(x, rc, w)) {
+				rc->wq_cur++;
+				rc->cur_pkt = 0;
+			}
 			sent = true;
 		} else {
 			uint64_t off = (uint64_t)rc->cur_pkt * rc->mtu;
@@ -1060,7 +1094,7 @@ timers(struct ectx *x, struct rc_qp *rc, uint64_t now)
 	}
 	rc->retries--;
 	rewind_to_una(x, qp, rc);
-	rc->deadline = now + us_to_tsc(RC_TIMEOUT_US);
+	rc->deadline = now + rc->timeout;
 }
 
 unsigned int
@@ -1073,21 +1107,24 @@ rc_poll(struct ectx *x)
 
 	if (se->rx != NULL)
 		n = rte_ring_dequeue_burst_elem(se->rx, m, sizeof(m[0]), RTE_DIM(m), NULL);
+	/* the analyzer does not follow rte_ring's copy-out; the first n are set */
 	for (i = 0; i < n; i++) {
+		struct rte_mbuf *f = m[i]; /* NOLINT(clang-analyzer-core.uninitialized.Assign) */
 		struct roce_pkt pk;
 		struct roce_port *p = NULL;
 		unsigned int k;
 
 		for (k = 0; k < se->ports->n; k++)
-			if (se->ports->port[k].id == m[i]->port)
+			if (se->ports->port[k].id ==
+			    f->port) /* NOLINT(clang-analyzer-core.NullDereference) */
 				p = &se->ports->port[k];
 		/* checked whole by the engine that received it; the ICRC once is enough */
-		if (p == NULL || roce_parse(rte_pktmbuf_mtod(m[i], uint8_t *),
-					    rte_pktmbuf_data_len(m[i]), &pk) != ROCE_OK) {
-			rte_pktmbuf_free(m[i]);
+		if (p == NULL || roce_parse(rte_pktmbuf_mtod(f, uint8_t *), rte_pktmbuf_data_len(f),
+					    &pk) != ROCE_OK) {
+			rte_pktmbuf_free(f);
 			continue;
 		}
-		deliver(x, p, m[i], &pk);
+		deliver(x, p, f, &pk);
 	}
 	if (se->rc_list == NULL)
 		return n;

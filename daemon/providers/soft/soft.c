@@ -45,6 +45,8 @@ soft_init(struct provider *p, const struct ndkd_opts *o)
 	}
 	/* the ICRC of every RoCEv2 frame: carry-less multiply where the CPU has it */
 	rte_net_crc_set_alg(RTE_NET_CRC_SSE42);
+	soft->roce_timeout_us = o != NULL ? o->roce_timeout_us : 20000;
+	soft->roce_retries = o != NULL ? (uint8_t)o->roce_retries : 7;
 	p->priv = soft;
 	p->qp_priv_size = sizeof(struct soft_qp);
 	/* RoCEv2 QPs keep a window in flight; QPs of this node take one at a time (qp_create) */

@@ -91,7 +91,8 @@ struct rc_wqe {
 	uint32_t psn;	 /* its first */
 	uint32_t n_pkts; /* PSNs it takes: a read, its response packets */
 	uint64_t total;
-	uint64_t done; /* a read: response bytes placed */
+	uint64_t done;	  /* a read: response bytes placed */
+	uint64_t req_off; /* a read: bytes asked for so far (in requests of RC_READ_SEG packets) */
 	uint64_t remote_addr;
 	uint32_t remote_token; /* a send with invalidate: the token to invalidate */
 	bool solicit;
@@ -102,7 +103,8 @@ struct rc_wqe {
 };
 
 struct rc_read {
-	uint32_t psn; /* of the next response packet */
+	uint32_t start_psn; /* of the request */
+	uint32_t psn;	    /* of the next response packet */
 	uint32_t last_psn;
 	uint64_t va;
 	uint32_t rkey;
@@ -129,8 +131,10 @@ struct rc_qp {
 	uint32_t una;			   /* the oldest PSN not acknowledged */
 	uint32_t reads_out;
 	uint8_t retries, rnr_retries; /* left */
-	uint64_t deadline;	      /* TSC: retransmit timer (0: off) */
-	uint64_t rnr_until;	      /* TSC: an RNR NAK's wait */
+	uint8_t retry_max;
+	uint64_t timeout;   /* TSC cycles */
+	uint64_t deadline;  /* TSC: retransmit timer (0: off) */
+	uint64_t rnr_until; /* TSC: an RNR NAK's wait */
 	/* responder */
 	uint32_t epsn; /* the PSN expected next */
 	uint32_t msn;  /* messages completed */
@@ -184,6 +188,8 @@ struct soft {
 	struct rte_ring *inbox[RTE_MAX_LCORE];
 	struct rte_ring *rx[RTE_MAX_LCORE];
 	struct roce_ports ports; /* NIC ports for RoCEv2 (roce/port.c) */
+	uint32_t roce_timeout_us;
+	uint8_t roce_retries;
 };
 
 static inline struct soft_qp *

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Two ndkd nodes over RoCEv2 (needs root): each daemon on one end of a veth
+ * pair through DPDK's af_packet PMD, a client of each connected to the
+ * other's QP by RoCEv2 address. Writes, reads and sends of 1 byte to
+ * 16 MiB arrive byte for byte; many are in flight at once; a bad token is
+ * NAKed and fails both sides; with the fault knob dropping, duplicating,
+ * reordering and corrupting frames every transfer is still exact; a peer
+ * SIGKILLed mid-transfer fails the survivor's QP after its retries, with
+ * every request completed.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rdma_util.h"
+#include "testlib.h"
+
+#define BUF (16u << 20)
+
+static char va[16], vb[16];
+
+__attribute__((format(printf, 1, 2))) static int
+sh(const char *fmt, ...)
+{
+	char cmd[512], out[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return t_run(cmd, out, sizeof(out));
+}
+
+static void
+teardown(void)
+{
+	sh("ip link del %s 2>/dev/null; true", va);
+}
+
+struct node {
+	struct tdaemon d;
+	struct side s;
+	bool up;
+};
+
+/* ndkd on iface as ip, with more arguments (NULL-terminated) after. */
+static bool
+node_start(struct node *n, const char *name, int idx, const char *iface, const char *ip,
+	   const char *const *more)
+{
+	const char *args[24];
+	char devargs[64];
+	int k = 0;
+
+	snprintf(devargs, sizeof(devargs), "net_af_packet%d,iface=%s", idx, iface);
+	args[k++] = "--port";
+	args[k++] = devargs;
+	args[k++] = "--addr";
+	args[k++] = ip;
+	while (more != NULL && *more != NULL && k < 22)
+		args[k++] = *more++;
+	args[k] = NULL;
+	memset(n, 0, sizeof(*n));
+	if (tdaemon_start(&n->d, name, args) != 0)
+		return false;
+	n->up = side_open(&n->s, n->d.sock, BUF,
+			  NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ |
+				  NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
+	return n->up;
+}
+
+static void
+node_stop(struct node *n)
+{
+	side_close(&n->s);
+	CHECK(tdaemon_stop(&n->d) == 0, "ndkd %s stops cleanly", n->d.prefix);
+}
+
+static ndk_status
+connect_rocev2(struct side *s, const struct ndk_qp_address *peer)
+{
+	struct wait w = { 0 };
+
+	return w_finish(s->ad, &w, ndk_qp_connect(s->qp, peer, w_req, &w));
+}
+
+/* Each side's QP connected to the other's RoCEv2 address. */
+static bool
+pair(struct node *a, struct node *b)
+{
+	struct ndk_qp_address aa, ba;
+
+	if (ndk_qp_get_rocev2_address(a->s.qp, &aa) != NDK_STATUS_SUCCESS ||
+	    ndk_qp_get_rocev2_address(b->s.qp, &ba) != NDK_STATUS_SUCCESS)
+		return false;
+	return connect_rocev2(&a->s, &ba) == NDK_STATUS_SUCCESS &&
+	       connect_rocev2(&b->s, &aa) == NDK_STATUS_SUCCESS;
+}
+
+static void
+fill(uint8_t *p, size_t len, uint32_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)((i * 2654435761u) >> 13 ^ seed);
+}
+
+static const uint32_t sizes[] = { 1, 64, 1023, 1024, 1025, 4096, 65536, 1u << 20, BUF };
+#define N_SIZES (sizeof(sizes) / sizeof(sizes[0]))
+
+/* Write (up to max) then read (up to max_read) every size: the bytes land, and come back. */
+static void
+rdma_sizes(struct node *a, struct node *b, uint32_t seed, uint32_t max, uint32_t max_read)
+{
+	size_t i;
+
+	for (i = 0; i < N_SIZES; i++) {
+		uint32_t len = sizes[i];
+		struct ndk_result_ex r;
+
+		if (len > max)
+			break;
+		fill(a->s.buf, len, seed + (uint32_t)i);
+		memset(b->s.buf, 0, len);
+		r = side_rdma(&a->s, true, 0, len, a->s.token, (uintptr_t)b->s.buf, b->s.token);
+		CHECK(r.status == NDK_STATUS_SUCCESS && r.bytes_transferred == len,
+		      "write %u bytes: %s", len, ndk_status_str(r.status));
+		CHECK(memcmp(a->s.buf, b->s.buf, len) == 0, "write %u bytes landed exactly", len);
+		if (len > max_read)
+			continue;
+		fill(b->s.buf, len, ~seed - (uint32_t)i);
+		memset(a->s.buf, 0, len);
+		r = side_rdma(&a->s, false, 0, len, a->s.token, (uintptr_t)b->s.buf, b->s.token);
+		CHECK(r.status == NDK_STATUS_SUCCESS && r.bytes_transferred == len,
+		      "read %u bytes: %s", len, ndk_status_str(r.status));
+		if (r.status != NDK_STATUS_SUCCESS) {
+			static const char *const c[] = { "retransmits",	  "timeouts",
+							 "rx_out_of_seq", "rx_duplicate",
+							 "tx_full",	  "nak_tx" };
+			size_t k;
+
+			for (k = 0; k < sizeof(c) / sizeof(c[0]); k++)
+				printf("  %s: requester %" PRIu64 ", responder %" PRIu64 "\n", c[k],
+				       tel_query_elem_u64(&a->d, "/ndkd/ports", c[k], 0),
+				       tel_query_elem_u64(&b->d, "/ndkd/ports", c[k], 0));
+		}
+		CHECK(memcmp(a->s.buf, b->s.buf, len) == 0, "read %u bytes came back exactly", len);
+	}
+}
+
+/* Sends of every size up to max into receives posted first. */
+static void
+send_sizes(struct node *a, struct node *b, uint32_t seed, uint32_t max)
+{
+	size_t i;
+
+	for (i = 0; i < N_SIZES; i++) {
+		uint32_t len = sizes[i];
+		struct ndk_sge rs = { .virtual_address = b->s.buf,
+				      .length = BUF,
+				      .memory_region_token = b->s.token };
+		struct ndk_sge ss = { .virtual_address = a->s.buf,
+				      .length = len,
+				      .memory_region_token = a->s.token };
+		struct ndk_result_ex rr, sr;
+
+		if (len > max)
+			break;
+		fill(a->s.buf, len, seed * 7 + (uint32_t)i);
+		memset(b->s.buf, 0, len);
+		CHECK(ndk_qp_receive(b->s.qp, &rs, &rs, 1) == NDK_STATUS_SUCCESS, "receive posted");
+		CHECK(ndk_qp_send(a->s.qp, &ss, &ss, 1, 0) == NDK_STATUS_SUCCESS, "send posted");
+		sr = side_result(&a->s);
+		rr = side_result(&b->s);
+		CHECK(sr.status == NDK_STATUS_SUCCESS && sr.type == NDK_OP_TYPE_SEND,
+		      "send of %u bytes: %s", len, ndk_status_str(sr.status));
+		CHECK(rr.status == NDK_STATUS_SUCCESS && rr.type == NDK_OP_TYPE_RECEIVE &&
+			      rr.bytes_transferred == len,
+		      "receive of %u bytes: %s, %u bytes", len, ndk_status_str(rr.status),
+		      rr.bytes_transferred);
+		CHECK(memcmp(a->s.buf, b->s.buf, len) == 0, "send of %u bytes arrived exactly",
+		      len);
+	}
+}
+
+/* 48 writes of 4 KiB posted at once (a window, not one at a time), results in order. */
+static void
+many_in_flight(struct node *a, struct node *b)
+{
+	enum { N = 48, LEN = 4096 };
+	struct ndk_sge sge[N];
+	int i, in_order = 1, ok = 1;
+
+	fill(a->s.buf, N * LEN, 99);
+	memset(b->s.buf, 0, N * LEN);
+	for (i = 0; i < N; i++) {
+		sge[i] = (struct ndk_sge){ .virtual_address = a->s.buf + i * LEN,
+					   .length = LEN,
+					   .memory_region_token = a->s.token };
+		if (ndk_qp_write(a->s.qp, &sge[i], &sge[i], 1, (uintptr_t)(b->s.buf + i * LEN),
+				 b->s.token, 0) != NDK_STATUS_SUCCESS)
+			ok = 0;
+	}
+	CHECK(ok, "%d writes posted", N);
+	for (i = 0; i < N; i++) {
+		struct ndk_result_ex r = side_result(&a->s);
+
+		ok &= r.status == NDK_STATUS_SUCCESS;
+		in_order &= r.request_context == &sge[i];
+	}
+	CHECK(ok && in_order, "%d writes completed, in the order posted", N);
+	CHECK(memcmp(a->s.buf, b->s.buf, N * LEN) == 0, "all %d landed exactly", N);
+}
+
+/* A write under a token the peer never gave: NAKed, both QPs fail. */
+static void
+bad_token(struct node *a, struct node *b)
+{
+	struct ndk_sge rs = { .virtual_address = b->s.buf,
+			      .length = 64,
+			      .memory_region_token = b->s.token };
+	struct ndk_result_ex r, rr;
+
+	CHECK(ndk_qp_receive(b->s.qp, &rs, &rs, 1) == NDK_STATUS_SUCCESS, "receive posted");
+	r = side_rdma(&a->s, true, 0, 64, a->s.token, (uintptr_t)b->s.buf, b->s.token ^ 0x100);
+	CHECK(r.status == NDK_STATUS_ACCESS_VIOLATION, "a write under a bad token: %s",
+	      ndk_status_str(r.status));
+	r = side_rdma(&a->s, true, 0, 64, a->s.token, (uintptr_t)b->s.buf, b->s.token);
+	CHECK(r.status == NDK_STATUS_CANCELLED, "the requester's QP is in error after: %s",
+	      ndk_status_str(r.status));
+	rr = side_result(&b->s);
+	CHECK(rr.status == NDK_STATUS_CANCELLED && rr.type == NDK_OP_TYPE_RECEIVE,
+	      "the responder's QP failed too (its receive flushed): %s", ndk_status_str(rr.status));
+	CHECK(tel_query_elem_u64(&a->d, "/ndkd/ports", "nak_rx", 0) >= 1 &&
+		      tel_query_elem_u64(&b->d, "/ndkd/ports", "nak_tx", 0) >= 1,
+	      "the NAK counted on both sides");
+}
+
+static void
+fresh_qps(struct node *a, struct node *b)
+{
+	sync_close_qp(a->s.ad, a->s.qp);
+	sync_close_qp(b->s.ad, b->s.qp);
+	CHECK(side_qp(&a->s) == NDK_STATUS_SUCCESS && side_qp(&b->s) == NDK_STATUS_SUCCESS &&
+		      pair(a, b),
+	      "new QPs connected");
+}
+
+static void
+test_two_nodes(void)
+{
+	struct node a, b;
+
+	if (!node_start(&a, "roce-a", 0, va, "10.99.8.1/24", NULL) ||
+	    !node_start(&b, "roce-b", 1, vb, "10.99.8.2/24", NULL) || !pair(&a, &b)) {
+		CHECK(0, "two ndkd nodes up and their QPs connected");
+		return;
+	}
+	rdma_sizes(&a, &b, 1, BUF, BUF);
+	send_sizes(&a, &b, 2, BUF);
+	many_in_flight(&a, &b);
+	CHECK(tel_query_elem_u64(&a.d, "/ndkd/ports", "rx_bad_icrc", 0) == 0 &&
+		      tel_query_elem_u64(&b.d, "/ndkd/ports", "rx_bad_icrc", 0) == 0,
+	      "no bad ICRC either way");
+	bad_token(&a, &b);
+	fresh_qps(&a, &b);
+	rdma_sizes(&a, &b, 3, BUF, BUF); /* the nodes carry on */
+	node_stop(&a);
+	node_stop(&b);
+}
+
+/* Frames dropped, doubled, reordered and corrupted (2% each): still exact. */
+static void
+test_faults(void)
+{
+	static const char *const knob[] = { "--roce-fault", "drop=20,dup=20,reorder=20,icrc=20",
+					    "--roce-timeout-us", "5000", NULL };
+	struct node a, b;
+	uint64_t re;
+
+	if (!node_start(&a, "roce-fa", 0, va, "10.99.8.1/24", knob) ||
+	    !node_start(&b, "roce-fb", 1, vb, "10.99.8.2/24", knob) || !pair(&a, &b)) {
+		CHECK(0, "two faulty ndkd nodes up and connected");
+		return;
+	}
+	/*
+	 * Up to 1 MiB: go-back-N over a 256-packet window at 2% loss is too slow
+	 * for 16 MiB in the 5 s a result is waited for. Reads past 64 KiB under
+	 * loss do not recover yet (docs/roce.md).
+	 */
+	rdma_sizes(&a, &b, 4, 1u << 20, 65536);
+	send_sizes(&a, &b, 5, 1u << 20);
+	many_in_flight(&a, &b);
+	re = tel_query_elem_u64(&a.d, "/ndkd/ports", "retransmits", 0) +
+	     tel_query_elem_u64(&b.d, "/ndkd/ports", "retransmits", 0);
+	CHECK(re > 0 && re != 2 * UINT64_MAX,
+	      "the transfers were recovered (%" PRIu64 " retransmissions)", re);
+	CHECK(tel_query_elem_u64(&b.d, "/ndkd/ports", "rx_bad_icrc", 0) > 0,
+	      "corrupted frames were refused");
+	node_stop(&a);
+	node_stop(&b);
+}
+
+/* The peer SIGKILLed during a large write: the survivor's QP fails, nothing hangs. */
+static void
+test_peer_killed(void)
+{
+	static const char *const knob[] = { "--roce-timeout-us", "2000", "--roce-retries", "3",
+					    NULL };
+	struct node a, b;
+	struct ndk_sge sge;
+	struct ndk_result_ex r[3];
+	int i;
+
+	if (!node_start(&a, "roce-ka", 0, va, "10.99.8.1/24", knob) ||
+	    !node_start(&b, "roce-kb", 1, vb, "10.99.8.2/24", knob) || !pair(&a, &b)) {
+		CHECK(0, "two ndkd nodes up and connected");
+		return;
+	}
+	sge = (struct ndk_sge){ .virtual_address = a.s.buf,
+				.length = BUF,
+				.memory_region_token = a.s.token };
+	for (i = 0; i < 3; i++)
+		CHECK(ndk_qp_write(a.s.qp, &r[i], &sge, 1, (uintptr_t)b.s.buf, b.s.token, 0) ==
+			      NDK_STATUS_SUCCESS,
+		      "write %d posted", i);
+	usleep(20000);
+	tdaemon_kill(&b.d);
+	r[0] = side_result(&a.s);
+	r[1] = side_result(&a.s);
+	r[2] = side_result(&a.s);
+	CHECK(r[0].status == NDK_STATUS_IO_TIMEOUT || r[0].status == NDK_STATUS_SUCCESS,
+	      "the first write: %s", ndk_status_str(r[0].status));
+	CHECK(r[2].status == NDK_STATUS_CANCELLED || r[2].status == NDK_STATUS_IO_TIMEOUT,
+	      "the last write completed, failed: %s", ndk_status_str(r[2].status));
+	CHECK(tel_query_elem_u64(&a.d, "/ndkd/ports", "timeouts", 0) >= 4,
+	      "the survivor timed out its retries");
+	side_close(&b.s);
+	node_stop(&a);
+}
+
+/* A peer address nobody answers ARP for: the work request fails, nothing hangs. */
+static void
+test_unreachable(void)
+{
+	struct node a;
+	struct ndk_qp_address peer = { .family = NDK_ADDRESS_ROCEV2,
+				       .qpn = 0x101,
+				       .ip = { [10] = 0xff, [11] = 0xff, 10, 99, 8, 77 } };
+	struct ndk_result_ex r;
+
+	if (!node_start(&a, "roce-u", 0, va, "10.99.8.1/24", NULL)) {
+		CHECK(0, "ndkd up");
+		return;
+	}
+	CHECK(connect_rocev2(&a.s, &peer) == NDK_STATUS_SUCCESS, "connect to 10.99.8.77");
+	r = side_rdma(&a.s, true, 0, 64, a.s.token, 0x1000, 0x100);
+	if (r.status == UINT32_MAX) /* ARP gives up after 3 s; side_rdma waits 5 */
+		r = side_result(&a.s);
+	CHECK(r.status == NDK_STATUS_HOST_UNREACHABLE, "the write: %s", ndk_status_str(r.status));
+	peer.ip[12] = 192;
+	sync_close_qp(a.s.ad, a.s.qp);
+	CHECK(side_qp(&a.s) == NDK_STATUS_SUCCESS &&
+		      connect_rocev2(&a.s, &peer) == NDK_STATUS_HOST_UNREACHABLE,
+	      "an address on no port's subnet is refused at connect");
+	node_stop(&a);
+}
+
+int
+main(void)
+{
+	if (getuid() != 0 || system("command -v ip >/dev/null") != 0) {
+		printf("skipped: needs root and iproute2 for a veth pair\n");
+		return 77;
+	}
+	snprintf(va, sizeof(va), "ndkra%d", (int)getpid() % 100000);
+	snprintf(vb, sizeof(vb), "ndkrb%d", (int)getpid() % 100000);
+	teardown();
+	if (sh("ip link add %s type veth peer name %s", va, vb) != 0 ||
+	    sh("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1 net.ipv6.conf.%s.disable_ipv6=1", va,
+	       vb) != 0 ||
+	    sh("ip link set %s up && ip link set %s up", va, vb) != 0) {
+		printf("skipped: cannot make a veth pair here\n");
+		teardown();
+		return 77;
+	}
+	RUN(test_two_nodes);
+	RUN(test_faults);
+	RUN(test_peer_killed);
+	RUN(test_unreachable);
+	teardown();
+	return t_done();
+}
