@@ -24,7 +24,8 @@ time.sleep(0.3)
 
 raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 raw.bind((iface, 0))
-good = bytearray(seeds.roce(0x0A, bytes(16), bytes(range(64))))
+# to ndkd's address: a port takes RoCEv2 frames for its own address only
+good = bytearray(seeds.roce(0x0A, bytes(16), bytes(range(64)), dst=socket.inet_aton(dst_ip)))
 good[0:6] = dst_mac
 bad_icrc = bytearray(good)
 bad_icrc[-1] ^= 0xFF
