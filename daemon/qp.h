@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "access.h"
 #include "ndkd.h"
 #include "qpt.h"
 
@@ -68,6 +69,30 @@ struct dqp {
 	uint32_t pend_head, pend_tail;
 	alignas(16) unsigned char prov[]; /* the provider's state: qp_priv_size bytes */
 };
+
+/* What qp's own side of a transfer asks of its client's memory (access: MRT_ACCESS_* bits). */
+static inline struct access_req
+dqp_local_access(const struct dqp *qp, uint8_t access)
+{
+	return (struct access_req){
+		.client_id = qp->client->id,
+		.pd = qp->pd,
+		.access = access,
+		.local = qp->client,
+	};
+}
+
+/* What a peer of qp asks of qp's memory: remote access, never the privileged token. */
+static inline struct access_req
+dqp_remote_access(const struct dqp *qp, uint8_t access)
+{
+	return (struct access_req){
+		.client_id = qp->client->id,
+		.pd = qp->pd,
+		.access = access,
+		.remote = true,
+	};
+}
 
 /*
  * with_srq: args->rq_ring names the client's SRQ (same PD) that the QP takes

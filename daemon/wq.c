@@ -121,14 +121,9 @@ wq_check(const struct dqp *qp, const struct wr *w)
 static inline __attribute__((always_inline)) ndk_status
 resolve_local(struct ectx *x, const struct dqp *qp, const struct wr *w, struct wq_op *op)
 {
-	const struct client *c = qp->client;
-	struct access_req local = {
-		.client_id = c->id,
-		.pd = qp->pd,
-		/* a read writes into local memory; a send or write reads it */
-		.access = w->h.opcode == NDK_ABI_WR_READ ? MRT_ACCESS_LOCAL_WRITE : 0,
-		.local = c,
-	};
+	/* a read writes into local memory; a send or write reads it */
+	struct access_req local =
+		dqp_local_access(qp, w->h.opcode == NDK_ABI_WR_READ ? MRT_ACCESS_LOCAL_WRITE : 0);
 	uint32_t i;
 
 	op->w = w;
@@ -463,12 +458,7 @@ wq_recv_next(struct ectx *x, struct dqp *qp, struct wq_recv *r)
 {
 	static _Thread_local struct wr w;
 	struct client *c = qp->client;
-	struct access_req local = {
-		.client_id = c->id,
-		.pd = qp->pd,
-		.access = MRT_ACCESS_LOCAL_WRITE,
-		.local = c,
-	};
+	struct access_req local = dqp_local_access(qp, MRT_ACCESS_LOCAL_WRITE);
 	bool broken = false;
 	uint32_t i;
 	int rc;

@@ -291,11 +291,7 @@ send_packet(struct ectx *x, struct dqp *qp, struct rc_qp *rc, struct rc_wqe *w, 
 {
 	uint64_t off = (uint64_t)k * rc->mtu;
 	uint32_t len = (uint32_t)RTE_MIN((uint64_t)rc->mtu, w->total - off), n = 0;
-	struct access_req local = {
-		.client_id = qp->client->id,
-		.pd = qp->pd,
-		.local = qp->client,
-	};
+	struct access_req local = dqp_local_access(qp, 0);
 	struct roce_pkt pk = {
 		.opcode = req_opcode(w, k),
 		.psn = psn_add(w->psn, k),
@@ -507,12 +503,7 @@ static void
 on_read_response(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *pk)
 {
 	unsigned int f = roce_opcode_flags(pk->opcode);
-	struct access_req local = {
-		.client_id = qp->client->id,
-		.pd = qp->pd,
-		.access = MRT_ACCESS_LOCAL_WRITE,
-		.local = qp->client,
-	};
+	struct access_req local = dqp_local_access(qp, MRT_ACCESS_LOCAL_WRITE);
 	struct rc_wqe *w;
 	uint32_t expect, n = 0;
 
@@ -568,18 +559,6 @@ on_read_response(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct 
  * Responder
  * --------------------------------------------------------------------- */
 
-/* What a remote peer may do to qp's memory: no more than a QP of this node. */
-static struct access_req
-remote_req(const struct dqp *qp, uint8_t access)
-{
-	return (struct access_req){
-		.client_id = qp->client->id,
-		.pd = qp->pd,
-		.access = access,
-		.remote = true,
-	};
-}
-
 /* A class C error (IBTA 9.9.3.1.3): NAK it, and this QP goes to error as well. */
 static void
 responder_error(struct ectx *x, struct dqp *qp, struct rc_qp *rc, uint8_t nak, ndk_status st)
@@ -614,12 +593,7 @@ static void
 on_send(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *pk)
 {
 	unsigned int f = roce_opcode_flags(pk->opcode);
-	struct access_req local = {
-		.client_id = qp->client->id,
-		.pd = qp->pd,
-		.access = MRT_ACCESS_LOCAL_WRITE,
-		.local = qp->client,
-	};
+	struct access_req local = dqp_local_access(qp, MRT_ACCESS_LOCAL_WRITE);
 	uint32_t n = 0;
 
 	if (f & ROCE_F_FIRST) {
@@ -691,7 +665,7 @@ static void
 on_write(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *pk)
 {
 	unsigned int f = roce_opcode_flags(pk->opcode);
-	struct access_req req = remote_req(qp, MRT_ACCESS_REMOTE_WRITE);
+	struct access_req req = dqp_remote_access(qp, MRT_ACCESS_REMOTE_WRITE);
 	uint32_t n = 0;
 
 	if (f & ROCE_F_FIRST) {
@@ -771,7 +745,7 @@ read_pkts(const struct rc_qp *rc, uint32_t len)
 static void
 on_read(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *pk)
 {
-	struct access_req req = remote_req(qp, MRT_ACCESS_REMOTE_READ);
+	struct access_req req = dqp_remote_access(qp, MRT_ACCESS_REMOTE_READ);
 	uint32_t n = 0;
 
 	if (pk->dma_len > NDKD_MAX_TRANSFER || pk->va + pk->dma_len < pk->va) {
@@ -796,7 +770,7 @@ on_read(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt 
 static void
 on_duplicate(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *pk)
 {
-	struct access_req req = remote_req(qp, MRT_ACCESS_REMOTE_READ);
+	struct access_req req = dqp_remote_access(qp, MRT_ACCESS_REMOTE_READ);
 	uint32_t i, n = 0;
 
 	count(x, rc, ROCE_C_RX_DUPLICATE);
@@ -964,7 +938,7 @@ static bool
 read_response(struct ectx *x, struct dqp *qp, struct rc_qp *rc, uint64_t *moved)
 {
 	struct rc_read *r = &rc->rd[rc->rd_head % RC_READS];
-	struct access_req req = remote_req(qp, MRT_ACCESS_REMOTE_READ);
+	struct access_req req = dqp_remote_access(qp, MRT_ACCESS_REMOTE_READ);
 	uint32_t len = (uint32_t)RTE_MIN((uint64_t)rc->mtu, r->left), n = 0;
 	bool last = r->psn == r->last_psn;
 	struct roce_pkt pk = { .psn = r->psn, .syndrome = AETH_UNLIMITED, .msn = rc->msn };

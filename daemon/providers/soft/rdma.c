@@ -51,12 +51,7 @@ rdma_reqs(const struct ectx *x, const struct dqp *qp, bool is_write, struct acce
 	ndk_status st = soft_peer_ready(x, qp, &peer);
 
 	/* a read writes into local memory; a write reads it */
-	*local = (struct access_req){
-		.client_id = qp->client->id,
-		.pd = qp->pd,
-		.access = is_write ? 0 : MRT_ACCESS_LOCAL_WRITE,
-		.local = qp->client,
-	};
+	*local = dqp_local_access(qp, is_write ? 0 : MRT_ACCESS_LOCAL_WRITE);
 	*remote = (struct access_req){
 		.client_id = peer.client_id,
 		.pd = peer.pd,

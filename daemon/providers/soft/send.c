@@ -202,12 +202,7 @@ static bool
 rx_step(struct ectx *x, struct dqp *qp, uint64_t budget, uint64_t *moved)
 {
 	struct soft_rx *rx = &soft_qp(qp)->rx;
-	struct access_req local = {
-		.client_id = qp->client->id,
-		.pd = qp->pd,
-		.access = MRT_ACCESS_LOCAL_WRITE,
-		.local = qp->client,
-	};
+	struct access_req local = dqp_local_access(qp, MRT_ACCESS_LOCAL_WRITE);
 
 	while (rx->m != NULL && rx->status == NDK_STATUS_SUCCESS && rx->done < rx->total &&
 	       *moved < budget) {
