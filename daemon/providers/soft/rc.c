@@ -83,16 +83,10 @@ wqe_at(struct rc_qp *rc, uint32_t i)
 	return &rc->wq[i % RC_WINDOW];
 }
 
-static struct roce_port_stats *
-stats(const struct ectx *x, const struct rc_qp *rc)
-{
-	return &rc->port->stats[x->engine];
-}
-
 static void
 count(const struct ectx *x, const struct rc_qp *rc, enum roce_ctr c)
 {
-	stat_add(&stats(x, rc)->c[c], 1);
+	roce_count(rc->port, x->engine, c, 1);
 }
 
 /* ------------------------------------------------------------------------
@@ -207,12 +201,8 @@ rc_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 	rc->retries = rc->retry_max;
 	rc->timeout = us_to_tsc(soft->roce_timeout_us);
 	rc->rnr_retries = RC_RNR_RETRIES;
+	/* unknown: the engine's next look at its timers asks by ARP (arp_next 0) */
 	rc->mac_known = roce_neigh_lookup(port, ip, rc->peer_mac);
-	if (!rc->mac_known) {
-		roce_arp_request(port, x->engine, ip);
-		rc->arp_tries = 1;
-		rc->arp_next = rte_rdtsc() + us_to_tsc(RC_ARP_EVERY_MS * 1000ull);
-	}
 	rc->next = se->rc_list;
 	if (se->rc_list != NULL)
 		se->rc_list->prev = rc;
@@ -849,6 +839,16 @@ on_request(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_p
  * Frames in
  * --------------------------------------------------------------------- */
 
+/* The ACK a request asked for, unless read responses queued before it must go first. */
+static void
+ack_if_due(struct ectx *x, struct rc_qp *rc)
+{
+	if (rc->ack_due && rc->rd_head == rc->rd_tail && rc->qp->state == QP_RTS) {
+		send_ack(x, rc, AETH_UNLIMITED, psn_add(rc->epsn, ROCE_PSN_MASK));
+		rc->ack_due = false;
+	}
+}
+
 static void
 qp_input(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *pk)
 {
@@ -886,28 +886,8 @@ rc_ack_flush(struct ectx *x)
 	while ((rc = se->ack_list) != NULL) {
 		se->ack_list = rc->ack_next;
 		rc->ack_listed = false;
-		/* acknowledgements after the responses queued before them: rc_step */
-		if (rc->ack_due && rc->rd_head == rc->rd_tail && rc->qp->state == QP_RTS) {
-			send_ack(x, rc, AETH_UNLIMITED, psn_add(rc->epsn, ROCE_PSN_MASK));
-			rc->ack_due = false;
-		}
+		ack_if_due(x, rc); /* else rc_step sends it after the responses */
 	}
-}
-
-static void
-deliver(struct ectx *x, struct roce_port *p, struct rte_mbuf *m, struct roce_pkt *pk)
-{
-	struct qpt_entry e;
-	struct rc_qp *rc;
-
-	if (!qpt_read(x->qpt, pk->dest_qp, &e) || e.state == QP_FREE || e.engine != x->engine ||
-	    (rc = soft_qp(e.qp)->rc) == NULL || rc->peer_ip != pk->src_ip || rc->port != p) {
-		roce_count(p, x->engine, ROCE_C_RX_NO_QP, 1);
-		rte_pktmbuf_free(m);
-		return;
-	}
-	qp_input(x, e.qp, rc, pk);
-	rte_pktmbuf_free(m);
 }
 
 void
@@ -915,18 +895,27 @@ rc_input(void *arg, struct roce_port *p, struct rte_mbuf *m, struct roce_pkt *pk
 {
 	struct ectx *x = arg;
 	struct soft_engine *se = engine_of(x);
+	enum roce_ctr dropped = ROCE_C_RX_NO_QP;
 	struct qpt_entry e;
+	struct rc_qp *rc;
 
-	if (pk->dest_qp > 1 && qpt_read(x->qpt, pk->dest_qp, &e) && e.state != QP_FREE &&
-	    e.engine != x->engine && e.engine < RTE_MAX_LCORE && se->rxs[e.engine] != NULL) {
-		/* the QP's engine takes its frames: no QP state is shared */
-		if (rte_ring_enqueue_elem(se->rxs[e.engine], &m, sizeof(m)) != 0) {
-			roce_count(p, x->engine, ROCE_C_TX_FULL, 1);
-			rte_pktmbuf_free(m);
+	if (qpt_read(x->qpt, pk->dest_qp, &e) && e.state != QP_FREE) {
+		if (e.engine == x->engine) {
+			rc = soft_qp(e.qp)->rc;
+			if (rc != NULL && rc->peer_ip == pk->src_ip && rc->port == p) {
+				qp_input(x, e.qp, rc, pk);
+				rte_pktmbuf_free(m);
+				return;
+			}
+		} else if (e.engine < RTE_MAX_LCORE && se->rxs[e.engine] != NULL) {
+			/* the QP's engine takes its frames: no QP state is shared */
+			if (rte_ring_enqueue_elem(se->rxs[e.engine], &m, sizeof(m)) == 0)
+				return;
+			dropped = ROCE_C_TX_FULL;
 		}
-		return;
 	}
-	deliver(x, p, m, pk);
+	roce_count(p, x->engine, dropped, 1);
+	rte_pktmbuf_free(m);
 }
 
 /* ------------------------------------------------------------------------
@@ -971,7 +960,7 @@ rc_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 {
 	struct rc_qp *rc = soft_qp(qp)->rc;
 	uint64_t moved = 0;
-	bool full = false;
+	bool full = false, waiting = false;
 
 	qp->want_step = false;
 	if (rc->r_owed)
@@ -980,10 +969,7 @@ rc_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 		return 0;
 	while (rc->rd_head != rc->rd_tail && moved < budget && !full)
 		full = !read_response(x, qp, rc, &moved);
-	if (rc->ack_due && rc->rd_head == rc->rd_tail) {
-		send_ack(x, rc, AETH_UNLIMITED, psn_add(rc->epsn, ROCE_PSN_MASK));
-		rc->ack_due = false;
-	}
+	ack_if_due(x, rc);
 	if (rc->rnr_until != 0 && rte_rdtsc() < rc->rnr_until)
 		return moved; /* the timer scan wakes it */
 	rc->rnr_until = 0;
@@ -991,11 +977,12 @@ rc_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 		struct rc_wqe *w = wqe_at(rc, rc->wq_cur);
 		bool sent = false;
 
-		if (psn_diff(psn_sending(rc), rc->una) >= (int32_t)RC_INFLIGHT_PKTS)
-			break; /* an acknowledgement makes room */
+		/* an acknowledgement, or a read's last response, makes room (arm) */
+		waiting = psn_diff(psn_sending(rc), rc->una) >= (int32_t)RC_INFLIGHT_PKTS ||
+			  (w->op == NDK_ABI_WR_READ && rc->reads_out >= RC_READS);
+		if (waiting)
+			break;
 		if (w->op == NDK_ABI_WR_READ) {
-			if (rc->reads_out >= RC_READS)
-				break;
 			rc->reads_out++;
 			if (read_request(x, rc, w)) {
 				rc->wq_cur++;
@@ -1011,8 +998,10 @@ rc_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 				wq_error(x, qp);
 				return moved;
 			}
-			if (!sent)
+			if (!sent) { /* no mbuf: the next turn tries again */
+				full = true;
 				break;
+			}
 			moved += RTE_MIN((uint64_t)rc->mtu, w->total - off);
 			if (++rc->cur_pkt == w->n_pkts) {
 				rc->wq_cur++;
@@ -1023,11 +1012,7 @@ rc_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 			arm(rc);
 	}
 	qp->sq_hold = rc->wq_cur != rc->wq_tail;
-	qp->want_step =
-		(qp->sq_hold && !full &&
-		 psn_diff(psn_sending(rc), rc->una) < (int32_t)RC_INFLIGHT_PKTS &&
-		 (wqe_at(rc, rc->wq_cur)->op != NDK_ABI_WR_READ || rc->reads_out < RC_READS)) ||
-		rc->rd_head != rc->rd_tail || full;
+	qp->want_step = (qp->sq_hold && !waiting) || rc->rd_head != rc->rd_tail || full;
 	return moved;
 }
 
@@ -1098,7 +1083,7 @@ rc_poll(struct ectx *x)
 			rte_pktmbuf_free(f);
 			continue;
 		}
-		deliver(x, p, f, &pk);
+		rc_input(x, p, f, &pk);
 	}
 	if (se->rc_list == NULL)
 		return n;
@@ -1143,13 +1128,8 @@ rc_destroy(struct ectx *x, struct dqp *qp)
 
 	if (rc == NULL)
 		return;
-	if (rc->ack_listed) {
-		struct rc_qp **pp = &se->ack_list;
-
-		while (*pp != rc)
-			pp = &(*pp)->ack_next;
-		*pp = rc->ack_next;
-	}
+	/* not on ack_list: soft_poll empties it before it returns, and no QP goes in between */
+	RTE_ASSERT(!rc->ack_listed);
 	if (rc->prev != NULL)
 		rc->prev->next = rc->next;
 	else
