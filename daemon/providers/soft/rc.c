@@ -203,10 +203,7 @@ rc_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 	rc->rnr_retries = RC_RNR_RETRIES;
 	/* unknown: the engine's next look at its timers asks by ARP (arp_next 0) */
 	rc->mac_known = roce_neigh_lookup(port, ip, rc->peer_mac);
-	rc->next = se->rc_list;
-	if (se->rc_list != NULL)
-		se->rc_list->prev = rc;
-	se->rc_list = rc;
+	LIST_INSERT_HEAD(&se->rc_list, rc, link);
 	s->rc = rc;
 	qp->pend_limit = qp->pend_mask + 1; /* a window, not one at a time */
 	return NDK_STATUS_SUCCESS;
@@ -1085,15 +1082,15 @@ rc_poll(struct ectx *x)
 		}
 		rc_input(x, p, f, &pk);
 	}
-	if (se->rc_list == NULL)
+	if (LIST_EMPTY(&se->rc_list))
 		return n;
 	now = rte_rdtsc();
 	if (now >= se->next_timer) {
 		struct rc_qp *rc;
 
 		se->next_timer = now + us_to_tsc(RC_TIMER_US);
-		for (rc = se->rc_list; rc != NULL; rc = rc->next)
-			timers(x, rc, now);
+		LIST_FOREACH(rc, &se->rc_list, link)
+		timers(x, rc, now);
 	}
 	return n;
 }
@@ -1121,21 +1118,15 @@ rc_error(struct ectx *x, struct dqp *qp)
 }
 
 void
-rc_destroy(struct ectx *x, struct dqp *qp)
+rc_destroy(struct dqp *qp)
 {
-	struct soft_engine *se = engine_of(x);
 	struct rc_qp *rc = soft_qp(qp)->rc;
 
 	if (rc == NULL)
 		return;
 	/* not on ack_list: soft_poll empties it before it returns, and no QP goes in between */
 	RTE_ASSERT(!rc->ack_listed);
-	if (rc->prev != NULL)
-		rc->prev->next = rc->next;
-	else
-		se->rc_list = rc->next;
-	if (rc->next != NULL)
-		rc->next->prev = rc->prev;
+	LIST_REMOVE(rc, link);
 	free(rc);
 	soft_qp(qp)->rc = NULL;
 }

@@ -34,15 +34,9 @@ send_finish(struct send_msg *m, ndk_status st)
 }
 
 static void
-inflight_unlink(struct soft_engine *se, struct soft_qp *s)
+inflight_unlink(struct soft_qp *s)
 {
-	if (s->inflight_prev != NULL)
-		s->inflight_prev->inflight_next = s->inflight_next;
-	else
-		se->inflight = s->inflight_next;
-	if (s->inflight_next != NULL)
-		s->inflight_next->inflight_prev = s->inflight_prev;
-	s->inflight_next = s->inflight_prev = NULL;
+	LIST_REMOVE(s, inflight_link);
 	s->send = NULL;
 }
 
@@ -89,11 +83,7 @@ soft_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id
 	}
 	s->send = m;
 	s->send_wr = wr_id;
-	s->inflight_prev = NULL;
-	s->inflight_next = se->inflight;
-	if (se->inflight != NULL)
-		se->inflight->inflight_prev = s;
-	se->inflight = s;
+	LIST_INSERT_HEAD(&se->inflight, s, inflight_link);
 	return NDK_STATUS_PENDING;
 }
 
@@ -104,19 +94,19 @@ soft_collect(struct ectx *x)
 	struct soft_qp *s, *next;
 	unsigned int n = 0;
 
-	for (s = se->inflight; s != NULL; s = next) {
+	for (s = LIST_FIRST(&se->inflight); s != NULL; s = next) {
 		struct send_msg *m = s->send;
 		uint32_t wr_id = s->send_wr;
 		ndk_status st;
 		uint64_t total;
 
-		next = s->inflight_next;
+		next = LIST_NEXT(s, inflight_link);
 		/* pairs with the receiver's acq_rel in send_finish() */
 		if (atomic_load_explicit(&m->state, memory_order_acquire) != SEND_DONE)
 			continue;
 		st = m->status;
 		total = m->total;
-		inflight_unlink(se, s);
+		inflight_unlink(s);
 		free(m);
 		wq_complete(x, soft_dqp(s), wr_id, st, (uint32_t)total);
 		n++;
@@ -133,7 +123,7 @@ soft_send_cancel(struct ectx *x, struct dqp *qp)
 
 	if (m == NULL)
 		return;
-	inflight_unlink(x->prov_engine, s);
+	inflight_unlink(s);
 	/* the receiver may still hold it: it frees an orphan when it gets to it */
 	if (!atomic_compare_exchange_strong_explicit(&m->state, &expect, SEND_ORPHANED,
 						     memory_order_acq_rel, memory_order_acquire))

@@ -173,7 +173,7 @@ soft_poll(struct ectx *x, unsigned int budget)
 	/* the analyzer does not follow rte_ring's copy-out; the first n are set */
 	for (i = 0; i < n; i++)
 		soft_deliver(x, sends[i]); /* NOLINT(clang-analyzer-core.CallAndMessage) */
-	if (se->inflight != NULL)
+	if (!LIST_EMPTY(&se->inflight))
 		n += soft_collect(x);
 	if (se->ports != NULL && se->ports->n != 0) {
 		roce_tx_flush(se->ports, x->engine); /* what the QPs' turns built */
@@ -252,7 +252,8 @@ soft_qp_error(struct ectx *x, struct dqp *qp)
 static void
 soft_qp_destroy(struct ectx *x, struct dqp *qp)
 {
-	rc_destroy(x, qp);
+	(void)x;
+	rc_destroy(qp);
 }
 
 /* Sends to deliver first (the receiving side's work), then this QP's own transfer. */

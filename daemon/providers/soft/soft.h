@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include <rte_config.h>
 
@@ -154,7 +155,7 @@ struct rc_qp {
 	struct wq_taken r_t;
 	struct rc_read rd[RC_READS];
 	uint32_t rd_head, rd_tail;
-	struct rc_qp *next, *prev; /* the engine's RoCEv2 QPs */
+	LIST_ENTRY(rc_qp) link; /* the engine's RoCEv2 QPs */
 };
 
 /* Per QP (qp->prov). */
@@ -163,7 +164,7 @@ struct soft_qp {
 	/* sender side: the send waiting for its receiver, and its work request */
 	struct send_msg *send;
 	uint32_t send_wr;
-	struct soft_qp *inflight_next, *inflight_prev; /* the engine's list */
+	LIST_ENTRY(soft_qp) inflight_link; /* the engine's QPs with a send on its way */
 	/* receiver side: sends that found no receive posted yet (RNR: they wait) */
 	struct send_msg *pending_head, *pending_tail;
 	struct soft_rx rx;
@@ -172,15 +173,15 @@ struct soft_qp {
 
 /* Per engine (x->prov_engine). */
 struct soft_engine {
-	struct rte_ring *inbox;	   /* sends addressed to this engine's QPs */
-	struct rte_ring **inboxes; /* every engine's, by id */
-	struct soft_qp *inflight;  /* this engine's QPs with a send on its way */
-	struct roce_ports *ports;  /* polled on this engine's queue of each */
-	struct rte_ring *rx;	   /* RoCEv2 frames for this engine's QPs from other engines */
-	struct rte_ring **rxs;	   /* every engine's, by id */
-	struct rc_qp *rc_list;	   /* this engine's RoCEv2 QPs */
-	struct rc_qp *ack_list;	   /* ... with an ACK due at the end of the burst */
-	uint64_t next_timer;	   /* TSC: when rc_timers looks next */
+	struct rte_ring *inbox;	       /* sends addressed to this engine's QPs */
+	struct rte_ring **inboxes;     /* every engine's, by id */
+	LIST_HEAD(, soft_qp) inflight; /* this engine's QPs with a send on its way */
+	struct roce_ports *ports;      /* polled on this engine's queue of each */
+	struct rte_ring *rx;	       /* RoCEv2 frames for this engine's QPs from other engines */
+	struct rte_ring **rxs;	       /* every engine's, by id */
+	LIST_HEAD(, rc_qp) rc_list;    /* this engine's RoCEv2 QPs */
+	struct rc_qp *ack_list;	       /* ... with an ACK due at the end of the burst */
+	uint64_t next_timer;	       /* TSC: when rc_timers looks next */
 };
 
 /* The provider (p->priv). */
@@ -238,7 +239,7 @@ ndk_status rc_post(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint3
 uint64_t rc_step(struct ectx *x, struct dqp *qp, uint64_t budget);
 /* qp went to error: its work requests complete CANCELLED, a receive in progress too. */
 void rc_error(struct ectx *x, struct dqp *qp);
-void rc_destroy(struct ectx *x, struct dqp *qp);
+void rc_destroy(struct dqp *qp);
 /* A RoCEv2 frame from a port (roce_rx_fn; arg is the engine's ectx). */
 void rc_input(void *arg, struct roce_port *p, struct rte_mbuf *m, struct roce_pkt *pkt);
 /* Frames other engines passed to this one, then timers; the work done. */
