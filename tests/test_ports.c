@@ -7,7 +7,6 @@
  * bad ICRC, bad IPv4 header.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,22 +16,10 @@
 
 static char ns[32], va[16], vb[16];
 
-__attribute__((format(printf, 1, 2))) static int
-sh(const char *fmt, ...)
-{
-	char cmd[512], out[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return t_run(cmd, out, sizeof(out));
-}
-
 static void
 teardown(void)
 {
-	sh("ip netns del %s 2>/dev/null; ip link del %s 2>/dev/null; true", ns, va);
+	t_sh("ip netns del %s 2>/dev/null; ip link del %s 2>/dev/null; true", ns, va);
 }
 
 static void
@@ -94,12 +81,12 @@ main(void)
 	snprintf(va, sizeof(va), "ndkta%d", (int)getpid() % 100000);
 	snprintf(vb, sizeof(vb), "ndktb%d", (int)getpid() % 100000);
 	teardown();
-	if (sh("ip netns add %s && ip link add %s type veth peer name %s", ns, va, vb) != 0 ||
-	    sh("ip link set %s netns %s && ip link set %s up", vb, ns, va) != 0 ||
-	    sh("ip netns exec %s ip addr add 10.99.7.2/24 dev %s && ip netns exec %s ip link set "
-	       "lo up",
-	       ns, vb, ns) != 0 ||
-	    sh("ip netns exec %s ip link set %s up", ns, vb) != 0) {
+	if (t_sh("ip netns add %s && ip link add %s type veth peer name %s", ns, va, vb) != 0 ||
+	    t_sh("ip link set %s netns %s && ip link set %s up", vb, ns, va) != 0 ||
+	    t_sh("ip netns exec %s ip addr add 10.99.7.2/24 dev %s && ip netns exec %s ip link set "
+		 "lo up",
+		 ns, vb, ns) != 0 ||
+	    t_sh("ip netns exec %s ip link set %s up", ns, vb) != 0) {
 		printf("skipped: cannot make a network namespace and a veth pair here\n");
 		teardown();
 		return 77;

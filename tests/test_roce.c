@@ -11,7 +11,6 @@
  */
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,22 +23,10 @@
 
 static char va[16], vb[16];
 
-__attribute__((format(printf, 1, 2))) static int
-sh(const char *fmt, ...)
-{
-	char cmd[512], out[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return t_run(cmd, out, sizeof(out));
-}
-
 static void
 teardown(void)
 {
-	sh("ip link del %s 2>/dev/null; true", va);
+	t_sh("ip link del %s 2>/dev/null; true", va);
 }
 
 struct node {
@@ -382,10 +369,10 @@ main(void)
 	snprintf(va, sizeof(va), "ndkra%d", (int)getpid() % 100000);
 	snprintf(vb, sizeof(vb), "ndkrb%d", (int)getpid() % 100000);
 	teardown();
-	if (sh("ip link add %s type veth peer name %s", va, vb) != 0 ||
-	    sh("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1 net.ipv6.conf.%s.disable_ipv6=1", va,
-	       vb) != 0 ||
-	    sh("ip link set %s up && ip link set %s up", va, vb) != 0) {
+	if (t_sh("ip link add %s type veth peer name %s", va, vb) != 0 ||
+	    t_sh("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1 net.ipv6.conf.%s.disable_ipv6=1", va,
+		 vb) != 0 ||
+	    t_sh("ip link set %s up && ip link set %s up", va, vb) != 0) {
 		printf("skipped: cannot make a veth pair here\n");
 		teardown();
 		return 77;

@@ -109,6 +109,8 @@ bool raw_wait_hangup(struct raw_client *rc, int timeout_ms);
 uint64_t t_now_ns(void);
 /* Run a shell command, capture its stdout into out; its exit status, or -1. */
 int t_run(const char *cmd, char *out, size_t len);
+/* t_run of a formatted command, its output dropped. */
+__attribute__((format(printf, 1, 2))) int t_sh(const char *fmt, ...);
 /*
  * now + ms, stretched by NDK_TEST_TIME_SCALE (an integer, default 1) for
  * slow runs: valgrind, ThreadSanitizer. Used for waits, never for "fails fast".

@@ -13,6 +13,8 @@
 
 #include <ndk/ndk.h>
 
+#include "done.h"
+
 struct nop_state {
 	unsigned long done;
 	unsigned long failed;
@@ -46,49 +48,6 @@ cmp_u64(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-/* Wait for one callback: what an app's event loop does, reduced to a spin. */
-struct done {
-	int calls;
-	ndk_status status;
-	struct ndk_object_header *obj;
-};
-
-static void
-req_done(void *ctx, ndk_status st)
-{
-	struct done *d = ctx;
-
-	d->calls++;
-	d->status = st;
-}
-
-static void
-create_done(void *ctx, ndk_status st, struct ndk_object_header *obj)
-{
-	struct done *d = ctx;
-
-	d->calls++;
-	d->status = st;
-	d->obj = obj;
-}
-
-static void
-close_done(void *ctx)
-{
-	((struct done *)ctx)->calls++;
-}
-
-/* The status of a call: its own, or (PENDING) its callback's. */
-static ndk_status
-finish(struct ndk_adapter *ad, struct done *d, ndk_status st)
-{
-	if (st != NDK_STATUS_PENDING)
-		return st;
-	while (d->calls == 0)
-		ndk_adapter_progress(ad, 0);
-	return d->status;
 }
 
 static int

@@ -21,6 +21,8 @@
 
 #include <ndk/ndk.h>
 
+#include "done.h"
+
 #define RECV_WRID ((void *)1)
 #define SEND_WRID ((void *)2)
 #define PAGE	  4096u
@@ -44,37 +46,6 @@ struct pp {
 	bool pending_send, pending_recv;
 	unsigned long bad_pages;
 };
-
-struct done {
-	int calls;
-	ndk_status status;
-	struct ndk_object_header *obj;
-};
-
-static void
-req_done(void *ctx, ndk_status st)
-{
-	((struct done *)ctx)->calls++;
-	((struct done *)ctx)->status = st;
-}
-
-static void
-create_done(void *ctx, ndk_status st, struct ndk_object_header *obj)
-{
-	req_done(ctx, st);
-	((struct done *)ctx)->obj = obj;
-}
-
-/* The status of a call: its own, or (PENDING) its callback's. */
-static ndk_status
-finish(struct ndk_adapter *ad, struct done *d, ndk_status st)
-{
-	if (st != NDK_STATUS_PENDING)
-		return st;
-	while (d->calls == 0)
-		ndk_adapter_progress(ad, 0);
-	return d->status;
-}
 
 static void
 usage(const char *argv0)
