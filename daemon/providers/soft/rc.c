@@ -1089,8 +1089,8 @@ rc_poll(struct ectx *x)
 		struct rc_qp *rc;
 
 		se->next_timer = now + us_to_tsc(RC_TIMER_US);
-		LIST_FOREACH(rc, &se->rc_list, link)
-		timers(x, rc, now);
+		for (rc = LIST_FIRST(&se->rc_list); rc != NULL; rc = LIST_NEXT(rc, link))
+			timers(x, rc, now);
 	}
 	return n;
 }

@@ -173,15 +173,15 @@ struct soft_qp {
 
 /* Per engine (x->prov_engine). */
 struct soft_engine {
-	struct rte_ring *inbox;	       /* sends addressed to this engine's QPs */
-	struct rte_ring **inboxes;     /* every engine's, by id */
-	LIST_HEAD(, soft_qp) inflight; /* this engine's QPs with a send on its way */
-	struct roce_ports *ports;      /* polled on this engine's queue of each */
-	struct rte_ring *rx;	       /* RoCEv2 frames for this engine's QPs from other engines */
-	struct rte_ring **rxs;	       /* every engine's, by id */
-	LIST_HEAD(, rc_qp) rc_list;    /* this engine's RoCEv2 QPs */
-	struct rc_qp *ack_list;	       /* ... with an ACK due at the end of the burst */
-	uint64_t next_timer;	       /* TSC: when rc_timers looks next */
+	struct rte_ring *inbox;			    /* sends addressed to this engine's QPs */
+	struct rte_ring **inboxes;		    /* every engine's, by id */
+	LIST_HEAD(soft_inflight, soft_qp) inflight; /* this engine's QPs with a send on its way */
+	struct roce_ports *ports;		    /* polled on this engine's queue of each */
+	struct rte_ring *rx;   /* RoCEv2 frames for this engine's QPs from other engines */
+	struct rte_ring **rxs; /* every engine's, by id */
+	LIST_HEAD(rc_list, rc_qp) rc_list; /* this engine's RoCEv2 QPs */
+	struct rc_qp *ack_list;		   /* ... with an ACK due at the end of the burst */
+	uint64_t next_timer;		   /* TSC: when rc_timers looks next */
 };
 
 /* The provider (p->priv). */
