@@ -402,13 +402,16 @@ acked(struct ectx *x, struct dqp *qp, struct rc_qp *rc, uint32_t psn)
 		uint32_t last = psn_add(w->psn, w->n_pkts - 1);
 
 		if (w->op == NDK_ABI_WR_READ) {
-			if (psn_diff(last, psn) <= 0) {
-				rc->una = psn_add(w->psn, (uint32_t)(w->done / rc->mtu));
+			/*
+			 * Its responses acknowledge it, not this: una stays where
+			 * they reached, or responses still on their way would be
+			 * taken for old ones.
+			 */
+			rc->una = psn_add(w->psn, (uint32_t)(w->done / rc->mtu));
+			if (psn_diff(last, psn) <= 0)
 				rewind_to_una(x, qp, rc);
-				arm(rc);
-				return;
-			}
-			break;
+			arm(rc);
+			return;
 		}
 		if (psn_diff(last, psn) > 0)
 			break;
@@ -509,9 +512,28 @@ on_read_response(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct 
 	w = wqe_at(rc, rc->wq_head);
 	expect = psn_add(w->psn, (uint32_t)(w->done / rc->mtu));
 	if (w->op != NDK_ABI_WR_READ || pk->psn != expect) {
-		count(x, rc,
-		      psn_diff(pk->psn, expect) > 0 ? ROCE_C_RX_OUT_OF_SEQ : ROCE_C_RX_DUPLICATE);
-		return; /* the timer asks again */
+		if (psn_diff(pk->psn, expect) <= 0) {
+			count(x, rc, ROCE_C_RX_DUPLICATE);
+			return;
+		}
+		count(x, rc, ROCE_C_RX_OUT_OF_SEQ);
+		/*
+		 * A response went missing: ask again from it now rather than at
+		 * the timeout, once per gap (the responses already on their way
+		 * arrive out of sequence too).
+		 */
+		if (w->op == NDK_ABI_WR_READ && !(rc->reasked && rc->reask_psn == expect)) {
+			rc->reasked = true;
+			rc->reask_psn = expect;
+			if (rc->retries == 0) {
+				fail(x, qp, rc, NDK_STATUS_IO_TIMEOUT);
+				return;
+			}
+			rc->retries--;
+			rewind_to_una(x, qp, rc);
+			arm(rc);
+		}
+		return;
 	}
 	/* a request's responses end with a LAST: the read's end or a whole segment's */
 	if (w->done + pk->payload_len > w->total ||
@@ -704,9 +726,12 @@ on_write(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt
 	}
 }
 
-/* Queue the responses of a read whose first response PSN is psn. False when the queue is full. */
+/*
+ * Queue n_pkts responses carrying len bytes of the read pk asks for. False
+ * when the queue is full.
+ */
 static bool
-read_queue(struct rc_qp *rc, const struct roce_pkt *pk, uint32_t n_pkts)
+read_queue(struct rc_qp *rc, const struct roce_pkt *pk, uint32_t n_pkts, uint32_t len)
 {
 	struct rc_read *r;
 
@@ -718,7 +743,7 @@ read_queue(struct rc_qp *rc, const struct roce_pkt *pk, uint32_t n_pkts)
 	r->last_psn = psn_add(pk->psn, n_pkts - 1);
 	r->va = pk->va;
 	r->rkey = pk->rkey;
-	r->left = pk->dma_len;
+	r->left = len;
 	r->first = true;
 	return true;
 }
@@ -743,7 +768,7 @@ on_read(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt 
 		responder_error(x, qp, rc, ROCE_NAK_REM_ACCESS, NDK_STATUS_ACCESS_VIOLATION);
 		return;
 	}
-	if (!read_queue(rc, pk, read_pkts(rc, pk->dma_len))) {
+	if (!read_queue(rc, pk, read_pkts(rc, pk->dma_len), pk->dma_len)) {
 		/* more reads than this responder takes (its IRD) */
 		responder_error(x, qp, rc, ROCE_NAK_INVALID_REQ, NDK_STATUS_INVALID_DEVICE_REQUEST);
 		return;
@@ -758,7 +783,7 @@ static void
 on_duplicate(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *pk)
 {
 	struct access_req req = dqp_remote_access(qp, MRT_ACCESS_REMOTE_READ);
-	uint32_t i, n = 0;
+	uint32_t i, n_pkts, n = 0;
 
 	count(x, rc, ROCE_C_RX_DUPLICATE);
 	if (pk->opcode != ROCE_RC_READ_REQUEST) {
@@ -772,16 +797,29 @@ on_duplicate(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce
 	for (i = rc->rd_head; i != rc->rd_tail; i++) {
 		struct rc_read *r = &rc->rd[i % RC_READS];
 
-		/* still being answered: start over where the requester asks */
+		/*
+		 * Still being answered: start over where the requester asks, up
+		 * to the entry's end (a requester that asks again may cut its
+		 * reads differently; the next entry answers the rest).
+		 */
 		if (psn_diff(pk->psn, r->start_psn) >= 0 && psn_diff(pk->psn, r->last_psn) <= 0) {
+			n_pkts = RTE_MIN(read_pkts(rc, pk->dma_len),
+					 (uint32_t)psn_diff(r->last_psn, pk->psn) + 1);
 			r->psn = pk->psn;
+			r->last_psn = psn_add(pk->psn, n_pkts - 1);
 			r->va = pk->va;
-			r->left = pk->dma_len;
+			r->left = RTE_MIN(pk->dma_len, n_pkts * rc->mtu);
 			r->first = true;
 			return;
 		}
 	}
-	if (read_queue(rc, pk, read_pkts(rc, pk->dma_len)))
+	/*
+	 * Answered already: again, but never past the expected PSN, whose
+	 * request this responder has not taken yet; answering it would take the
+	 * requester past a PSN this side still waits for.
+	 */
+	n_pkts = RTE_MIN(read_pkts(rc, pk->dma_len), (uint32_t)psn_diff(rc->epsn, pk->psn));
+	if (read_queue(rc, pk, n_pkts, RTE_MIN(pk->dma_len, n_pkts * rc->mtu)))
 		qp->want_step = true;
 }
 

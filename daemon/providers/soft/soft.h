@@ -117,44 +117,46 @@ struct rc_qp {
 	struct roce_port *port;
 	struct dqp *qp;
 	uint32_t peer_ip;
-	uint8_t peer_mac[6];
-	bool mac_known;
 	uint32_t dest_qpn;
-	uint16_t src_port;
 	uint32_t mtu;
 	uint32_t arp_tries;
 	uint64_t arp_next; /* TSC: the next ARP request, while the MAC is unknown */
+	uint8_t peer_mac[6];
+	uint16_t src_port;
+	bool mac_known;
 	/* requester */
-	struct rc_wqe wq[RC_WINDOW];
+	uint8_t retries, rnr_retries; /* left */
+	uint8_t retry_max;
+	bool reasked;
 	uint32_t wq_head, wq_cur, wq_tail; /* free-running: oldest, being sent, next free */
 	uint32_t cur_pkt;		   /* of wq[wq_cur] */
 	uint32_t psn_next;		   /* the first PSN of the next work request */
 	uint32_t una;			   /* the oldest PSN not acknowledged */
 	uint32_t reads_out;
-	uint8_t retries, rnr_retries; /* left */
-	uint8_t retry_max;
+	uint32_t reask_psn; /* a read response gap already asked again from here */
 	uint64_t timeout;   /* TSC cycles */
 	uint64_t deadline;  /* TSC: retransmit timer (0: off) */
 	uint64_t rnr_until; /* TSC: an RNR NAK's wait */
+	struct rc_wqe wq[RC_WINDOW];
 	/* responder */
 	uint32_t epsn; /* the PSN expected next */
 	uint32_t msn;  /* messages completed */
 	bool nak_sent; /* until the expected PSN comes: no second NAK */
 	bool ack_due;
 	bool ack_listed; /* on the engine's ack_list */
-	struct rc_qp *ack_next;
-	bool w_active; /* a write in progress: its RETH */
-	uint64_t w_va, w_off, w_len;
-	uint32_t w_rkey;
-	bool r_taken; /* a receive taken by a send in progress */
-	bool r_owed;  /* its result waits for room in the CQ */
+	bool w_active;	 /* a write in progress: its RETH */
+	bool r_taken;	 /* a receive taken by a send in progress */
+	bool r_owed;	 /* its result waits for room in the CQ */
 	bool r_inv;
+	uint32_t w_rkey;
 	uint32_t r_token;
-	uint64_t r_done;
 	ndk_status r_status;
+	uint32_t rd_head, rd_tail;
+	struct rc_qp *ack_next;
+	uint64_t w_va, w_off, w_len;
+	uint64_t r_done;
 	struct wq_taken r_t;
 	struct rc_read rd[RC_READS];
-	uint32_t rd_head, rd_tail;
 	LIST_ENTRY(rc_qp) link; /* the engine's RoCEv2 QPs */
 };
 
