@@ -7,21 +7,18 @@
  * with a RoCE device (rxe included) and the other ndk-pingpong on an ndkd
  * node with a RoCEv2 port.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include <ndk/ndk.h>
 
-#include "done.h"
+#include "oob.h"
 
 #define RECV_WRID ((void *)1)
 #define SEND_WRID ((void *)2)
@@ -125,67 +122,10 @@ print_dest(const char *what, const struct dest *d)
 	       d->psn, gid);
 }
 
-static bool
-full_io(int fd, void *buf, size_t len, bool wr)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = wr ? write(fd, (char *)buf + done, len - done)
-			       : read(fd, (char *)buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		done += (size_t)n;
-	}
-	return true;
-}
-
-static int
-tcp_socket(const char *host, unsigned int port)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res, *t;
-	char service[8];
-	int fd = -1, one = 1;
-
-	if (host == NULL)
-		hints.ai_flags = AI_PASSIVE;
-	snprintf(service, sizeof(service), "%u", port);
-	if (getaddrinfo(host, service, &hints, &res) != 0) {
-		fprintf(stderr, "cannot resolve %s:%u\n", host != NULL ? host : "*", port);
-		return -1;
-	}
-	for (t = res; t != NULL; t = t->ai_next) {
-		fd = socket(t->ai_family, t->ai_socktype, t->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (host != NULL ? connect(fd, t->ai_addr, t->ai_addrlen) == 0
-				 : (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)),
-				    bind(fd, t->ai_addr, t->ai_addrlen) == 0 && listen(fd, 1) == 0))
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		fprintf(stderr, "Couldn't %s %s:%u\n", host != NULL ? "connect to" : "listen on",
-			host != NULL ? host : "*", port);
-	return fd;
-}
-
 static ndk_status
 pp_connect(struct pp *p, const struct dest *rem, uint32_t mtu)
 {
-	struct ndk_qp_address a = {
-		.family = NDK_ADDRESS_ROCEV2, .qpn = rem->qpn, .psn = rem->psn, .mtu = mtu
-	};
-	struct done d = { 0 };
-
-	memcpy(a.ip, rem->gid, 16);
-	return finish(p->ad, &d, ndk_qp_connect(p->qp, &a, req_done, &d));
+	return qp_connect_rocev2(p->ad, p->qp, rem->gid, rem->qpn, rem->psn, mtu);
 }
 
 /* Client: send ours, read theirs, connect, say done. Server: the other way round. */
@@ -194,7 +134,7 @@ exchange(struct pp *p, const char *server, unsigned int port, const struct dest 
 	 struct dest *rem, uint32_t mtu)
 {
 	char msg[MSG_LEN];
-	int fd = tcp_socket(server, port), c;
+	int fd = tcp_socket(server, port);
 	ndk_status st;
 	bool ok = false;
 
@@ -215,9 +155,7 @@ exchange(struct pp *p, const char *server, unsigned int port, const struct dest 
 		ok = full_io(fd, "done", sizeof("done"), true);
 		goto out;
 	}
-	c = accept(fd, NULL, NULL);
-	close(fd);
-	fd = c;
+	fd = tcp_accept_one(fd);
 	if (fd < 0 || !full_io(fd, msg, sizeof(msg), false) || !msg_dest(msg, rem)) {
 		fprintf(stderr, "Couldn't read remote address\n");
 		goto out;

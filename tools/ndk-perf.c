@@ -1,0 +1,866 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ndk-perf: perftest's ib_write_bw, ib_write_lat, ib_read_bw, ib_read_lat
+ * and ib_send_lat over ndkd, RC, speaking perftest's TCP exchange (the one
+ * of its 4.5 releases: version string, page and cache line sizes, MTU, then
+ * "LID:OUT_READS:QPN:PSN:RKEY:VADDR:GID:SRQN" messages as the handshakes,
+ * the bandwidth report and "done"), so that either side may be perftest on
+ * a Linux host with a RoCE device and the other ndk-perf on an ndkd node.
+ * The test is the first argument, or the program's name (a link named
+ * ib_write_bw runs write_bw).
+ */
+#include <arpa/inet.h>
+#include <byteswap.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ndk/ndk.h>
+
+#include "oob.h"
+
+/*
+ * The perftest version this side announces: perftest refuses peers older
+ * than 5.70, and from 5.33 on sends its iteration count in 8 bytes.
+ */
+#define PERFTEST_VERSION "6.06"
+#define VERSION_LEN	 16
+#define KEY_LEN		 108 /* the GID form of the key message, its NUL included */
+#define LINE                                                                                       \
+	"---------------------------------------------------------------------------------------"  \
+	"\n"
+#define OUR_IRD	     16 /* the reads ndkd's responder takes at once (docs/roce.md) */
+#define MAX_SIZE_ALL (1u << 23)
+
+enum test { WRITE_BW, READ_BW, WRITE_LAT, READ_LAT, SEND_LAT };
+
+static const struct {
+	const char *name, *title;
+	bool bw, read, send;
+} tests[] = {
+	[WRITE_BW] = { "write_bw", "RDMA_Write BW Test", true, false, false },
+	[READ_BW] = { "read_bw", "RDMA_Read BW Test", true, true, false },
+	[WRITE_LAT] = { "write_lat", "RDMA_Write Latency Test", false, false, false },
+	[READ_LAT] = { "read_lat", "RDMA_Read Latency Test", false, true, false },
+	[SEND_LAT] = { "send_lat", "Send Latency Test", false, false, true },
+};
+
+/* One side's key message. */
+struct dest {
+	uint32_t lid, out_reads, qpn, psn, rkey, srqn;
+	uint64_t vaddr;
+	uint8_t gid[16];
+};
+
+struct perf {
+	enum test test;
+	const char *server; /* NULL: this side is the server */
+	unsigned int port;
+	uint64_t size, iters;
+	uint32_t tx_depth, rx_depth, mtu;
+	bool all;
+	uint32_t cycle, line; /* perftest's cycle buffer and cache line, agreed */
+	int fd;
+	struct ndk_adapter *ad;
+	struct ndk_pd *pd;
+	struct ndk_cq *cq;
+	struct ndk_qp *qp;
+	struct ndk_mr *mr;
+	uint8_t *buf;
+	uint64_t buff; /* perftest's BUFF_SIZE: the buffer is two of them */
+	uint32_t token;
+	struct dest my, rem;
+	uint64_t *tposted, *tcompleted;
+};
+
+static inline uint64_t
+max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static inline uint64_t
+min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+struct bw_report {
+	uint64_t size, iters;
+	double bw_peak, bw_avg, msg_rate;
+};
+
+static void
+usage(const char *argv0)
+{
+	printf("Usage:\n"
+	       "  %s TEST [options]          start a server and wait for connection\n"
+	       "  %s TEST [options] <host>   connect to server at <host>\n"
+	       "TEST: write_bw, read_bw, write_lat, read_lat, send_lat (or ib_<test>; or run\n"
+	       "  through a link named ib_<test>)\n"
+	       "\n"
+	       "Options (perftest's; RC only):\n"
+	       "  -p, --port=<port>        listen on/connect to port <port> (default 18515)\n"
+	       "  -s, --size=<size>        message size (default 65536 for BW, 2 for latency)\n"
+	       "  -n, --iters=<iters>      iterations (default 5000 write_bw, else 1000)\n"
+	       "  -a, --all                run sizes from 2 till 2^23\n"
+	       "  -t, --tx-depth=<dep>     requests in flight for BW tests (default 128)\n"
+	       "  -m, --mtu=<mtu>          path MTU (default: the port's)\n"
+	       "  -d, -i, -x, -F, -c RC    accepted: ndkd owns the port, its GID is the port's\n"
+	       "  -S, --socket=<path>      ndkd's socket (default: NDK_SOCKET, then ndkd's own)\n",
+	       argv0, argv0);
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- perftest's exchange ------------------------------------------------ */
+
+/* The client writes first, the server reads first, as perftest does. */
+static bool
+xchg(struct perf *p, const void *mine, void *theirs, size_t len)
+{
+	if (p->server != NULL)
+		return full_io(p->fd, (void *)mine, len, true) &&
+		       full_io(p->fd, theirs, len, false);
+	return full_io(p->fd, theirs, len, false) && full_io(p->fd, (void *)mine, len, true);
+}
+
+static void
+key_msg(const struct dest *d, char msg[KEY_LEN])
+{
+	int n = snprintf(msg, KEY_LEN, "%04x:%04x:%06x:%06x:%08x:%016" PRIx64 ":", d->lid,
+			 d->out_reads, d->qpn, d->psn, d->rkey, d->vaddr);
+	int i;
+
+	for (i = 0; i < 16; i++)
+		n += snprintf(msg + n, (size_t)(KEY_LEN - n), "%02x:", d->gid[i]);
+	snprintf(msg + n, (size_t)(KEY_LEN - n), "%08x:", d->srqn);
+}
+
+static bool
+msg_key(char msg[KEY_LEN], struct dest *d)
+{
+	unsigned int g[16];
+	int i;
+
+	msg[KEY_LEN - 1] = '\0';
+	if (sscanf(msg,
+		   "%x:%x:%x:%x:%x:%" SCNx64 ":%x:%x:%x:%x:%x:%x:%x:%x:%x:%x:%x:%x:%x:%x:%x:%x:%x",
+		   &d->lid, &d->out_reads, &d->qpn, &d->psn, &d->rkey, &d->vaddr, &g[0], &g[1],
+		   &g[2], &g[3], &g[4], &g[5], &g[6], &g[7], &g[8], &g[9], &g[10], &g[11], &g[12],
+		   &g[13], &g[14], &g[15], &d->srqn) != 23)
+		return false;
+	for (i = 0; i < 16; i++) {
+		if (g[i] > 0xff)
+			return false;
+		d->gid[i] = (uint8_t)g[i];
+	}
+	return d->qpn <= 0xffffff && d->psn <= 0xffffff;
+}
+
+/* ctx_hand_shake: key messages both ways; every sync point of perftest is one. */
+static bool
+hand_shake(struct perf *p)
+{
+	char mine[KEY_LEN], theirs[KEY_LEN];
+
+	key_msg(&p->my, mine);
+	if (!xchg(p, mine, theirs, KEY_LEN) || !msg_key(theirs, &p->rem)) {
+		fprintf(stderr, " Failed to exchange data between server and clients\n");
+		return false;
+	}
+	return true;
+}
+
+/* Versions, page and cache line sizes, MTU: what perftest swaps first. */
+static bool
+preamble(struct perf *p, uint32_t port_mtu)
+{
+	char mine[VERSION_LEN] = PERFTEST_VERSION, theirs[VERSION_LEN];
+	uint32_t v[2] = { htonl(p->cycle), htonl(p->line) }, r[2];
+	char mtu_mine[2], mtu_theirs[2];
+	int e = 0;
+	long rem;
+
+	if (!xchg(p, mine, theirs, sizeof(mine)))
+		return false;
+	theirs[VERSION_LEN - 1] = '\0';
+	if (atof(theirs) < 5.70) {
+		fprintf(stderr, "ndk-perf: the peer's perftest version \"%s\" is older than 5.70\n",
+			theirs);
+		return false;
+	}
+	if (!xchg(p, &v[0], &r[0], 4) || !xchg(p, &v[1], &r[1], 4))
+		return false;
+	/* perftest takes the larger of the two */
+	p->cycle = (uint32_t)max_u64(p->cycle, ntohl(r[0]));
+	p->line = (uint32_t)max_u64(p->line, ntohl(r[1]));
+	if (p->cycle == 0 || p->cycle > (1u << 24) || p->line == 0 || p->line > p->cycle) {
+		fprintf(stderr, "ndk-perf: the peer's page/cache line sizes make no sense\n");
+		return false;
+	}
+	/* the MTU as verbs' enum ibv_mtu (1: 256 ... 5: 4096) in a 2-byte string */
+	for (e = 1; (256u << (e - 1)) < port_mtu && e < 5; e++)
+		;
+	mtu_mine[0] = (char)('0' + e);
+	mtu_mine[1] = '\0';
+	if (!xchg(p, mtu_mine, mtu_theirs, 2))
+		return false;
+	mtu_theirs[1] = '\0';
+	rem = strtol(mtu_theirs, NULL, 10);
+	if (rem >= 1 && rem < e)
+		e = (int)rem;
+	p->mtu = 256u << (e - 1);
+	return true;
+}
+
+/* xchg_bw_reports: size, iterations, peak, average, message rate; big-endian. */
+static bool
+xchg_report(struct perf *p, const struct bw_report *mine, struct bw_report *theirs)
+{
+	uint64_t m[5], t[5];
+	int i;
+
+	m[0] = bswap_64(mine->size);
+	m[1] = bswap_64(mine->iters);
+	memcpy(&m[2], &mine->bw_peak, 8);
+	memcpy(&m[3], &mine->bw_avg, 8);
+	memcpy(&m[4], &mine->msg_rate, 8);
+	for (i = 2; i < 5; i++)
+		m[i] = bswap_64(m[i]);
+	for (i = 0; i < 5; i++)
+		if (!xchg(p, &m[i], &t[i], 8))
+			return false;
+	for (i = 0; i < 5; i++)
+		t[i] = bswap_64(t[i]);
+	theirs->size = t[0];
+	theirs->iters = t[1];
+	memcpy(&theirs->bw_peak, &t[2], 8);
+	memcpy(&theirs->bw_avg, &t[3], 8);
+	memcpy(&theirs->msg_rate, &t[4], 8);
+	return true;
+}
+
+/* ctx_close_connection: a last handshake, then "done". */
+static bool
+close_connection(struct perf *p)
+{
+	bool ok = hand_shake(p) && full_io(p->fd, "done", sizeof("done"), true);
+
+	close(p->fd);
+	p->fd = -1;
+	return ok;
+}
+
+/* ---- ndkd side ---------------------------------------------------------- */
+
+static int
+open_ndk(struct perf *p, const char *sock)
+{
+	struct ndk_adapter_opts ao;
+	struct done d = { 0 };
+	ndk_status st;
+
+	ndk_adapter_opts_init(&ao, sizeof(ao));
+	ao.name = "ndk-perf";
+	st = ndk_adapter_open(sock, &ao, &p->ad);
+	if (st == NDK_STATUS_SUCCESS)
+		st = finish(p->ad, &d, ndk_pd_create(p->ad, create_done, &d, &p->pd));
+	if (st == NDK_STATUS_SUCCESS) {
+		p->pd = (struct ndk_pd *)d.obj;
+		d = (struct done){ 0 };
+		st = finish(p->ad, &d,
+			    ndk_cq_create(p->ad, p->tx_depth + p->rx_depth + 2, create_done, &d,
+					  &p->cq));
+	}
+	if (st == NDK_STATUS_SUCCESS) {
+		p->cq = (struct ndk_cq *)d.obj;
+		d = (struct done){ 0 };
+		st = finish(p->ad, &d,
+			    ndk_qp_create(p->pd, p->cq, p->cq, p, p->rx_depth, p->tx_depth, 1, 1, 0,
+					  create_done, &d, &p->qp));
+	}
+	if (st != NDK_STATUS_SUCCESS) {
+		fprintf(stderr, "ndk-perf: cannot set up over ndkd: %s\n", ndk_status_str(st));
+		return 1;
+	}
+	p->qp = (struct ndk_qp *)d.obj;
+	return 0;
+}
+
+/* perftest's buffer: two BUFF_SIZEs, the peer's target the second. */
+static int
+open_buffer(struct perf *p)
+{
+	struct done d = { 0 };
+	ndk_status st;
+
+	p->buff = max_u64(p->all ? MAX_SIZE_ALL : p->size, p->cycle);
+	p->buf = ndk_mem_alloc(p->ad, 2 * p->buff, 4096);
+	st = p->buf != NULL
+		     ? finish(p->ad, &d, ndk_mr_create(p->pd, false, create_done, &d, &p->mr))
+		     : NDK_STATUS_NO_MEMORY;
+	if (st == NDK_STATUS_SUCCESS) {
+		p->mr = (struct ndk_mr *)d.obj;
+		d = (struct done){ 0 };
+		st = finish(p->ad, &d,
+			    ndk_mr_register(p->mr, p->buf, 2 * p->buff,
+					    NDK_MR_FLAG_ALLOW_LOCAL_WRITE |
+						    NDK_MR_FLAG_ALLOW_REMOTE_WRITE |
+						    NDK_MR_FLAG_ALLOW_REMOTE_READ,
+					    req_done, &d));
+	}
+	if (st != NDK_STATUS_SUCCESS) {
+		fprintf(stderr, "ndk-perf: cannot register %" PRIu64 " bytes: %s\n", 2 * p->buff,
+			ndk_status_str(st));
+		return 1;
+	}
+	memset(p->buf, 0, 2 * p->buff);
+	p->token = ndk_mr_get_local_token(p->mr);
+	p->my.rkey = ndk_mr_get_remote_token(p->mr);
+	p->my.vaddr = (uintptr_t)(p->buf + p->buff);
+	return 0;
+}
+
+/* One result: false on an error (printed). */
+static bool
+poll_one(struct perf *p, struct ndk_result_ex *r)
+{
+	while (ndk_cq_get_results_ex(p->cq, r, 1) == 0)
+		ndk_adapter_progress(p->ad, 0);
+	if (r->status != NDK_STATUS_SUCCESS) {
+		fprintf(stderr, " Completion with error: %s (0x%08x)\n", ndk_status_str(r->status),
+			r->status);
+		return false;
+	}
+	return true;
+}
+
+static ndk_status
+post_rdma(struct perf *p, uint8_t *local, uint64_t remote)
+{
+	struct ndk_sge sge = { .virtual_address = local,
+			       .length = (uint32_t)p->size,
+			       .memory_region_token = p->token };
+
+	return tests[p->test].read ? ndk_qp_read(p->qp, NULL, &sge, 1, remote, p->rem.rkey, 0)
+				   : ndk_qp_write(p->qp, NULL, &sge, 1, remote, p->rem.rkey, 0);
+}
+
+static bool
+post_recv(struct perf *p)
+{
+	struct ndk_sge sge = { .virtual_address = p->buf + p->buff,
+			       .length = (uint32_t)p->size,
+			       .memory_region_token = p->token };
+
+	return ndk_qp_receive(p->qp, NULL, &sge, 1) == NDK_STATUS_SUCCESS;
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+/*
+ * The client's bandwidth run: iters requests, tx_depth in flight; the
+ * peer's address cycles through its cycle buffer as perftest's does when
+ * the size allows.
+ */
+static bool
+run_bw(struct perf *p)
+{
+	uint64_t inc = (p->size + p->line - 1) / p->line * p->line, slots = 1;
+	uint64_t scnt = 0, ccnt = 0;
+
+	if (p->size <= p->cycle / 2)
+		slots = p->cycle / inc;
+	while (ccnt < p->iters) {
+		struct ndk_result_ex r;
+
+		while (scnt < p->iters && scnt - ccnt < p->tx_depth) {
+			uint64_t off = (scnt % slots) * inc;
+
+			p->tposted[scnt] = now_ns();
+			if (post_rdma(p, p->buf + off, p->rem.vaddr + off) != NDK_STATUS_SUCCESS) {
+				fprintf(stderr, "Couldn't post send: scnt=%" PRIu64 "\n", scnt);
+				return false;
+			}
+			scnt++;
+		}
+		if (!poll_one(p, &r))
+			return false;
+		p->tcompleted[ccnt++] = now_ns();
+	}
+	return true;
+}
+
+/*
+ * Peak: the best window of 100 completions (perftest's is the best of its
+ * CQ-moderation windows); average: all of it, first post to last completion.
+ */
+static struct bw_report
+bw_figures(const struct perf *p)
+{
+	const uint64_t w = 100;
+	struct bw_report b = { .size = p->size, .iters = p->iters };
+	double total = (double)(p->tcompleted[p->iters - 1] - p->tposted[0]) / 1e9;
+	double best = total / (double)p->iters;
+	uint64_t j;
+
+	for (j = w; j < p->iters; j++) {
+		double t = (double)(p->tcompleted[j] - p->tcompleted[j - w]) / 1e9 / (double)w;
+
+		if (t > 0 && t < best)
+			best = t;
+	}
+	b.bw_avg = (double)p->size * (double)p->iters / total / 1048576.0;
+	b.bw_peak = (double)p->size / best / 1048576.0;
+	b.msg_rate = (double)p->iters / total / 1e6;
+	return b;
+}
+
+static void
+print_bw(const struct bw_report *b)
+{
+	printf(" %-7" PRIu64 "    %-10" PRIu64 "       %-7.2f            %-7.2f\t\t   %-7.6f\n",
+	       b->size, b->iters, b->bw_peak, b->bw_avg, b->msg_rate);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * perftest's latency line: the gaps between consecutive posts, halved for
+ * the ping-pongs (a round trip each), whole for reads; sorted, less the
+ * two largest.
+ */
+static void
+print_lat(const struct perf *p)
+{
+	double f = tests[p->test].read ? 1000.0 : 2000.0, sum = 0, var = 0, avg;
+	uint64_t n = p->iters - 1, i, mid, *d;
+
+	if (p->iters < 4) {
+		printf(" %-7" PRIu64 " %" PRIu64 "  (too few iterations for figures)\n", p->size,
+		       p->iters);
+		return;
+	}
+	d = calloc(n, sizeof(*d));
+	if (d == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		d[i] = p->tposted[i + 1] - p->tposted[i];
+	qsort(d, n, sizeof(*d), cmp_u64);
+	n -= 2;
+	mid = n / 2;
+	for (i = 0; i < n; i++)
+		sum += (double)d[i] / f;
+	avg = sum / (double)n;
+	for (i = 0; i < n; i++)
+		var += ((double)d[i] / f - avg) * ((double)d[i] / f - avg);
+	printf(" %-7" PRIu64 " %" PRIu64 "          %-7.2f        %-7.2f      %-7.2f  \t       "
+	       "%-7.2f     \t%-7.2f\t\t%-7.2f \t\t%-7.2f\n",
+	       p->size, p->iters, (double)d[0] / f, (double)d[n] / f, (double)d[mid] / f, avg,
+	       sqrt(var / (double)n), (double)d[(uint64_t)ceil((double)n * 0.99) - 1] / f,
+	       (double)d[(uint64_t)ceil((double)n * 0.999) - 1] / f);
+	free(d);
+}
+
+/*
+ * write_lat: each side writes size bytes into the other's buffer, the last
+ * carrying the iteration number, and waits for the peer's write to bring
+ * the next one; the server goes first.
+ */
+static bool
+run_write_lat(struct perf *p)
+{
+	volatile uint8_t *poll = p->buf + p->buff + p->size - 1;
+	uint64_t scnt = 0, rcnt = 0;
+
+	while (scnt < p->iters || rcnt < p->iters) {
+		struct ndk_result_ex r;
+
+		if (rcnt < p->iters && !(scnt < 1 && p->server == NULL)) {
+			rcnt++;
+			while (*poll != (uint8_t)rcnt)
+				ndk_adapter_progress(p->ad, 0);
+		}
+		if (scnt < p->iters) {
+			p->tposted[scnt] = now_ns();
+			p->buf[p->size - 1] = (uint8_t)++scnt;
+			if (post_rdma(p, p->buf, p->rem.vaddr) != NDK_STATUS_SUCCESS) {
+				fprintf(stderr, "Couldn't post send: scnt=%" PRIu64 "\n", scnt);
+				return false;
+			}
+			if (!poll_one(p, &r))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* read_lat: the client reads, one at a time. */
+static bool
+run_read_lat(struct perf *p)
+{
+	uint64_t i;
+
+	for (i = 0; i < p->iters; i++) {
+		struct ndk_result_ex r;
+
+		p->tposted[i] = now_ns();
+		if (post_rdma(p, p->buf, p->rem.vaddr) != NDK_STATUS_SUCCESS) {
+			fprintf(stderr, "Couldn't post send: scnt=%" PRIu64 "\n", i);
+			return false;
+		}
+		if (!poll_one(p, &r))
+			return false;
+	}
+	return true;
+}
+
+/* send_lat: sends ping-pong, the client first; receives posted ahead (rx_depth). */
+static bool
+run_send_lat(struct perf *p)
+{
+	struct ndk_sge sge = { .virtual_address = p->buf,
+			       .length = (uint32_t)p->size,
+			       .memory_region_token = p->token };
+	uint64_t scnt = 0, sdone = 0, rcnt = 0, posted = p->rx_depth;
+	struct ndk_result_ex r;
+
+	while (scnt < p->iters || rcnt < p->iters) {
+		if (rcnt < p->iters && !(scnt < 1 && p->server != NULL)) {
+			for (;;) {
+				if (!poll_one(p, &r))
+					return false;
+				if (r.type == NDK_OP_TYPE_RECEIVE)
+					break;
+				sdone++;
+			}
+			rcnt++;
+			if (posted < p->iters) {
+				if (!post_recv(p)) {
+					fprintf(stderr, "Couldn't post recv: rcnt=%" PRIu64 "\n",
+						rcnt);
+					return false;
+				}
+				posted++;
+			}
+		}
+		if (scnt < p->iters) {
+			p->tposted[scnt++] = now_ns();
+			if (ndk_qp_send(p->qp, NULL, &sge, 1, 0) != NDK_STATUS_SUCCESS) {
+				fprintf(stderr, "Couldn't post send: scnt=%" PRIu64 "\n", scnt);
+				return false;
+			}
+		}
+	}
+	while (sdone < scnt) /* the last sends' own results */
+		if (poll_one(p, &r))
+			sdone++;
+		else
+			return false;
+	return true;
+}
+
+static bool
+post_receives(struct perf *p)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->rx_depth; i++)
+		if (!post_recv(p)) {
+			fprintf(stderr, "Couldn't post receive (%u)\n", i);
+			return false;
+		}
+	return true;
+}
+
+static void
+print_addr(const char *side, const struct perf *p, const struct dest *d)
+{
+	char gid[INET6_ADDRSTRLEN];
+
+	printf(" %s address: LID %#04x QPN %#06x PSN %#06x", side, d->lid, d->qpn, d->psn);
+	if (tests[p->test].read)
+		printf(" OUT %#04x", d->out_reads);
+	if (!tests[p->test].send)
+		printf(" RKey %#08x VAddr %#016" PRIx64, d->rkey, d->vaddr);
+	inet_ntop(AF_INET6, d->gid, gid, sizeof(gid));
+	printf("\n GID: %s\n", gid);
+}
+
+static void
+print_head(const struct perf *p)
+{
+	printf(LINE "                    %s\n", tests[p->test].title);
+	printf(" Connection type : RC\t\tUsing SRQ      : OFF\n");
+	printf(" Mtu             : %u[B]\n", p->mtu);
+	printf(" Link type       : Ethernet (RoCEv2 over ndkd)\n");
+	if (tests[p->test].bw)
+		printf(" TX depth        : %u\n", p->tx_depth);
+	if (tests[p->test].read)
+		printf(" Outstand reads  : %u\n", (uint32_t)min_u64(p->rem.out_reads, OUR_IRD));
+	printf(LINE);
+}
+
+/* Everything after the exchange of keys: the runs, the reports, the close. */
+static bool
+run(struct perf *p)
+{
+	const bool bw = tests[p->test].bw, client = p->server != NULL;
+	uint64_t size = p->all ? 2 : p->size, last = p->all ? MAX_SIZE_ALL : p->size;
+	bool ok = true;
+
+	if (bw && !client) {
+		/* the server waits for the client's end, and prints its figures */
+		struct bw_report mine = { 0 }, theirs;
+
+		if (!hand_shake(p) || !xchg_report(p, &mine, &theirs))
+			return false;
+		printf(LINE " #bytes     #iterations    BW peak[MB/sec]    BW average[MB/sec]   "
+			    "MsgRate[Mpps]\n");
+		print_bw(&theirs);
+		printf(LINE);
+		return close_connection(p);
+	}
+	if (p->test == READ_LAT && !client)
+		return close_connection(p);
+	printf(LINE "%s\n",
+	       bw ? " #bytes     #iterations    BW peak[MB/sec]    BW average[MB/sec]   "
+		    "MsgRate[Mpps]"
+		  : " #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    "
+		    "t_avg[usec]    t_stdev[usec]   99% percentile[usec]   99.9% "
+		    "percentile[usec] ");
+	for (; ok && size <= last; size *= 2) {
+		struct bw_report b;
+
+		p->size = size;
+		switch (p->test) {
+		case WRITE_BW:
+		case READ_BW:
+			ok = run_bw(p);
+			if (ok) {
+				b = bw_figures(p);
+				print_bw(&b);
+			}
+			break;
+		case WRITE_LAT:
+			ok = run_write_lat(p);
+			break;
+		case READ_LAT:
+			ok = run_read_lat(p);
+			break;
+		case SEND_LAT:
+			ok = post_receives(p) && hand_shake(p) && run_send_lat(p);
+			break;
+		}
+		if (ok && !bw)
+			print_lat(p);
+	}
+	printf(LINE);
+	if (!ok)
+		return false;
+	if (bw) {
+		struct bw_report b = bw_figures(p), theirs;
+
+		return hand_shake(p) && xchg_report(p, &b, &theirs) && close_connection(p);
+	}
+	if (p->test == WRITE_LAT) /* perftest closes nothing after write_lat */
+		return true;
+	return close_connection(p);
+}
+
+/* The test, once the options are read: 0 or 1, main's exit status. */
+static int
+session(struct perf *p, const char *sock, uint32_t want_mtu)
+{
+	struct ndk_qp_address la;
+	ndk_status st;
+
+	if (open_ndk(p, sock) != 0)
+		return 1;
+	st = ndk_qp_get_rocev2_address(p->qp, &la);
+	if (st != NDK_STATUS_SUCCESS) {
+		fprintf(stderr, "ndk-perf: no RoCEv2 address: %s (does ndkd have a --port?)\n",
+			ndk_status_str(st));
+		return 1;
+	}
+	if (want_mtu != 0 && want_mtu < la.mtu)
+		la.mtu = want_mtu;
+	if (p->server == NULL)
+		printf("\n************************************\n"
+		       "* Waiting for client to connect... *\n"
+		       "************************************\n");
+	p->fd = tcp_socket(p->server, p->port);
+	if (p->fd >= 0 && p->server == NULL)
+		p->fd = tcp_accept_one(p->fd);
+	if (p->fd < 0 || !preamble(p, la.mtu) || open_buffer(p) != 0)
+		return 1;
+	p->my.out_reads = OUR_IRD;
+	p->my.qpn = la.qpn;
+	p->my.psn = la.psn;
+	memcpy(p->my.gid, la.ip, 16);
+	print_head(p);
+	/*
+	 * perftest's handshakes: one before the connect (two in write_lat and
+	 * read_lat), two after it.
+	 */
+	if (!hand_shake(p) || ((p->test == WRITE_LAT || p->test == READ_LAT) && !hand_shake(p)))
+		return 1;
+	st = qp_connect_rocev2(p->ad, p->qp, p->rem.gid, p->rem.qpn, p->rem.psn, p->mtu);
+	if (st != NDK_STATUS_SUCCESS) {
+		fprintf(stderr, " Unable to Connect the HCA's through the link: %s\n",
+			ndk_status_str(st));
+		return 1;
+	}
+	print_addr("local", p, &p->my);
+	if (!hand_shake(p))
+		return 1;
+	print_addr("remote", p, &p->rem);
+	if (!hand_shake(p))
+		return 1;
+	return run(p) ? 0 : 1;
+}
+
+static int
+test_by_name(const char *s)
+{
+	size_t i;
+
+	if (strncmp(s, "ib_", 3) == 0)
+		s += 3;
+	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (strcmp(s, tests[i].name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", 1, NULL, 'p' },      { "size", 1, NULL, 's' },
+		{ "iters", 1, NULL, 'n' },     { "all", 0, NULL, 'a' },
+		{ "tx-depth", 1, NULL, 't' },  { "mtu", 1, NULL, 'm' },
+		{ "ib-dev", 1, NULL, 'd' },    { "ib-port", 1, NULL, 'i' },
+		{ "gid-index", 1, NULL, 'x' }, { "connection", 1, NULL, 'c' },
+		{ "CPU-freq", 0, NULL, 'F' },  { "rdma_cm", 0, NULL, 'R' },
+		{ "socket", 1, NULL, 'S' },    { "help", 0, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *base = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 : argv[0];
+	const char *sock = getenv("NDK_SOCKET");
+	struct perf p = { .port = 18515, .tx_depth = 128, .cycle = 4096, .line = 64, .fd = -1 };
+	uint64_t size = 0, iters = 0;
+	uint32_t want_mtu = 0;
+	int c, t = test_by_name(base);
+
+	if (t < 0 && argc > 1 && argv[1][0] != '-') {
+		t = test_by_name(argv[1]);
+		if (t < 0) {
+			fprintf(stderr, "ndk-perf: unknown test \"%s\"\n", argv[1]);
+			usage(base);
+			return 1;
+		}
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	while ((c = getopt_long(argc, argv, "p:s:n:at:m:d:i:x:c:FRS:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			p.port = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 's':
+			size = strtoull(optarg, NULL, 0);
+			break;
+		case 'n':
+			iters = strtoull(optarg, NULL, 0);
+			break;
+		case 'a':
+			p.all = true;
+			break;
+		case 't':
+			p.tx_depth = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'm':
+			want_mtu = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'c':
+			if (strcmp(optarg, "RC") != 0) {
+				fprintf(stderr, "ndk-perf: connection type %s: only RC\n", optarg);
+				return 1;
+			}
+			break;
+		case 'R':
+			fprintf(stderr, "ndk-perf: -R (rdma_cm) is not supported; the TCP exchange "
+					"is\n");
+			return 1;
+		case 'S':
+			sock = optarg;
+			break;
+		case 'd':
+		case 'i':
+		case 'x':
+		case 'F':
+			break;
+		case 'h':
+			usage(base);
+			return 0;
+		default:
+			usage(base);
+			return 1;
+		}
+	}
+	if (t < 0) {
+		usage(base);
+		return 1;
+	}
+	p.test = (enum test)t;
+	if (optind == argc - 1)
+		p.server = argv[optind];
+	else if (optind < argc) {
+		usage(base);
+		return 1;
+	}
+	p.size = size != 0 ? size : tests[t].bw ? 65536 : 2;
+	p.iters = iters != 0 ? iters : t == WRITE_BW ? 5000 : 1000;
+	if (!tests[t].bw) /* one at a time; a ping-pong's unreaped send results need room */
+		p.tx_depth = tests[t].send ? 16 : 1;
+	p.rx_depth = tests[t].send ? (uint32_t)min_u64(p.iters, 512) : 1;
+	if (p.port == 0 || p.port > 65535 || p.size > (1u << 24) || p.iters < 2 ||
+	    p.iters > 100000000 || p.tx_depth == 0 || p.tx_depth > 4096 ||
+	    (want_mtu != 0 && (want_mtu < 256 || want_mtu > 4096 || (want_mtu & (want_mtu - 1))))) {
+		usage(base);
+		return 1;
+	}
+	p.tposted = calloc(p.iters, sizeof(uint64_t));
+	p.tcompleted = calloc(p.iters, sizeof(uint64_t));
+	c = p.tposted != NULL && p.tcompleted != NULL ? session(&p, sock, want_mtu) : 1;
+	if (p.ad != NULL)
+		ndk_adapter_close(p.ad);
+	if (p.fd >= 0)
+		close(p.fd);
+	free(p.tposted);
+	free(p.tcompleted);
+	return c;
+}
