@@ -36,13 +36,15 @@
 #include "../../mrt.h"
 #include "soft.h"
 
-#define RC_INFLIGHT_PKTS 256u /* packets sent and not yet acknowledged, per QP */
-#define RC_RNR_RETRIES	 7u   /* 7: for ever, as in IB */
-#define RC_RNR_CODE	 12u  /* the RNR NAK timer this responder asks for: 0.64 ms */
-#define RC_ARP_EVERY_MS	 250u
-#define RC_ARP_TRIES	 12u
-#define RC_TIMER_US	 20u /* how often an engine looks at its QPs' timers */
-#define RC_ACK_EVERY	 64u /* AckReq at least every this many packets of a message */
+#define RC_CWND_MAX	2048u /* packets sent and not yet acknowledged, per QP, at most */
+#define RC_CWND_MIN	32u
+#define RC_CWND_START	256u
+#define RC_RNR_RETRIES	7u  /* 7: for ever, as in IB */
+#define RC_RNR_CODE	12u /* the RNR NAK timer this responder asks for: 0.64 ms */
+#define RC_ARP_EVERY_MS 250u
+#define RC_ARP_TRIES	12u
+#define RC_TIMER_US	20u /* how often an engine looks at its QPs' timers */
+#define RC_ACK_EVERY	64u /* AckReq at least every this many packets of a message */
 /*
  * A read asks for at most this many response packets at a time (RC_READS
  * requests out at once): the responder streams what a request asks for
@@ -199,6 +201,7 @@ rc_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 	rc->epsn = peer->psn;
 	rc->retry_max = soft->roce_retries;
 	rc->retries = rc->retry_max;
+	rc->cwnd = RC_CWND_START;
 	rc->timeout = us_to_tsc(soft->roce_timeout_us);
 	rc->rnr_retries = RC_RNR_RETRIES;
 	/* unknown: the engine's next look at its timers asks by ARP (arp_next 0) */
@@ -351,6 +354,25 @@ psn_sending(struct rc_qp *rc)
 		       w->op == NDK_ABI_WR_READ ? (uint32_t)(w->req_off / rc->mtu) : rc->cur_pkt);
 }
 
+/*
+ * The window of unacknowledged packets: halved at each loss, grown by what
+ * each acknowledgement covers (doubling per round trip while nothing is
+ * lost). Go-back-N resends the whole window after a loss, so a lossy path
+ * must not keep a large one; a clean one, or one whose peer waits for its
+ * CPU, needs one.
+ */
+static void
+window_lost(struct rc_qp *rc)
+{
+	rc->cwnd = RTE_MAX(rc->cwnd / 2, RC_CWND_MIN);
+}
+
+static void
+window_grow(struct rc_qp *rc, uint32_t acked_pkts)
+{
+	rc->cwnd = RTE_MIN(rc->cwnd + acked_pkts, RC_CWND_MAX);
+}
+
 /* Go back to the oldest unacknowledged PSN: everything from there goes again. */
 static void
 rewind_to_una(struct ectx *x, struct dqp *qp, struct rc_qp *rc)
@@ -408,8 +430,10 @@ acked(struct ectx *x, struct dqp *qp, struct rc_qp *rc, uint32_t psn)
 			 * taken for old ones.
 			 */
 			rc->una = psn_add(w->psn, (uint32_t)(w->done / rc->mtu));
-			if (psn_diff(last, psn) <= 0)
+			if (psn_diff(last, psn) <= 0) {
+				window_lost(rc);
 				rewind_to_una(x, qp, rc);
+			}
 			arm(rc);
 			return;
 		}
@@ -417,6 +441,7 @@ acked(struct ectx *x, struct dqp *qp, struct rc_qp *rc, uint32_t psn)
 			break;
 		complete_head(x, qp, rc, NDK_STATUS_SUCCESS);
 	}
+	window_grow(rc, (uint32_t)psn_diff(next, rc->una));
 	rc->una = next;
 	rc->retries = rc->retry_max;
 	arm(rc);
@@ -482,6 +507,7 @@ on_ack(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *
 			return;
 		}
 		rc->retries--;
+		window_lost(rc);
 		rewind_to_una(x, qp, rc);
 		arm(rc);
 		return;
@@ -530,6 +556,7 @@ on_read_response(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct 
 				return;
 			}
 			rc->retries--;
+			window_lost(rc);
 			rewind_to_una(x, qp, rc);
 			arm(rc);
 		}
@@ -556,6 +583,7 @@ on_read_response(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct 
 	}
 	w->done += pk->payload_len;
 	rc->una = psn_add(pk->psn, 1);
+	window_grow(rc, 1);
 	rc->retries = rc->retry_max;
 	if ((f & ROCE_F_LAST) && rc->reads_out > 0)
 		rc->reads_out--; /* one request answered */
@@ -1013,7 +1041,7 @@ rc_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 		bool sent = false;
 
 		/* an acknowledgement, or a read's last response, makes room (arm) */
-		waiting = psn_diff(psn_sending(rc), rc->una) >= (int32_t)RC_INFLIGHT_PKTS ||
+		waiting = psn_diff(psn_sending(rc), rc->una) >= (int32_t)rc->cwnd ||
 			  (w->op == NDK_ABI_WR_READ && rc->reads_out >= RC_READS);
 		if (waiting)
 			break;
@@ -1087,6 +1115,7 @@ timers(struct ectx *x, struct rc_qp *rc, uint64_t now)
 		return;
 	}
 	rc->retries--;
+	window_lost(rc);
 	rewind_to_una(x, qp, rc);
 	rc->deadline = now + rc->timeout;
 }

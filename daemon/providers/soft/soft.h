@@ -134,6 +134,7 @@ struct rc_qp {
 	uint32_t una;			   /* the oldest PSN not acknowledged */
 	uint32_t reads_out;
 	uint32_t reask_psn; /* a read response gap already asked again from here */
+	uint32_t cwnd;	    /* packets that may be out unacknowledged (rc.c: window_*) */
 	uint64_t timeout;   /* TSC cycles */
 	uint64_t deadline;  /* TSC: retransmit timer (0: off) */
 	uint64_t rnr_until; /* TSC: an RNR NAK's wait */
