@@ -197,7 +197,7 @@ rc_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 	/* flow entropy, as rxe does: the same for every packet of the QP */
 	rc->src_port = (uint16_t)(0xc000 | ((qp->qpn ^ (qp->qpn >> 12)) & 0x3fff));
 	rc->mtu = peer->mtu != 0 ? RTE_MIN(peer->mtu, port->path_mtu) : port->path_mtu;
-	rc->psn_next = rc->una = qp->psn;
+	rc->psn_next = rc->una = rc->psn_max = qp->psn;
 	rc->epsn = peer->psn;
 	rc->retry_max = soft->roce_retries;
 	rc->retries = rc->retry_max;
@@ -417,8 +417,9 @@ acked(struct ectx *x, struct dqp *qp, struct rc_qp *rc, uint32_t psn)
 {
 	uint32_t next = psn_add(psn, 1);
 
-	if (psn_diff(next, rc->una) <= 0 || psn_diff(next, psn_sending(rc)) > 0)
-		return; /* old, or for what was never sent */
+	/* old, or for what was never sent (a rewind may have sent less again, not more) */
+	if (psn_diff(next, rc->una) <= 0 || psn_diff(next, rc->psn_max) > 0)
+		return;
 	while (rc->wq_head != rc->wq_tail && qp->state == QP_RTS) {
 		struct rc_wqe *w = wqe_at(rc, rc->wq_head);
 		uint32_t last = psn_add(w->psn, w->n_pkts - 1);
@@ -444,6 +445,14 @@ acked(struct ectx *x, struct dqp *qp, struct rc_qp *rc, uint32_t psn)
 	window_grow(rc, (uint32_t)psn_diff(next, rc->una));
 	rc->una = next;
 	rc->retries = rc->retry_max;
+	/* being sent again after a rewind: what this covers need not go a third time */
+	if (rc->wq_cur == rc->wq_head && rc->wq_head != rc->wq_tail) {
+		struct rc_wqe *w = wqe_at(rc, rc->wq_head);
+		uint32_t k = (uint32_t)psn_diff(next, w->psn);
+
+		if (w->op != NDK_ABI_WR_READ && k > rc->cur_pkt && k < w->n_pkts)
+			rc->cur_pkt = k;
+	}
 	arm(rc);
 }
 
@@ -484,7 +493,7 @@ on_ack(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *
 	}
 	/* a NAK names the PSN it refused: what came before it arrived */
 	count(x, rc, kind == ROCE_AETH_RNR_NAK ? ROCE_C_RNR_RX : ROCE_C_NAK_RX);
-	if (psn_diff(pk->psn, rc->una) < 0 || psn_diff(pk->psn, psn_sending(rc)) >= 0)
+	if (psn_diff(pk->psn, rc->una) < 0 || psn_diff(pk->psn, rc->psn_max) > 0)
 		return;					   /* stale */
 	acked(x, qp, rc, psn_add(pk->psn, ROCE_PSN_MASK)); /* psn - 1 */
 	if (qp->state != QP_RTS)
@@ -1071,6 +1080,8 @@ rc_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 				rc->cur_pkt = 0;
 			}
 		}
+		if (psn_diff(psn_sending(rc), rc->psn_max) > 0)
+			rc->psn_max = psn_sending(rc);
 		if (rc->deadline == 0)
 			arm(rc);
 	}

@@ -132,6 +132,7 @@ struct rc_qp {
 	uint32_t cur_pkt;		   /* of wq[wq_cur] */
 	uint32_t psn_next;		   /* the first PSN of the next work request */
 	uint32_t una;			   /* the oldest PSN not acknowledged */
+	uint32_t psn_max;		   /* the PSN after the furthest ever sent */
 	uint32_t reads_out;
 	uint32_t reask_psn; /* a read response gap already asked again from here */
 	uint32_t cwnd;	    /* packets that may be out unacknowledged (rc.c: window_*) */
