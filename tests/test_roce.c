@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Two ndkd nodes over RoCEv2 (needs root): each daemon on one end of a veth
- * pair through DPDK's af_packet PMD, a client of each connected to the
+ * pair through DPDK's af_packet PMD (and again through af_xdp, and over
+ * memif between the two daemons), a client of each connected to the
  * other's QP by RoCEv2 address. Writes, reads and sends of 1 byte to
  * 16 MiB arrive byte for byte; many are in flight at once; a bad token is
  * NAKed and fails both sides; with the fault knob dropping, duplicating,
@@ -35,16 +36,14 @@ struct node {
 	bool up;
 };
 
-/* ndkd on iface as ip, with more arguments (NULL-terminated) after. */
+/* ndkd on the port devargs as ip, with more arguments (NULL-terminated) after. */
 static bool
-node_start(struct node *n, const char *name, int idx, const char *iface, const char *ip,
-	   const char *const *more)
+node_start_on(struct node *n, const char *name, const char *devargs, const char *ip,
+	      const char *const *more)
 {
 	const char *args[24];
-	char devargs[64];
 	int k = 0;
 
-	snprintf(devargs, sizeof(devargs), "net_af_packet%d,iface=%s", idx, iface);
 	args[k++] = "--port";
 	args[k++] = devargs;
 	args[k++] = "--addr";
@@ -59,6 +58,17 @@ node_start(struct node *n, const char *name, int idx, const char *iface, const c
 			  NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ |
 				  NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
 	return n->up;
+}
+
+/* ndkd on iface through af_packet (ethdev net_af_packet<idx>). */
+static bool
+node_start(struct node *n, const char *name, int idx, const char *iface, const char *ip,
+	   const char *const *more)
+{
+	char devargs[64];
+
+	snprintf(devargs, sizeof(devargs), "net_af_packet%d,iface=%s", idx, iface);
+	return node_start_on(n, name, devargs, ip, more);
 }
 
 static void
@@ -262,6 +272,55 @@ test_two_nodes(void)
 	node_stop(&b);
 }
 
+/*
+ * The same transfers over the other port types: AF_XDP sockets on the veth
+ * pair (skipped where the kernel refuses XDP), and memif, shared memory
+ * between the two daemons with no kernel in the path.
+ */
+static void
+link_pair(const char *what, const char *da, const char *db, bool may_skip)
+{
+	struct node a, b;
+
+	if (!node_start_on(&a, "roce-la", da, "10.99.9.1/24", NULL)) {
+		if (may_skip) {
+			printf("# %s: ndkd does not start on it here; not tested\n", what);
+			return;
+		}
+		CHECK(0, "ndkd up on %s", what);
+		return;
+	}
+	if (!node_start_on(&b, "roce-lb", db, "10.99.9.2/24", NULL) || !pair(&a, &b)) {
+		CHECK(0, "two ndkd nodes on %s, their QPs connected", what);
+		node_stop(&a);
+		return;
+	}
+	rdma_sizes(&a, &b, 6, BUF, BUF);
+	send_sizes(&a, &b, 7, BUF);
+	many_in_flight(&a, &b);
+	CHECK(tel_query_elem_u64(&a.d, "/ndkd/ports", "rx_roce", 0) > 0 &&
+		      tel_query_elem_u64(&b.d, "/ndkd/ports", "rx_roce", 0) > 0,
+	      "%s carried RoCEv2 both ways", what);
+	node_stop(&a);
+	node_stop(&b);
+}
+
+static void
+test_other_ports(void)
+{
+	char da[160], db[160];
+
+	snprintf(da, sizeof(da), "net_af_xdp0,iface=%s", va);
+	snprintf(db, sizeof(db), "net_af_xdp1,iface=%s", vb);
+	link_pair("af_xdp on veth", da, db, true);
+	snprintf(da, sizeof(da), "net_memif0,role=server,socket=/tmp/ndkt-memif-%d.sock",
+		 (int)getpid());
+	snprintf(db, sizeof(db), "net_memif0,role=client,socket=/tmp/ndkt-memif-%d.sock",
+		 (int)getpid());
+	link_pair("memif", da, db, false);
+	t_sh("rm -f /tmp/ndkt-memif-%d.sock", (int)getpid());
+}
+
 /* Frames dropped, doubled, reordered and corrupted (2% each): still exact. */
 static void
 test_faults(void)
@@ -378,6 +437,7 @@ main(void)
 		return 77;
 	}
 	RUN(test_two_nodes);
+	RUN(test_other_ports);
 	RUN(test_faults);
 	RUN(test_peer_killed);
 	RUN(test_unreachable);
