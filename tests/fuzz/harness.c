@@ -6,8 +6,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <rte_byteorder.h>
 #include <rte_eal.h>
 #include <rte_lcore.h>
+#include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "conn.h"
@@ -15,6 +17,7 @@
 #include "mrt.h"
 #include "provider.h"
 #include "qpt.h"
+#include "roce/port.h"
 
 #define FZ_MEM		(4u << 20)
 #define FZ_CQ_ENTRIES	1024u
@@ -30,13 +33,17 @@
 
 static struct mrt mrt;
 static struct qpt qpt;
-static struct listen_table *listen;
+static struct listen_table *listen_tbl;
 static struct provider prov;
 static struct engine_set eng;
 static struct ndk_abi_adapter_info info;
 static uint64_t mrt_baseline;
 static unsigned int qpt_baseline;
 static uint32_t next_id;
+/* RoCEv2 mode: a ring ethdev as the port; frames go in through its ring */
+static bool roce_mode;
+static struct rte_ring *port_rx;
+static struct rte_mempool *frame_pool;
 
 static const struct ndkd_limits lim = {
 	.mr_table_entries = 4096,
@@ -84,13 +91,36 @@ fz_init(void)
 	snprintf(prefix, sizeof(prefix), "ndkfuzz-%d", (int)getpid());
 	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0)
 		die("EAL");
-	listen = calloc(1, sizeof(*listen));
+	listen_tbl = calloc(1, sizeof(*listen_tbl));
 	provider_set_ops(&prov, &soft_provider_ops);
-	if (listen == NULL || prov.ops.init(&prov, NULL) != 0 ||
-	    mrt_create(&mrt, lim.mr_table_entries) != 0 || qpt_create(&qpt, 64) != 0 ||
-	    engines_create(&eng, 1, 8, &mrt, &qpt, listen, &lim, &prov) != 0)
+	if (roce_mode) {
+		static struct ndkd_opts o;
+
+		frame_pool = rte_pktmbuf_pool_create("fzframes", 2047, 0, 0,
+						     RTE_PKTMBUF_HEADROOM + 9216, SOCKET_ID_ANY);
+		if (frame_pool == NULL)
+			die("frame pool");
+		opts_defaults(&o);
+		o.ports[0] = (struct ndkd_port_cfg){ "net_ring_fz", FZ_PORT_IP, 24 };
+		o.n_ports = 1;
+		if (prov.ops.init(&prov, &o) != 0)
+			die("provider with a port");
+		/*
+		 * The ring PMD made without arguments loops its TX ring back as
+		 * its RX ring: frames go in there, and what ndkd sends comes back
+		 * too (addressed to the peer, so its own RX drops it).
+		 */
+		port_rx = rte_ring_lookup("ETH_RXTX0_net_ring_fz");
+		if (port_rx == NULL)
+			die("the ring port's ring");
+	} else if (prov.ops.init(&prov, NULL) != 0) {
+		die("provider");
+	}
+	if (listen_tbl == NULL || mrt_create(&mrt, lim.mr_table_entries) != 0 ||
+	    qpt_create(&qpt, 64) != 0 ||
+	    engines_create(&eng, 1, 8, &mrt, &qpt, listen_tbl, &lim, &prov) != 0)
 		die("tables");
-	rte_spinlock_init(&listen->lock);
+	rte_spinlock_init(&listen_tbl->lock);
 	eng.engines[0].lcore = rte_lcore_id();
 	engine_adopt(&eng.engines[0]);
 	info.max_mrs = lim.max_mrs;
@@ -252,8 +282,50 @@ make_objects(struct fz_client *f, bool srq)
 			     f->mem + (srq && i == 1 ? FZ_OFF_SRQ : FZ_OFF_QP(i) + (64u << 10)),
 			     FZ_RQ_ENTRIES);
 	}
+	f->psn1 = (uint32_t)out[2];
+	if (roce_mode) {
+		/* QP 1 to the peer behind the port; QP 0 stays unconnected */
+		uint64_t gid[2] = { 0, (0xffffull << 16) | (uint64_t)rte_cpu_to_be_32(FZ_PEER_IP)
+								   << 32 };
+
+		must(f, NDK_ABI_OP_QP_CONNECT_ROCEV2, f->qp[1],
+		     (uint64_t[]){ FZ_PEER_QPN | (uint64_t)FZ_PEER_PSN << 32, gid[0], gid[1],
+				   1024 },
+		     4, out);
+		return;
+	}
 	must(f, NDK_ABI_OP_QP_CONNECT, f->qp[0], (uint64_t[]){ f->qpn[1] }, 1, out);
 	must(f, NDK_ABI_OP_QP_CONNECT, f->qp[1], (uint64_t[]){ f->qpn[0] }, 1, out);
+}
+
+void
+fz_init_roce(void)
+{
+	roce_mode = true;
+	fz_init();
+}
+
+bool
+fz_frame_in(const void *frame, size_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(frame_pool);
+	char *d;
+
+	if (m == NULL)
+		return false;
+	d = rte_pktmbuf_append(m, (uint16_t)len);
+	if (d == NULL || rte_ring_enqueue(port_rx, m) != 0) {
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	memcpy(d, frame, len);
+	return true;
+}
+
+void
+fz_port_mac(uint8_t mac[6])
+{
+	memcpy(mac, roce_ports_get()->port[0].mac, 6);
 }
 
 void

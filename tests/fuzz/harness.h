@@ -7,6 +7,7 @@
 #ifndef NDK_FUZZ_HARNESS_H
 #define NDK_FUZZ_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct fz_client {
 	size_t mem_size;
 	/* objects fz_client_open made, when asked to */
 	uint32_t pd, mr, fr, cqh, qp[2], qpn[2], token, fr_token, priv_token, srq;
+	uint32_t psn1;			     /* QP 1's first PSN */
 	struct ndk_ring qsq[2], qrq[2], qcq; /* the QP rings and the CQ ring, client side */
 };
 
@@ -56,6 +58,22 @@ void fz_client_close(struct fz_client *f);
 #define FZ_TOKEN_FR_NEXT 0xf0000004u /* the FR MR's token after one fast register */
 #define FZ_ADDR_TAG	 0xf00dull
 void fz_patch(const struct fz_client *f, uint8_t *buf, size_t len);
+
+/*
+ * RoCEv2 mode, instead of fz_init: the soft provider gets one port, a ring
+ * ethdev at FZ_PORT_IP/24 whose TX loops back to its RX (ndkd's own frames,
+ * addressed to the peer, are dropped on the way in), and fz_client_open
+ * connects QP 1 to a peer (FZ_PEER_IP, QPN FZ_PEER_QPN, first PSN
+ * FZ_PEER_PSN, MTU 1024) behind it.
+ */
+#define FZ_PORT_IP  0x0a000001u /* 10.0.0.1 */
+#define FZ_PEER_IP  0x0a000002u
+#define FZ_PEER_QPN 0x000123u
+#define FZ_PEER_PSN 1000u
+void fz_init_roce(void);
+/* A frame onto the port's RX queue, copied into an mbuf. False when it is full. */
+bool fz_frame_in(const void *frame, size_t len);
+void fz_port_mac(uint8_t mac[6]);
 
 /* Client-side view of a ring the client placed in its region. */
 void fz_ring_view(struct ndk_ring *r, void *base, uint32_t entries);
