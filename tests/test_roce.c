@@ -42,7 +42,7 @@ node_start_on(struct node *n, const char *name, const char *devargs, const char 
 	      const char *const *more)
 {
 	const char *args[24];
-	int k = 0;
+	int k = 0, try;
 
 	args[k++] = "--port";
 	args[k++] = devargs;
@@ -51,8 +51,17 @@ node_start_on(struct node *n, const char *name, const char *devargs, const char 
 	while (more != NULL && *more != NULL && k < 22)
 		args[k++] = *more++;
 	args[k] = NULL;
-	memset(n, 0, sizeof(*n));
-	if (tdaemon_start(&n->d, name, args) != 0)
+	/*
+	 * DPDK's af_packet PMD names its PACKET_FANOUT group pid ^ ifindex:
+	 * two daemons on the two ends of one veth can draw the same group and
+	 * the second is refused. Another try is another pid.
+	 */
+	for (try = 0; try < 3; try++) {
+		memset(n, 0, sizeof(*n));
+		if (tdaemon_start(&n->d, name, args) == 0)
+			break;
+	}
+	if (try == 3)
 		return false;
 	n->up = side_open(&n->s, n->d.sock, BUF,
 			  NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ |
