@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,6 +67,7 @@ struct perf {
 	uint64_t size, iters;
 	uint32_t tx_depth, rx_depth, mtu;
 	bool all;
+	bool events;	      /* -e: sleep on the CQ's notification instead of polling */
 	uint32_t cycle, line; /* perftest's cycle buffer and cache line, agreed */
 	int fd;
 	struct ndk_adapter *ad;
@@ -113,6 +115,7 @@ usage(const char *argv0)
 	       "  -a, --all                run sizes from 2 till 2^23\n"
 	       "  -t, --tx-depth=<dep>     requests in flight for BW tests (default 128)\n"
 	       "  -m, --mtu=<mtu>          path MTU (default: the port's)\n"
+	       "  -e, --events             sleep on CQ events instead of polling\n"
 	       "  -d, -i, -x, -F, -c RC    accepted: ndkd owns the port, its GID is the port's\n"
 	       "  -S, --socket=<path>      ndkd's socket (default: NDK_SOCKET, then ndkd's own)\n",
 	       argv0, argv0);
@@ -268,6 +271,13 @@ close_connection(struct perf *p)
 
 /* ---- ndkd side ---------------------------------------------------------- */
 
+static void
+cq_notified(void *ctx, ndk_status st)
+{
+	(void)ctx;
+	(void)st;
+}
+
 static int
 open_ndk(struct perf *p, const char *sock)
 {
@@ -284,8 +294,9 @@ open_ndk(struct perf *p, const char *sock)
 		p->pd = (struct ndk_pd *)d.obj;
 		d = (struct done){ 0 };
 		st = finish(p->ad, &d,
-			    ndk_cq_create(p->ad, p->tx_depth + p->rx_depth + 2, create_done, &d,
-					  &p->cq));
+			    ndk_cq_create_with_notification(p->ad, p->tx_depth + p->rx_depth + 2,
+							    cq_notified, NULL, create_done, &d,
+							    &p->cq));
 	}
 	if (st == NDK_STATUS_SUCCESS) {
 		p->cq = (struct ndk_cq *)d.obj;
@@ -340,8 +351,20 @@ open_buffer(struct perf *p)
 static bool
 poll_one(struct perf *p, struct ndk_result_ex *r)
 {
-	while (ndk_cq_get_results_ex(p->cq, r, 1) == 0)
+	while (ndk_cq_get_results_ex(p->cq, r, 1) == 0) {
+		if (p->events) {
+			/* armed, then looked at again: a result that came meanwhile wakes us anyway
+			 */
+			struct pollfd pfd = { .fd = ndk_adapter_event_fd(p->ad), .events = POLLIN };
+
+			ndk_cq_arm(p->cq, NDK_CQ_NOTIFY_ANY);
+			if (ndk_cq_get_results_ex(p->cq, r, 1) != 0)
+				break;
+			if (pfd.fd >= 0)
+				(void)poll(&pfd, 1, 1000);
+		}
 		ndk_adapter_progress(p->ad, 0);
+	}
 	if (r->status != NDK_STATUS_SUCCESS) {
 		fprintf(stderr, " Completion with error: %s (0x%08x)\n", ndk_status_str(r->status),
 			r->status);
@@ -407,8 +430,9 @@ run_bw(struct perf *p)
 }
 
 /*
- * Peak: the best window of 100 completions (perftest's is the best of its
- * CQ-moderation windows); average: all of it, first post to last completion.
+ * Peak: the best run of 100 requests, from the first one's post to the
+ * last one's result (perftest's is the best of its CQ-moderation windows);
+ * average: all of it, first post to last result.
  */
 static struct bw_report
 bw_figures(const struct perf *p)
@@ -419,8 +443,8 @@ bw_figures(const struct perf *p)
 	double best = total / (double)p->iters;
 	uint64_t j;
 
-	for (j = w; j < p->iters; j++) {
-		double t = (double)(p->tcompleted[j] - p->tcompleted[j - w]) / 1e9 / (double)w;
+	for (j = w - 1; j < p->iters; j++) {
+		double t = (double)(p->tcompleted[j] - p->tposted[j - w + 1]) / 1e9 / (double)w;
 
 		if (t > 0 && t < best)
 			best = t;
@@ -785,7 +809,7 @@ main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
-	while ((c = getopt_long(argc, argv, "p:s:n:at:m:d:i:x:c:FRS:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:s:n:at:m:d:i:x:c:eFRS:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			p.port = (unsigned int)strtoul(optarg, NULL, 0);
@@ -810,6 +834,9 @@ main(int argc, char **argv)
 				fprintf(stderr, "ndk-perf: connection type %s: only RC\n", optarg);
 				return 1;
 			}
+			break;
+		case 'e':
+			p.events = true;
 			break;
 		case 'R':
 			fprintf(stderr, "ndk-perf: -R (rdma_cm) is not supported; the TCP exchange "
