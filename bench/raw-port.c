@@ -9,8 +9,8 @@
  *   raw-port [EAL args] -- sink                       count what arrives
  *   raw-port [EAL args] -- blast SIZE SECONDS         send as fast as it can
  * ping prints "rtt_ns median mean"; sink prints "rx_pps rx_Bps" over the
- * time frames arrived, when no frame came for a second; echo and sink stop
- * on SIGTERM or SIGINT. One lcore, port 0, one queue pair.
+ * time frames arrived; echo and sink stop a second after the last frame
+ * (or on SIGTERM, SIGINT). One lcore, port 0, one queue pair.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -98,9 +98,15 @@ static void
 echo(uint16_t port)
 {
 	struct rte_mbuf *m[BURST];
+	uint64_t hz = rte_get_tsc_hz(), last = 0;
 
 	while (!stop) {
 		uint16_t n = rte_eth_rx_burst(port, 0, m, BURST), i, k = 0;
+
+		if (n != 0)
+			last = rte_rdtsc();
+		else if (last != 0 && rte_rdtsc() - last > hz)
+			break; /* the pinger is done */
 
 		for (i = 0; i < n; i++) {
 			if (ours(m[i]))
