@@ -26,7 +26,7 @@ static void
 test_arp_and_frames(void)
 {
 	static const char *args[] = { "--port", NULL, "--addr", "10.99.7.1/24", NULL };
-	char devargs[64], mac[32] = "", cmd[512], out[2048];
+	char devargs[64], mac[32] = "", cmd[512], out[8192];
 	struct tdaemon d;
 	FILE *f;
 
@@ -67,6 +67,18 @@ test_arp_and_frames(void)
 	CHECK(tel_query_elem_u64(&d, "/ndkd/ports", "rx_bad_icrc", 0) == 1, "the bad ICRC counted");
 	CHECK(tel_query_elem_u64(&d, "/ndkd/ports", "rx_bad_header", 0) == 1,
 	      "the bad IPv4 checksum counted");
+	{
+		snprintf(cmd, sizeof(cmd), "%s --file-prefix %s ports 2>&1", getenv("NDKCTL_BIN"),
+			 d.prefix);
+		CHECK(t_run(cmd, out, sizeof(out)) == 0 && strstr(out, "10.99.7.1/24") != NULL &&
+			      strstr(out, "net_af_packet") != NULL &&
+			      strstr(out, "rx_bad_icrc      1 ") != NULL,
+		      "ndkctl ports names the port, its address and its counters:\n%s", out);
+		snprintf(cmd, sizeof(cmd), "%s --file-prefix %s --json ports", getenv("NDKCTL_BIN"),
+			 d.prefix);
+		CHECK(t_run(cmd, out, sizeof(out)) == 0 && strstr(out, "\"rx_roce\": 1") != NULL,
+		      "ndkctl --json ports: %s", out);
+	}
 	CHECK(tdaemon_stop(&d) == 0, "ndkd stops on SIGTERM, exit 0");
 }
 

@@ -30,6 +30,7 @@ usage(FILE *f)
 		   "  objects   what each client holds; MR table entries in use\n"
 		   "            (the first 64)\n"
 		   "  stats     per-engine counters\n"
+		   "  ports     RoCEv2 ports: address, MTUs and counters\n"
 		   "\n"
 		   "Options:\n"
 		   "  --file-prefix NAME       the ndkd's file prefix (default ndkd); its\n"
@@ -351,6 +352,66 @@ cmd_stats(int fd, const char *path, int json)
 	return 0;
 }
 
+/* Every column of /ndkd/ports (arrays, one element per port), turned into one object per port. */
+static json_t *
+port_rows(const json_t *reply)
+{
+	json_t *rows = json_array();
+	size_t i, n = (size_t)json_integer_value(json_object_get(reply, "ports"));
+
+	for (i = 0; i < n; i++) {
+		json_t *row = json_object();
+		const char *key;
+		json_t *col;
+
+		json_object_foreach ((json_t *)reply, key, col)
+			if (json_is_array(col) && json_array_get(col, i) != NULL)
+				json_object_set(row, key, json_array_get(col, i));
+		json_array_append_new(rows, row);
+	}
+	return rows;
+}
+
+static int
+cmd_ports(int fd, const char *path, int json)
+{
+	json_t *st = tel_query(fd, "/ndkd/ports"), *rows, *row;
+	size_t i;
+
+	if (st == NULL)
+		return 1;
+	rows = port_rows(st);
+	json_decref(st);
+	if (json) {
+		print_json(rows);
+		return 0;
+	}
+	printf("telemetry %s\n", path);
+	if (json_array_size(rows) == 0)
+		printf("\nno ports (ndkd was started without --port)\n");
+	json_array_foreach (rows, i, row) {
+		const char *key;
+		json_t *v;
+		int k = 0;
+
+		printf("\n%s %s: ethdev %lld, MTU %lld, RoCE path MTU %lld\n",
+		       json_string_value(json_object_get(row, "name")),
+		       json_string_value(json_object_get(row, "addr")), ival(row, "ethdev"),
+		       ival(row, "mtu"), ival(row, "path_mtu"));
+		json_object_foreach (row, key, v) {
+			if (!json_is_integer(v) || strcmp(key, "ethdev") == 0 ||
+			    strcmp(key, "mtu") == 0 || strcmp(key, "path_mtu") == 0)
+				continue;
+			printf("  %-16s %-12lld%s", key, (long long)json_integer_value(v),
+			       ++k % 3 == 0 ? "\n" : "");
+		}
+		if (k % 3 != 0)
+			printf("\n");
+	}
+	json_decref(rows);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -390,7 +451,7 @@ main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "clients") != 0 &&
-	    strcmp(cmd, "objects") != 0 && strcmp(cmd, "stats") != 0) {
+	    strcmp(cmd, "objects") != 0 && strcmp(cmd, "stats") != 0 && strcmp(cmd, "ports") != 0) {
 		fprintf(stderr, "ndkctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -408,6 +469,8 @@ main(int argc, char **argv)
 		rc = cmd_clients(fd, path, json);
 	else if (strcmp(cmd, "objects") == 0)
 		rc = cmd_objects(fd, path, json);
+	else if (strcmp(cmd, "ports") == 0)
+		rc = cmd_ports(fd, path, json);
 	else
 		rc = cmd_stats(fd, path, json);
 	close(fd);
