@@ -497,6 +497,24 @@ fail(struct ectx *x, struct dqp *qp, struct rc_qp *rc, ndk_status st)
 	wq_error(x, qp);
 }
 
+/*
+ * A loss (sequence NAK, a gap in read responses, a timeout): one retry
+ * fewer, the window halved, everything from the oldest unacknowledged PSN
+ * again. Out of retries, the QP fails IO_TIMEOUT; false then.
+ */
+static bool
+retry_from_una(struct ectx *x, struct dqp *qp, struct rc_qp *rc)
+{
+	if (rc->retries == 0) {
+		fail(x, qp, rc, NDK_STATUS_IO_TIMEOUT);
+		return false;
+	}
+	rc->retries--;
+	window_lost(rc);
+	rewind_to_una(x, qp, rc);
+	return true;
+}
+
 static void
 on_ack(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *pk)
 {
@@ -526,14 +544,8 @@ on_ack(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_pkt *
 		return;
 	}
 	if (pk->syndrome == ROCE_NAK_PSN_SEQ_ERR) {
-		if (rc->retries == 0) {
-			fail(x, qp, rc, NDK_STATUS_IO_TIMEOUT);
-			return;
-		}
-		rc->retries--;
-		window_lost(rc);
-		rewind_to_una(x, qp, rc);
-		arm(rc);
+		if (retry_from_una(x, qp, rc))
+			arm(rc);
 		return;
 	}
 	fail(x, qp, rc, nak_status(pk->syndrome));
@@ -575,14 +587,8 @@ on_read_response(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct 
 		if (w->op == NDK_ABI_WR_READ && !(rc->reasked && rc->reask_psn == expect)) {
 			rc->reasked = true;
 			rc->reask_psn = expect;
-			if (rc->retries == 0) {
-				fail(x, qp, rc, NDK_STATUS_IO_TIMEOUT);
-				return;
-			}
-			rc->retries--;
-			window_lost(rc);
-			rewind_to_una(x, qp, rc);
-			arm(rc);
+			if (retry_from_una(x, qp, rc))
+				arm(rc);
 		}
 		return;
 	}
@@ -1098,8 +1104,12 @@ rc_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 				rc->cur_pkt = 0;
 			}
 		}
-		if (psn_diff(psn_sending(rc), rc->psn_max) > 0)
-			rc->psn_max = psn_sending(rc);
+		{
+			uint32_t next = psn_sending(rc);
+
+			if (psn_diff(next, rc->psn_max) > 0)
+				rc->psn_max = next;
+		}
 		if (rc->deadline == 0)
 			arm(rc);
 	}
@@ -1139,14 +1149,8 @@ timers(struct ectx *x, struct rc_qp *rc, uint64_t now)
 	if (rc->deadline == 0 || now < rc->deadline)
 		return;
 	count(x, rc, ROCE_C_TIMEOUTS);
-	if (rc->retries == 0) {
-		fail(x, qp, rc, NDK_STATUS_IO_TIMEOUT);
-		return;
-	}
-	rc->retries--;
-	window_lost(rc);
-	rewind_to_una(x, qp, rc);
-	rc->deadline = now + rc->timeout;
+	if (retry_from_una(x, qp, rc))
+		rc->deadline = now + rc->timeout;
 }
 
 unsigned int
