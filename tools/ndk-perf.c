@@ -396,6 +396,20 @@ post_recv(struct perf *p)
 
 /* ---- the tests ---------------------------------------------------------- */
 
+/* Iteration i of a latency test: its post time, one write or read of the buffer, its result. */
+static bool
+rdma_once(struct perf *p, uint64_t i)
+{
+	struct ndk_result_ex r;
+
+	p->tposted[i] = now_ns();
+	if (post_rdma(p, p->buf, p->rem.vaddr) != NDK_STATUS_SUCCESS) {
+		fprintf(stderr, "Couldn't post send: scnt=%" PRIu64 "\n", i);
+		return false;
+	}
+	return poll_one(p, &r);
+}
+
 /*
  * The client's bandwidth run: iters requests, tx_depth in flight; the
  * peer's address cycles through its cycle buffer as perftest's does when
@@ -519,21 +533,14 @@ run_write_lat(struct perf *p)
 	uint64_t scnt = 0, rcnt = 0;
 
 	while (scnt < p->iters || rcnt < p->iters) {
-		struct ndk_result_ex r;
-
 		if (rcnt < p->iters && !(scnt < 1 && p->server == NULL)) {
 			rcnt++;
 			while (*poll != (uint8_t)rcnt)
 				ndk_adapter_progress(p->ad, 0);
 		}
 		if (scnt < p->iters) {
-			p->tposted[scnt] = now_ns();
-			p->buf[p->size - 1] = (uint8_t)++scnt;
-			if (post_rdma(p, p->buf, p->rem.vaddr) != NDK_STATUS_SUCCESS) {
-				fprintf(stderr, "Couldn't post send: scnt=%" PRIu64 "\n", scnt);
-				return false;
-			}
-			if (!poll_one(p, &r))
+			p->buf[p->size - 1] = (uint8_t)(scnt + 1);
+			if (!rdma_once(p, scnt++))
 				return false;
 		}
 	}
@@ -546,17 +553,9 @@ run_read_lat(struct perf *p)
 {
 	uint64_t i;
 
-	for (i = 0; i < p->iters; i++) {
-		struct ndk_result_ex r;
-
-		p->tposted[i] = now_ns();
-		if (post_rdma(p, p->buf, p->rem.vaddr) != NDK_STATUS_SUCCESS) {
-			fprintf(stderr, "Couldn't post send: scnt=%" PRIu64 "\n", i);
+	for (i = 0; i < p->iters; i++)
+		if (!rdma_once(p, i))
 			return false;
-		}
-		if (!poll_one(p, &r))
-			return false;
-	}
 	return true;
 }
 
