@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Two ndkd nodes over RoCEv2 (needs root): each daemon on one end of a veth
- * pair through DPDK's af_packet PMD (and again through af_xdp, and over
- * memif between the two daemons), a client of each connected to the
- * other's QP by RoCEv2 address. Writes, reads and sends of 1 byte to
- * 16 MiB arrive byte for byte; many are in flight at once; a bad token is
- * NAKed and fails both sides; with the fault knob dropping, duplicating,
- * reordering and corrupting frames every transfer is still exact; a peer
- * SIGKILLed mid-transfer fails the survivor's QP after its retries, with
- * every request completed.
+ * Two ndkd nodes over RoCEv2 (needs root): each daemon in a network
+ * namespace of its own, on its end of a veth pair through DPDK's af_packet PMD (and again through
+ * af_xdp, and over memif between the two daemons), a client of each connected to the other's QP by
+ * RoCEv2 address. Writes, reads and sends of 1 byte to 16 MiB arrive byte for byte; many are in
+ * flight at once; a bad token is NAKed and fails both sides; with the fault knob dropping,
+ * duplicating, reordering and corrupting frames every transfer is still exact; a peer SIGKILLed
+ * mid-transfer fails the survivor's QP after its retries, with every request completed.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -22,12 +20,13 @@
 
 #define BUF (16u << 20)
 
-static char va[16], vb[16];
+/* the veth ends, each in a network namespace of its own (a node each) */
+static char va[16], vb[16], nsa[24], nsb[24];
 
 static void
 teardown(void)
 {
-	t_sh("ip link del %s 2>/dev/null; true", va);
+	t_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; true", nsa, nsb);
 }
 
 struct node {
@@ -36,13 +35,16 @@ struct node {
 	bool up;
 };
 
-/* ndkd on the port devargs as ip, with more arguments (NULL-terminated) after. */
+/*
+ * ndkd in network namespace ns on the port devargs as ip, with more
+ * arguments (NULL-terminated) after.
+ */
 static bool
-node_start_on(struct node *n, const char *name, const char *devargs, const char *ip,
+node_start_on(struct node *n, const char *name, const char *ns, const char *devargs, const char *ip,
 	      const char *const *more)
 {
 	const char *args[24];
-	int k = 0, try;
+	int k = 0;
 
 	args[k++] = "--port";
 	args[k++] = devargs;
@@ -51,17 +53,8 @@ node_start_on(struct node *n, const char *name, const char *devargs, const char 
 	while (more != NULL && *more != NULL && k < 22)
 		args[k++] = *more++;
 	args[k] = NULL;
-	/*
-	 * DPDK's af_packet PMD names its PACKET_FANOUT group pid ^ ifindex:
-	 * two daemons on the two ends of one veth can draw the same group and
-	 * the second is refused. Another try is another pid.
-	 */
-	for (try = 0; try < 3; try++) {
-		memset(n, 0, sizeof(*n));
-		if (tdaemon_start(&n->d, name, args) == 0)
-			break;
-	}
-	if (try == 3)
+	memset(n, 0, sizeof(*n));
+	if (tdaemon_start_in(&n->d, name, ns, args) != 0)
 		return false;
 	n->up = side_open(&n->s, n->d.sock, BUF,
 			  NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ |
@@ -69,15 +62,14 @@ node_start_on(struct node *n, const char *name, const char *devargs, const char 
 	return n->up;
 }
 
-/* ndkd on iface through af_packet (ethdev net_af_packet<idx>). */
+/* Node idx (0: a, 1: b) on its veth end through af_packet (ethdev net_af_packet<idx>). */
 static bool
-node_start(struct node *n, const char *name, int idx, const char *iface, const char *ip,
-	   const char *const *more)
+node_start(struct node *n, const char *name, int idx, const char *ip, const char *const *more)
 {
 	char devargs[64];
 
-	snprintf(devargs, sizeof(devargs), "net_af_packet%d,iface=%s", idx, iface);
-	return node_start_on(n, name, devargs, ip, more);
+	snprintf(devargs, sizeof(devargs), "net_af_packet%d,iface=%s", idx, idx ? vb : va);
+	return node_start_on(n, name, idx ? nsb : nsa, devargs, ip, more);
 }
 
 static void
@@ -224,6 +216,126 @@ many_in_flight(struct node *a, struct node *b)
 	CHECK(memcmp(a->s.buf, b->s.buf, N * LEN) == 0, "all %d landed exactly", N);
 }
 
+static void
+fresh_qps(struct node *a, struct node *b)
+{
+	sync_close_qp(a->s.ad, a->s.qp);
+	sync_close_qp(b->s.ad, b->s.qp);
+	CHECK(side_qp(&a->s) == NDK_STATUS_SUCCESS && side_qp(&b->s) == NDK_STATUS_SUCCESS &&
+		      pair(a, b),
+	      "new QPs connected");
+}
+
+/*
+ * Tokens made and ended by work requests, used from the other node: b
+ * fast-registers two pages of its buffer (offset 100) for remote write and
+ * read, a writes and reads through the token; b invalidates it and a's next
+ * write is NAKed; registered again, a sends-and-invalidates it and b's
+ * receive names the token, which then refuses a's read. Each refusal fails
+ * the QPs (fresh ones after).
+ */
+static void
+fast_register_across(struct node *a, struct node *b)
+{
+	const uint64_t va_fr = 0x7000000000ull + 100;
+	ndk_logical_address pages[2] = { (uintptr_t)b->s.buf, (uintptr_t)b->s.buf + 4096 };
+	struct ndk_mr *fr = NULL;
+	struct ndk_result_ex r;
+	struct ndk_sge rs = { .virtual_address = b->s.buf + 3 * 4096,
+			      .length = 64,
+			      .memory_region_token = b->s.token };
+	struct ndk_sge ss = { .virtual_address = a->s.buf,
+			      .length = 8,
+			      .memory_region_token = a->s.token };
+	uint32_t t1, t2;
+
+	CHECK(sync_mr(b->s.ad, b->s.pd, true, &fr) == NDK_STATUS_SUCCESS &&
+		      sync_init_fr(b->s.ad, fr, 2, true) == NDK_STATUS_SUCCESS,
+	      "a fast-register MR on b");
+	CHECK(ndk_qp_fast_register(b->s.qp, NULL, fr, 2, pages, 100, 5000, (void *)(uintptr_t)va_fr,
+				   NDK_OP_FLAG_ALLOW_REMOTE_WRITE |
+					   NDK_OP_FLAG_ALLOW_REMOTE_READ) == NDK_STATUS_SUCCESS,
+	      "fast register posted");
+	r = side_result(&b->s);
+	t1 = ndk_mr_get_remote_token(fr);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.type == NDK_OP_TYPE_FAST_REGISTER &&
+		      r.type_specific_completion_output == t1,
+	      "fast register: %s", ndk_status_str(r.status));
+	memset(b->s.buf, 0, 3 * 4096);
+	fill(a->s.buf, 5000, 11);
+	r = side_rdma(&a->s, true, 0, 5000, a->s.token, va_fr, t1);
+	CHECK(r.status == NDK_STATUS_SUCCESS, "a write through the fast-registered token: %s",
+	      ndk_status_str(r.status));
+	CHECK(b->s.buf[99] == 0 && memcmp(b->s.buf + 100, a->s.buf, 5000) == 0 &&
+		      b->s.buf[5100] == 0,
+	      "it landed at page offset 100, 5000 bytes");
+	memset(a->s.buf + 8192, 0, 5000);
+	r = side_rdma(&a->s, false, 8192, 5000, a->s.token, va_fr, t1);
+	CHECK(r.status == NDK_STATUS_SUCCESS && memcmp(a->s.buf + 8192, b->s.buf + 100, 5000) == 0,
+	      "a read through it: %s", ndk_status_str(r.status));
+	r = side_rdma(&a->s, true, 0, 5001, a->s.token, va_fr, t1);
+	CHECK(r.status == NDK_STATUS_ACCESS_VIOLATION, "a write one byte past it: %s",
+	      ndk_status_str(r.status));
+	fresh_qps(a, b);
+
+	CHECK(ndk_qp_invalidate(b->s.qp, NULL, fr, 0) == NDK_STATUS_SUCCESS &&
+		      side_result(&b->s).status == NDK_STATUS_SUCCESS,
+	      "b invalidates it");
+	r = side_rdma(&a->s, true, 0, 8, a->s.token, va_fr, t1);
+	CHECK(r.status == NDK_STATUS_ACCESS_VIOLATION, "a write after the invalidate: %s",
+	      ndk_status_str(r.status));
+	fresh_qps(a, b);
+
+	CHECK(ndk_qp_fast_register(b->s.qp, NULL, fr, 1, pages, 0, 4096, (void *)0x9000000000ull,
+				   NDK_OP_FLAG_ALLOW_REMOTE_READ) == NDK_STATUS_SUCCESS &&
+		      side_result(&b->s).status == NDK_STATUS_SUCCESS,
+	      "registered again");
+	t2 = ndk_mr_get_remote_token(fr);
+	CHECK(t2 != t1, "under a new token");
+	CHECK(ndk_qp_receive(b->s.qp, NULL, &rs, 1) == NDK_STATUS_SUCCESS &&
+		      a->s.qp->dispatch->send_and_invalidate(a->s.qp, NULL, &ss, 1, 0, t2) ==
+			      NDK_STATUS_SUCCESS,
+	      "a send-and-invalidate of it posted");
+	CHECK(side_result(&a->s).status == NDK_STATUS_SUCCESS, "the send completed");
+	r = side_result(&b->s);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.type == NDK_OP_TYPE_RECEIVE_AND_INVALIDATE &&
+		      r.type_specific_completion_output == t2,
+	      "b's receive names the token invalidated: %s, type %#x", ndk_status_str(r.status),
+	      r.type);
+	r = side_rdma(&a->s, false, 0, 8, a->s.token, 0x9000000000ull, t2);
+	CHECK(r.status == NDK_STATUS_ACCESS_VIOLATION, "a read after it: %s",
+	      ndk_status_str(r.status));
+	CHECK(sync_close_mr(b->s.ad, fr) == NDK_STATUS_SUCCESS, "MR closed");
+	fresh_qps(a, b);
+}
+
+/* A send before its receive is posted: RNR NAKs, then it lands once b posts one. */
+static void
+receiver_not_ready(struct node *a, struct node *b)
+{
+	struct ndk_sge rs = { .virtual_address = b->s.buf,
+			      .length = 64,
+			      .memory_region_token = b->s.token };
+	struct ndk_sge ss = { .virtual_address = a->s.buf,
+			      .length = 64,
+			      .memory_region_token = a->s.token };
+	uint64_t rnr0 = tel_query_elem_u64(&a->d, "/ndkd/ports", "rnr_nak_rx", 0);
+	struct ndk_result_ex r;
+
+	fill(a->s.buf, 64, 21);
+	CHECK(ndk_qp_send(a->s.qp, NULL, &ss, 1, 0) == NDK_STATUS_SUCCESS, "send posted");
+	usleep(30000);
+	CHECK(ndk_qp_receive(b->s.qp, NULL, &rs, 1) == NDK_STATUS_SUCCESS, "receive posted late");
+	r = side_result(&a->s);
+	CHECK(r.status == NDK_STATUS_SUCCESS, "the send: %s", ndk_status_str(r.status));
+	r = side_result(&b->s);
+	CHECK(r.status == NDK_STATUS_SUCCESS && r.bytes_transferred == 64 &&
+		      memcmp(a->s.buf, b->s.buf, 64) == 0,
+	      "the receive: %s, exact", ndk_status_str(r.status));
+	CHECK(tel_query_elem_u64(&a->d, "/ndkd/ports", "rnr_nak_rx", 0) > rnr0,
+	      "RNR NAKed meanwhile");
+}
+
 /* A write under a token the peer never gave: NAKed, both QPs fail. */
 static void
 bad_token(struct node *a, struct node *b)
@@ -249,22 +361,12 @@ bad_token(struct node *a, struct node *b)
 }
 
 static void
-fresh_qps(struct node *a, struct node *b)
-{
-	sync_close_qp(a->s.ad, a->s.qp);
-	sync_close_qp(b->s.ad, b->s.qp);
-	CHECK(side_qp(&a->s) == NDK_STATUS_SUCCESS && side_qp(&b->s) == NDK_STATUS_SUCCESS &&
-		      pair(a, b),
-	      "new QPs connected");
-}
-
-static void
 test_two_nodes(void)
 {
 	struct node a, b;
 
-	if (!node_start(&a, "roce-a", 0, va, "10.99.8.1/24", NULL) ||
-	    !node_start(&b, "roce-b", 1, vb, "10.99.8.2/24", NULL) || !pair(&a, &b)) {
+	if (!node_start(&a, "roce-a", 0, "10.99.8.1/24", NULL) ||
+	    !node_start(&b, "roce-b", 1, "10.99.8.2/24", NULL) || !pair(&a, &b)) {
 		CHECK(0, "two ndkd nodes up and their QPs connected");
 		return;
 	}
@@ -274,6 +376,8 @@ test_two_nodes(void)
 	CHECK(tel_query_elem_u64(&a.d, "/ndkd/ports", "rx_bad_icrc", 0) == 0 &&
 		      tel_query_elem_u64(&b.d, "/ndkd/ports", "rx_bad_icrc", 0) == 0,
 	      "no bad ICRC either way");
+	receiver_not_ready(&a, &b);
+	fast_register_across(&a, &b);
 	bad_token(&a, &b);
 	fresh_qps(&a, &b);
 	rdma_sizes(&a, &b, 3, BUF, BUF); /* the nodes carry on */
@@ -291,7 +395,7 @@ link_pair(const char *what, const char *da, const char *db, bool may_skip)
 {
 	struct node a, b;
 
-	if (!node_start_on(&a, "roce-la", da, "10.99.9.1/24", NULL)) {
+	if (!node_start_on(&a, "roce-la", nsa, da, "10.99.9.1/24", NULL)) {
 		if (may_skip) {
 			printf("# %s: ndkd does not start on it here; not tested\n", what);
 			return;
@@ -299,7 +403,7 @@ link_pair(const char *what, const char *da, const char *db, bool may_skip)
 		CHECK(0, "ndkd up on %s", what);
 		return;
 	}
-	if (!node_start_on(&b, "roce-lb", db, "10.99.9.2/24", NULL) || !pair(&a, &b)) {
+	if (!node_start_on(&b, "roce-lb", nsb, db, "10.99.9.2/24", NULL) || !pair(&a, &b)) {
 		CHECK(0, "two ndkd nodes on %s, their QPs connected", what);
 		node_stop(&a);
 		return;
@@ -322,9 +426,11 @@ test_other_ports(void)
 	snprintf(da, sizeof(da), "net_af_xdp0,iface=%s", va);
 	snprintf(db, sizeof(db), "net_af_xdp1,iface=%s", vb);
 	link_pair("af_xdp on veth", da, db, true);
-	snprintf(da, sizeof(da), "net_memif0,role=server,socket=/tmp/ndkt-memif-%d.sock",
+	snprintf(da, sizeof(da),
+		 "net_memif0,role=server,socket=/tmp/ndkt-memif-%d.sock,socket-abstract=no",
 		 (int)getpid());
-	snprintf(db, sizeof(db), "net_memif0,role=client,socket=/tmp/ndkt-memif-%d.sock",
+	snprintf(db, sizeof(db),
+		 "net_memif0,role=client,socket=/tmp/ndkt-memif-%d.sock,socket-abstract=no",
 		 (int)getpid());
 	link_pair("memif", da, db, false);
 	t_sh("rm -f /tmp/ndkt-memif-%d.sock", (int)getpid());
@@ -339,8 +445,8 @@ test_faults(void)
 	struct node a, b;
 	uint64_t re;
 
-	if (!node_start(&a, "roce-fa", 0, va, "10.99.8.1/24", knob) ||
-	    !node_start(&b, "roce-fb", 1, vb, "10.99.8.2/24", knob) || !pair(&a, &b)) {
+	if (!node_start(&a, "roce-fa", 0, "10.99.8.1/24", knob) ||
+	    !node_start(&b, "roce-fb", 1, "10.99.8.2/24", knob) || !pair(&a, &b)) {
 		CHECK(0, "two faulty ndkd nodes up and connected");
 		return;
 	}
@@ -373,8 +479,8 @@ test_peer_killed(void)
 	struct ndk_result_ex r[3];
 	int i;
 
-	if (!node_start(&a, "roce-ka", 0, va, "10.99.8.1/24", knob) ||
-	    !node_start(&b, "roce-kb", 1, vb, "10.99.8.2/24", knob) || !pair(&a, &b)) {
+	if (!node_start(&a, "roce-ka", 0, "10.99.8.1/24", knob) ||
+	    !node_start(&b, "roce-kb", 1, "10.99.8.2/24", knob) || !pair(&a, &b)) {
 		CHECK(0, "two ndkd nodes up and connected");
 		return;
 	}
@@ -410,7 +516,7 @@ test_unreachable(void)
 				       .ip = { [10] = 0xff, [11] = 0xff, 10, 99, 8, 77 } };
 	struct ndk_result_ex r;
 
-	if (!node_start(&a, "roce-u", 0, va, "10.99.8.1/24", NULL)) {
+	if (!node_start(&a, "roce-u", 0, "10.99.8.1/24", NULL)) {
 		CHECK(0, "ndkd up");
 		return;
 	}
@@ -431,17 +537,21 @@ int
 main(void)
 {
 	if (getuid() != 0 || system("command -v ip >/dev/null") != 0) {
-		printf("skipped: needs root and iproute2 for a veth pair\n");
+		printf("skipped: needs root and iproute2 for namespaces and a veth pair\n");
 		return 77;
 	}
 	snprintf(va, sizeof(va), "ndkra%d", (int)getpid() % 100000);
 	snprintf(vb, sizeof(vb), "ndkrb%d", (int)getpid() % 100000);
+	snprintf(nsa, sizeof(nsa), "ndkt-a%d", (int)getpid());
+	snprintf(nsb, sizeof(nsb), "ndkt-b%d", (int)getpid());
 	teardown();
-	if (t_sh("ip link add %s type veth peer name %s", va, vb) != 0 ||
-	    t_sh("sysctl -qw net.ipv6.conf.%s.disable_ipv6=1 net.ipv6.conf.%s.disable_ipv6=1", va,
-		 vb) != 0 ||
-	    t_sh("ip link set %s up && ip link set %s up", va, vb) != 0) {
-		printf("skipped: cannot make a veth pair here\n");
+	if (t_sh("ip netns add %s && ip netns add %s", nsa, nsb) != 0 ||
+	    t_sh("ip link add %s netns %s type veth peer name %s netns %s", va, nsa, vb, nsb) !=
+		    0 ||
+	    t_sh("ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1", nsa, va) != 0 ||
+	    t_sh("ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1", nsb, vb) != 0 ||
+	    t_sh("ip -n %s link set %s up && ip -n %s link set %s up", nsa, va, nsb, vb) != 0) {
+		printf("skipped: cannot make two network namespaces joined by a veth pair here\n");
 		teardown();
 		return 77;
 	}

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -128,14 +129,30 @@ try_connect(const char *path)
 	return fd;
 }
 
+static int start_daemon(struct tdaemon *d, const char *name, const char *sock, const char *netns,
+			const char *const *extra);
+
 int
 tdaemon_start(struct tdaemon *d, const char *name, const char *const *extra)
 {
-	return tdaemon_start_at(d, name, NULL, extra);
+	return start_daemon(d, name, NULL, NULL, extra);
 }
 
 int
 tdaemon_start_at(struct tdaemon *d, const char *name, const char *sock, const char *const *extra)
+{
+	return start_daemon(d, name, sock, NULL, extra);
+}
+
+int
+tdaemon_start_in(struct tdaemon *d, const char *name, const char *netns, const char *const *extra)
+{
+	return start_daemon(d, name, NULL, netns, extra);
+}
+
+static int
+start_daemon(struct tdaemon *d, const char *name, const char *sock, const char *netns,
+	     const char *const *extra)
 {
 	const char *bin = getenv("NDKD_BIN");
 	const char *argv[64];
@@ -183,6 +200,16 @@ tdaemon_start_at(struct tdaemon *d, const char *name, const char *sock, const ch
 		 * behind to skew every later run on this host. */
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1)
 			_exit(126);
+		if (netns != NULL) {
+			char path[128];
+			int nfd;
+
+			snprintf(path, sizeof(path), "/run/netns/%s", netns);
+			nfd = open(path, O_RDONLY | O_CLOEXEC);
+			if (nfd < 0 || setns(nfd, CLONE_NEWNET) != 0)
+				_exit(125);
+			close(nfd);
+		}
 
 		dup2(lfd, 1);
 		dup2(lfd, 2);

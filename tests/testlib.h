@@ -65,6 +65,12 @@ int tdaemon_start(struct tdaemon *d, const char *name, const char *const *extra)
 /* The same, listening on sock (e.g. the path of a daemon that died) instead. */
 int tdaemon_start_at(struct tdaemon *d, const char *name, const char *sock,
 		     const char *const *extra);
+/*
+ * The same, in the network namespace /run/netns/<netns> (made by `ip netns
+ * add`); the socket and telemetry paths stay reachable from the caller's.
+ */
+int tdaemon_start_in(struct tdaemon *d, const char *name, const char *netns,
+		     const char *const *extra);
 /* SIGTERM and wait; returns the exit status, or -1 if it died of a signal or hung. */
 int tdaemon_stop(struct tdaemon *d);
 int tdaemon_stop_signal(struct tdaemon *d, int sig);
