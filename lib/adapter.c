@@ -221,6 +221,8 @@ free_adapter(struct adapter *ad)
 		close(ad->wait_fd);
 	if (ad->event_fd >= 0)
 		close(ad->event_fd);
+	if (ad->owed_fd >= 0)
+		close(ad->owed_fd);
 	detach_channel(ad);
 	pthread_mutex_destroy(&ad->mem_lock);
 	pthread_mutex_destroy(&ad->arena_lock);
@@ -311,6 +313,7 @@ ndk_adapter_open(const char *socket_path, const struct ndk_adapter_opts *opts,
 	ad->sock = -1;
 	ad->event_fd = -1;
 	ad->wait_fd = -1;
+	ad->owed_fd = -1;
 	pthread_mutex_init(&ad->mem_lock, NULL);
 	pthread_mutex_init(&ad->arena_lock, NULL);
 	st = attach_channel(socket_path, &o, ad);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -365,19 +366,22 @@ channel_wake_fd(struct adapter *ad, int *fd)
 
 /*
  * What an app blocks on: an epoll fd over the wake socket ndkd sends on for
- * armed CQs and SRQs, and over the channel socket, whose hang-up makes it
- * readable when ndkd dies.
+ * armed CQs and SRQs, over an eventfd of our own for notifications owed
+ * that ndkd will not kick for (a CQ armed with results already in it), and
+ * over the channel socket, whose hang-up makes it readable when ndkd dies.
  */
 static int
-wait_fd_create(struct adapter *ad, int efd)
+wait_fd_create(struct adapter *ad, int efd, int ofd)
 {
 	struct epoll_event kick = { .events = EPOLLIN, .data.fd = efd };
+	struct epoll_event owed = { .events = EPOLLIN, .data.fd = ofd };
 	struct epoll_event gone = { .events = EPOLLRDHUP, .data.fd = ad->sock };
 	int fd = epoll_create1(EPOLL_CLOEXEC);
 
 	if (fd < 0)
 		return -1;
 	if (epoll_ctl(fd, EPOLL_CTL_ADD, efd, &kick) != 0 ||
+	    epoll_ctl(fd, EPOLL_CTL_ADD, ofd, &owed) != 0 ||
 	    epoll_ctl(fd, EPOLL_CTL_ADD, ad->sock, &gone) != 0) {
 		close(fd);
 		return -1;
@@ -389,16 +393,20 @@ int
 ndk_adapter_event_fd(struct ndk_adapter *a)
 {
 	struct adapter *ad = to_adapter(a);
-	int efd, wfd;
+	int efd, ofd, wfd;
 
 	pthread_mutex_lock(&ad->mem_lock);
 	if (ad->wait_fd < 0 && channel_wake_fd(ad, &efd) == NDK_STATUS_SUCCESS && efd >= 0) {
-		wfd = wait_fd_create(ad, efd);
+		ofd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		wfd = ofd >= 0 ? wait_fd_create(ad, efd, ofd) : -1;
 		if (wfd >= 0) {
 			ad->event_fd = efd;
+			ad->owed_fd = ofd;
 			ad->wait_fd = wfd;
 		} else {
 			close(efd);
+			if (ofd >= 0)
+				close(ofd);
 		}
 	}
 	wfd = ad->wait_fd;
@@ -409,18 +417,23 @@ ndk_adapter_event_fd(struct ndk_adapter *a)
 bool
 channel_wait_events(struct adapter *ad, bool *hung_up)
 {
-	struct epoll_event ev[2];
+	struct epoll_event ev[3];
 	bool kicked = false;
 	char buf[64];
 	int n, i;
 
-	n = epoll_wait(ad->wait_fd, ev, 2, 0);
+	n = epoll_wait(ad->wait_fd, ev, 3, 0);
 	for (i = 0; i < n; i++) {
 		if (ev[i].data.fd == ad->event_fd) {
 			kicked = true;
 			/* drain it; which CQ or SRQ fired is in the flags */
 			while (recv(ad->event_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 				;
+		} else if (ev[i].data.fd == ad->owed_fd) {
+			eventfd_t v;
+
+			kicked = true;
+			(void)eventfd_read(ad->owed_fd, &v);
 		} else {
 			*hung_up = true;
 		}

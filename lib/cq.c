@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "ndk_priv.h"
@@ -165,7 +166,10 @@ cq_resize(struct ndk_cq *c, uint32_t depth, ndk_fn_request_completion completion
 /*
  * Arm: ask ndkd to kick the adapter's wake socket at the next result. Set the
  * flag, fence, recheck: a result published meanwhile is seen here, or ndkd
- * sees the flag (it fences between publishing and reading it).
+ * sees the flag (it fences between publishing and reading it). Seen here,
+ * the notification is owed at once: the owed eventfd makes the app's fd
+ * readable, as ndkd's kick would have (an app that sleeps on it right after
+ * arming must wake; it stays so until progress runs the notification).
  */
 static void
 cq_arm(struct ndk_cq *c, uint32_t trigger)
@@ -180,8 +184,10 @@ cq_arm(struct ndk_cq *c, uint32_t trigger)
 	cq->ad->n_armed++;
 	atomic_store_explicit(cq->ring.kflags, NDK_ABI_CQ_ARMED, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (ndk_ring_cons_avail(&cq->ring, &broken) != 0)
+	if (ndk_ring_cons_avail(&cq->ring, &broken) != 0) {
 		atomic_store_explicit(cq->ring.kflags, 0, memory_order_relaxed);
+		(void)eventfd_write(cq->ad->owed_fd, 1);
+	}
 }
 
 /*

@@ -106,7 +106,8 @@ struct adapter {
 	struct listener *listeners; /* and listeners */
 	struct srq *srqs;	    /* and shared receive queues */
 	int event_fd;	 /* the wake socket ndkd sends on (armed CQs, SRQs); -1 until needed */
-	int wait_fd;	 /* epoll over event_fd and sock: what apps block on */
+	int wait_fd;	 /* epoll over event_fd, owed_fd and sock: what apps block on */
+	int owed_fd;	 /* eventfd: a notification is owed that ndkd will not kick for */
 	bool hung_up;	 /* the wait fd saw the socket hang up: ndkd is gone */
 	bool wrs_failed; /* outstanding work requests got their DEVICE_REMOVED */
 	uint32_t parked; /* requests ndkd holds until another app acts (see connector.c) */

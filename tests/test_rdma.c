@@ -1136,8 +1136,32 @@ test_cq_arm_and_notify(void)
 		/* the result lands before the CQ is armed */
 		usleep(2000);
 		ndk_cq_arm(a.cq, NDK_CQ_NOTIFY_ANY);
+		/* an app that sleeps on the fd right after arming must wake */
+		CHECK(fd_readable(fd, 1000), "armed late: the event fd is readable at once");
 		ndk_adapter_progress(a.ad, 0);
 		CHECK(a.notified == 21, "armed late, still notified (%d)", a.notified);
+		CHECK(!fd_readable(fd, 0), "and quiet once progress ran it");
+		/* the result taken before the notification ran, as a polling loop does */
+		CHECK(ndk_cq_get_results_ex(a.cq, &r, 1) == 1, "its result");
+		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+			     NDK_STATUS_SUCCESS);
+		usleep(2000);
+		ndk_cq_arm(a.cq, NDK_CQ_NOTIFY_ANY);
+		/* (had it come after the arm, ndkd kicked: the fd is readable either way) */
+		for (i = 0; i < 1000 && ndk_cq_get_results_ex(a.cq, &r, 1) == 0; i++)
+			usleep(1000);
+		CHECK(i < 1000, "its result taken after arming, before progress");
+		ndk_cq_arm(a.cq, NDK_CQ_NOTIFY_ANY); /* again, before progress ran */
+		CHECK(fd_readable(fd, 1000), "the fd wakes for the notification still owed");
+		ndk_adapter_progress(a.ad, 0);
+		CHECK(a.notified == 22, "which progress runs (%d)", a.notified);
+		ndk_cq_arm(a.cq, NDK_CQ_NOTIFY_ANY);
+		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+			     NDK_STATUS_SUCCESS);
+		CHECK(fd_readable(fd, 2000), "armed anew, the next result wakes the fd");
+		ndk_adapter_progress(a.ad, 0);
+		CHECK(a.notified == 23 && ndk_cq_get_results_ex(a.cq, &r, 1) == 1,
+		      "notified, and the result is there (%d)", a.notified);
 	}
 	side_close(&a);
 	side_close(&b);
