@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <byteswap.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -68,6 +69,7 @@ struct perf {
 	uint32_t tx_depth, rx_depth, mtu;
 	bool all;
 	bool events;	      /* -e: sleep on the CQ's notification instead of polling */
+	const char *lat_file; /* -L: every iteration's time goes there */
 	uint32_t cycle, line; /* perftest's cycle buffer and cache line, agreed */
 	int fd;
 	struct ndk_adapter *ad;
@@ -116,6 +118,10 @@ usage(const char *argv0)
 	       "  -t, --tx-depth=<dep>     requests in flight for BW tests (default 128)\n"
 	       "  -m, --mtu=<mtu>          path MTU (default: the port's)\n"
 	       "  -e, --events             sleep on CQ events instead of polling\n"
+	       "  -L, --latency-file=<f>   latency tests: write each iteration's time to <f>\n"
+	       "                           (ns, one per line, unsorted; halved for ping-pongs, as "
+	       "the\n"
+	       "                           table's figures)\n"
 	       "  -d, -i, -x, -F, -c RC    accepted: ndkd owns the port, its GID is the port's\n"
 	       "  -S, --socket=<path>      ndkd's socket (default: NDK_SOCKET, then ndkd's own)\n",
 	       argv0, argv0);
@@ -505,6 +511,14 @@ print_lat(const struct perf *p)
 		return;
 	for (i = 0; i < n; i++)
 		d[i] = p->tposted[i + 1] - p->tposted[i];
+	if (p->lat_file != NULL) {
+		FILE *lf = fopen(p->lat_file, "w");
+
+		for (i = 0; lf != NULL && i < n; i++)
+			fprintf(lf, "%.0f\n", (double)d[i] * 1000.0 / f);
+		if (lf == NULL || fclose(lf) != 0)
+			fprintf(stderr, "ndk-perf: %s: %s\n", p->lat_file, strerror(errno));
+	}
 	qsort(d, n, sizeof(*d), cmp_u64);
 	n -= 2;
 	mid = n / 2;
@@ -781,14 +795,14 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "port", 1, NULL, 'p' },      { "size", 1, NULL, 's' },
-		{ "iters", 1, NULL, 'n' },     { "all", 0, NULL, 'a' },
-		{ "tx-depth", 1, NULL, 't' },  { "mtu", 1, NULL, 'm' },
-		{ "ib-dev", 1, NULL, 'd' },    { "ib-port", 1, NULL, 'i' },
-		{ "gid-index", 1, NULL, 'x' }, { "connection", 1, NULL, 'c' },
-		{ "CPU-freq", 0, NULL, 'F' },  { "rdma_cm", 0, NULL, 'R' },
-		{ "socket", 1, NULL, 'S' },    { "help", 0, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "port", 1, NULL, 'p' },	  { "size", 1, NULL, 's' },
+		{ "iters", 1, NULL, 'n' },	  { "all", 0, NULL, 'a' },
+		{ "tx-depth", 1, NULL, 't' },	  { "mtu", 1, NULL, 'm' },
+		{ "ib-dev", 1, NULL, 'd' },	  { "ib-port", 1, NULL, 'i' },
+		{ "gid-index", 1, NULL, 'x' },	  { "connection", 1, NULL, 'c' },
+		{ "CPU-freq", 0, NULL, 'F' },	  { "rdma_cm", 0, NULL, 'R' },
+		{ "socket", 1, NULL, 'S' },	  { "help", 0, NULL, 'h' },
+		{ "latency-file", 1, NULL, 'L' }, { NULL, 0, NULL, 0 },
 	};
 	const char *base = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 : argv[0];
 	const char *sock = getenv("NDK_SOCKET");
@@ -808,7 +822,7 @@ main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
-	while ((c = getopt_long(argc, argv, "p:s:n:at:m:d:i:x:c:eFRS:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:s:n:at:m:d:i:x:c:eFRS:L:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			p.port = (unsigned int)strtoul(optarg, NULL, 0);
@@ -843,6 +857,9 @@ main(int argc, char **argv)
 			return 1;
 		case 'S':
 			sock = optarg;
+			break;
+		case 'L':
+			p.lat_file = optarg;
 			break;
 		case 'd':
 		case 'i':
