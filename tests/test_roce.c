@@ -464,6 +464,16 @@ test_faults(void)
 	      "the transfers were recovered (%" PRIu64 " retransmissions)", re);
 	CHECK(tel_query_elem_u64(&b.d, "/ndkd/ports", "rx_bad_icrc", 0) > 0,
 	      "corrupted frames were refused");
+	{
+		uint64_t n = tel_query_elem_u64(&a.d, "/ndkd/ports", "timeout_recoveries", 0),
+			 us = tel_query_elem_u64(&a.d, "/ndkd/ports", "timeout_recovery_us", 0);
+
+		/* timed from the start of the timer that found the loss: never under it */
+		CHECK(n > 0 && n != UINT64_MAX && us >= n * 5000,
+		      "losses the timer found were recovered and timed (%" PRIu64 ", %" PRIu64
+		      " us)",
+		      n, us);
+	}
 	node_stop(&a);
 	node_stop(&b);
 }

@@ -99,6 +99,23 @@ count(const struct ectx *x, const struct rc_qp *rc, enum roce_ctr c)
 	roce_count(rc->port, x->engine, c, 1);
 }
 
+/*
+ * The peer took something new: retries start again, and a loss the timer
+ * found is over (its time, from the start of that timer, is counted: what
+ * "recovered within N timeouts" is measured by).
+ */
+static void
+progressed(const struct ectx *x, struct rc_qp *rc)
+{
+	rc->retries = rc->retry_max;
+	if (rc->lost_at != 0) {
+		roce_count(rc->port, x->engine, ROCE_C_TIMEOUT_RECOVERIES, 1);
+		roce_count(rc->port, x->engine, ROCE_C_TIMEOUT_RECOVERY_US,
+			   (rte_rdtsc() - rc->lost_at) * 1000000 / rte_get_tsc_hz());
+		rc->lost_at = 0;
+	}
+}
+
 /* ------------------------------------------------------------------------
  * Frames out
  * --------------------------------------------------------------------- */
@@ -459,7 +476,7 @@ acked(struct ectx *x, struct dqp *qp, struct rc_qp *rc, uint32_t psn)
 	}
 	window_grow(rc, (uint32_t)psn_diff(next, rc->una));
 	rc->una = next;
-	rc->retries = rc->retry_max;
+	progressed(x, rc);
 	/* being sent again after a rewind: what this covers need not go a third time */
 	if (rc->wq_cur == rc->wq_head && rc->wq_head != rc->wq_tail) {
 		struct rc_wqe *w = wqe_at(rc, rc->wq_head);
@@ -614,7 +631,7 @@ on_read_response(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct 
 	w->done += pk->payload_len;
 	rc->una = psn_add(pk->psn, 1);
 	window_grow(rc, 1);
-	rc->retries = rc->retry_max;
+	progressed(x, rc);
 	if ((f & ROCE_F_LAST) && rc->reads_out > 0)
 		rc->reads_out--; /* one request answered */
 	if (w->done == w->total && (f & ROCE_F_LAST))
@@ -924,7 +941,9 @@ on_request(struct ectx *x, struct dqp *qp, struct rc_qp *rc, const struct roce_p
 		on_send(x, qp, rc, pk);
 		break;
 	}
-	if (pk->ack_req && qp->state == QP_RTS && !rc->nak_sent)
+	if (pk->opcode == ROCE_RC_READ_REQUEST)
+		rc->ack_due = false; /* its responses acknowledge it and all before it */
+	else if (pk->ack_req && qp->state == QP_RTS && !rc->nak_sent)
 		rc->ack_due = true;
 }
 
@@ -1149,6 +1168,8 @@ timers(struct ectx *x, struct rc_qp *rc, uint64_t now)
 	if (rc->deadline == 0 || now < rc->deadline)
 		return;
 	count(x, rc, ROCE_C_TIMEOUTS);
+	if (rc->lost_at == 0)
+		rc->lost_at = rc->deadline - rc->timeout;
 	if (retry_from_una(x, qp, rc))
 		rc->deadline = now + rc->timeout;
 }

@@ -138,6 +138,7 @@ struct rc_qp {
 	uint32_t cwnd;	    /* packets that may be out unacknowledged (rc.c: window_*) */
 	uint64_t timeout;   /* TSC cycles */
 	uint64_t deadline;  /* TSC: retransmit timer (0: off) */
+	uint64_t lost_at;   /* TSC: start of the timer that found a loss, until recovered (0) */
 	uint64_t rnr_until; /* TSC: an RNR NAK's wait */
 	struct rc_wqe wq[RC_WINDOW];
 	/* responder */
