@@ -114,9 +114,10 @@ ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 			.psn = (uint32_t)(a[0] >> 32),
 		};
 
-		if (a[4] != 0 || a[5] != 0 || a[3] > UINT32_MAX)
+		if (a[5] != 0 || a[3] > UINT32_MAX || a[4] > NDKD_MAX_PORTS)
 			goto bad;
 		peer.mtu = (uint32_t)a[3];
+		peer.sgid = (uint32_t)a[4];
 		memcpy(peer.gid, &a[1], sizeof(peer.gid));
 		st = dqp_connect_peer(c, x, sqe->handle, &peer);
 		break;

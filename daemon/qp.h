@@ -28,8 +28,9 @@ enum peer_kind {
 struct peer_addr {
 	uint32_t kind; /* enum peer_kind */
 	uint32_t qpn;
-	uint32_t psn; /* the first PSN the peer sends */
-	uint32_t mtu; /* path MTU in bytes; 0: the port's */
+	uint32_t psn;  /* the first PSN the peer sends */
+	uint32_t mtu;  /* path MTU in bytes; 0: the port's */
+	uint32_t sgid; /* the local port: its GID index + 1; 0: by the peer's subnet */
 	uint8_t gid[16];
 };
 

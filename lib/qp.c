@@ -465,16 +465,21 @@ qp_get_address(struct ndk_qp *q, struct ndk_qp_address *a)
 }
 
 static ndk_status
-qp_get_rocev2_address(struct ndk_qp *q, struct ndk_qp_address *a)
+qp_get_rocev2_address(struct ndk_qp *q, uint32_t gid_index, struct ndk_qp_address *a)
 {
 	struct qp *qp = to_qp(q);
 	const struct ndk_abi_adapter_info *i = &qp->pd->ad->info;
-	uint32_t ip = i->rocev2_ipv4;
+	uint32_t ip;
 
 	if (a == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
-	if (ip == 0)
+	if (i->rocev2_ipv4 == 0)
 		return NDK_STATUS_NOT_SUPPORTED;
+	if (gid_index > sizeof(i->rocev2_ipv4_more) / sizeof(i->rocev2_ipv4_more[0]))
+		return NDK_STATUS_INVALID_PARAMETER;
+	ip = gid_index == 0 ? i->rocev2_ipv4 : i->rocev2_ipv4_more[gid_index - 1];
+	if (ip == 0)
+		return NDK_STATUS_INVALID_PARAMETER;
 	*a = (struct ndk_qp_address){
 		.family = NDK_ADDRESS_ROCEV2,
 		.qpn = qp->qpn,
@@ -510,12 +515,14 @@ qp_connect(struct ndk_qp *q, const struct ndk_qp_address *peer,
 	if (peer == NULL || completion == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
 	if (peer->family == NDK_ADDRESS_ROCEV2) {
-		if ((peer->port != 0 && peer->port != 4791) || peer->psn > 0xffffff)
+		if ((peer->port != 0 && peer->port != 4791) || peer->psn > 0xffffff ||
+		    peer->sgid > 4)
 			return NDK_STATUS_INVALID_PARAMETER;
 		sqe.opcode = NDK_ABI_OP_QP_CONNECT_ROCEV2;
 		sqe.args[0] = peer->qpn | (uint64_t)peer->psn << 32;
 		memcpy(&sqe.args[1], peer->ip, 16);
 		sqe.args[3] = peer->mtu;
+		sqe.args[4] = peer->sgid;
 	} else if (peer->family == NDK_ADDRESS_LOCAL) {
 		sqe.args[0] = peer->qpn;
 	} else {

@@ -436,6 +436,72 @@ test_other_ports(void)
 	t_sh("rm -f /tmp/ndkt-memif-%d.sock", (int)getpid());
 }
 
+/*
+ * One daemon, two ports joined by memif (its server end and its client
+ * end): a QP on each, each told which port to send from (GID index), so
+ * every frame crosses the link. The GID index names a port; a bad one is
+ * refused, and so is a peer off the chosen port's subnet.
+ */
+static void
+test_two_ports(void)
+{
+	char da[128], db[128];
+	const char *more[] = { "--port", db, "--addr", "10.99.10.2/24", NULL };
+	struct node a, b;
+	struct ndk_qp_address aa, ba, bad;
+
+	snprintf(da, sizeof(da),
+		 "net_memif0,role=server,socket=/tmp/ndkt-memif2-%d.sock,socket-abstract=no",
+		 (int)getpid());
+	snprintf(db, sizeof(db),
+		 "net_memif1,role=client,socket=/tmp/ndkt-memif2-%d.sock,socket-abstract=no",
+		 (int)getpid());
+	if (!node_start_on(&a, "roce-2p", nsa, da, "10.99.10.1/24", more)) {
+		CHECK(0, "ndkd up with two ports");
+		return;
+	}
+	b = a;
+	CHECK(side_open(&b.s, a.d.sock, BUF,
+			NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ |
+				NDK_MR_FLAG_ALLOW_REMOTE_WRITE),
+	      "a second client");
+	CHECK(ndk_qp_get_rocev2_address_at(a.s.qp, 0, &aa) == NDK_STATUS_SUCCESS &&
+		      ndk_qp_get_rocev2_address_at(b.s.qp, 1, &ba) == NDK_STATUS_SUCCESS,
+	      "each QP's address at its port");
+	CHECK(aa.ip[15] == 1 && ba.ip[15] == 2 && aa.ip[12] == 10 && ba.ip[12] == 10 &&
+		      aa.sgid == 0 && ba.sgid == 0,
+	      "GID 0 is port 0's (10.99.10.1), GID 1 port 1's (10.99.10.2)");
+	CHECK(ndk_qp_get_rocev2_address_at(a.s.qp, 2, &bad) == NDK_STATUS_INVALID_PARAMETER &&
+		      ndk_qp_get_rocev2_address_at(a.s.qp, 4, &bad) == NDK_STATUS_INVALID_PARAMETER,
+	      "no GID index 2 or 4");
+	bad = ba;
+	bad.sgid = 3;
+	CHECK(connect_rocev2(&a.s, &bad) == NDK_STATUS_INVALID_PARAMETER,
+	      "connect from a port ndkd does not have: refused");
+	bad.sgid = 2; /* port 1 is 10.99.10.2 itself */
+	CHECK(connect_rocev2(&a.s, &bad) == NDK_STATUS_HOST_UNREACHABLE,
+	      "connect from port 1 to its own address: refused");
+	ba.sgid = 1; /* a sends from port 0 to port 1, b back from port 1 */
+	aa.sgid = 2;
+	if (connect_rocev2(&a.s, &ba) != NDK_STATUS_SUCCESS ||
+	    connect_rocev2(&b.s, &aa) != NDK_STATUS_SUCCESS) {
+		CHECK(0, "QPs connected port to port");
+		side_close(&b.s);
+		node_stop(&a);
+		return;
+	}
+	rdma_sizes(&a, &b, 8, BUF, BUF);
+	send_sizes(&a, &b, 9, 1u << 20);
+	CHECK(tel_query_elem_u64(&a.d, "/ndkd/ports", "rx_roce", 0) > 0 &&
+		      tel_query_elem_u64(&a.d, "/ndkd/ports", "rx_roce", 1) > 0 &&
+		      tel_query_elem_u64(&a.d, "/ndkd/ports", "rx_no_qp", 0) == 0 &&
+		      tel_query_elem_u64(&a.d, "/ndkd/ports", "rx_no_qp", 1) == 0,
+	      "RoCEv2 crossed the link both ways, every frame to its QP");
+	side_close(&b.s);
+	node_stop(&a);
+	t_sh("rm -f /tmp/ndkt-memif2-%d.sock", (int)getpid());
+}
+
 /* Frames dropped, doubled, reordered and corrupted (2% each): still exact. */
 static void
 test_faults(void)
@@ -567,6 +633,7 @@ main(void)
 	}
 	RUN(test_two_nodes);
 	RUN(test_other_ports);
+	RUN(test_two_ports);
 	RUN(test_faults);
 	RUN(test_peer_killed);
 	RUN(test_unreachable);

@@ -70,6 +70,7 @@ struct perf {
 	bool all;
 	bool events;	      /* -e: sleep on the CQ's notification instead of polling */
 	const char *lat_file; /* -L: every iteration's time goes there */
+	uint32_t gid_index;   /* -x: the local port, announced and sent from */
 	uint32_t cycle, line; /* perftest's cycle buffer and cache line, agreed */
 	int fd;
 	struct ndk_adapter *ad;
@@ -122,7 +123,9 @@ usage(const char *argv0)
 	       "                           (ns, one per line, unsorted; halved for ping-pongs, as "
 	       "the\n"
 	       "                           table's figures)\n"
-	       "  -d, -i, -x, -F, -c RC    accepted: ndkd owns the port, its GID is the port's\n"
+	       "  -x, --gid-index=<n>      use ndkd's port n (GID index n: its n-th --port, from\n"
+	       "                           0; default 0): its GID is announced, frames go from it\n"
+	       "  -d, -i, -F, -c RC        accepted: ndkd owns the ports\n"
 	       "  -S, --socket=<path>      ndkd's socket (default: NDK_SOCKET, then ndkd's own)\n",
 	       argv0, argv0);
 }
@@ -735,7 +738,7 @@ session(struct perf *p, const char *sock, uint32_t want_mtu)
 
 	if (open_ndk(p, sock) != 0)
 		return 1;
-	st = ndk_qp_get_rocev2_address(p->qp, &la);
+	st = ndk_qp_get_rocev2_address_at(p->qp, p->gid_index, &la);
 	if (st != NDK_STATUS_SUCCESS) {
 		fprintf(stderr, "ndk-perf: no RoCEv2 address: %s (does ndkd have a --port?)\n",
 			ndk_status_str(st));
@@ -763,7 +766,8 @@ session(struct perf *p, const char *sock, uint32_t want_mtu)
 	 */
 	if (!hand_shake(p) || ((p->test == WRITE_LAT || p->test == READ_LAT) && !hand_shake(p)))
 		return 1;
-	st = qp_connect_rocev2(p->ad, p->qp, p->rem.gid, p->rem.qpn, p->rem.psn, p->mtu);
+	st = qp_connect_rocev2(p->ad, p->qp, p->rem.gid, p->rem.qpn, p->rem.psn, p->mtu,
+			       (int)p->gid_index);
 	if (st != NDK_STATUS_SUCCESS) {
 		fprintf(stderr, " Unable to Connect the HCA's through the link: %s\n",
 			ndk_status_str(st));
@@ -861,9 +865,11 @@ main(int argc, char **argv)
 		case 'L':
 			p.lat_file = optarg;
 			break;
+		case 'x':
+			p.gid_index = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
 		case 'd':
 		case 'i':
-		case 'x':
 		case 'F':
 			break;
 		case 'h':

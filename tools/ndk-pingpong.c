@@ -39,6 +39,7 @@ struct pp {
 	uint8_t *buf; /* sent from */
 	uint8_t *rx;  /* received into: checked, then cleared, with -c */
 	uint32_t size, rx_depth, token;
+	uint32_t gid_index; /* -g: ndkd's port used (announced, sent from) */
 	bool validate;
 	bool pending_send, pending_recv;
 	unsigned long bad_pages;
@@ -61,7 +62,9 @@ usage(const char *argv0)
 	       "  -n, --iters=<iters>    number of exchanges (default 1000)\n"
 	       "  -l, --sl=<sl>          accepted, ignored (no service levels on RoCEv2 here)\n"
 	       "  -e, --events           accepted; ndk-pingpong polls\n"
-	       "  -g, --gid-idx=<index>  accepted: the GID is ndkd's port address\n"
+	       "  -g, --gid-idx=<index>  use ndkd's port <index> (its GID index: the n-th --port,\n"
+	       "                         from 0; default 0): its GID is announced, frames go from "
+	       "it\n"
 	       "  -c, --chk              validate received buffer\n"
 	       "  -S, --socket=<path>    ndkd's socket (default: NDK_SOCKET, then ndkd's own)\n",
 	       argv0, argv0);
@@ -125,7 +128,8 @@ print_dest(const char *what, const struct dest *d)
 static ndk_status
 pp_connect(struct pp *p, const struct dest *rem, uint32_t mtu)
 {
-	return qp_connect_rocev2(p->ad, p->qp, rem->gid, rem->qpn, rem->psn, mtu);
+	return qp_connect_rocev2(p->ad, p->qp, rem->gid, rem->qpn, rem->psn, mtu,
+				 (int)p->gid_index);
 }
 
 /* Client: send ours, read theirs, connect, say done. Server: the other way round. */
@@ -323,11 +327,13 @@ main(int argc, char **argv)
 		case 'S':
 			sock = optarg;
 			break;
+		case 'g':
+			p.gid_index = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
 		case 'd':
 		case 'i':
 		case 'l':
 		case 'e':
-		case 'g':
 			break;
 		case 'h':
 			usage(argv[0]);
@@ -362,7 +368,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	routs = p.rx_depth;
-	st = ndk_qp_get_rocev2_address(p.qp, &la);
+	st = ndk_qp_get_rocev2_address_at(p.qp, p.gid_index, &la);
 	if (st != NDK_STATUS_SUCCESS) {
 		fprintf(stderr, "ndk-pingpong: no RoCEv2 address: %s (does ndkd have a --port?)\n",
 			ndk_status_str(st));

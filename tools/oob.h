@@ -90,11 +90,13 @@ tcp_accept_one(int lfd)
 /* Connect qp to a RoCEv2 peer: its GID, QPN, first PSN, and the path MTU to use. */
 static inline ndk_status
 qp_connect_rocev2(struct ndk_adapter *ad, struct ndk_qp *qp, const uint8_t gid[16], uint32_t qpn,
-		  uint32_t psn, uint32_t mtu)
+		  uint32_t psn, uint32_t mtu, int gid_index)
 {
-	struct ndk_qp_address a = {
-		.family = NDK_ADDRESS_ROCEV2, .qpn = qpn, .psn = psn, .mtu = mtu
-	};
+	struct ndk_qp_address a = { .family = NDK_ADDRESS_ROCEV2,
+				    .qpn = qpn,
+				    .psn = psn,
+				    .mtu = mtu,
+				    .sgid = gid_index < 0 ? 0 : (uint32_t)gid_index + 1 };
 	struct done d = { 0 };
 
 	memcpy(a.ip, gid, 16);

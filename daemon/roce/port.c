@@ -233,17 +233,21 @@ roce_path_mtu(uint16_t mtu)
 }
 
 struct roce_port *
+roce_port_on(struct roce_port *p, uint32_t ip)
+{
+	uint32_t mask = p->prefix == 0 ? 0 : ~0u << (32 - p->prefix);
+
+	return (ip & mask) == (p->ip & mask) && ip != p->ip ? p : NULL;
+}
+
+struct roce_port *
 roce_port_for(struct roce_ports *rp, uint32_t ip)
 {
 	unsigned int i;
 
-	for (i = 0; i < rp->n; i++) {
-		struct roce_port *p = &rp->port[i];
-		uint32_t mask = p->prefix == 0 ? 0 : ~0u << (32 - p->prefix);
-
-		if ((ip & mask) == (p->ip & mask) && ip != p->ip)
-			return p;
-	}
+	for (i = 0; i < rp->n; i++)
+		if (roce_port_on(&rp->port[i], ip) != NULL)
+			return &rp->port[i];
 	return NULL;
 }
 

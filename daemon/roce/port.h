@@ -123,6 +123,8 @@ unsigned int roce_ports_poll(struct roce_ports *rp, unsigned int e, roce_rx_fn r
 uint32_t roce_path_mtu(uint16_t mtu);
 /* The port of rp whose subnet holds ip, or NULL. */
 struct roce_port *roce_port_for(struct roce_ports *rp, uint32_t ip);
+/* p, when ip is another address on its subnet; else NULL. */
+struct roce_port *roce_port_on(struct roce_port *p, uint32_t ip);
 /* An empty frame of p's pool, or NULL (counted). */
 struct rte_mbuf *roce_frame_alloc(struct roce_port *p, unsigned int e);
 /* Queue m on engine e's TX queue of p; sent when the burst fills or at roce_tx_flush. */

@@ -56,6 +56,14 @@ struct ndk_qp_address {
 	uint8_t ip[16]; /* ROCEV2: the GID, IPv4-mapped (::ffff:a.b.c.d) */
 	uint32_t psn;	/* ROCEV2: the first PSN the QP sends */
 	uint32_t mtu;	/* ROCEV2: path MTU in bytes, 256 ... 4096 (0: the port's) */
+	/*
+	 * ROCEV2, in an address given to connect: the local port to send from,
+	 * as its GID index + 1 (ndkd's GID index N is its port N, in the order
+	 * of --port; the peer must be on that port's subnet); 0: the port whose
+	 * subnet holds the peer. An address read back has 0 here (it may be
+	 * handed to the peer as it is).
+	 */
+	uint32_t sgid;
 };
 
 typedef void (*ndk_fn_flush)(struct ndk_qp *qp);
@@ -99,11 +107,13 @@ typedef ndk_status (*ndk_fn_send_and_invalidate)(struct ndk_qp *qp, void *reques
 						 uint32_t flags, uint32_t remote_token);
 typedef void (*ndk_fn_qp_get_address)(struct ndk_qp *qp, struct ndk_qp_address *address);
 /*
- * Where qp is for a peer on another node: family ROCEV2, the GID of
- * ndkd's (first) RoCEv2 port, qp's number, its first PSN, the port's path
- * MTU. NOT_SUPPORTED when ndkd has no RoCEv2 port.
+ * Where qp is for a peer on another node, through ndkd's RoCEv2 port of GID
+ * index gid_index (port gid_index, in the order of --port): family ROCEV2,
+ * that port's GID, qp's number, its first PSN, the path MTU (the smallest
+ * of ndkd's ports). NOT_SUPPORTED when ndkd has no
+ * RoCEv2 port, INVALID_PARAMETER when it has no port gid_index.
  */
-typedef ndk_status (*ndk_fn_qp_get_rocev2_address)(struct ndk_qp *qp,
+typedef ndk_status (*ndk_fn_qp_get_rocev2_address)(struct ndk_qp *qp, uint32_t gid_index,
 						   struct ndk_qp_address *address);
 /*
  * Connect to a peer QP. Same node: PENDING, and the completion reports
@@ -218,10 +228,17 @@ ndk_qp_get_address(struct ndk_qp *qp, struct ndk_qp_address *address)
 	qp->dispatch->get_address(qp, address);
 }
 
+/* Through port 0. */
 static inline ndk_status
 ndk_qp_get_rocev2_address(struct ndk_qp *qp, struct ndk_qp_address *address)
 {
-	return qp->dispatch->get_rocev2_address(qp, address);
+	return qp->dispatch->get_rocev2_address(qp, 0, address);
+}
+
+static inline ndk_status
+ndk_qp_get_rocev2_address_at(struct ndk_qp *qp, uint32_t gid_index, struct ndk_qp_address *address)
+{
+	return qp->dispatch->get_rocev2_address(qp, gid_index, address);
 }
 
 static inline ndk_status

@@ -209,9 +209,12 @@ rc_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 		return NDK_STATUS_INVALID_PARAMETER;
 	if (se->ports == NULL || se->ports->n == 0)
 		return NDK_STATUS_NOT_SUPPORTED; /* ndkd has no RoCEv2 port */
-	port = roce_port_for(se->ports, ip);
+	if (peer->sgid > se->ports->n)
+		return NDK_STATUS_INVALID_PARAMETER; /* no such local GID */
+	port = peer->sgid != 0 ? roce_port_on(&se->ports->port[peer->sgid - 1], ip)
+			       : roce_port_for(se->ports, ip);
 	if (port == NULL)
-		return NDK_STATUS_HOST_UNREACHABLE; /* on no port's subnet: no routes yet */
+		return NDK_STATUS_HOST_UNREACHABLE; /* on no (such) port's subnet: no routes yet */
 	rc = calloc(1, sizeof(*rc));
 	if (rc == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;

@@ -73,8 +73,15 @@ soft_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_ada
 	const struct soft *soft = p->priv;
 
 	if (soft != NULL && soft->ports.n != 0) {
+		unsigned int k;
+
+		/* one MTU for all: a peer told the smallest never sends too much */
 		i->rocev2_ipv4 = soft->ports.port[0].ip;
 		i->rocev2_mtu = soft->ports.port[0].path_mtu;
+		for (k = 1; k < soft->ports.n && k <= RTE_DIM(i->rocev2_ipv4_more); k++) {
+			i->rocev2_ipv4_more[k - 1] = soft->ports.port[k].ip;
+			i->rocev2_mtu = RTE_MIN(i->rocev2_mtu, soft->ports.port[k].path_mtu);
+		}
 	}
 	i->max_registration_size = lim->max_region_bytes;
 	i->max_window_size = lim->max_region_bytes;

@@ -22,7 +22,7 @@
 
 #define NDK_ABI_MAGIC	     0x4e444b44u /* "NDKD" */
 #define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
-#define NDK_ABI_VERSION	     5u
+#define NDK_ABI_VERSION	     6u
 
 #define NDK_ABI_CACHE_LINE 64u
 #define NDK_ABI_ENTRY_SIZE 64u
@@ -116,11 +116,11 @@ struct ndk_abi_adapter_info {
 	uint32_t max_regions;
 	uint32_t max_qps; /* per client; 0 from an ndkd older than this field */
 	uint32_t max_cqs;
-	uint32_t max_mws;     /* per client: memory windows (0: none) */
-	uint32_t max_srqs;    /* per client: shared receive queues (0: none) */
-	uint32_t rocev2_ipv4; /* the first RoCEv2 port's address (host order); 0: no port */
-	uint32_t rocev2_mtu;  /* its path MTU in bytes */
-	uint32_t reserved[3];
+	uint32_t max_mws;	      /* per client: memory windows (0: none) */
+	uint32_t max_srqs;	      /* per client: shared receive queues (0: none) */
+	uint32_t rocev2_ipv4;	      /* RoCEv2 port 0's address (host order); 0: no port */
+	uint32_t rocev2_mtu;	      /* the smallest path MTU of the ports, in bytes */
+	uint32_t rocev2_ipv4_more[3]; /* ports 1, 2, 3 likewise (0: none) */
 };
 _Static_assert(sizeof(struct ndk_abi_adapter_info) == 160, "adapter info size");
 
@@ -246,7 +246,8 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 /*
  * handle = qp; a RoCEv2 peer: args [0] its qpn | the first PSN it sends << 32,
  * [1] and [2] its GID (16 bytes as on the wire), [3] path MTU in bytes (0:
- * the port's), [4] and [5] 0.
+ * the port's), [4] the local port as its GID index + 1 (0: the port whose
+ * subnet holds the peer), [5] 0.
  */
 #define NDK_ABI_OP_QP_CONNECT_ROCEV2 27u
 #define NDK_ABI_OP_MAX		     27u
