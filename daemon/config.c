@@ -202,24 +202,22 @@ opts_load_config(struct ndkd_opts *o, const char *path, char *err, size_t errlen
 		}
 		for (e = 0; e < n_ent; e++) {
 			const struct setting *st = setting_by_key(section, entries[e].name);
-			unsigned int line =
-				conf_line_of(lines, n_lines, section, entries[e].name, 0);
+			unsigned int line, nth = 0;
 			int k2;
 
+			for (k2 = 0; k2 < e; k2++)
+				nth += strcmp(entries[k2].name, entries[e].name) == 0;
+			line = conf_line_of(lines, n_lines, section, entries[e].name, nth);
 			if (st == NULL) {
 				bad(err, errlen, "%s:%u: unknown key '%s' in [%s]", path, line,
 				    entries[e].name, section);
 				goto out;
 			}
-			for (k2 = 0; k2 < e; k2++) {
-				if (strcmp(entries[k2].name, entries[e].name) == 0) {
-					bad(err, errlen, "%s:%u: key '%s' given twice in [%s]",
-					    path,
-					    conf_line_of(lines, n_lines, section, entries[e].name,
-							 1),
-					    entries[e].name, section);
-					goto out;
-				}
+			/* ports come as port, addr, port, addr ... in order; other keys once */
+			if (nth != 0 && st->kind != K_PORT && st->kind != K_ADDR) {
+				bad(err, errlen, "%s:%u: key '%s' given twice in [%s]", path, line,
+				    entries[e].name, section);
+				goto out;
 			}
 			if (setting_apply(o, st, entries[e].value, true, msg, sizeof(msg)) != 0) {
 				bad(err, errlen, "%s:%u: [%s] %s: %s", path, line, section,

@@ -167,7 +167,8 @@ opts_usage(FILE *f, const char *prog)
 		"  --privileged-port-uid USER  (repeatable; default: root and ndkd's uid)\n"
 		"  --port DEVARGS         a NIC port for RoCEv2, as DPDK devargs\n"
 		"                         (net_af_packet0,iface=eth0, net_memif0,..., a PCI\n"
-		"                         address); repeatable, at most 4\n"
+		"                         address); repeatable, at most 4; replaces the\n"
+		"                         file's ports; port N is RoCEv2 GID index N\n"
 		"  --addr A.B.C.D/LEN     the IPv4 address of the --port before it\n"
 		"  --roce-timeout-us N    RC retransmit timeout (default 20000)\n"
 		"  --roce-retries N       retransmissions before a QP fails, 0..7 (default 7)\n"
@@ -548,6 +549,7 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 	struct option lo[N_SETTINGS + 8];
 	const char *config = NULL;
 	bool uids_from_flags = false, gids_from_flags = false, port_uids_from_flags = false;
+	bool ports_from_flags = false;
 	bool check = false;
 	char msg[512];
 	int c, i;
@@ -617,6 +619,11 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 			if (s->kind == K_PORT_UIDS && !port_uids_from_flags) {
 				o->lim.n_port_uid = 0;
 				port_uids_from_flags = true;
+			}
+			/* so do ports */
+			if (s->kind == K_PORT && !ports_from_flags) {
+				o->n_ports = 0;
+				ports_from_flags = true;
 			}
 			if (setting_apply(o, s, optarg, false, msg, sizeof(msg)) != 0) {
 				fprintf(stderr, "ndkd: --%s: %s\n", s->flag, msg);

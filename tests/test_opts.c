@@ -234,6 +234,47 @@ test_config_values(void)
 	opts_free(&o);
 }
 
+/* Ports in the file: port, addr, port, addr ... in order; flags replace them. */
+static void
+test_config_ports(void)
+{
+	struct ndkd_opts o;
+	const char *path = conf("[ports]\n"
+				"port = net_memif0,role=server\n"
+				"addr = 10.0.0.1/24\n"
+				"roce_retries = 3\n"
+				"port = net_af_packet1,iface=eth2\n"
+				"addr = 192.168.7.9/16\n");
+
+	CHECK(parse(&o, ARGS("--config", path)) == 0, "two ports from the file");
+	CHECK(o.n_ports == 2 && strcmp(o.ports[0].devargs, "net_memif0,role=server") == 0 &&
+		      o.ports[0].ip == 0x0a000001 && o.ports[0].prefix == 24 &&
+		      strcmp(o.ports[1].devargs, "net_af_packet1,iface=eth2") == 0 &&
+		      o.ports[1].ip == 0xc0a80709 && o.ports[1].prefix == 16 && o.roce_retries == 3,
+	      "in order, each address with the port before it");
+	opts_free(&o);
+	CHECK(parse(&o, ARGS("--config", path, "--port", "net_tap0", "--addr", "10.1.1.1/8")) ==
+			      0 &&
+		      o.n_ports == 1 && strcmp(o.ports[0].devargs, "net_tap0") == 0,
+	      "--port replaces the file's ports");
+	opts_free(&o);
+	CHECK(strstr(conf_error("[ports]\naddr = 10.0.0.1/24\nport = net_tap0\n"),
+		     ":2: [ports] addr: an address belongs to the port before it") != NULL,
+	      "an address before any port: %s",
+	      conf_error("[ports]\naddr = 10.0.0.1/24\nport = net_tap0\n"));
+	CHECK(strstr(conf_error("[ports]\nport = a\naddr = 10.0.0.1/24\naddr = 10.0.0.2/24\n"),
+		     ":4: [ports] addr: port a has an address already") != NULL,
+	      "two addresses for a port, the second's line named: %s",
+	      conf_error("[ports]\nport = a\naddr = 10.0.0.1/24\naddr = 10.0.0.2/24\n"));
+	CHECK(strstr(conf_error("[ports]\nport = a\nport = b\nport = c\nport = d\nport = e\n"),
+		     ":6: [ports] port: more than 4 ports") != NULL,
+	      "a fifth port: %s",
+	      conf_error("[ports]\nport = a\nport = b\nport = c\nport = d\nport = e\n"));
+	CHECK(strstr(conf_error("[ports]\nroce_retries = 3\nroce_retries = 4\n"),
+		     ":3: key 'roce_retries' given twice in [ports]") != NULL,
+	      "other keys still once");
+}
+
 static void
 test_config_errors(void)
 {
@@ -316,6 +357,7 @@ main(void)
 		return 1;
 	RUN(test_shipped_config);
 	RUN(test_config_values);
+	RUN(test_config_ports);
 	RUN(test_config_errors);
 	{
 		char cmd[64];
