@@ -2,7 +2,7 @@
 /* RoCEv2 frames (wire.h). Field layouts: IBTA Vol. 1 9.2-9.3, Annex A17. */
 #include <string.h>
 
-#include <rte_net_crc.h>
+#include <isa-l/crc.h>
 
 #include "wire.h"
 
@@ -152,8 +152,8 @@ roce_icrc(uint8_t *frame, size_t len)
 	ip[1] = ip[8] = ip[10] = ip[11] = 0xff;
 	udp[6] = udp[7] = 0xff;
 	bth[4] = 0xff;
-	crc = rte_net_crc_calc(ip - 8, (uint32_t)(len - ROCE_ICRC_LEN - (ROCE_ETH_LEN - 8)),
-			       RTE_NET_CRC32_ETH);
+	/* CRC-32 as Ethernet's FCS (gzip's): ISA-L folds it with PCLMULQDQ */
+	crc = crc32_gzip_refl(0, ip - 8, (uint64_t)(len - ROCE_ICRC_LEN - (ROCE_ETH_LEN - 8)));
 	memcpy(ip - 8, lrh, 8);
 	ip[1] = tos;
 	ip[8] = ttl;

@@ -11,7 +11,6 @@
 
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
-#include <rte_net_crc.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -43,8 +42,6 @@ soft_init(struct provider *p, const struct ndkd_opts *o)
 		free(soft);
 		return rc;
 	}
-	/* the ICRC of every RoCEv2 frame: carry-less multiply where the CPU has it */
-	rte_net_crc_set_alg(RTE_NET_CRC_SSE42);
 	soft->roce_timeout_us = o != NULL ? o->roce_timeout_us : 20000;
 	soft->roce_retries = o != NULL ? (uint8_t)o->roce_retries : 7;
 	p->priv = soft;
