@@ -326,12 +326,20 @@ txq_flush(struct roce_port *p, unsigned int e)
 		return;
 	sent = rte_eth_tx_burst(p->id, (uint16_t)e, q->m, q->n);
 	roce_count(p, e, ROCE_C_TX, sent);
-	if (sent < q->n) {
-		/* dropped as a network would: RC's retransmission makes up for it */
-		roce_count(p, e, ROCE_C_TX_FULL, q->n - sent);
-		rte_pktmbuf_free_bulk(q->m + sent, q->n - sent);
-	}
-	q->n = 0;
+	/* the ring is full: the rest go at the next flush, in order */
+	if (sent != 0 && sent < q->n)
+		memmove(q->m, q->m + sent, (size_t)(q->n - sent) * sizeof(q->m[0]));
+	q->n = (uint16_t)(q->n - sent);
+}
+
+bool
+roce_tx_ready(struct roce_port *p, unsigned int e)
+{
+	struct roce_txq *q = &p->txq[e];
+
+	if (q->n >= ROCE_TX_BURST)
+		txq_flush(p, e);
+	return q->n < ROCE_TX_BURST;
 }
 
 static bool
@@ -376,6 +384,15 @@ roce_tx(struct roce_port *p, unsigned int e, struct rte_mbuf *m)
 	struct roce_txq *q = &p->txq[e];
 	struct rte_mbuf *held = q->held;
 
+	if (q->n >= ROCE_TX_QCAP) {
+		txq_flush(p, e);
+		if (q->n >= ROCE_TX_QCAP) {
+			/* dropped as a network would: RC's retransmission makes up for it */
+			roce_count(p, e, ROCE_C_TX_FULL, 1);
+			rte_pktmbuf_free(m);
+			return;
+		}
+	}
 	if (p->faulty && !mistreat(p, e, q, m))
 		return;
 	q->m[q->n++] = m;

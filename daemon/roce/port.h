@@ -55,13 +55,19 @@ struct roce_port_stats {
 	alignas(RTE_CACHE_LINE_SIZE) _Atomic uint64_t c[ROCE_CTRS];
 };
 
-/* Frames an engine has built for a port, sent in bursts. */
+/*
+ * Frames an engine has built for a port, sent in bursts. What the port's TX
+ * ring has no room for stays here for the next flush; requests and
+ * responses wait (roce_tx_ready) while a burst is queued, so only
+ * acknowledgements and ARP fill the rest, and past that are dropped.
+ */
 #define ROCE_TX_BURST 32
+#define ROCE_TX_QCAP  (4 * ROCE_TX_BURST)
 struct roce_txq {
 	uint16_t n;
 	uint8_t held_flushes;
 	struct rte_mbuf *held; /* --roce-fault reorder: sent after the next frame */
-	struct rte_mbuf *m[ROCE_TX_BURST + 2];
+	struct rte_mbuf *m[ROCE_TX_QCAP + 2];
 };
 
 /*
@@ -121,6 +127,12 @@ void roce_ports_close(struct roce_ports *rp);
 unsigned int roce_ports_poll(struct roce_ports *rp, unsigned int e, roce_rx_fn rx, void *arg);
 /* The largest IB MTU (256 ... 4096) whose RoCEv2 frames fit an IP MTU, or 0. */
 uint32_t roce_path_mtu(uint16_t mtu);
+/*
+ * True when engine e may queue a request or response frame on p now:
+ * less than a burst is waiting for the port's TX ring (a full one is
+ * tried again first). False: build it later, the ring is full.
+ */
+bool roce_tx_ready(struct roce_port *p, unsigned int e);
 /* The port of rp whose subnet holds ip, or NULL. */
 struct roce_port *roce_port_for(struct roce_ports *rp, uint32_t ip);
 /* p, when ip is another address on its subnet; else NULL. */

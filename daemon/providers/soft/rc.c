@@ -122,18 +122,23 @@ progressed(const struct ectx *x, struct rc_qp *rc)
 
 /*
  * Send pk (headers set by the caller: opcode, PSN, RETH, AETH) with len
- * bytes of payload gathered from src. False when no mbuf was free (the
- * frame counts as lost: retransmission makes up for it).
+ * bytes of payload gathered from src. False when no mbuf was free or, but
+ * for an acknowledgement, the port's TX ring is full: a request or
+ * response is built again at the QP's next turn; an acknowledgement that
+ * found no mbuf counts as lost (retransmission makes up for it).
  */
 static bool
 emit(struct ectx *x, struct rc_qp *rc, struct roce_pkt *pk, const struct dp_chunk *src,
      uint32_t n_src, uint32_t len)
 {
-	struct rte_mbuf *m = roce_frame_alloc(rc->port, x->engine);
+	struct rte_mbuf *m;
 	uint8_t *buf, *pay;
 	size_t flen = 0;
 	uint32_t i;
 
+	if (pk->opcode != ROCE_RC_ACK && !roce_tx_ready(rc->port, x->engine))
+		return false;
+	m = roce_frame_alloc(rc->port, x->engine);
 	if (m == NULL)
 		return false;
 	memcpy(pk->dst_mac, rc->peer_mac, 6);
@@ -341,10 +346,11 @@ send_packet(struct ectx *x, struct dqp *qp, struct rc_qp *rc, struct rc_wqe *w, 
  * packets' segment, the read cut into segments from its start. Asked again
  * from the middle of a segment, a request still ends where the first one
  * did: a responder replays only a part of a request it took (rxe drops a
- * duplicate read reaching past the original's range). True when it was the
- * last.
+ * duplicate read reaching past the original's range). 1 when it was the
+ * last, 0 when more follow, -1 when it could not go now (TX ring full, no
+ * mbuf: the QP's next turn asks again).
  */
-static bool
+static int
 read_request(struct ectx *x, struct rc_qp *rc, struct rc_wqe *w)
 {
 	uint64_t seg = (uint64_t)RC_READ_SEG * rc->mtu;
@@ -358,7 +364,8 @@ read_request(struct ectx *x, struct rc_qp *rc, struct rc_wqe *w)
 		.dma_len = (uint32_t)len,
 	};
 
-	emit(x, rc, &pk, NULL, 0, 0);
+	if (!emit(x, rc, &pk, NULL, 0, 0))
+		return -1;
 	w->req_off += len;
 	return w->req_off == w->total;
 }
@@ -1101,8 +1108,14 @@ rc_step(struct ectx *x, struct dqp *qp, uint64_t budget)
 		if (waiting)
 			break;
 		if (w->op == NDK_ABI_WR_READ) {
+			int r = read_request(x, rc, w);
+
+			if (r < 0) { /* the TX ring is full or no mbuf: the next turn */
+				full = true;
+				break;
+			}
 			rc->reads_out++;
-			if (read_request(x, rc, w)) {
+			if (r > 0) {
 				rc->wq_cur++;
 				rc->cur_pkt = 0;
 			}
