@@ -20,7 +20,7 @@ static const uint8_t opcodes[] = {
 	ROCE_RC_WRITE_LAST_IMM,	    ROCE_RC_WRITE_ONLY,		 ROCE_RC_WRITE_ONLY_IMM,
 	ROCE_RC_READ_REQUEST,	    ROCE_RC_READ_RESPONSE_FIRST, ROCE_RC_READ_RESPONSE_MIDDLE,
 	ROCE_RC_READ_RESPONSE_LAST, ROCE_RC_READ_RESPONSE_ONLY,	 ROCE_RC_ACK,
-	ROCE_RC_SEND_LAST_INV,	    ROCE_RC_SEND_ONLY_INV,
+	ROCE_RC_SEND_LAST_INV,	    ROCE_RC_SEND_ONLY_INV,	 ROCE_UD_SEND_ONLY,
 };
 
 static uint8_t payload[4096];
@@ -50,6 +50,8 @@ sample(uint8_t opcode, uint32_t len)
 		.msn = 0x654321,
 		.imm = 0xcafef00d,
 		.inv_rkey = 0x0badf00d,
+		.qkey = 0x80010000,
+		.src_qp = 0x000001,
 		.payload = payload,
 		.payload_len = (roce_opcode_flags(opcode) & ROCE_F_PAYLOAD) ? len : 0,
 	};
@@ -73,6 +75,7 @@ same(const struct roce_pkt *a, const struct roce_pkt *b)
 	       (!(f & ROCE_F_AETH) || (a->syndrome == b->syndrome && a->msn == b->msn)) &&
 	       (!(f & ROCE_F_IMM) || a->imm == b->imm) &&
 	       (!(f & ROCE_F_IETH) || a->inv_rkey == b->inv_rkey) &&
+	       (!(f & ROCE_F_DETH) || (a->qkey == b->qkey && a->src_qp == b->src_qp)) &&
 	       a->payload_len == b->payload_len &&
 	       memcmp(a->payload, b->payload, a->payload_len) == 0;
 }

@@ -32,6 +32,7 @@ static const uint16_t opcode_flags[256] = {
 	[ROCE_RC_ACK] = F | ROCE_F_FIRST | ROCE_F_LAST | ROCE_F_AETH,
 	[ROCE_RC_SEND_LAST_INV] = REQ_SEND_PAYLOAD | ROCE_F_LAST | ROCE_F_IETH,
 	[ROCE_RC_SEND_ONLY_INV] = REQ_SEND_PAYLOAD | ROCE_F_FIRST | ROCE_F_LAST | ROCE_F_IETH,
+	[ROCE_UD_SEND_ONLY] = REQ_SEND_PAYLOAD | ROCE_F_FIRST | ROCE_F_LAST | ROCE_F_DETH,
 };
 
 unsigned int
@@ -62,8 +63,9 @@ roce_verdict_str(enum roce_verdict v)
 static uint32_t
 ext_len(unsigned int f)
 {
-	return (f & ROCE_F_RETH ? ROCE_RETH_LEN : 0) + (f & ROCE_F_AETH ? ROCE_AETH_LEN : 0) +
-	       (f & ROCE_F_IMM ? ROCE_IMM_LEN : 0) + (f & ROCE_F_IETH ? ROCE_IETH_LEN : 0);
+	return (f & ROCE_F_DETH ? ROCE_DETH_LEN : 0) + (f & ROCE_F_RETH ? ROCE_RETH_LEN : 0) +
+	       (f & ROCE_F_AETH ? ROCE_AETH_LEN : 0) + (f & ROCE_F_IMM ? ROCE_IMM_LEN : 0) +
+	       (f & ROCE_F_IETH ? ROCE_IETH_LEN : 0);
 }
 
 static uint32_t
@@ -208,6 +210,12 @@ roce_encode_hdr(const struct roce_pkt *p, uint8_t *buf, size_t room, size_t *len
 	put24(bth + 9, p->psn & ROCE_PSN_MASK);
 
 	x = bth + ROCE_BTH_LEN;
+	if (f & ROCE_F_DETH) { /* right after the BTH (IBTA 9.3.2 header order) */
+		put32(x, p->qkey);
+		x[4] = 0;
+		put24(x + 5, p->src_qp & ROCE_QPN_MASK);
+		x += ROCE_DETH_LEN;
+	}
 	if (f & ROCE_F_RETH) {
 		put32(x, (uint32_t)(p->va >> 32));
 		put32(x + 4, (uint32_t)p->va);
@@ -325,6 +333,11 @@ decode(uint8_t *frame, size_t len, struct roce_pkt *p, bool check_icrc)
 	p->ack_req = (bth[8] & 0x80) != 0;
 	p->psn = get24(bth + 9);
 	x = bth + ROCE_BTH_LEN;
+	if (f & ROCE_F_DETH) {
+		p->qkey = get32(x);
+		p->src_qp = get24(x + 5);
+		x += ROCE_DETH_LEN;
+	}
 	if (f & ROCE_F_RETH) {
 		p->va = (uint64_t)get32(x) << 32 | get32(x + 4);
 		p->rkey = get32(x + 8);

@@ -22,12 +22,13 @@
 #define ROCE_AETH_LEN 4
 #define ROCE_IMM_LEN  4
 #define ROCE_IETH_LEN 4
+#define ROCE_DETH_LEN 8
 #define ROCE_ICRC_LEN 4
 /* Everything before the payload at most: Ethernet to BTH, RETH, ImmDt. */
 #define ROCE_MAX_HDR_LEN                                                                           \
 	(ROCE_ETH_LEN + ROCE_IP_LEN + ROCE_UDP_LEN + ROCE_BTH_LEN + ROCE_RETH_LEN + ROCE_IMM_LEN)
 
-/* The RC opcodes ndkd speaks (BTH OpCode: transport 000, then the operation). */
+/* The opcodes ndkd speaks (BTH OpCode: transport 000 RC or 011 UD, then the operation). */
 enum roce_opcode {
 	ROCE_RC_SEND_FIRST = 0x00,
 	ROCE_RC_SEND_MIDDLE = 0x01,
@@ -49,6 +50,8 @@ enum roce_opcode {
 	ROCE_RC_ACK = 0x11,
 	ROCE_RC_SEND_LAST_INV = 0x16,
 	ROCE_RC_SEND_ONLY_INV = 0x17,
+	/* UD (transport 011): the datagrams QP1 takes, management datagrams */
+	ROCE_UD_SEND_ONLY = 0x64,
 };
 
 /* What an opcode carries and where it sits in a message (roce_opcode_flags). */
@@ -61,6 +64,7 @@ enum roce_opcode {
 #define ROCE_F_FIRST   (1u << 6)
 #define ROCE_F_LAST    (1u << 7) /* an ONLY packet is FIRST and LAST */
 #define ROCE_F_REQUEST (1u << 8) /* requester to responder (else a response) */
+#define ROCE_F_DETH    (1u << 9) /* a datagram: Q_Key and source QP */
 
 /* AETH syndrome (bits 7..5: 000 ACK, 001 RNR NAK, 011 NAK; bits 4..0: credits, timer or code). */
 #define ROCE_AETH_ACK	     0x00
@@ -103,6 +107,9 @@ struct roce_pkt {
 	/* ImmDt, IETH */
 	uint32_t imm;
 	uint32_t inv_rkey;
+	/* DETH */
+	uint32_t qkey;
+	uint32_t src_qp;
 	const uint8_t *payload;
 	uint32_t payload_len;
 };

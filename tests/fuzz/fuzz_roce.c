@@ -19,8 +19,9 @@ same(const struct roce_pkt *a, const struct roce_pkt *b)
 	       a->src_ip == b->src_ip && a->dst_ip == b->dst_ip && a->src_port == b->src_port &&
 	       a->va == b->va && a->rkey == b->rkey && a->dma_len == b->dma_len &&
 	       a->syndrome == b->syndrome && a->msn == b->msn && a->imm == b->imm &&
-	       a->inv_rkey == b->inv_rkey && a->ack_req == b->ack_req &&
-	       a->solicited == b->solicited && a->payload_len == b->payload_len &&
+	       a->inv_rkey == b->inv_rkey && a->qkey == b->qkey && a->src_qp == b->src_qp &&
+	       a->ack_req == b->ack_req && a->solicited == b->solicited &&
+	       a->payload_len == b->payload_len &&
 	       memcmp(a->payload, b->payload, a->payload_len) == 0;
 }
 

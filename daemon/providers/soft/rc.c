@@ -1021,7 +1021,8 @@ rc_input(void *arg, struct roce_port *p, struct rte_mbuf *m, struct roce_pkt *pk
 	struct qpt_entry e;
 	struct rc_qp *rc;
 
-	if (qpt_read(x->qpt, pk->dest_qp, &e) && e.state != QP_FREE) {
+	/* only RC here: a datagram (QP1's management datagrams) is no RC QP's */
+	if ((pk->opcode & 0xe0) == 0 && qpt_read(x->qpt, pk->dest_qp, &e) && e.state != QP_FREE) {
 		if (e.engine == x->engine) {
 			rc = soft_qp(e.qp)->rc;
 			if (rc != NULL && rc->peer_ip == pk->src_ip && rc->port == p) {
