@@ -4,12 +4,18 @@
  * field, fields at the byte and bit positions IBTA's tables give them
  * (checked against offsets written out here, not against the codec's
  * own), rdma_cm's private-data header and service IDs, and MADs that are
- * short, of another class or of an attribute not taken refused.
+ * short, of another class or of an attribute not taken refused. And the
+ * CM exchange of a real rping between two Linux hosts (rdma_rxe, captured
+ * in tests/data/rping-cm.pcap): every frame to QP1 decodes, every MAD
+ * decodes and encodes back to the same bytes, and the REQ says what
+ * rdma_cm put in it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "roce/cm_wire.h"
+#include "roce/wire.h"
 #include "testlib.h"
 
 static const uint16_t attrs[] = { CM_REQ, CM_MRA, CM_REJ, CM_REP, CM_RTU, CM_DREQ, CM_DREP };
@@ -249,6 +255,84 @@ test_rdma_cm(void)
 	      "service IDs as rdma_cm builds them");
 }
 
+/* The frames of a pcap (Ethernet), one at a time: their length, 0 at the end. */
+static size_t
+pcap_next(FILE *f, uint8_t *buf, size_t room)
+{
+	uint32_t rec[4];
+
+	if (fread(rec, sizeof(rec), 1, f) != 1 || rec[2] > room ||
+	    fread(buf, 1, rec[2], f) != rec[2])
+		return 0;
+	return rec[2];
+}
+
+static void
+test_linux_rping(void)
+{
+	const char *root = getenv("NDKD_SOURCE_ROOT");
+	char path[512];
+	uint8_t frame[2048], hdr[24], again[MAD_LEN];
+	unsigned int seen[0x20] = { 0 }, n = 0;
+	uint32_t req_comm = 0, rep_comm = 0;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/data/rping-cm.pcap", root != NULL ? root : ".");
+	f = fopen(path, "rb");
+	CHECK(f != NULL && fread(hdr, sizeof(hdr), 1, f) == 1 && hdr[0] == 0xd4 && hdr[20] == 1,
+	      "%s: a pcap of Ethernet frames", path);
+	if (f == NULL)
+		return;
+	while ((len = pcap_next(f, frame, sizeof(frame))) != 0) {
+		struct roce_pkt p;
+		struct cm_msg m;
+		enum roce_verdict v = roce_decode(frame, len, &p);
+
+		if (v == ROCE_NOT_ROCE || (v == ROCE_OK && p.dest_qp != GSI_QPN))
+			continue;
+		n++;
+		CHECK(v == ROCE_OK && p.opcode == ROCE_UD_SEND_ONLY && p.qkey == GSI_QKEY &&
+			      p.src_qp == GSI_QPN && p.payload_len == MAD_LEN,
+		      "frame %u to QP1: UD SEND ONLY, Q_Key 0x80010000 from QP1, a MAD (%s)", n,
+		      roce_verdict_str(v));
+		if (v != ROCE_OK || p.payload_len != MAD_LEN)
+			continue;
+		CHECK(cm_decode(p.payload, p.payload_len, &m) == CM_OK, "frame %u: a CM message",
+		      n);
+		CHECK(cm_encode(&m, again) && memcmp(again, p.payload, MAD_LEN) == 0,
+		      "frame %u: %s encodes back to Linux's bytes", n, cm_attr_str(m.attr));
+		if (m.attr < 0x20)
+			seen[m.attr]++;
+		if (m.attr == CM_REQ) {
+			struct rdma_cm_hdr h;
+
+			req_comm = m.local_comm_id;
+			CHECK(m.service_id == rdma_cm_service_id(RDMA_CM_PS_TCP, 7174),
+			      "REQ: rdma_cm's TCP port space, rping's port 7174 (%#llx)",
+			      (unsigned long long)m.service_id);
+			CHECK(rdma_cm_hdr_decode(m.private_data, &h) && h.ip_version == 4 &&
+				      h.src_ip[15] == 3 && h.dst_ip[15] == 2 && h.dst_ip[12] == 10,
+			      "REQ: rdma_cm's header, IPv4 10.77.0.3 to 10.77.0.2");
+			CHECK(m.transport_type == 0 && m.local_qpn > 1 &&
+				      m.primary.local_gid[10] == 0xff &&
+				      m.primary.local_gid[15] == 3 && m.primary.remote_gid[15] == 2,
+			      "REQ: RC, a QP, IPv4-mapped GIDs in the primary path");
+		}
+		if (m.attr == CM_REP) {
+			rep_comm = m.local_comm_id;
+			CHECK(m.remote_comm_id == req_comm, "REP answers the REQ");
+		}
+		if (m.attr == CM_RTU)
+			CHECK(m.local_comm_id == req_comm && m.remote_comm_id == rep_comm,
+			      "RTU names both ends");
+	}
+	fclose(f);
+	CHECK(seen[CM_REQ] >= 1 && seen[CM_REP] >= 1 && seen[CM_RTU] >= 1 && seen[CM_DREQ] >= 1 &&
+		      seen[CM_DREP] >= 1,
+	      "REQ, REP, RTU, DREQ and DREP all seen (%u MADs)", n);
+}
+
 int
 main(void)
 {
@@ -257,5 +341,6 @@ main(void)
 	RUN(test_rep_rej_layout);
 	RUN(test_refused);
 	RUN(test_rdma_cm);
+	RUN(test_linux_rping);
 	return t_done();
 }
