@@ -43,6 +43,8 @@ const char *const roce_ctr_names[ROCE_CTRS] = {
 	[ROCE_C_RX_OUT_OF_SEQ] = "rx_out_of_seq",
 	[ROCE_C_RX_DUPLICATE] = "rx_duplicate",
 	[ROCE_C_FAULTS] = "faults_injected",
+	[ROCE_C_MAD_RX] = "mad_rx",
+	[ROCE_C_MAD_TX] = "mad_tx",
 	[ROCE_C_TIMEOUT_RECOVERIES] = "timeout_recoveries",
 	[ROCE_C_TIMEOUT_RECOVERY_US] = "timeout_recovery_us",
 };

@@ -41,9 +41,11 @@ enum roce_ctr {
 	ROCE_C_NAK_RX,
 	ROCE_C_RNR_TX, /* RNR NAKs sent: a send found no receive */
 	ROCE_C_RNR_RX,
-	ROCE_C_RX_OUT_OF_SEQ,	    /* requests or responses ahead of the expected PSN */
-	ROCE_C_RX_DUPLICATE,	    /* requests behind it: answered again */
-	ROCE_C_FAULTS,		    /* test knob (--roce-fault): frames mistreated on purpose */
+	ROCE_C_RX_OUT_OF_SEQ, /* requests or responses ahead of the expected PSN */
+	ROCE_C_RX_DUPLICATE,  /* requests behind it: answered again */
+	ROCE_C_FAULTS,	      /* test knob (--roce-fault): frames mistreated on purpose */
+	ROCE_C_MAD_RX,	      /* datagrams to QP1 (the connection manager's) */
+	ROCE_C_MAD_TX,
 	ROCE_C_TIMEOUT_RECOVERIES,  /* losses the retransmit timer found, then recovered */
 	ROCE_C_TIMEOUT_RECOVERY_US, /* their times, summed: from the timer's start to the
 				       acknowledgement or response past the loss */

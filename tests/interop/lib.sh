@@ -45,7 +45,7 @@ s.send(b"/ndkd/ports")
 p = json.loads(s.recv(65536))["/ndkd/ports"]
 print(" ".join(f"{k}={p[k][0]}" for k in
                ("rx_arp", "tx_arp", "rx_roce", "rx_bad_icrc", "rx_bad_header", "retransmits",
-                "nak_tx", "nak_rx", "rnr_nak_tx", "rnr_nak_rx")))
+                "nak_tx", "nak_rx", "rnr_nak_tx", "rnr_nak_rx", "mad_rx", "mad_tx")))
 PY
 ) || fail "telemetry"
     echo "ndkd's port: $tel"

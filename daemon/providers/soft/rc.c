@@ -34,6 +34,7 @@
 
 #include "../../mr.h"
 #include "../../mrt.h"
+#include "roce/cm_wire.h"
 #include "soft.h"
 
 #define RC_CWND_MAX   2048u /* packets sent and not yet acknowledged, per QP, at most */
@@ -1021,6 +1022,11 @@ rc_input(void *arg, struct roce_port *p, struct rte_mbuf *m, struct roce_pkt *pk
 	struct qpt_entry e;
 	struct rc_qp *rc;
 
+	if (pk->opcode == ROCE_UD_SEND_ONLY && pk->dest_qp == GSI_QPN) {
+		cm_input(x, p, pk);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	/* only RC here: a datagram (QP1's management datagrams) is no RC QP's */
 	if ((pk->opcode & 0xe0) == 0 && qpt_read(x->qpt, pk->dest_qp, &e) && e.state != QP_FREE) {
 		if (e.engine == x->engine) {

@@ -247,6 +247,8 @@ void rc_error(struct ectx *x, struct dqp *qp);
 void rc_destroy(struct dqp *qp);
 /* A RoCEv2 frame from a port (roce_rx_fn; arg is the engine's ectx). */
 void rc_input(void *arg, struct roce_port *p, struct rte_mbuf *m, struct roce_pkt *pkt);
+/* A datagram to QP1 of port p: the connection manager's (cm.c). */
+void cm_input(struct ectx *x, struct roce_port *p, const struct roce_pkt *pk);
 /* Frames other engines passed to this one, then timers; the work done. */
 unsigned int rc_poll(struct ectx *x);
 /* The ACKs the frames of this pass asked for: one per QP. */
