@@ -50,6 +50,10 @@ conn_send_deferred(struct ectx *x)
 static void
 refuse(struct ectx *x, struct conn_msg *m)
 {
+	if (m->remote_answer != NULL) {
+		m->remote_answer(x, NULL, 0, m);
+		return;
+	}
 	m->kind = CONN_REFUSED;
 	conn_send(x, m->active_engine, m);
 }
@@ -248,6 +252,28 @@ conn_connect(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t port
 	return NDK_STATUS_PENDING; /* answered on accept or reject */
 }
 
+bool
+conn_offer_remote(struct ectx *x, uint32_t port, struct conn_msg *m)
+{
+	uint32_t engine;
+
+	if (port == 0 || port >= NDKD_LISTEN_PORTS)
+		return false;
+	rte_spinlock_lock(&x->listen->lock);
+	if (x->listen->port[port].client_id == 0) {
+		rte_spinlock_unlock(&x->listen->lock);
+		return false;
+	}
+	engine = x->listen->port[port].engine;
+	m->listener = x->listen->port[port].handle;
+	rte_spinlock_unlock(&x->listen->lock);
+	m->kind = CONN_REQUEST;
+	m->port = port;
+	m->active_engine = x->engine;
+	conn_send(x, engine, m);
+	return true;
+}
+
 /* Take a connection handed to this client out of its list; NULL for a forged id. */
 static struct conn_msg *
 conn_take(struct client *c, uint64_t id)
@@ -270,19 +296,24 @@ conn_accept(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t id)
 	struct obj *o = obj_lookup(c, qp_handle, OBJ_QP);
 	struct conn_msg *m;
 	ndk_status st;
+	bool remote;
 
 	if (o == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
 	m = conn_take(c, id);
 	if (m == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
-	st = dqp_connect(c, x, qp_handle, m->active_qpn);
+	remote = m->remote_answer != NULL;
+	st = remote ? m->remote_answer(x, c, qp_handle, m)
+		    : dqp_connect(c, x, qp_handle, m->active_qpn);
 	if (st != NDK_STATUS_SUCCESS) {
 		/* the connection stays offered: the app may accept on another QP */
 		m->next = c->conns;
 		c->conns = m;
 		return st;
 	}
+	if (remote)
+		return NDK_STATUS_SUCCESS; /* connected and answered: m is gone */
 	m->kind = CONN_ACCEPTED;
 	m->passive_qpn = ((struct dqp *)o->ptr)->qpn;
 	conn_send(x, m->active_engine, m);

@@ -51,6 +51,16 @@ struct conn_msg {
 	uint64_t id;	    /* the passive client's name for it, once handed over */
 	uint32_t to_engine; /* where it goes, while it waits for room (conn_send) */
 	struct conn_msg *next;
+	/*
+	 * A REQ from another node (the provider's connection manager): the
+	 * provider answers for it, on the engine of the client it was handed
+	 * to. With qp_handle 0 it refuses; else it connects that QP to the
+	 * peer and replies, or returns why not (the offer then stands). On
+	 * SUCCESS, m is gone. NULL for a connection of this node.
+	 */
+	ndk_status (*remote_answer)(struct ectx *x, struct client *c, uint32_t qp_handle,
+				    struct conn_msg *m);
+	void *remote; /* the provider's record of the REQ */
 };
 
 struct dlistener {
@@ -71,6 +81,13 @@ ndk_status conn_accept(struct client *c, struct ectx *x, uint32_t qp, uint64_t i
 ndk_status conn_reject(struct client *c, struct ectx *x, uint64_t id);
 /* The client goes: its listeners close, connections waiting on it are refused. */
 void conn_release_all(struct client *c, struct ectx *x);
+
+/*
+ * A REQ from another node for port (m->remote_answer and m->remote set):
+ * to the port's listener, as a connection of this node goes. False when
+ * nobody listens there (m is still the caller's).
+ */
+bool conn_offer_remote(struct ectx *x, uint32_t port, struct conn_msg *m);
 
 /* Messages that found another engine's connection ring full go now, as room permits. */
 void conn_send_deferred(struct ectx *x);
