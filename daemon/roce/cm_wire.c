@@ -8,58 +8,7 @@
 
 #include <string.h>
 
-static uint16_t
-get16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static uint32_t
-get32(const uint8_t *b)
-{
-	return (uint32_t)get16(b) << 16 | get16(b + 2);
-}
-
-static uint64_t
-get64(const uint8_t *b)
-{
-	return (uint64_t)get32(b) << 32 | get32(b + 4);
-}
-
-static uint32_t
-get24(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2];
-}
-
-static void
-put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *b, uint32_t v)
-{
-	put16(b, (uint16_t)(v >> 16));
-	put16(b + 2, (uint16_t)v);
-}
-
-static void
-put64(uint8_t *b, uint64_t v)
-{
-	put32(b, (uint32_t)(v >> 32));
-	put32(b + 4, (uint32_t)v);
-}
-
-static void
-put24(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)(v >> 16);
-	b[1] = (uint8_t)(v >> 8);
-	b[2] = (uint8_t)v;
-}
+#include "roce/bytes.h"
 
 /* width bits of byte b starting bit_off bits from its most significant bit */
 static uint8_t

@@ -12,6 +12,7 @@
 #include <rte_random.h>
 
 #include "../log.h"
+#include "bytes.h"
 #include "port.h"
 
 #define PORT_RING      1024
@@ -48,27 +49,6 @@ const char *const roce_ctr_names[ROCE_CTRS] = {
 	[ROCE_C_TIMEOUT_RECOVERIES] = "timeout_recoveries",
 	[ROCE_C_TIMEOUT_RECOVERY_US] = "timeout_recovery_us",
 };
-
-static uint16_t
-be16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static uint32_t
-be32(const uint8_t *b)
-{
-	return (uint32_t)be16(b) << 16 | be16(b + 2);
-}
-
-static void
-put_be32(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)(v >> 24);
-	b[1] = (uint8_t)(v >> 16);
-	b[2] = (uint8_t)(v >> 8);
-	b[3] = (uint8_t)v;
-}
 
 static int
 port_open(struct roce_port *p, const struct ndkd_opts *o, const struct ndkd_port_cfg *c,
@@ -445,9 +425,9 @@ roce_arp_request(struct roce_port *p, unsigned int e, uint32_t ip)
 	a[2] = ETHERTYPE_IPV4 >> 8, a[3] = ETHERTYPE_IPV4 & 0xff;
 	a[4] = 6, a[5] = 4, a[6] = 0, a[7] = 1; /* request */
 	memcpy(a + 8, p->mac, 6);
-	put_be32(a + 14, p->ip);
+	put32(a + 14, p->ip);
 	memset(a + 18, 0, 6);
-	put_be32(a + 24, ip);
+	put32(a + 24, ip);
 	roce_count(p, e, ROCE_C_TX_ARP, 1);
 	roce_tx(p, e, m);
 }
@@ -463,21 +443,21 @@ arp_input(struct roce_port *p, uint8_t *f, uint32_t len, bool *was_arp)
 	uint8_t *a = f + 14;
 	uint16_t op;
 
-	*was_arp = len >= ARP_FRAME_LEN && be16(f + 12) == ETHERTYPE_ARP && be16(a) == 1 &&
-		   be16(a + 2) == ETHERTYPE_IPV4 && a[4] == 6 && a[5] == 4;
+	*was_arp = len >= ARP_FRAME_LEN && get16(f + 12) == ETHERTYPE_ARP && get16(a) == 1 &&
+		   get16(a + 2) == ETHERTYPE_IPV4 && a[4] == 6 && a[5] == 4;
 	if (!*was_arp)
 		return false;
-	op = be16(a + 6);
-	if ((op == 1 || op == 2) && be32(a + 24) == p->ip)
-		neigh_learn(p, be32(a + 14), a + 8);
-	if (op != 1 || be32(a + 24) != p->ip)
+	op = get16(a + 6);
+	if ((op == 1 || op == 2) && get32(a + 24) == p->ip)
+		neigh_learn(p, get32(a + 14), a + 8);
+	if (op != 1 || get32(a + 24) != p->ip)
 		return false;
 	memcpy(f, a + 8, 6); /* to the asker */
 	memcpy(f + 6, p->mac, 6);
 	a[7] = 2;		   /* reply */
 	memcpy(a + 18, a + 8, 10); /* target: the asker's MAC and address */
 	memcpy(a + 8, p->mac, 6);
-	put_be32(a + 14, p->ip);
+	put32(a + 14, p->ip);
 	return true;
 }
 

@@ -4,6 +4,7 @@
 
 #include <isa-l/crc.h>
 
+#include "bytes.h"
 #include "wire.h"
 
 #define F		 ROCE_F_VALID
@@ -80,46 +81,6 @@ roce_frame_len(const struct roce_pkt *p)
 	return ROCE_ETH_LEN + ROCE_IP_LEN + ROCE_UDP_LEN + ROCE_BTH_LEN +
 	       ext_len(opcode_flags[p->opcode]) + p->payload_len + pad_of(p->payload_len) +
 	       ROCE_ICRC_LEN;
-}
-
-static void
-put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
-static void
-put24(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)(v >> 16);
-	b[1] = (uint8_t)(v >> 8);
-	b[2] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *b, uint32_t v)
-{
-	put16(b, (uint16_t)(v >> 16));
-	put16(b + 2, (uint16_t)v);
-}
-
-static uint16_t
-get16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static uint32_t
-get24(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2];
-}
-
-static uint32_t
-get32(const uint8_t *b)
-{
-	return (uint32_t)get16(b) << 16 | get16(b + 2);
 }
 
 /*

@@ -19,6 +19,7 @@
 
 #include "../../conn.h"
 #include "../../qp.h"
+#include "roce/bytes.h"
 #include "roce/cm_wire.h"
 #include "soft.h"
 
@@ -127,10 +128,7 @@ answer(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg *m)
 		free(m);
 		return NDK_STATUS_SUCCESS;
 	}
-	peer.gid[12] = (uint8_t)(r->peer_ip >> 24);
-	peer.gid[13] = (uint8_t)(r->peer_ip >> 16);
-	peer.gid[14] = (uint8_t)(r->peer_ip >> 8);
-	peer.gid[15] = (uint8_t)r->peer_ip;
+	put32(peer.gid + 12, r->peer_ip);
 	o = obj_lookup(c, qp_handle, OBJ_QP);
 	if (o == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
@@ -180,15 +178,12 @@ offer_req(struct ectx *x, struct roce_port *p, const struct roce_pkt *pk, const 
 	struct rdma_cm_hdr h;
 	struct conn_msg *m;
 	struct cm_req *r;
-	uint32_t dst;
 
 	if ((in->service_id & ~0xffffull) != (RDMA_CM_SID_BASE | (uint64_t)RDMA_CM_PS_TCP << 16) ||
 	    in->transport_type != 0 || !rdma_cm_hdr_decode(in->private_data, &h) ||
 	    h.ip_version != 4)
 		return false;
-	dst = (uint32_t)h.dst_ip[12] << 24 | (uint32_t)h.dst_ip[13] << 16 |
-	      (uint32_t)h.dst_ip[14] << 8 | h.dst_ip[15];
-	if (dst != p->ip)
+	if (get32(h.dst_ip + 12) != p->ip)
 		return false;
 	m = calloc(1, sizeof(*m));
 	r = calloc(1, sizeof(*r));

@@ -34,6 +34,7 @@
 
 #include "../../mr.h"
 #include "../../mrt.h"
+#include "roce/bytes.h"
 #include "roce/cm_wire.h"
 #include "soft.h"
 
@@ -205,8 +206,7 @@ rc_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 
 	if (memcmp(peer->gid, v4mapped, sizeof(v4mapped)) != 0)
 		return NDK_STATUS_NOT_SUPPORTED; /* IPv6 GIDs: not yet */
-	ip = (uint32_t)peer->gid[12] << 24 | (uint32_t)peer->gid[13] << 16 |
-	     (uint32_t)peer->gid[14] << 8 | peer->gid[15];
+	ip = get32(peer->gid + 12);
 	if (qp->qpn > ROCE_QPN_MASK || peer->qpn > ROCE_QPN_MASK || peer->qpn < 2 ||
 	    peer->psn > ROCE_PSN_MASK)
 		return NDK_STATUS_INVALID_PARAMETER;
