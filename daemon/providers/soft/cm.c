@@ -170,11 +170,26 @@ answer(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg *m)
 	return NDK_STATUS_SUCCESS;
 }
 
+/* r: the REQ in, which came to port p in the frame pk. */
+static void
+req_record(struct ectx *x, struct roce_port *p, const struct roce_pkt *pk, const struct cm_msg *in,
+	   struct cm_req *r)
+{
+	struct soft_engine *se = x->prov_engine;
+
+	r->port = p;
+	r->port_index = (uint8_t)(p - se->ports->port);
+	r->peer_ip = pk->src_ip;
+	memcpy(r->peer_mac, pk->src_mac, 6);
+	r->udp_sport = pk->src_port;
+	r->peer_qp1 = pk->src_qp;
+	r->req = *in;
+}
+
 /* A REQ for rdma_cm's TCP port space, to that port's listener: true when offered. */
 static bool
 offer_req(struct ectx *x, struct roce_port *p, const struct roce_pkt *pk, const struct cm_msg *in)
 {
-	struct soft_engine *se = x->prov_engine;
 	struct rdma_cm_hdr h;
 	struct conn_msg *m;
 	struct cm_req *r;
@@ -192,13 +207,7 @@ offer_req(struct ectx *x, struct roce_port *p, const struct roce_pkt *pk, const 
 		free(r);
 		return false;
 	}
-	r->port = p;
-	r->port_index = (uint8_t)(p - se->ports->port);
-	r->peer_ip = pk->src_ip;
-	memcpy(r->peer_mac, pk->src_mac, 6);
-	r->udp_sport = pk->src_port;
-	r->peer_qp1 = pk->src_qp;
-	r->req = *in;
+	req_record(x, p, pk, in, r);
 	m->active_qpn = in->local_qpn;
 	m->remote = r;
 	m->remote_answer = answer;
@@ -223,13 +232,13 @@ cm_input(struct ectx *x, struct roce_port *p, const struct roce_pkt *pk)
 	out.tid = in.tid;
 	switch (in.attr) {
 	case CM_REQ:
-		if (offer_req(x, p, pk, &in))
-			return;
-		out.attr = CM_REJ;
-		out.remote_comm_id = in.local_comm_id;
-		out.msg = CM_MSG_REQ;
-		out.reason = CM_REJ_INVALID_SERVICE_ID;
-		break;
+		if (!offer_req(x, p, pk, &in)) {
+			struct cm_req r;
+
+			req_record(x, p, pk, &in, &r);
+			reject(x, &r, CM_REJ_INVALID_SERVICE_ID);
+		}
+		return;
 	case CM_DREQ:
 		out.attr = CM_DREP;
 		out.local_comm_id = in.remote_comm_id;
