@@ -207,6 +207,22 @@ conn_get(struct client *c, struct ectx *x, uint32_t handle, uint64_t user_data, 
 	return NDK_STATUS_SUCCESS;
 }
 
+/* Who listens on port now: its engine and handle; false when nobody does. */
+static bool
+listener_of(struct ectx *x, uint32_t port, uint32_t *engine, uint32_t *handle)
+{
+	bool found;
+
+	rte_spinlock_lock(&x->listen->lock);
+	found = x->listen->port[port].client_id != 0;
+	if (found) {
+		*engine = x->listen->port[port].engine;
+		*handle = x->listen->port[port].handle;
+	}
+	rte_spinlock_unlock(&x->listen->lock);
+	return found;
+}
+
 ndk_status
 conn_connect(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t port,
 	     uint64_t user_data)
@@ -230,15 +246,10 @@ conn_connect(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t port
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	rte_spinlock_lock(&x->listen->lock);
-	if (x->listen->port[port].client_id == 0) {
-		rte_spinlock_unlock(&x->listen->lock);
+	if (!listener_of(x, (uint32_t)port, &engine, &m->listener)) {
 		free(m);
 		return NDK_STATUS_CONNECTION_REFUSED; /* nobody listens there */
 	}
-	engine = x->listen->port[port].engine;
-	m->listener = x->listen->port[port].handle;
-	rte_spinlock_unlock(&x->listen->lock);
 	m->kind = CONN_REQUEST;
 	m->port = (uint32_t)port;
 	m->active_client = c->id;
@@ -257,16 +268,8 @@ conn_offer_remote(struct ectx *x, uint32_t port, struct conn_msg *m)
 {
 	uint32_t engine;
 
-	if (port == 0 || port >= NDKD_LISTEN_PORTS)
+	if (port == 0 || port >= NDKD_LISTEN_PORTS || !listener_of(x, port, &engine, &m->listener))
 		return false;
-	rte_spinlock_lock(&x->listen->lock);
-	if (x->listen->port[port].client_id == 0) {
-		rte_spinlock_unlock(&x->listen->lock);
-		return false;
-	}
-	engine = x->listen->port[port].engine;
-	m->listener = x->listen->port[port].handle;
-	rte_spinlock_unlock(&x->listen->lock);
 	m->kind = CONN_REQUEST;
 	m->port = port;
 	m->active_engine = x->engine;
