@@ -7,6 +7,7 @@
 #include <rte_ring_elem.h>
 
 #include "conn.h"
+#include "provider.h"
 #include "qp.h"
 #include "qpt.h"
 #include "quota.h"
@@ -46,6 +47,46 @@ conn_send_deferred(struct ectx *x)
 	}
 }
 
+/*
+ * The client's connection data block at addr, in ndkd's mapping; NULL when
+ * it does not lie in one of its regions (which stay mapped while it lives).
+ */
+static struct ndk_abi_conn *
+conn_blk(const struct client *c, uint64_t addr)
+{
+	const struct region *r;
+	uint32_t id;
+
+	r = region_find(c, addr, sizeof(struct ndk_abi_conn), &id);
+	return r == NULL ? NULL : (struct ndk_abi_conn *)(r->daemon_base + (addr - r->client_base));
+}
+
+/*
+ * The app's side of a connection, copied in once (it may write the block
+ * at any time) and checked: false for a block outside its regions or more
+ * than max_private bytes of private data.
+ */
+static bool
+conn_read(const struct client *c, uint64_t addr, uint32_t max_private, struct ndk_abi_conn *in,
+	  struct ndk_abi_conn **blk)
+{
+	*blk = conn_blk(c, addr);
+	if (*blk == NULL)
+		return false;
+	memcpy(in, *blk, sizeof(*in));
+	return in->private_len <= max_private && in->reserved0 == 0 && in->reserved1 == 0;
+}
+
+/* The app's ird, ord and private data, for the other side to see. */
+static void
+conn_take_data(struct ndk_abi_conn *to, const struct ndk_abi_conn *in)
+{
+	to->ird = in->ird;
+	to->ord = in->ord;
+	to->private_len = in->private_len;
+	memcpy(to->private_data, in->private_data, in->private_len);
+}
+
 /* Tell the connecting side no. */
 static void
 refuse(struct ectx *x, struct conn_msg *m)
@@ -55,6 +96,8 @@ refuse(struct ectx *x, struct conn_msg *m)
 		return;
 	}
 	m->kind = CONN_REFUSED;
+	m->answer.family = NDK_ADDRESS_LOCAL;
+	m->answer.port = m->port;
 	conn_send(x, m->active_engine, m);
 }
 
@@ -174,20 +217,24 @@ offer(struct ectx *x, struct client *c, struct dlistener *l, struct conn_msg *m)
 	}
 	l->held = false;
 	hand_over(c, m);
-	channel_complete(c, l->held_req, NDK_ABI_OP_GET_CONNECTION, NDK_STATUS_SUCCESS, m->id,
-			 m->active_qpn);
+	memcpy(l->held_blk, &m->offer, sizeof(m->offer));
+	channel_complete(c, l->held_req, NDK_ABI_OP_GET_CONNECTION, NDK_STATUS_SUCCESS, m->id, 0);
 }
 
 ndk_status
-conn_get(struct client *c, struct ectx *x, uint32_t handle, uint64_t user_data, uint64_t out[6])
+conn_get(struct client *c, struct ectx *x, uint32_t handle, uint64_t blk, uint64_t user_data,
+	 uint64_t out[6])
 {
 	struct obj *o = obj_lookup(c, handle, OBJ_LISTENER);
+	struct ndk_abi_conn *b = conn_blk(c, blk);
 	struct dlistener *l;
 	struct conn_msg *m;
 
 	(void)x;
 	if (o == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
+	if (b == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
 	l = o->ptr;
 	if (l->held)
 		return NDK_STATUS_INVALID_DEVICE_STATE; /* one at a time */
@@ -195,6 +242,7 @@ conn_get(struct client *c, struct ectx *x, uint32_t handle, uint64_t user_data, 
 	if (m == NULL) {
 		l->held = true;
 		l->held_req = user_data;
+		l->held_blk = b;
 		return NDK_STATUS_PENDING; /* answered when a connection comes */
 	}
 	l->backlog = m->next;
@@ -202,8 +250,8 @@ conn_get(struct client *c, struct ectx *x, uint32_t handle, uint64_t user_data, 
 		l->backlog_tail = NULL;
 	l->n_backlog--;
 	hand_over(c, m);
+	memcpy(b, &m->offer, sizeof(m->offer));
 	out[0] = m->id;
-	out[1] = m->active_qpn;
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -224,18 +272,20 @@ listener_of(struct ectx *x, uint32_t port, uint32_t *engine, uint32_t *handle)
 }
 
 ndk_status
-conn_connect(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t port,
-	     uint64_t user_data)
+conn_connect(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t blk, uint64_t user_data)
 {
 	struct obj *o = obj_lookup(c, qp_handle, OBJ_QP);
+	struct ndk_abi_conn in, *b;
 	struct dqp *qp;
 	struct conn_msg *m;
 	uint32_t engine;
+	ndk_status st;
 
 	if (o == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
 	qp = o->ptr;
-	if (port == 0 || port >= NDKD_LISTEN_PORTS)
+	if (!conn_read(c, blk, NDK_CONNECT_PRIVATE_MAX, &in, &b) || in.port == 0 ||
+	    (in.family != NDK_ADDRESS_LOCAL && in.family != NDK_ADDRESS_ROCEV2))
 		return NDK_STATUS_INVALID_PARAMETER;
 	/* one CONNECT at a time per QP */
 	if (qp->state != QP_INIT || qp->connecting)
@@ -243,24 +293,44 @@ conn_connect(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t port
 	/* and per client, counting those of QPs closed since: what it may have in flight */
 	if (c->n_connects >= x->lim->max_qps)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	if (in.family == NDK_ADDRESS_ROCEV2) {
+		st = x->prov->ops.cm_connect(x, c, qp_handle, &in, b, user_data);
+		if (st == NDK_STATUS_PENDING) {
+			qp->connecting = true;
+			c->n_connects++;
+		}
+		return st;
+	}
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	if (!listener_of(x, (uint32_t)port, &engine, &m->listener)) {
+	if (!listener_of(x, in.port, &engine, &m->listener)) {
 		free(m);
 		return NDK_STATUS_CONNECTION_REFUSED; /* nobody listens there */
 	}
 	m->kind = CONN_REQUEST;
-	m->port = (uint32_t)port;
+	m->port = in.port;
 	m->active_client = c->id;
 	m->active_engine = x->engine;
 	m->active_qp = qp_handle;
 	m->active_qpn = qp->qpn;
 	m->active_req = user_data;
+	m->active_blk = b;
+	m->offer = (struct ndk_abi_conn){ .family = NDK_ADDRESS_LOCAL,
+					  .port = in.port,
+					  .local_port = in.port,
+					  .peer_qpn = qp->qpn };
+	conn_take_data(&m->offer, &in);
 	qp->connecting = true;
 	c->n_connects++;
 	conn_send(x, engine, m);
 	return NDK_STATUS_PENDING; /* answered on accept or reject */
+}
+
+void
+conn_answer(struct ectx *x, struct conn_msg *m)
+{
+	conn_send(x, m->active_engine, m);
 }
 
 bool
@@ -294,18 +364,22 @@ conn_take(struct client *c, uint64_t id)
 }
 
 ndk_status
-conn_accept(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t id)
+conn_accept(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t id, uint64_t blk)
 {
 	struct obj *o = obj_lookup(c, qp_handle, OBJ_QP);
+	struct ndk_abi_conn in, *b;
 	struct conn_msg *m;
 	ndk_status st;
 	bool remote;
 
 	if (o == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
+	if (!conn_read(c, blk, NDK_ACCEPT_PRIVATE_MAX, &in, &b))
+		return NDK_STATUS_INVALID_PARAMETER;
 	m = conn_take(c, id);
 	if (m == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
+	conn_take_data(&m->answer, &in);
 	remote = m->remote_answer != NULL;
 	st = remote ? m->remote_answer(x, c, qp_handle, m)
 		    : dqp_connect(c, x, qp_handle, m->active_qpn);
@@ -319,17 +393,26 @@ conn_accept(struct client *c, struct ectx *x, uint32_t qp_handle, uint64_t id)
 		return NDK_STATUS_SUCCESS; /* connected and answered: m is gone */
 	m->kind = CONN_ACCEPTED;
 	m->passive_qpn = ((struct dqp *)o->ptr)->qpn;
+	m->answer.family = NDK_ADDRESS_LOCAL;
+	m->answer.port = m->port;
+	m->answer.peer_qpn = m->passive_qpn;
 	conn_send(x, m->active_engine, m);
 	return NDK_STATUS_SUCCESS;
 }
 
 ndk_status
-conn_reject(struct client *c, struct ectx *x, uint64_t id)
+conn_reject(struct client *c, struct ectx *x, uint64_t id, uint64_t blk)
 {
-	struct conn_msg *m = conn_take(c, id);
+	struct ndk_abi_conn in = { 0 }, *b;
+	struct conn_msg *m;
 
+	/* no block: no private data */
+	if (blk != 0 && !conn_read(c, blk, NDK_REJECT_PRIVATE_MAX, &in, &b))
+		return NDK_STATUS_INVALID_PARAMETER;
+	m = conn_take(c, id);
 	if (m == NULL)
 		return NDK_STATUS_INVALID_PARAMETER;
+	conn_take_data(&m->answer, &in);
 	refuse(x, m);
 	return NDK_STATUS_SUCCESS;
 }
@@ -391,13 +474,21 @@ conn_handle(struct ectx *x, struct client **clients, unsigned int n_clients, str
 		c->n_connects--;
 	o = c != NULL ? obj_lookup(c, m->active_qp, OBJ_QP) : NULL;
 	if (o != NULL && ((struct dqp *)o->ptr)->qpn == m->active_qpn) {
-		ndk_status st = NDK_STATUS_CONNECTION_REFUSED;
+		ndk_status st = m->status != 0 ? m->status : NDK_STATUS_CONNECTION_REFUSED;
 
 		((struct dqp *)o->ptr)->connecting = false;
 		if (m->kind == CONN_ACCEPTED)
-			st = dqp_connect(c, x, m->active_qp, m->passive_qpn);
-		channel_complete(c, m->active_req, NDK_ABI_OP_CONNECT, st,
-				 st == NDK_STATUS_SUCCESS ? m->passive_qpn : 0, 0);
+			st = m->remote_answer != NULL
+				     ? m->remote_answer(x, c, m->active_qp, m)
+				     : dqp_connect(c, x, m->active_qp, m->passive_qpn);
+		bool told = st == NDK_STATUS_SUCCESS || st == NDK_STATUS_CONNECTION_REFUSED;
+
+		if (told)
+			memcpy(m->active_blk, &m->answer, sizeof(m->answer));
+		channel_complete(c, m->active_req, NDK_ABI_OP_CONNECT, st, told, 0);
+	} else if (m->kind == CONN_ACCEPTED && m->remote_answer != NULL) {
+		m->remote_answer(x, NULL, 0, m); /* the QP went: the provider lets the peer know */
 	}
+	free(m->remote);
 	free(m);
 }

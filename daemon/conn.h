@@ -17,6 +17,8 @@
 
 #include <rte_spinlock.h>
 
+#include <ndk/connector.h>
+
 #include "ndkd.h"
 
 #define NDKD_LISTEN_PORTS 65536
@@ -50,13 +52,20 @@ struct conn_msg {
 	uint32_t listener;  /* handle, on the passive side */
 	uint64_t id;	    /* the passive client's name for it, once handed over */
 	uint32_t to_engine; /* where it goes, while it waits for room (conn_send) */
+	ndk_status status;  /* CONN_REFUSED: why (0: refused by the listener's side) */
 	struct conn_msg *next;
+	struct ndk_abi_conn *active_blk; /* the CONNECT's connection data, in ndkd's mapping */
+	struct ndk_abi_conn offer;	 /* what the listener's app is told */
+	struct ndk_abi_conn answer;	 /* what the connecting app is told back */
 	/*
 	 * A REQ from another node (the provider's connection manager): the
 	 * provider answers for it, on the engine of the client it was handed
 	 * to. With qp_handle 0 it refuses; else it connects that QP to the
-	 * peer and replies, or returns why not (the offer then stands). On
-	 * SUCCESS, m is gone. NULL for a connection of this node.
+	 * peer and replies (with m->answer's ird, ord and private data), or
+	 * returns why not (the offer then stands). On SUCCESS, m is gone.
+	 * On the connecting side (CONN_ACCEPTED from another node), it
+	 * connects the QP to the peer that accepted and confirms (m stays the
+	 * caller's). NULL for a connection of this node.
 	 */
 	ndk_status (*remote_answer)(struct ectx *x, struct client *c, uint32_t qp_handle,
 				    struct conn_msg *m);
@@ -67,18 +76,19 @@ struct dlistener {
 	uint32_t port;
 	bool held; /* a GET_CONNECTION is waiting */
 	uint64_t held_req;
+	struct ndk_abi_conn *held_blk;
 	struct conn_msg *backlog, *backlog_tail;
 	uint32_t n_backlog;
 };
 
 ndk_status conn_listen(struct client *c, struct ectx *x, uint64_t port, uint64_t out[6]);
 ndk_status conn_listener_destroy(struct client *c, struct ectx *x, uint32_t handle);
-ndk_status conn_get(struct client *c, struct ectx *x, uint32_t handle, uint64_t user_data,
-		    uint64_t out[6]);
-ndk_status conn_connect(struct client *c, struct ectx *x, uint32_t qp, uint64_t port,
+ndk_status conn_get(struct client *c, struct ectx *x, uint32_t handle, uint64_t blk,
+		    uint64_t user_data, uint64_t out[6]);
+ndk_status conn_connect(struct client *c, struct ectx *x, uint32_t qp, uint64_t blk,
 			uint64_t user_data);
-ndk_status conn_accept(struct client *c, struct ectx *x, uint32_t qp, uint64_t id);
-ndk_status conn_reject(struct client *c, struct ectx *x, uint64_t id);
+ndk_status conn_accept(struct client *c, struct ectx *x, uint32_t qp, uint64_t id, uint64_t blk);
+ndk_status conn_reject(struct client *c, struct ectx *x, uint64_t id, uint64_t blk);
 /* The client goes: its listeners close, connections waiting on it are refused. */
 void conn_release_all(struct client *c, struct ectx *x);
 
@@ -88,6 +98,13 @@ void conn_release_all(struct client *c, struct ectx *x);
  * nobody listens there (m is still the caller's).
  */
 bool conn_offer_remote(struct ectx *x, uint32_t port, struct conn_msg *m);
+
+/*
+ * A CONNECT to another node was answered (m->kind CONN_ACCEPTED, with
+ * m->remote_answer to connect the QP, or CONN_REFUSED with m->status): to
+ * the connecting client's engine, which completes it.
+ */
+void conn_answer(struct ectx *x, struct conn_msg *m);
 
 /* Messages that found another engine's connection ring full go now, as room permits. */
 void conn_send_deferred(struct ectx *x);

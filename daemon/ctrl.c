@@ -143,9 +143,9 @@ ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 		st = conn_listener_destroy(c, x, sqe->handle);
 		break;
 	case NDK_ABI_OP_GET_CONNECTION:
-		if (!unused_zero(sqe, 0))
+		if (!unused_zero(sqe, 1))
 			goto bad;
-		st = conn_get(c, x, sqe->handle, sqe->user_data, cqe->out);
+		st = conn_get(c, x, sqe->handle, a[0], sqe->user_data, cqe->out);
 		break;
 	case NDK_ABI_OP_CONNECT:
 		if (!unused_zero(sqe, 1))
@@ -153,14 +153,14 @@ ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 		st = conn_connect(c, x, sqe->handle, a[0], sqe->user_data);
 		break;
 	case NDK_ABI_OP_ACCEPT:
-		if (!unused_zero(sqe, 1))
+		if (!unused_zero(sqe, 2))
 			goto bad;
-		st = conn_accept(c, x, sqe->handle, a[0]);
+		st = conn_accept(c, x, sqe->handle, a[0], a[1]);
 		break;
 	case NDK_ABI_OP_REJECT:
-		if (sqe->handle != 0 || !unused_zero(sqe, 1))
+		if (sqe->handle != 0 || !unused_zero(sqe, 2))
 			goto bad;
-		st = conn_reject(c, x, a[0]);
+		st = conn_reject(c, x, a[0], a[1]);
 		break;
 	case NDK_ABI_OP_MW_CREATE:
 		if (!unused_zero(sqe, 0))

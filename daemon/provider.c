@@ -127,6 +127,14 @@ default_qp_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 	return NDK_STATUS_NOT_SUPPORTED;
 }
 
+static ndk_status
+default_cm_connect(struct ectx *x, struct client *c, uint32_t qp_handle,
+		   const struct ndk_abi_conn *in, struct ndk_abi_conn *blk, uint64_t user_data)
+{
+	(void)x, (void)c, (void)qp_handle, (void)in, (void)blk, (void)user_data;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
 static void
 default_qp_notify(struct ectx *x, struct dqp *qp)
 {
@@ -173,6 +181,7 @@ static const struct provider_ops default_ops = {
 	.mw_bind = default_mr_wr,
 	.qp_create = default_qp_create,
 	.qp_connect = default_qp_connect,
+	.cm_connect = default_cm_connect,
 	.qp_error = default_qp_notify,
 	.qp_destroy = default_qp_notify,
 	.post_send = default_post_send,
@@ -203,6 +212,7 @@ provider_set_ops(struct provider *p, const struct provider_ops *ops)
 	SET_OP(p, ops, mw_bind);
 	SET_OP(p, ops, qp_create);
 	SET_OP(p, ops, qp_connect);
+	SET_OP(p, ops, cm_connect);
 	SET_OP(p, ops, qp_error);
 	SET_OP(p, ops, qp_destroy);
 	SET_OP(p, ops, post_send);

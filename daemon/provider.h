@@ -72,6 +72,14 @@ struct provider_ops {
 	ndk_status (*qp_create)(struct ectx *x, struct dqp *qp);
 	/* Connect qp to peer; on SUCCESS the caller moves it to RTS. */
 	ndk_status (*qp_connect)(struct ectx *x, struct dqp *qp, const struct peer_addr *peer);
+	/*
+	 * CONNECT qp to a listener on another node (in: the app's request,
+	 * checked; blk: its block, for the answer): PENDING, answered through
+	 * conn_answer(); or an error now.
+	 */
+	ndk_status (*cm_connect)(struct ectx *x, struct client *c, uint32_t qp_handle,
+				 const struct ndk_abi_conn *in, struct ndk_abi_conn *blk,
+				 uint64_t user_data);
 	/* qp has just moved to ERROR: fail what the provider holds for it. */
 	void (*qp_error)(struct ectx *x, struct dqp *qp);
 	/* qp goes (after qp_error): let go of everything of it. */

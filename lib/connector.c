@@ -4,10 +4,14 @@
  * request parked in ndkd; each answer becomes a connector handed to the
  * app's connect event, and the request is posted again. Parked requests
  * (that one, and a connect waiting for its accept) do not hold up adapter
- * close: it cancels them.
+ * close: it cancels them. Connection data goes both ways in a struct
+ * ndk_abi_conn in arena memory (a block), which ndkd reads when it takes a
+ * request and fills in before it completes one; the library keeps a copy
+ * of what came back, so the app's reads of it never touch shared memory.
  */
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ndk_priv.h"
 
@@ -18,6 +22,7 @@ struct listener {
 	struct listener *next, *prev; /* the adapter's list, so its close can free them */
 	bool listening;
 	bool get_posted;
+	struct ndk_abi_conn *blk; /* the parked GET_CONNECTION's; the connector's after */
 	ndk_fn_connect_event connect_event;
 	void *event_ctx;
 };
@@ -26,17 +31,60 @@ struct connector {
 	struct ndk_connector pub;
 	struct adapter *ad;
 	uint64_t conn_id; /* an incoming connection's id in ndkd; 0 for outgoing */
-	uint32_t peer_qpn;
+	struct ndk_abi_conn *blk;
+	unsigned int blk_busy; /* requests in flight that ndkd may still read blk for */
+	bool have_data;	       /* data holds what the peer sent */
+	struct ndk_abi_conn data;
 	bool connecting; /* a connect is parked in ndkd */
+	bool connected;	 /* an outgoing connection was made: no second one */
 	struct qp *qp;	 /* the QP that connect is for, while it is still open */
 	bool answered;	 /* an incoming connection was accepted or rejected */
-	bool closed;	 /* closed meanwhile: freed when the connect comes back */
+	bool closed;	 /* closed meanwhile: freed when the last request comes back */
 };
 
 static const struct ndk_connector_dispatch connector_dispatch;
 static const struct ndk_listener_dispatch listener_dispatch;
 
 static void listener_get(struct listener *l);
+static void reject_done(struct adapter *ad, const struct req_slot *req, ndk_status status,
+			const uint64_t *out);
+
+static struct ndk_abi_conn *
+blk_new(struct adapter *ad)
+{
+	struct ndk_abi_conn *b = ndk_mem_alloc(&ad->pub, sizeof(*b), NDK_ABI_CACHE_LINE);
+
+	if (b != NULL)
+		memset(b, 0, sizeof(*b));
+	return b;
+}
+
+/* The copy the app reads: what ndkd wrote, with lengths it cannot make lie. */
+static void
+keep_data(struct connector *c)
+{
+	c->data = *c->blk;
+	if (c->data.private_len > NDK_ABI_CONN_PRIVATE_MAX)
+		c->data.private_len = NDK_ABI_CONN_PRIVATE_MAX;
+	c->have_data = true;
+}
+
+static void
+connector_free(struct connector *c)
+{
+	if (c->blk != NULL)
+		ndk_mem_free(&c->ad->pub, c->blk);
+	free(c);
+}
+
+/* A request that used blk came back: a closed connector goes with the last. */
+static void
+connector_put(struct connector *c)
+{
+	c->blk_busy--;
+	if (c->closed && c->blk_busy == 0)
+		connector_free(c);
+}
 
 static struct connector *
 connector_new(struct adapter *ad)
@@ -63,9 +111,16 @@ got_connection(struct adapter *ad, const struct req_slot *req, ndk_status status
 	l->get_posted = false;
 	if (status == NDK_STATUS_SUCCESS && !l->o.closing) {
 		c = connector_new(ad);
-		if (c != NULL) {
+		if (c == NULL) {
+			/* nobody can answer it: refuse, so the peer does not wait */
+			struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_REJECT, .args[0] = out[0] };
+
+			post_ctrl(ad, &sqe, 0, reject_done, NULL, NULL, NULL, 0);
+		} else {
 			c->conn_id = out[0];
-			c->peer_qpn = (uint32_t)out[1];
+			c->blk = l->blk;
+			l->blk = NULL;
+			keep_data(c);
 			CALLBACK(ad, l->connect_event(l->event_ctx, &c->pub));
 		}
 	}
@@ -81,7 +136,11 @@ listener_get(struct listener *l)
 
 	if (l->get_posted || l->o.closing)
 		return;
-	if (post_ctrl(l->ad, &sqe, 0, got_connection, NULL, NULL, l, 0) == NDK_STATUS_PENDING) {
+	if (l->blk == NULL)
+		l->blk = blk_new(l->ad);
+	sqe.args[0] = (uintptr_t)l->blk;
+	if (l->blk != NULL &&
+	    post_ctrl(l->ad, &sqe, 0, got_connection, NULL, NULL, l, 0) == NDK_STATUS_PENDING) {
 		l->get_posted = true;
 		l->ad->parked++;
 	} else {
@@ -110,6 +169,8 @@ listener_free(struct listener *l)
 {
 	struct adapter *ad = l->ad;
 
+	if (l->blk != NULL)
+		ndk_mem_free(&ad->pub, l->blk);
 	if (l->prev != NULL)
 		l->prev->next = l->next;
 	else if (ad->listeners == l)
@@ -127,6 +188,8 @@ listener_free_all(struct adapter *ad)
 	for (; l != NULL; l = next) {
 		next = l->next;
 		lobj_abandon(&l->o);
+		if (l->blk != NULL)
+			ndk_mem_free(&ad->pub, l->blk);
 		free(l);
 	}
 	ad->listeners = NULL;
@@ -160,7 +223,8 @@ listener_listen(struct ndk_listener *pl, const struct ndk_qp_address *a,
 
 	if (a == NULL || completion == NULL || a->port == 0)
 		return NDK_STATUS_INVALID_PARAMETER;
-	if (a->family != NDK_ADDRESS_LOCAL)
+	/* one table of ports serves this node's connectors and other nodes' alike */
+	if (a->family != NDK_ADDRESS_LOCAL && a->family != NDK_ADDRESS_ROCEV2)
 		return NDK_STATUS_NOT_SUPPORTED;
 	if (l->listening || l->o.closing)
 		return NDK_STATUS_INVALID_DEVICE_STATE;
@@ -227,20 +291,45 @@ connect_done(struct adapter *ad, const struct req_slot *req, ndk_status status, 
 
 	ad->parked--;
 	c->connecting = false;
-	if (status == NDK_STATUS_SUCCESS)
-		c->peer_qpn = (uint32_t)out[0];
+	c->connected = status == NDK_STATUS_SUCCESS;
+	/* a refusal from the peer's side carries its data too */
+	if (out[0] == 1)
+		keep_data(c);
 	if (c->qp != NULL) {
 		c->qp->connected = status == NDK_STATUS_SUCCESS;
 		c->qp->connecting = NULL;
 		c->qp = NULL;
 	}
 	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
-	if (c->closed)
-		free(c);
+	connector_put(c);
+}
+
+/* Fill c's block with the app's side of the connection: SUCCESS, or why not. */
+static ndk_status
+blk_fill(struct connector *c, uint32_t ird, uint32_t ord, const void *private_data,
+	 uint32_t private_len, uint32_t max_private)
+{
+	const struct ndk_abi_adapter_info *info = &c->ad->info;
+
+	if (private_len > max_private || (private_len != 0 && private_data == NULL) ||
+	    ird > info->max_inbound_read_limit || ord > info->max_outbound_read_limit)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (c->blk == NULL)
+		c->blk = blk_new(c->ad);
+	if (c->blk == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	memset(c->blk, 0, sizeof(*c->blk));
+	c->blk->ird = ird;
+	c->blk->ord = ord;
+	c->blk->private_len = private_len;
+	if (private_len != 0)
+		memcpy(c->blk->private_data, private_data, private_len);
+	return NDK_STATUS_SUCCESS;
 }
 
 static ndk_status
 connector_connect(struct ndk_connector *pc, struct ndk_qp *q, const struct ndk_qp_address *a,
+		  uint32_t ird, uint32_t ord, const void *private_data, uint32_t private_len,
 		  ndk_fn_request_completion completion, void *context)
 {
 	struct connector *c = (struct connector *)pc;
@@ -250,15 +339,23 @@ connector_connect(struct ndk_connector *pc, struct ndk_qp *q, const struct ndk_q
 
 	if (qp == NULL || a == NULL || completion == NULL || a->port == 0 || c->conn_id != 0)
 		return NDK_STATUS_INVALID_PARAMETER;
-	if (a->family != NDK_ADDRESS_LOCAL)
+	if (a->family != NDK_ADDRESS_LOCAL && a->family != NDK_ADDRESS_ROCEV2)
 		return NDK_STATUS_NOT_SUPPORTED;
+	if (c->connecting || c->connected)
+		return NDK_STATUS_INVALID_DEVICE_STATE; /* one connection per connector */
+	st = blk_fill(c, ird, ord, private_data, private_len, NDK_CONNECT_PRIVATE_MAX);
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
+	c->blk->family = a->family;
+	c->blk->port = a->port;
+	c->blk->sgid = a->sgid;
+	memcpy(c->blk->peer_ip, a->ip, sizeof(a->ip));
 	sqe.handle = qp->handle;
-	sqe.args[0] = a->port;
-	if (c->connecting)
-		return NDK_STATUS_INVALID_DEVICE_STATE;
+	sqe.args[0] = (uintptr_t)c->blk;
 	st = post_ctrl(c->ad, &sqe, 0, connect_done, (void (*)(void))completion, context, c, 0);
 	if (st == NDK_STATUS_PENDING) {
 		c->ad->parked++;
+		c->blk_busy++;
 		c->connecting = true;
 		c->qp = qp;
 		qp->connecting = c;
@@ -275,16 +372,22 @@ connector_forget_qp(struct connector *c)
 static void
 accept_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
 {
+	struct connector *c = req->obj;
+
 	(void)out;
 	/* answered in order, before any close of the QP: it is still here */
 	if (status == NDK_STATUS_SUCCESS)
-		((struct qp *)req->obj)->connected = true;
+		((struct qp *)req->arg)->connected = true;
+	else
+		c->answered = false; /* the connection stays offered: another QP may take it */
 	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
+	connector_put(c);
 }
 
 static ndk_status
-connector_accept(struct ndk_connector *pc, struct ndk_qp *q, ndk_fn_request_completion completion,
-		 void *context)
+connector_accept(struct ndk_connector *pc, struct ndk_qp *q, uint32_t ird, uint32_t ord,
+		 const void *private_data, uint32_t private_len,
+		 ndk_fn_request_completion completion, void *context)
 {
 	struct connector *c = (struct connector *)pc;
 	struct qp *qp = (struct qp *)q;
@@ -293,22 +396,33 @@ connector_accept(struct ndk_connector *pc, struct ndk_qp *q, ndk_fn_request_comp
 
 	if (qp == NULL || completion == NULL || c->conn_id == 0)
 		return NDK_STATUS_INVALID_PARAMETER;
+	if (c->answered)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	st = blk_fill(c, ird, ord, private_data, private_len, NDK_ACCEPT_PRIVATE_MAX);
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
 	sqe.handle = qp->handle;
 	sqe.args[0] = c->conn_id;
-	st = post_ctrl(c->ad, &sqe, 0, accept_done, (void (*)(void))completion, context, qp, 0);
-	if (st == NDK_STATUS_PENDING)
+	sqe.args[1] = (uintptr_t)c->blk;
+	st = post_ctrl(c->ad, &sqe, 0, accept_done, (void (*)(void))completion, context, c,
+		       (uintptr_t)qp);
+	if (st == NDK_STATUS_PENDING) {
 		c->answered = true;
+		c->blk_busy++;
+	}
 	return st;
 }
 
 static void
 reject_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
 {
-	(void)ad, (void)req, (void)status, (void)out;
+	(void)ad, (void)status, (void)out;
+	if (req->obj != NULL)
+		connector_put(req->obj);
 }
 
 static ndk_status
-connector_reject(struct ndk_connector *pc)
+connector_reject(struct ndk_connector *pc, const void *private_data, uint32_t private_len)
 {
 	struct connector *c = (struct connector *)pc;
 	struct ndk_abi_sqe sqe = { .opcode = NDK_ABI_OP_REJECT };
@@ -316,18 +430,74 @@ connector_reject(struct ndk_connector *pc)
 
 	if (c->conn_id == 0)
 		return NDK_STATUS_INVALID_PARAMETER;
+	if (c->answered)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	st = blk_fill(c, 0, 0, private_data, private_len, NDK_REJECT_PRIVATE_MAX);
+	if (st != NDK_STATUS_SUCCESS)
+		return st;
 	sqe.args[0] = c->conn_id;
+	sqe.args[1] = (uintptr_t)c->blk;
 	st = post_ctrl(c->ad, &sqe, 0, reject_done, NULL, NULL, c, 0);
-	if (st == NDK_STATUS_PENDING)
+	if (st == NDK_STATUS_PENDING) {
 		c->answered = true;
+		c->blk_busy++;
+	}
 	return st == NDK_STATUS_PENDING ? NDK_STATUS_SUCCESS : st;
 }
 
+static ndk_status
+connector_get_connection_data(struct ndk_connector *pc, uint32_t *ird, uint32_t *ord,
+			      void *private_data, uint32_t *private_len)
+{
+	struct connector *c = (struct connector *)pc;
+
+	if (!c->have_data)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	if (ird != NULL)
+		*ird = c->data.ird;
+	if (ord != NULL)
+		*ord = c->data.ord;
+	if (private_len == NULL)
+		return NDK_STATUS_SUCCESS;
+	if (*private_len < c->data.private_len ||
+	    (c->data.private_len != 0 && private_data == NULL)) {
+		*private_len = c->data.private_len;
+		return NDK_STATUS_BUFFER_TOO_SMALL;
+	}
+	*private_len = c->data.private_len;
+	memcpy(private_data, c->data.private_data, c->data.private_len);
+	return NDK_STATUS_SUCCESS;
+}
+
 static void
+to_address(const struct ndk_abi_conn *d, const uint8_t ip[16], uint16_t port, uint32_t qpn,
+	   struct ndk_qp_address *a)
+{
+	*a = (struct ndk_qp_address){ .family = d->family, .port = port, .qpn = qpn };
+	if (d->family == NDK_ADDRESS_ROCEV2)
+		memcpy(a->ip, ip, sizeof(a->ip));
+}
+
+static ndk_status
 connector_get_peer_address(struct ndk_connector *pc, struct ndk_qp_address *a)
 {
-	*a = (struct ndk_qp_address){ .family = NDK_ADDRESS_LOCAL,
-				      .qpn = ((struct connector *)pc)->peer_qpn };
+	struct connector *c = (struct connector *)pc;
+
+	if (!c->have_data)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	to_address(&c->data, c->data.peer_ip, c->data.port, c->data.peer_qpn, a);
+	return NDK_STATUS_SUCCESS;
+}
+
+static ndk_status
+connector_get_local_address(struct ndk_connector *pc, struct ndk_qp_address *a)
+{
+	struct connector *c = (struct connector *)pc;
+
+	if (!c->have_data)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	to_address(&c->data, c->data.local_ip, c->data.local_port, 0, a);
+	return NDK_STATUS_SUCCESS;
 }
 
 static ndk_status
@@ -338,11 +508,11 @@ connector_close(struct ndk_object_header *obj, ndk_fn_close_completion completio
 	(void)completion, (void)context;
 	/* an incoming connection closed unanswered is refused, so its caller does not wait */
 	if (c->conn_id != 0 && !c->answered)
-		connector_reject(&c->pub);
-	if (c->connecting)
-		c->closed = true; /* its connect's callback still comes; freed after it */
+		connector_reject(&c->pub, NULL, 0);
+	if (c->blk_busy != 0)
+		c->closed = true; /* its requests' handlers still come; freed after the last */
 	else
-		free(c);
+		connector_free(c);
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -352,7 +522,9 @@ static const struct ndk_connector_dispatch connector_dispatch = {
 	.connect = connector_connect,
 	.accept = connector_accept,
 	.reject = connector_reject,
+	.get_connection_data = connector_get_connection_data,
 	.get_peer_address = connector_get_peer_address,
+	.get_local_address = connector_get_local_address,
 };
 
 ndk_status

@@ -242,6 +242,7 @@ attack_connect_flood(const char *sock, int ready)
 	struct adapter *ad;
 	struct ndk_listener *l = NULL;
 	struct ndk_qp_address port = { .family = NDK_ADDRESS_LOCAL, .port = 4000 };
+	struct ndk_abi_conn *blk;
 	struct wait w = { 0 };
 	uint32_t sent = 0, i, space;
 	bool broken = false;
@@ -252,13 +253,18 @@ attack_connect_flood(const char *sock, int ready)
 	    w_finish(s.ad, &w, ndk_listener_listen(l, &port, w_req, &w)) != NDK_STATUS_SUCCESS)
 		_exit(1);
 	ad = (struct adapter *)s.ad;
+	/* the connection data every CONNECT names: in arena memory, as ndkd wants it */
+	blk = (struct ndk_abi_conn *)s.buf;
+	memset(blk, 0, sizeof(*blk));
+	blk->family = NDK_ADDRESS_LOCAL;
+	blk->port = 4000;
 	while (sent < 10000) {
 		space = ndk_ring_prod_space(&ad->sq, &broken);
 		for (i = 0; i < space && sent < 10000; i++, sent++) {
 			struct ndk_abi_sqe e = { .opcode = NDK_ABI_OP_CONNECT,
 						 .handle = ((struct qp *)s.qp)->handle,
 						 .user_data = UINT64_MAX,
-						 .args = { 4000 } };
+						 .args = { (uintptr_t)blk } };
 
 			memcpy(ndk_ring_prod_next(&ad->sq), &e, sizeof(e));
 		}

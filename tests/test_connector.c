@@ -61,20 +61,54 @@ test_accept_then_data(void)
 	CHECK_STATUS(w_finish(b.ad, &wl, ndk_listener_listen(l, &addr, w_req, &wl)),
 		     NDK_STATUS_SUCCESS);
 	CHECK_STATUS(ndk_connector_create(a.ad, &c), NDK_STATUS_SUCCESS);
-	CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, w_req, &wc), NDK_STATUS_PENDING);
+	static const char hello[] = "hello from a", welcome[] = "welcome, says b";
+	char pd[NDK_ACCEPT_PRIVATE_MAX];
+	uint32_t ird = 0, ord = 0, len;
+
+	CHECK_STATUS(ndk_connector_get_connection_data(c, &ird, &ord, pd, &len),
+		     NDK_STATUS_INVALID_DEVICE_STATE);
+	CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, 3, 5, hello, NDK_CONNECT_PRIVATE_MAX + 1,
+					   w_req, &wc),
+		     NDK_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, 3, 5, hello, sizeof(hello), w_req, &wc),
+		     NDK_STATUS_PENDING);
 	wait_incoming(&b, &ev, 1);
 	CHECK(ev.n == 1, "the listener saw the connection");
 	if (ev.n == 1) {
-		ndk_connector_get_peer_address(ev.incoming[0], &peer);
+		CHECK_STATUS(ndk_connector_get_peer_address(ev.incoming[0], &peer),
+			     NDK_STATUS_SUCCESS);
 		CHECK(peer.qpn == side_qpn(&a), "and who is calling");
+		CHECK(peer.family == NDK_ADDRESS_LOCAL && peer.port == addr.port, "from here");
+		/* what the caller sent, with a buffer too small first */
+		len = 4;
 		CHECK_STATUS(
-			w_finish(b.ad, &wa, ndk_connector_accept(ev.incoming[0], b.qp, w_req, &wa)),
+			ndk_connector_get_connection_data(ev.incoming[0], &ird, &ord, pd, &len),
+			NDK_STATUS_BUFFER_TOO_SMALL);
+		CHECK(len == sizeof(hello), "the length it needs: %u", len);
+		len = sizeof(pd);
+		CHECK_STATUS(
+			ndk_connector_get_connection_data(ev.incoming[0], &ird, &ord, pd, &len),
 			NDK_STATUS_SUCCESS);
+		CHECK(ird == 3 && ord == 5 && len == sizeof(hello) && memcmp(pd, hello, len) == 0,
+		      "the caller's IRD, ORD and private data: %u %u %u", ird, ord, len);
+		CHECK_STATUS(w_finish(b.ad, &wa,
+				      ndk_connector_accept(ev.incoming[0], b.qp, 7, 2, welcome,
+							   sizeof(welcome), w_req, &wa)),
+			     NDK_STATUS_SUCCESS);
 		drive_both(&a, &b, &wc);
 		CHECK(wc.calls == 1 && wc.status == NDK_STATUS_SUCCESS, "connect completed: %s",
 		      ndk_status_str(wc.status));
-		ndk_connector_get_peer_address(c, &peer);
+		CHECK_STATUS(ndk_connector_get_peer_address(c, &peer), NDK_STATUS_SUCCESS);
 		CHECK(peer.qpn == side_qpn(&b), "connected to the accepting QP");
+		len = sizeof(pd);
+		CHECK_STATUS(ndk_connector_get_connection_data(c, &ird, &ord, pd, &len),
+			     NDK_STATUS_SUCCESS);
+		CHECK(ird == 7 && ord == 2 && len == sizeof(welcome) &&
+			      memcmp(pd, welcome, len) == 0,
+		      "the acceptor's IRD, ORD and private data: %u %u %u", ird, ord, len);
+		/* one connection per connector */
+		CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, 0, 0, NULL, 0, w_req, &wc),
+			     NDK_STATUS_INVALID_DEVICE_STATE);
 		/* the QPs are connected: a write goes through */
 		memset(a.buf, 0x33, 64);
 		CHECK_STATUS(side_rdma(&a, true, 0, 64, a.token, (uintptr_t)b.buf, b.token).status,
@@ -116,32 +150,46 @@ test_refusals(void)
 	/* nobody listens */
 	CHECK_STATUS(ndk_connector_create(a.ad, &c), NDK_STATUS_SUCCESS);
 	memset(&w, 0, sizeof(w));
-	CHECK_STATUS(w_finish(a.ad, &w, ndk_connector_connect(c, a.qp, &empty, w_req, &w)),
+	CHECK_STATUS(w_finish(a.ad, &w,
+			      ndk_connector_connect(c, a.qp, &empty, 0, 0, NULL, 0, w_req, &w)),
 		     NDK_STATUS_CONNECTION_REFUSED);
 
 	/* rejected */
 	memset(&w, 0, sizeof(w));
-	CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, w_req, &w), NDK_STATUS_PENDING);
+	CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, 0, 0, NULL, 0, w_req, &w),
+		     NDK_STATUS_PENDING);
 	wait_incoming(&b, &ev, 1);
 	CHECK(ev.n == 1, "offered");
 	if (ev.n == 1) {
-		/* a forged connection id gets nowhere */
+		/* refused, with private data, once only */
+		static const char no[] = "not today";
+		char pd[NDK_REJECT_PRIVATE_MAX];
+		uint32_t len = sizeof(pd);
+
 		forged = ev.incoming[0];
-		CHECK_STATUS(ndk_connector_reject(forged), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(ndk_connector_reject(forged, no, NDK_REJECT_PRIVATE_MAX + 1),
+			     NDK_STATUS_INVALID_PARAMETER);
+		CHECK_STATUS(ndk_connector_reject(forged, no, sizeof(no)), NDK_STATUS_SUCCESS);
+		CHECK_STATUS(ndk_connector_reject(forged, NULL, 0),
+			     NDK_STATUS_INVALID_DEVICE_STATE);
 		drive_both(&a, &b, &w);
 		CHECK(w.calls == 1 && w.status == NDK_STATUS_CONNECTION_REFUSED, "refused: %s",
 		      ndk_status_str(w.status));
-		/* the same (now spent) id again: ndkd has no such connection */
+		CHECK_STATUS(ndk_connector_get_connection_data(c, NULL, NULL, pd, &len),
+			     NDK_STATUS_SUCCESS);
+		CHECK(len == sizeof(no) && memcmp(pd, no, len) == 0, "the reject's private data");
+		/* answered: no second answer */
 		memset(&w, 0, sizeof(w));
-		CHECK_STATUS(w_finish(b.ad, &w, ndk_connector_accept(forged, b.qp, w_req, &w)),
-			     NDK_STATUS_INVALID_PARAMETER);
+		CHECK_STATUS(ndk_connector_accept(forged, b.qp, 0, 0, NULL, 0, w_req, &w),
+			     NDK_STATUS_INVALID_DEVICE_STATE);
 		ndk_connector_close(forged, NULL, NULL);
 	}
 
 	/* an incoming connection closed unanswered is refused */
 	ev.n = 0;
 	memset(&w, 0, sizeof(w));
-	CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, w_req, &w), NDK_STATUS_PENDING);
+	CHECK_STATUS(ndk_connector_connect(c, a.qp, &addr, 0, 0, NULL, 0, w_req, &w),
+		     NDK_STATUS_PENDING);
 	wait_incoming(&b, &ev, 1);
 	CHECK(ev.n == 1, "offered again");
 	if (ev.n == 1)
@@ -154,8 +202,9 @@ test_refusals(void)
 	CHECK_STATUS(ndk_listener_close(l, w_close, &wclose), NDK_STATUS_PENDING);
 	CHECK(w_wait(b.ad, &wclose), "listener closed");
 	memset(&w, 0, sizeof(w));
-	CHECK_STATUS(w_finish(a.ad, &w, ndk_connector_connect(c, a.qp, &addr, w_req, &w)),
-		     NDK_STATUS_CONNECTION_REFUSED);
+	CHECK_STATUS(
+		w_finish(a.ad, &w, ndk_connector_connect(c, a.qp, &addr, 0, 0, NULL, 0, w_req, &w)),
+		NDK_STATUS_CONNECTION_REFUSED);
 	ndk_connector_close(c, NULL, NULL);
 	side_close(&a);
 	side_close(&b);

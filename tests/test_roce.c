@@ -582,6 +582,184 @@ test_peer_killed(void)
 	node_stop(&a);
 }
 
+/* The connect events of a listener on b's side. */
+struct incoming {
+	struct ndk_connector *c[4];
+	int n;
+};
+
+static void
+on_incoming(void *ctx, struct ndk_connector *c)
+{
+	struct incoming *in = ctx;
+
+	if (in->n < 4)
+		in->c[in->n++] = c;
+	else
+		ndk_connector_close(c, NULL, NULL);
+}
+
+/* Progress both nodes until w has its answer (or 5 s). */
+static void
+drive(struct node *a, struct node *b, struct wait *w)
+{
+	uint64_t deadline = t_deadline_ms(5000);
+
+	while (w->calls == 0 && t_now_ns() < deadline) {
+		ndk_adapter_progress(a->s.ad, 0);
+		ndk_adapter_progress(b->s.ad, 0);
+	}
+}
+
+static void
+wait_incoming(struct node *a, struct node *b, struct incoming *in, int n)
+{
+	uint64_t deadline = t_deadline_ms(5000);
+
+	while (in->n < n && t_now_ns() < deadline) {
+		ndk_adapter_progress(a->s.ad, 0);
+		ndk_adapter_progress(b->s.ad, 0);
+	}
+}
+
+static bool
+is_ip(const struct ndk_qp_address *x, uint8_t last)
+{
+	static const uint8_t want[16] = { [10] = 0xff, [11] = 0xff, 10, 99, 8 };
+
+	return x->family == NDK_ADDRESS_ROCEV2 && memcmp(x->ip, want, 15) == 0 && x->ip[15] == last;
+}
+
+/*
+ * Connectors across nodes, through the CM: a connects to b's listener by
+ * IP address and port with private data; b sees who calls and what it
+ * sent, accepts with private data of its own; the QPs carry data. Then a
+ * refusal with private data, a port nobody listens on, a peer that does
+ * not answer.
+ */
+static void
+test_connectors(void)
+{
+	static const char hello[] = "hello from a", welcome[] = "welcome, says b", no[] = "no";
+	struct node a, b;
+	struct incoming in = { 0 };
+	struct ndk_listener *l = NULL;
+	struct ndk_connector *c = NULL;
+	struct ndk_qp_address to = { .family = NDK_ADDRESS_ROCEV2,
+				     .port = 7000,
+				     .ip = { [10] = 0xff, [11] = 0xff, 10, 99, 8, 2 } };
+	struct ndk_qp_address x;
+	struct wait w = { 0 }, wa = { 0 };
+	uint8_t pd[NDK_ACCEPT_PRIVATE_MAX];
+	uint32_t ird = 0, ord = 0, len = sizeof(pd);
+	uint64_t t0;
+
+	if (!node_start(&a, "roce-ca", 0, "10.99.8.1/24", NULL) ||
+	    !node_start(&b, "roce-cb", 1, "10.99.8.2/24", NULL)) {
+		CHECK(0, "two ndkd nodes up");
+		return;
+	}
+	CHECK_STATUS(ndk_listener_create(b.s.ad, on_incoming, &in, &l), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(w_finish(b.s.ad, &w, ndk_listener_listen(l, &to, w_req, &w)),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_connector_create(a.s.ad, &c), NDK_STATUS_SUCCESS);
+	memset(&w, 0, sizeof(w));
+	CHECK_STATUS(ndk_connector_connect(c, a.s.qp, &to, 4, 5, hello, sizeof(hello), w_req, &w),
+		     NDK_STATUS_PENDING);
+	wait_incoming(&a, &b, &in, 1);
+	CHECK(in.n == 1, "b's listener was offered the connection");
+	if (in.n != 1)
+		goto out;
+	CHECK(ndk_connector_get_peer_address(in.c[0], &x) == NDK_STATUS_SUCCESS && is_ip(&x, 1) &&
+		      x.qpn == side_qpn(&a.s) && x.port != 0,
+	      "from a's address, QP and a port of its own (%u)", x.port);
+	CHECK(ndk_connector_get_local_address(in.c[0], &x) == NDK_STATUS_SUCCESS && is_ip(&x, 2) &&
+		      x.port == 7000,
+	      "to b's address and the listener's port");
+	CHECK_STATUS(ndk_connector_get_connection_data(in.c[0], &ird, &ord, pd, &len),
+		     NDK_STATUS_SUCCESS);
+	/* the CM's private data is a fixed-size field: what a sent, zeros after */
+	CHECK(ird == 4 && ord == 5 && len == NDK_CONNECT_PRIVATE_MAX &&
+		      memcmp(pd, hello, sizeof(hello)) == 0 && pd[len - 1] == 0,
+	      "a's IRD %u, ORD %u and private data (%u bytes)", ird, ord, len);
+	CHECK_STATUS(w_finish(b.s.ad, &wa,
+			      ndk_connector_accept(in.c[0], b.s.qp, 2, 3, welcome, sizeof(welcome),
+						   w_req, &wa)),
+		     NDK_STATUS_SUCCESS);
+	drive(&a, &b, &w);
+	CHECK(w.calls == 1 && w.status == NDK_STATUS_SUCCESS, "a's connect: %s",
+	      ndk_status_str(w.status));
+	len = sizeof(pd);
+	CHECK(ndk_connector_get_connection_data(c, &ird, &ord, pd, &len) == NDK_STATUS_SUCCESS &&
+		      ird == 2 && ord == 3 && len == NDK_ACCEPT_PRIVATE_MAX &&
+		      memcmp(pd, welcome, sizeof(welcome)) == 0,
+	      "b's IRD %u, ORD %u and private data", ird, ord);
+	CHECK(ndk_connector_get_peer_address(c, &x) == NDK_STATUS_SUCCESS && is_ip(&x, 2) &&
+		      x.port == 7000 && x.qpn == side_qpn(&b.s),
+	      "a is connected to b's QP at b's address and port");
+	CHECK(ndk_connector_get_local_address(c, &x) == NDK_STATUS_SUCCESS && is_ip(&x, 1),
+	      "from its own address");
+	rdma_sizes(&a, &b, 11, 1u << 20, 1u << 20);
+	rdma_sizes(&b, &a, 12, 65536, 65536);
+	send_sizes(&a, &b, 13, 65536);
+
+	/* refused, with a reason */
+	ndk_connector_close(c, NULL, NULL);
+	sync_close_qp(a.s.ad, a.s.qp);
+	CHECK_STATUS(side_qp(&a.s), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_connector_create(a.s.ad, &c), NDK_STATUS_SUCCESS);
+	memset(&w, 0, sizeof(w));
+	CHECK_STATUS(ndk_connector_connect(c, a.s.qp, &to, 1, 1, NULL, 0, w_req, &w),
+		     NDK_STATUS_PENDING);
+	wait_incoming(&a, &b, &in, 2);
+	CHECK(in.n == 2, "offered again");
+	if (in.n == 2)
+		CHECK_STATUS(ndk_connector_reject(in.c[1], no, sizeof(no)), NDK_STATUS_SUCCESS);
+	drive(&a, &b, &w);
+	len = sizeof(pd);
+	CHECK(w.calls == 1 && w.status == NDK_STATUS_CONNECTION_REFUSED, "refused: %s",
+	      ndk_status_str(w.status));
+	CHECK(ndk_connector_get_connection_data(c, NULL, NULL, pd, &len) == NDK_STATUS_SUCCESS &&
+		      len == NDK_REJECT_PRIVATE_MAX && memcmp(pd, no, sizeof(no)) == 0,
+	      "with b's private data");
+
+	/* nobody listens: refused at once (REJ, invalid service ID) */
+	to.port = 7001;
+	memset(&w, 0, sizeof(w));
+	t0 = t_now_ns();
+	CHECK_STATUS(ndk_connector_connect(c, a.s.qp, &to, 1, 1, NULL, 0, w_req, &w),
+		     NDK_STATUS_PENDING);
+	drive(&a, &b, &w);
+	CHECK(w.calls == 1 && w.status == NDK_STATUS_CONNECTION_REFUSED &&
+		      t_now_ns() - t0 < 500000000,
+	      "no listener: %s after %" PRIu64 " ms", ndk_status_str(w.status),
+	      (t_now_ns() - t0) / 1000000);
+
+	/* a peer that does not answer: the REQ's resends run out */
+	kill(b.d.pid, SIGSTOP);
+	to.port = 7000;
+	memset(&w, 0, sizeof(w));
+	t0 = t_now_ns();
+	CHECK_STATUS(ndk_connector_connect(c, a.s.qp, &to, 1, 1, NULL, 0, w_req, &w),
+		     NDK_STATUS_PENDING);
+	while (w.calls == 0 && t_now_ns() - t0 < 5000000000ull)
+		ndk_adapter_progress(a.s.ad, 0);
+	CHECK(w.calls == 1 && w.status == NDK_STATUS_IO_TIMEOUT,
+	      "silent peer: %s after %" PRIu64 " ms", ndk_status_str(w.status),
+	      (t_now_ns() - t0) / 1000000);
+	kill(b.d.pid, SIGCONT);
+	CHECK(tel_query_elem_u64(&a.d, "/ndkd/ports", "mad_tx", 0) >= 6 &&
+		      tel_query_elem_u64(&b.d, "/ndkd/ports", "mad_rx", 0) >= 3,
+	      "the MADs are counted");
+out:
+	ndk_connector_close(c, NULL, NULL);
+	while (in.n > 0)
+		ndk_connector_close(in.c[--in.n], NULL, NULL);
+	ndk_listener_close(l, NULL, NULL);
+	node_stop(&a);
+	node_stop(&b);
+}
+
 /* A peer address nobody answers ARP for: the work request fails, nothing hangs. */
 static void
 test_unreachable(void)
@@ -636,6 +814,7 @@ main(void)
 	RUN(test_two_ports);
 	RUN(test_faults);
 	RUN(test_peer_killed);
+	RUN(test_connectors);
 	RUN(test_unreachable);
 	teardown();
 	return t_done();

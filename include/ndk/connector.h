@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Listeners and connectors (NDK_LISTENER, NDK_CONNECTOR), same node: a
- * listener owns a port on this ndkd; a connector connects a QP to it; the
- * listener's app accepts the connection on a QP of its own, or rejects it.
- * Addresses are struct ndk_qp_address with family NDK_ADDRESS_LOCAL and a
- * port (qpn ignored). Private data, IRD/ORD and disconnect events of NDK's
- * calls are not carried.
+ * Listeners and connectors (NDK_LISTENER, NDK_CONNECTOR). A listener owns a
+ * port on this ndkd (rdma_cm's TCP port space: a port number, not a UDP
+ * port); a connector connects a QP to a listener, on this node (address
+ * family NDK_ADDRESS_LOCAL, the port) or on another (NDK_ADDRESS_ROCEV2:
+ * the node's IPv4-mapped GID and the port, through the IB connection
+ * manager as Linux's rdma_cm speaks it; sgid picks the local port as in
+ * ndk_qp_connect). The listener's app accepts the connection on a QP of its
+ * own, or rejects it; each side may hand the other private data, and
+ * states how many reads it takes in (IRD) and has out (ORD) at once.
  */
 #ifndef NDK_CONNECTOR_H
 #define NDK_CONNECTOR_H
@@ -44,21 +47,51 @@ struct ndk_listener {
 	const struct ndk_listener_dispatch *dispatch;
 };
 
+/* Private data one may hand the other: the CM's message sizes, less rdma_cm's header in a REQ. */
+#define NDK_CONNECT_PRIVATE_MAX 56u
+#define NDK_ACCEPT_PRIVATE_MAX	196u
+#define NDK_REJECT_PRIVATE_MAX	148u
+
 /*
- * Connect qp to the listener at address: PENDING; the completion reports
- * SUCCESS once the listener's app accepted (the QPs are connected then),
- * CONNECTION_REFUSED when it rejected, or nobody listens there.
+ * Connect qp to the listener at address, asking for ird reads in and ord
+ * out at once (at most the adapter info's limits), with private data:
+ * PENDING; the completion reports SUCCESS once the listener's app accepted
+ * (the QPs are connected then), CONNECTION_REFUSED when it rejected or
+ * nobody listens there, IO_TIMEOUT when the peer node did not answer,
+ * HOST_UNREACHABLE when no port reaches it. INVALID_PARAMETER for too much
+ * private data or limits past the adapter's.
  */
 typedef ndk_status (*ndk_fn_connect)(struct ndk_connector *connector, struct ndk_qp *qp,
-				     const struct ndk_qp_address *address,
+				     const struct ndk_qp_address *address, uint32_t ird,
+				     uint32_t ord, const void *private_data, uint32_t private_len,
 				     ndk_fn_request_completion completion, void *context);
 /* Accept an incoming connection on qp: PENDING, then SUCCESS or an error. */
 typedef ndk_status (*ndk_fn_accept)(struct ndk_connector *connector, struct ndk_qp *qp,
-				    ndk_fn_request_completion completion, void *context);
+				    uint32_t ird, uint32_t ord, const void *private_data,
+				    uint32_t private_len, ndk_fn_request_completion completion,
+				    void *context);
 /* Reject an incoming connection: the connecting side's connect fails REFUSED. */
-typedef ndk_status (*ndk_fn_reject)(struct ndk_connector *connector);
-typedef void (*ndk_fn_get_peer_address)(struct ndk_connector *connector,
-					struct ndk_qp_address *address);
+typedef ndk_status (*ndk_fn_reject)(struct ndk_connector *connector, const void *private_data,
+				    uint32_t private_len);
+/*
+ * NDK_FN_GET_CONNECTION_DATA: what the peer sent: an incoming connection's,
+ * from its connect event on; an outgoing one's once connect completed
+ * (SUCCESS, or REFUSED with the reject's private data). ird: reads the peer
+ * lets this side have out at once (its IRD); ord: reads it may have out
+ * itself (its ORD). *private_len is the buffer's size in and the data's
+ * length out: BUFFER_TOO_SMALL (nothing copied) when it does not fit;
+ * INVALID_DEVICE_STATE before there is data.
+ */
+typedef ndk_status (*ndk_fn_get_connection_data)(struct ndk_connector *connector, uint32_t *ird,
+						 uint32_t *ord, void *private_data,
+						 uint32_t *private_len);
+/*
+ * The peer's and this side's addresses, family and port (ROCEV2: and IP), once
+ * there is a connection or an incoming request; INVALID_DEVICE_STATE before.
+ * The peer's address also carries its QP number.
+ */
+typedef ndk_status (*ndk_fn_get_address)(struct ndk_connector *connector,
+					 struct ndk_qp_address *address);
 
 struct ndk_connector_dispatch {
 	ndk_fn_close_object close;
@@ -66,7 +99,9 @@ struct ndk_connector_dispatch {
 	ndk_fn_connect connect;
 	ndk_fn_accept accept;
 	ndk_fn_reject reject;
-	ndk_fn_get_peer_address get_peer_address;
+	ndk_fn_get_connection_data get_connection_data;
+	ndk_fn_get_address get_peer_address;
+	ndk_fn_get_address get_local_address;
 };
 
 struct ndk_connector {
@@ -96,29 +131,45 @@ ndk_connector_close(struct ndk_connector *c, ndk_fn_close_completion completion,
 
 static inline ndk_status
 ndk_connector_connect(struct ndk_connector *c, struct ndk_qp *qp,
-		      const struct ndk_qp_address *address, ndk_fn_request_completion completion,
-		      void *context)
+		      const struct ndk_qp_address *address, uint32_t ird, uint32_t ord,
+		      const void *private_data, uint32_t private_len,
+		      ndk_fn_request_completion completion, void *context)
 {
-	return c->dispatch->connect(c, qp, address, completion, context);
+	return c->dispatch->connect(c, qp, address, ird, ord, private_data, private_len, completion,
+				    context);
 }
 
 static inline ndk_status
-ndk_connector_accept(struct ndk_connector *c, struct ndk_qp *qp,
+ndk_connector_accept(struct ndk_connector *c, struct ndk_qp *qp, uint32_t ird, uint32_t ord,
+		     const void *private_data, uint32_t private_len,
 		     ndk_fn_request_completion completion, void *context)
 {
-	return c->dispatch->accept(c, qp, completion, context);
+	return c->dispatch->accept(c, qp, ird, ord, private_data, private_len, completion, context);
 }
 
 static inline ndk_status
-ndk_connector_reject(struct ndk_connector *c)
+ndk_connector_reject(struct ndk_connector *c, const void *private_data, uint32_t private_len)
 {
-	return c->dispatch->reject(c);
+	return c->dispatch->reject(c, private_data, private_len);
 }
 
-static inline void
+static inline ndk_status
+ndk_connector_get_connection_data(struct ndk_connector *c, uint32_t *ird, uint32_t *ord,
+				  void *private_data, uint32_t *private_len)
+{
+	return c->dispatch->get_connection_data(c, ird, ord, private_data, private_len);
+}
+
+static inline ndk_status
 ndk_connector_get_peer_address(struct ndk_connector *c, struct ndk_qp_address *address)
 {
-	c->dispatch->get_peer_address(c, address);
+	return c->dispatch->get_peer_address(c, address);
+}
+
+static inline ndk_status
+ndk_connector_get_local_address(struct ndk_connector *c, struct ndk_qp_address *address)
+{
+	return c->dispatch->get_local_address(c, address);
 }
 
 #ifdef __cplusplus

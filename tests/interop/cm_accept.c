@@ -25,7 +25,7 @@ on_connect(void *ctx, struct ndk_connector *c)
 	if (e->incoming == NULL)
 		e->incoming = c;
 	else
-		ndk_connector_reject(c);
+		ndk_connector_reject(c, NULL, 0);
 }
 
 /* Everything closed (LeakSanitizer looks), exit status st. */
@@ -97,7 +97,8 @@ main(int argc, char **argv)
 	memset(&w, 0, sizeof(w));
 	st = ndk_qp_receive(s.qp, NULL, &rs, 1);
 	if (st == NDK_STATUS_SUCCESS)
-		st = w_finish(s.ad, &w, ndk_connector_accept(ev.incoming, s.qp, w_req, &w));
+		st = w_finish(s.ad, &w,
+			      ndk_connector_accept(ev.incoming, s.qp, 1, 1, NULL, 0, w_req, &w));
 	if (st != NDK_STATUS_SUCCESS) {
 		fprintf(stderr, "cm_accept: accept failed: %s\n", ndk_status_str(st));
 		return done(&s, l, ev.incoming, 1);

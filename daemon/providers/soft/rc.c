@@ -83,12 +83,6 @@ psn_diff(uint32_t a, uint32_t b)
 	return (int32_t)((a - b) << 8) >> 8;
 }
 
-static uint64_t
-us_to_tsc(uint64_t us)
-{
-	return us * rte_get_tsc_hz() / 1000000;
-}
-
 static struct rc_wqe *
 wqe_at(struct rc_qp *rc, uint32_t i)
 {
@@ -1226,9 +1220,10 @@ rc_poll(struct ectx *x)
 		}
 		rc_input(x, p, f, &pk);
 	}
+	now = rte_rdtsc();
+	cm_timers(x, now);
 	if (LIST_EMPTY(&se->rc_list))
 		return n;
-	now = rte_rdtsc();
 	if (now >= se->next_timer) {
 		struct rc_qp *rc;
 

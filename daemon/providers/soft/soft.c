@@ -42,6 +42,14 @@ soft_init(struct provider *p, const struct ndkd_opts *o)
 		free(soft);
 		return rc;
 	}
+	if (soft->ports.n != 0) {
+		soft->cm = cm_table_new(&soft->ports);
+		if (soft->cm == NULL) {
+			roce_ports_close(&soft->ports);
+			free(soft);
+			return -ENOMEM;
+		}
+	}
 	soft->roce_timeout_us = o != NULL ? o->roce_timeout_us : 20000;
 	soft->roce_retries = o != NULL ? (uint8_t)o->roce_retries : 7;
 	p->priv = soft;
@@ -57,8 +65,10 @@ soft_fini(struct provider *p)
 {
 	struct soft *soft = p->priv;
 
-	if (soft != NULL)
+	if (soft != NULL) {
 		roce_ports_close(&soft->ports);
+		cm_table_free(soft->cm);
+	}
 	free(p->priv);
 	p->priv = NULL;
 }
@@ -135,6 +145,7 @@ soft_engine_init(struct provider *p, struct ectx *x)
 	se->inboxes = soft->inbox;
 	se->rxs = soft->rx;
 	se->ports = &soft->ports;
+	se->cm = soft->cm;
 	x->prov_engine = se;
 	return 0;
 }
@@ -306,6 +317,7 @@ const struct provider_ops soft_provider_ops = {
 	.mw_bind = soft_mr_wr,
 	.qp_create = soft_qp_create,
 	.qp_connect = soft_qp_connect,
+	.cm_connect = cm_connect,
 	.qp_error = soft_qp_error,
 	.qp_destroy = soft_qp_destroy, /* after qp_error: nothing is on its way or waits */
 	.post_send = soft_post_send,

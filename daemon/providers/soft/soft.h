@@ -16,6 +16,7 @@
 #include <sys/queue.h>
 
 #include <rte_config.h>
+#include <rte_cycles.h>
 
 #include "../../access.h"
 #include "../../provider.h"
@@ -35,6 +36,8 @@ enum send_state {
 	SEND_DONE,
 	SEND_ORPHANED,
 };
+
+struct cm_table;
 
 struct send_msg {
 	_Atomic uint32_t state;
@@ -187,6 +190,7 @@ struct soft_engine {
 	LIST_HEAD(rc_list, rc_qp) rc_list; /* this engine's RoCEv2 QPs */
 	struct rc_qp *ack_list;		   /* ... with an ACK due at the end of the burst */
 	uint64_t next_timer;		   /* TSC: when rc_timers looks next */
+	struct cm_table *cm;		   /* the provider's, shared (cm.c) */
 };
 
 /* The provider (p->priv). */
@@ -194,9 +198,16 @@ struct soft {
 	struct rte_ring *inbox[RTE_MAX_LCORE];
 	struct rte_ring *rx[RTE_MAX_LCORE];
 	struct roce_ports ports; /* NIC ports for RoCEv2 (roce/port.c) */
+	struct cm_table *cm;	 /* connections through the IB CM (cm.c); NULL with no port */
 	uint32_t roce_timeout_us;
 	uint8_t roce_retries;
 };
+
+static inline uint64_t
+us_to_tsc(uint64_t us)
+{
+	return us * rte_get_tsc_hz() / 1000000;
+}
 
 static inline struct soft_qp *
 soft_qp(struct dqp *qp)
@@ -249,6 +260,13 @@ void rc_destroy(struct dqp *qp);
 void rc_input(void *arg, struct roce_port *p, struct rte_mbuf *m, struct roce_pkt *pkt);
 /* A datagram to QP1 of port p: the connection manager's (cm.c). */
 void cm_input(struct ectx *x, struct roce_port *p, const struct roce_pkt *pk);
+struct cm_table *cm_table_new(struct roce_ports *ports);
+void cm_table_free(struct cm_table *t);
+/* Resends and expiries that are due (any engine; one at a time does the work). */
+void cm_timers(struct ectx *x, uint64_t now);
+/* The provider's cm_connect (provider.h): a REQ to another node's listener. */
+ndk_status cm_connect(struct ectx *x, struct client *c, uint32_t qp_handle,
+		      const struct ndk_abi_conn *in, struct ndk_abi_conn *blk, uint64_t user_data);
 /* Frames other engines passed to this one, then timers; the work done. */
 unsigned int rc_poll(struct ectx *x);
 /* The ACKs the frames of this pass asked for: one per QP. */

@@ -22,7 +22,7 @@
 
 #define NDK_ABI_MAGIC	     0x4e444b44u /* "NDKD" */
 #define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
-#define NDK_ABI_VERSION	     6u
+#define NDK_ABI_VERSION	     7u
 
 #define NDK_ABI_CACHE_LINE 64u
 #define NDK_ABI_ENTRY_SIZE 64u
@@ -215,16 +215,20 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 #define NDK_ABI_OP_QP_FLUSH   13u /* handle = qp */
 #define NDK_ABI_OP_QP_DESTROY 14u /* handle = qp */
 /*
- * Connection management by port on this node (NDK's listener and connector).
- * GET_CONNECTION and CONNECT are answered when the other side acts, not in
- * order: their completions may come after later requests'.
+ * Connection management (NDK's listener and connector), on this node or, over
+ * a RoCEv2 port, with another through the IB CM. A request's connection data
+ * travels in a struct ndk_abi_conn the client places in one of its regions
+ * (args[] hold its address): ndkd copies it in when it takes the request and
+ * writes it back, filled in, before the completion says SUCCESS (a
+ * CONNECT refused by its peer's side, too: out[0] says so). GET_CONNECTION and CONNECT are answered
+ * when the other side acts, not in order: their completions may come after later requests'.
  */
 #define NDK_ABI_OP_LISTEN	    15u /* args: [0] port -> out[0] listener */
 #define NDK_ABI_OP_LISTENER_DESTROY 16u /* handle = listener */
-#define NDK_ABI_OP_GET_CONNECTION   17u /* handle = listener -> out[0] conn id, [1] peer qpn */
-#define NDK_ABI_OP_CONNECT	    18u /* handle = qp; args: [0] port -> out[0] peer qpn */
-#define NDK_ABI_OP_ACCEPT	    19u /* handle = qp; args: [0] conn id */
-#define NDK_ABI_OP_REJECT	    20u /* args: [0] conn id */
+#define NDK_ABI_OP_GET_CONNECTION   17u /* handle = listener; args: [0] conn -> out[0] conn id */
+#define NDK_ABI_OP_CONNECT	    18u /* handle = qp; args: [0] conn -> out[0] 1: conn filled in */
+#define NDK_ABI_OP_ACCEPT	    19u /* handle = qp; args: [0] conn id, [1] conn */
+#define NDK_ABI_OP_REJECT	    20u /* args: [0] conn id, [1] conn (0: no private data) */
 /* Memory windows: an MR table entry that a BIND work request points into an MR. */
 #define NDK_ABI_OP_MW_CREATE  21u /* handle = pd -> out[0] mw, out[1] its token (unbound) */
 #define NDK_ABI_OP_MW_DESTROY 22u /* handle = mw */
@@ -251,6 +255,31 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
  */
 #define NDK_ABI_OP_QP_CONNECT_ROCEV2 27u
 #define NDK_ABI_OP_MAX		     27u
+
+/*
+ * A connection's data. In (CONNECT): family, port, peer_ip, sgid, ird, ord,
+ * private data; (ACCEPT, REJECT): ird, ord, private data. Out (CONNECT,
+ * GET_CONNECTION): both ends' addresses, the peer's QP number, what the peer
+ * asked or granted (its ird and ord) and its private data.
+ */
+#define NDK_ABI_CONN_PRIVATE_MAX 224u
+struct ndk_abi_conn {
+	uint16_t family; /* NDK_ADDRESS_LOCAL or NDK_ADDRESS_ROCEV2 */
+	uint16_t port;	 /* the listener's port */
+	uint16_t local_port;
+	uint16_t reserved0;
+	uint8_t peer_ip[16];  /* ROCEV2: IPv4-mapped */
+	uint8_t local_ip[16]; /* out */
+	uint32_t sgid;	      /* CONNECT, ROCEV2: the port to use, as GID index + 1; 0: by subnet */
+	uint32_t peer_qpn;    /* out */
+	uint32_t ird;	      /* reads one takes in at once */
+	uint32_t ord;	      /* reads one has out at once */
+	uint32_t private_len;
+	uint32_t reserved1;
+	uint8_t private_data[NDK_ABI_CONN_PRIVATE_MAX];
+};
+_Static_assert(sizeof(struct ndk_abi_conn) == 288, "conn size");
+_Static_assert(offsetof(struct ndk_abi_conn, private_data) == 64, "conn private data");
 
 #define NDK_ABI_MR_KIND_NORMAL	0u
 #define NDK_ABI_MR_KIND_FASTREG 1u
