@@ -10,6 +10,7 @@
 #include "provider.h"
 #include "qp.h"
 #include "qpt.h"
+#include "wq.h"
 #include "quota.h"
 
 /*
@@ -434,6 +435,79 @@ conn_release_all(struct client *c, struct ectx *x)
 	}
 }
 
+/* Tell the QP qpn on this node (if its peer is still from_qpn) that its peer ended the connection.
+ */
+static void
+tell_peer(struct ectx *x, uint32_t qpn, uint32_t from_qpn)
+{
+	struct qpt_entry e;
+	struct conn_msg *m;
+
+	if (!qpt_read(x->qpt, qpn, &e) || e.state != QP_RTS || e.peer_qpn != from_qpn)
+		return;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return; /* it learns when its next request fails */
+	m->kind = CONN_DISCONNECTED;
+	m->active_client = e.client_id;
+	m->active_qpn = qpn;
+	m->passive_qpn = from_qpn;
+	conn_send(x, e.engine, m);
+}
+
+ndk_status
+conn_disconnect(struct client *c, struct ectx *x, uint32_t handle, uint64_t user_data)
+{
+	struct obj *o = obj_lookup(c, handle, OBJ_QP);
+	struct dqp *qp;
+	ndk_status st;
+
+	if (o == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	qp = o->ptr;
+	if (qp->state == QP_INIT)
+		return NDK_STATUS_INVALID_DEVICE_STATE; /* never connected */
+	st = x->prov->ops.cm_disconnect(x, qp, user_data);
+	if (st == NDK_STATUS_NOT_SUPPORTED) {
+		/* a peer on this node, or one given by address: nobody to wait for */
+		if (qp->state == QP_RTS && qp->peer_qpn != 0)
+			tell_peer(x, qp->peer_qpn, qp->qpn);
+		st = NDK_STATUS_SUCCESS;
+	}
+	wq_error(x, qp);
+	return st;
+}
+
+ndk_status
+conn_notify_disconnect(struct client *c, struct ectx *x, uint32_t handle, uint64_t user_data)
+{
+	struct obj *o = obj_lookup(c, handle, OBJ_QP);
+	struct dqp *qp;
+
+	(void)x;
+	if (o == NULL)
+		return NDK_STATUS_INVALID_HANDLE;
+	qp = o->ptr;
+	if (qp->notify_held)
+		return NDK_STATUS_INVALID_DEVICE_STATE;
+	if (qp->peer_gone)
+		return NDK_STATUS_SUCCESS;
+	qp->notify_held = true;
+	qp->notify_req = user_data;
+	return NDK_STATUS_PENDING;
+}
+
+void
+conn_qp_gone(struct ectx *x, struct dqp *qp)
+{
+	if (qp->state == QP_RTS && qp->peer_qpn != 0)
+		tell_peer(x, qp->peer_qpn, qp->qpn);
+	if (qp->notify_held)
+		channel_complete(qp->client, qp->notify_req, NDK_ABI_OP_NOTIFY_DISCONNECT,
+				 NDK_STATUS_CANCELLED, 0, 0);
+	qp->notify_held = false;
+}
+
 static struct client *
 find_client(struct client **clients, unsigned int n, uint32_t id)
 {
@@ -446,12 +520,53 @@ find_client(struct client **clients, unsigned int n, uint32_t id)
 	return NULL;
 }
 
+/* A CONN_DISCONNECTED or CONN_DISCONNECT_DONE for one of this engine's QPs. */
+static void
+qp_event(struct ectx *x, struct client **clients, unsigned int n_clients, struct conn_msg *m)
+{
+	struct qpt_entry e;
+	struct client *c;
+	struct dqp *qp;
+
+	if (m->kind == CONN_DISCONNECT_DONE) {
+		c = find_client(clients, n_clients, m->active_client);
+		if (c != NULL)
+			channel_complete(c, m->active_req, NDK_ABI_OP_DISCONNECT,
+					 NDK_STATUS_SUCCESS, 0, 0);
+		return;
+	}
+	if (!qpt_read(x->qpt, m->active_qpn, &e) || e.engine != x->engine ||
+	    e.client_id != m->active_client || e.state == QP_FREE)
+		return;
+	qp = e.qp;
+	if (qp->state == QP_INIT || qp->peer_qpn != m->passive_qpn)
+		return; /* a QP of the same number since, or connected to another */
+	qp->peer_gone = true;
+	/*
+	 * A peer on another node is gone for good: flush. One on this node
+	 * is in the table, so this QP's next request fails CONNECTION_DISCONNECTED
+	 * (the QP then flushes), as it always has.
+	 */
+	if (m->passive_qpn == 0)
+		wq_error(x, qp);
+	if (qp->notify_held) {
+		qp->notify_held = false;
+		channel_complete(qp->client, qp->notify_req, NDK_ABI_OP_NOTIFY_DISCONNECT,
+				 NDK_STATUS_SUCCESS, 0, 0);
+	}
+}
+
 void
 conn_handle(struct ectx *x, struct client **clients, unsigned int n_clients, struct conn_msg *m)
 {
 	struct client *c;
 	struct obj *o;
 
+	if (m->kind == CONN_DISCONNECTED || m->kind == CONN_DISCONNECT_DONE) {
+		qp_event(x, clients, n_clients, m);
+		free(m);
+		return;
+	}
 	if (m->kind == CONN_REQUEST) {
 		uint32_t owner = 0;
 

@@ -38,6 +38,14 @@ enum conn_kind {
 	CONN_REQUEST = 1, /* to the listener's engine */
 	CONN_ACCEPTED,	  /* back to the connecting engine */
 	CONN_REFUSED,	  /* back to the connecting engine */
+	/*
+	 * To a QP's engine (active_client's QP active_qpn): its peer ended
+	 * the connection (passive_qpn: the peer's QP on this node; 0: on
+	 * another node) ...
+	 */
+	CONN_DISCONNECTED,
+	/* ... or confirmed the end this QP asked for: DISCONNECT active_req completes */
+	CONN_DISCONNECT_DONE,
 };
 
 struct conn_msg {
@@ -89,6 +97,12 @@ ndk_status conn_connect(struct client *c, struct ectx *x, uint32_t qp, uint64_t 
 			uint64_t user_data);
 ndk_status conn_accept(struct client *c, struct ectx *x, uint32_t qp, uint64_t id, uint64_t blk);
 ndk_status conn_reject(struct client *c, struct ectx *x, uint64_t id, uint64_t blk);
+ndk_status conn_disconnect(struct client *c, struct ectx *x, uint32_t qp, uint64_t user_data);
+ndk_status conn_notify_disconnect(struct client *c, struct ectx *x, uint32_t qp,
+				  uint64_t user_data);
+/* qp goes: a peer on this node hears the connection ended; a held NOTIFY_DISCONNECT is cancelled.
+ */
+void conn_qp_gone(struct ectx *x, struct dqp *qp);
 /* The client goes: its listeners close, connections waiting on it are refused. */
 void conn_release_all(struct client *c, struct ectx *x);
 

@@ -162,6 +162,16 @@ ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 			goto bad;
 		st = conn_reject(c, x, a[0], a[1]);
 		break;
+	case NDK_ABI_OP_DISCONNECT:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = conn_disconnect(c, x, sqe->handle, sqe->user_data);
+		break;
+	case NDK_ABI_OP_NOTIFY_DISCONNECT:
+		if (!unused_zero(sqe, 0))
+			goto bad;
+		st = conn_notify_disconnect(c, x, sqe->handle, sqe->user_data);
+		break;
 	case NDK_ABI_OP_MW_CREATE:
 		if (!unused_zero(sqe, 0))
 			goto bad;

@@ -135,6 +135,13 @@ default_cm_connect(struct ectx *x, struct client *c, uint32_t qp_handle,
 	return NDK_STATUS_NOT_SUPPORTED;
 }
 
+static ndk_status
+default_cm_disconnect(struct ectx *x, struct dqp *qp, uint64_t user_data)
+{
+	(void)x, (void)qp, (void)user_data;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
 static void
 default_qp_notify(struct ectx *x, struct dqp *qp)
 {
@@ -182,6 +189,7 @@ static const struct provider_ops default_ops = {
 	.qp_create = default_qp_create,
 	.qp_connect = default_qp_connect,
 	.cm_connect = default_cm_connect,
+	.cm_disconnect = default_cm_disconnect,
 	.qp_error = default_qp_notify,
 	.qp_destroy = default_qp_notify,
 	.post_send = default_post_send,
@@ -213,6 +221,7 @@ provider_set_ops(struct provider *p, const struct provider_ops *ops)
 	SET_OP(p, ops, qp_create);
 	SET_OP(p, ops, qp_connect);
 	SET_OP(p, ops, cm_connect);
+	SET_OP(p, ops, cm_disconnect);
 	SET_OP(p, ops, qp_error);
 	SET_OP(p, ops, qp_destroy);
 	SET_OP(p, ops, post_send);

@@ -80,6 +80,12 @@ struct provider_ops {
 	ndk_status (*cm_connect)(struct ectx *x, struct client *c, uint32_t qp_handle,
 				 const struct ndk_abi_conn *in, struct ndk_abi_conn *blk,
 				 uint64_t user_data);
+	/*
+	 * End qp's connection made by cm_connect or a remote REQ (DISCONNECT):
+	 * PENDING (answered by a CONN_DISCONNECT_DONE message), SUCCESS when
+	 * it has already ended, NOT_SUPPORTED when qp has no such connection.
+	 */
+	ndk_status (*cm_disconnect)(struct ectx *x, struct dqp *qp, uint64_t user_data);
 	/* qp has just moved to ERROR: fail what the provider holds for it. */
 	void (*qp_error)(struct ectx *x, struct dqp *qp);
 	/* qp goes (after qp_error): let go of everything of it. */

@@ -4,6 +4,7 @@
 
 #include <rte_random.h>
 
+#include "conn.h"
 #include "cq.h"
 #include "provider.h"
 #include "qp.h"
@@ -191,6 +192,7 @@ qp_free(struct client *c, struct ectx *x, struct dqp *qp)
 	struct obj *po = obj_lookup(c, qp->pd, OBJ_PD);
 	uint32_t i;
 
+	conn_qp_gone(x, qp);
 	wq_error(x, qp);
 	x->prov->ops.qp_destroy(x, qp);
 	qpt_free(x->qpt, qp->qpn);
@@ -219,6 +221,7 @@ dqp_destroy(struct client *c, struct ectx *x, uint32_t handle)
 	if (o == NULL)
 		return NDK_STATUS_INVALID_HANDLE;
 	/* NDK: a close completes outstanding requests first; here, CANCELLED */
+	conn_qp_gone(x, o->ptr);
 	wq_error(x, o->ptr);
 	wq_drain(x, o->ptr);
 	qp_free(c, x, o->ptr);

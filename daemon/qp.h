@@ -49,9 +49,12 @@ struct dqp {
 	uint32_t max_isge;
 	uint32_t max_rsge;
 	uint32_t max_inline;
-	uint8_t state;	 /* enum qp_state; the owner's copy of the table entry's */
-	bool want_step;	 /* the provider has work for it that goes by turns: qp_step */
-	bool connecting; /* its CONNECT is out (conn.c) */
+	uint8_t state;	  /* enum qp_state; the owner's copy of the table entry's */
+	bool want_step;	  /* the provider has work for it that goes by turns: qp_step */
+	bool connecting;  /* its CONNECT is out (conn.c) */
+	bool peer_gone;	  /* its peer ended the connection */
+	bool notify_held; /* a NOTIFY_DISCONNECT waits for that */
+	uint64_t notify_req;
 	/*
 	 * The provider has not sent all it took yet: a fast register,
 	 * invalidate or bind behind it waits, since the bytes are read from

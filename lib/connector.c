@@ -35,11 +35,12 @@ struct connector {
 	unsigned int blk_busy; /* requests in flight that ndkd may still read blk for */
 	bool have_data;	       /* data holds what the peer sent */
 	struct ndk_abi_conn data;
-	bool connecting; /* a connect is parked in ndkd */
-	bool connected;	 /* an outgoing connection was made: no second one */
-	struct qp *qp;	 /* the QP that connect is for, while it is still open */
-	bool answered;	 /* an incoming connection was accepted or rejected */
-	bool closed;	 /* closed meanwhile: freed when the last request comes back */
+	bool connecting;    /* a connect is parked in ndkd */
+	bool connected;	    /* an outgoing connection was made: no second one */
+	struct qp *qp;	    /* the QP that connect is for, while it is still open */
+	struct qp *conn_qp; /* the QP that carries its connection, while it is still open */
+	bool answered;	    /* an incoming connection was accepted or rejected */
+	bool closed;	    /* closed meanwhile: freed when the last request comes back */
 };
 
 static const struct ndk_connector_dispatch connector_dispatch;
@@ -284,6 +285,14 @@ listener_create(struct ndk_adapter *a, ndk_fn_connect_event connect_event, void 
  * Connector
  * --------------------------------------------------------------------- */
 
+/* qp carries c's connection now: disconnect goes through it. */
+static void
+carried_by(struct connector *c, struct qp *qp)
+{
+	c->conn_qp = qp;
+	qp->connector = c;
+}
+
 static void
 connect_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
 {
@@ -298,6 +307,8 @@ connect_done(struct adapter *ad, const struct req_slot *req, ndk_status status, 
 	if (c->qp != NULL) {
 		c->qp->connected = status == NDK_STATUS_SUCCESS;
 		c->qp->connecting = NULL;
+		if (status == NDK_STATUS_SUCCESS && !c->closed)
+			carried_by(c, c->qp);
 		c->qp = NULL;
 	}
 	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
@@ -367,6 +378,7 @@ void
 connector_forget_qp(struct connector *c)
 {
 	c->qp = NULL;
+	c->conn_qp = NULL;
 }
 
 static void
@@ -376,9 +388,11 @@ accept_done(struct adapter *ad, const struct req_slot *req, ndk_status status, c
 
 	(void)out;
 	/* answered in order, before any close of the QP: it is still here */
-	if (status == NDK_STATUS_SUCCESS)
+	if (status == NDK_STATUS_SUCCESS) {
 		((struct qp *)req->arg)->connected = true;
-	else
+		if (!c->closed)
+			carried_by(c, (struct qp *)req->arg);
+	} else
 		c->answered = false; /* the connection stays offered: another QP may take it */
 	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
 	connector_put(c);
@@ -500,6 +514,58 @@ connector_get_local_address(struct ndk_connector *pc, struct ndk_qp_address *a)
 	return NDK_STATUS_SUCCESS;
 }
 
+static void
+disconnect_done(struct adapter *ad, const struct req_slot *req, ndk_status status,
+		const uint64_t *out)
+{
+	(void)out;
+	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
+}
+
+static void
+notify_done(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
+{
+	ad->parked--;
+	disconnect_done(ad, req, status, out);
+}
+
+/* DISCONNECT or NOTIFY_DISCONNECT for c's connection. */
+static ndk_status
+post_disconnect(struct connector *c, uint8_t opcode, ndk_fn_request_completion completion,
+		void *context)
+{
+	struct ndk_abi_sqe sqe = { .opcode = opcode };
+	ndk_status st;
+
+	if (completion == NULL)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (c->conn_qp == NULL)
+		return NDK_STATUS_INVALID_DEVICE_STATE; /* no connection, or its QP closed */
+	sqe.handle = c->conn_qp->handle;
+	st = post_ctrl(c->ad, &sqe, 0,
+		       opcode == NDK_ABI_OP_DISCONNECT ? disconnect_done : notify_done,
+		       (void (*)(void))completion, context, c, 0);
+	if (st == NDK_STATUS_PENDING && opcode == NDK_ABI_OP_DISCONNECT)
+		c->conn_qp->connected = false; /* its requests are refused from now on */
+	if (st == NDK_STATUS_PENDING && opcode == NDK_ABI_OP_NOTIFY_DISCONNECT)
+		c->ad->parked++; /* answered when the peer acts */
+	return st;
+}
+
+static ndk_status
+connector_disconnect(struct ndk_connector *pc, ndk_fn_request_completion completion, void *context)
+{
+	return post_disconnect((struct connector *)pc, NDK_ABI_OP_DISCONNECT, completion, context);
+}
+
+static ndk_status
+connector_notify_disconnect(struct ndk_connector *pc, ndk_fn_request_completion completion,
+			    void *context)
+{
+	return post_disconnect((struct connector *)pc, NDK_ABI_OP_NOTIFY_DISCONNECT, completion,
+			       context);
+}
+
 static ndk_status
 connector_close(struct ndk_object_header *obj, ndk_fn_close_completion completion, void *context)
 {
@@ -509,6 +575,9 @@ connector_close(struct ndk_object_header *obj, ndk_fn_close_completion completio
 	/* an incoming connection closed unanswered is refused, so its caller does not wait */
 	if (c->conn_id != 0 && !c->answered)
 		connector_reject(&c->pub, NULL, 0);
+	if (c->conn_qp != NULL)
+		c->conn_qp->connector = NULL;
+	c->conn_qp = NULL;
 	if (c->blk_busy != 0)
 		c->closed = true; /* its requests' handlers still come; freed after the last */
 	else
@@ -525,6 +594,8 @@ static const struct ndk_connector_dispatch connector_dispatch = {
 	.get_connection_data = connector_get_connection_data,
 	.get_peer_address = connector_get_peer_address,
 	.get_local_address = connector_get_local_address,
+	.disconnect = connector_disconnect,
+	.notify_disconnect = connector_notify_disconnect,
 };
 
 ndk_status

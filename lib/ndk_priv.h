@@ -237,6 +237,7 @@ struct qp {
 	bool closing;
 	bool connected;		      /* our side is connected: work requests may go */
 	struct connector *connecting; /* a connector's CONNECT for it, held in ndkd */
+	struct connector *connector;  /* the connector whose connection it carries */
 	struct qp *next, *prev;	      /* the PD's list */
 };
 

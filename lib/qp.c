@@ -27,6 +27,8 @@ qp_free(struct qp *qp)
 
 	if (qp->connecting != NULL)
 		connector_forget_qp(qp->connecting);
+	if (qp->connector != NULL)
+		connector_forget_qp(qp->connector);
 	if (qp->prev != NULL)
 		qp->prev->next = qp->next;
 	else if (pd->qps == qp)

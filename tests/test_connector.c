@@ -114,6 +114,41 @@ test_accept_then_data(void)
 		CHECK_STATUS(side_rdma(&a, true, 0, 64, a.token, (uintptr_t)b.buf, b.token).status,
 			     NDK_STATUS_SUCCESS);
 		CHECK(b.buf[63] == 0x33, "data arrived");
+		/* b ends it, with a receive of a's waiting: a hears, the receive completes */
+		{
+			struct wait wn = { 0 }, wn2 = { 0 }, wd = { 0 };
+			struct ndk_sge rs = { .virtual_address = a.buf,
+					      .length = 64,
+					      .memory_region_token = a.token };
+			struct ndk_result_ex rr, rw;
+
+			CHECK_STATUS(ndk_connector_notify_disconnect(c, w_req, &wn),
+				     NDK_STATUS_PENDING);
+			CHECK_STATUS(w_finish(a.ad, &wn2,
+					      ndk_connector_notify_disconnect(c, w_req, &wn2)),
+				     NDK_STATUS_INVALID_DEVICE_STATE);
+			CHECK_STATUS(ndk_qp_receive(a.qp, &rr, &rs, 1), NDK_STATUS_SUCCESS);
+			CHECK_STATUS(ndk_connector_disconnect(ev.incoming[0], w_req, &wd),
+				     NDK_STATUS_PENDING);
+			drive_both(&a, &b, &wd);
+			CHECK(wd.calls == 1 && wd.status == NDK_STATUS_SUCCESS, "disconnected: %s",
+			      ndk_status_str(wd.status));
+			drive_both(&a, &b, &wn);
+			CHECK(wn.calls == 1 && wn.status == NDK_STATUS_SUCCESS, "a heard it: %s",
+			      ndk_status_str(wn.status));
+			/* as before notify: a's next request fails, then its QP flushes */
+			rw = side_rdma(&a, true, 0, 64, a.token, (uintptr_t)b.buf, b.token);
+			rr = side_result(&a);
+			CHECK(rw.status == NDK_STATUS_CONNECTION_DISCONNECTED &&
+				      rr.status == NDK_STATUS_CANCELLED,
+			      "a's write %s, its receive %s", ndk_status_str(rw.status),
+			      ndk_status_str(rr.status));
+			/* heard already: a notify now completes at once */
+			memset(&wn, 0, sizeof(wn));
+			CHECK_STATUS(
+				w_finish(a.ad, &wn, ndk_connector_notify_disconnect(c, w_req, &wn)),
+				NDK_STATUS_SUCCESS);
+		}
 		ndk_connector_close(ev.incoming[0], NULL, NULL);
 	}
 	ndk_connector_close(c, NULL, NULL);

@@ -631,6 +631,48 @@ is_ip(const struct ndk_qp_address *x, uint8_t last)
 }
 
 /*
+ * from ends the connection with requests outstanding on both sides: its
+ * DISCONNECT completes (the peer's DREP), to's NOTIFY_DISCONNECT fires, and
+ * every request completes, none lost.
+ */
+static void
+disconnect_midway(struct node *from, struct node *to, struct ndk_connector *cf,
+		  struct ndk_connector *ct)
+{
+	struct wait wd = { 0 }, wn = { 0 };
+	struct ndk_sge big = { .virtual_address = from->s.buf,
+			       .length = BUF,
+			       .memory_region_token = from->s.token };
+	struct ndk_sge rs = { .virtual_address = to->s.buf,
+			      .length = 64,
+			      .memory_region_token = to->s.token };
+	struct ndk_result_ex rw, rr;
+
+	CHECK_STATUS(ndk_connector_notify_disconnect(ct, w_req, &wn), NDK_STATUS_PENDING);
+	CHECK_STATUS(ndk_qp_receive(to->s.qp, &rr, &rs, 1), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_qp_write(from->s.qp, &rw, &big, 1, (uintptr_t)to->s.buf, to->s.token, 0),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_connector_disconnect(cf, w_req, &wd), NDK_STATUS_PENDING);
+	drive(from, to, &wd);
+	CHECK(wd.calls == 1 && wd.status == NDK_STATUS_SUCCESS, "disconnect: %s",
+	      ndk_status_str(wd.status));
+	drive(from, to, &wn);
+	CHECK(wn.calls == 1 && wn.status == NDK_STATUS_SUCCESS, "the peer heard: %s",
+	      ndk_status_str(wn.status));
+	rw = side_result(&from->s);
+	CHECK(rw.status == NDK_STATUS_CANCELLED || rw.status == NDK_STATUS_SUCCESS,
+	      "the write in flight completed: %s", ndk_status_str(rw.status));
+	rr = side_result(&to->s);
+	CHECK(rr.status == NDK_STATUS_CANCELLED, "the peer's receive completed: %s",
+	      ndk_status_str(rr.status));
+	memset(&wd, 0, sizeof(wd));
+	CHECK_STATUS(ndk_connector_disconnect(cf, w_req, &wd), NDK_STATUS_PENDING);
+	drive(from, to, &wd);
+	CHECK(wd.calls == 1 && wd.status == NDK_STATUS_SUCCESS, "a second disconnect: %s",
+	      ndk_status_str(wd.status));
+}
+
+/*
  * Connectors across nodes, through the CM: a connects to b's listener by
  * IP address and port with private data; b sees who calls and what it
  * sent, accepts with private data of its own; the QPs carry data. Then a
@@ -702,6 +744,7 @@ test_connectors(void)
 	rdma_sizes(&a, &b, 11, 1u << 20, 1u << 20);
 	rdma_sizes(&b, &a, 12, 65536, 65536);
 	send_sizes(&a, &b, 13, 65536);
+	disconnect_midway(&a, &b, c, in.c[0]);
 
 	/* refused, with a reason */
 	ndk_connector_close(c, NULL, NULL);
@@ -722,6 +765,31 @@ test_connectors(void)
 	CHECK(ndk_connector_get_connection_data(c, NULL, NULL, pd, &len) == NDK_STATUS_SUCCESS &&
 		      len == NDK_REJECT_PRIVATE_MAX && memcmp(pd, no, sizeof(no)) == 0,
 	      "with b's private data");
+
+	/* accepted again, and ended by the listener's side this time */
+	memset(&w, 0, sizeof(w));
+	memset(&wa, 0, sizeof(wa));
+	sync_close_qp(b.s.ad, b.s.qp);
+	CHECK_STATUS(side_qp(&b.s), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_connector_connect(c, a.s.qp, &to, 1, 1, NULL, 0, w_req, &w),
+		     NDK_STATUS_PENDING);
+	wait_incoming(&a, &b, &in, 3);
+	CHECK(in.n == 3, "offered a third time");
+	if (in.n == 3) {
+		CHECK_STATUS(
+			w_finish(b.s.ad, &wa,
+				 ndk_connector_accept(in.c[2], b.s.qp, 1, 1, NULL, 0, w_req, &wa)),
+			NDK_STATUS_SUCCESS);
+		drive(&a, &b, &w);
+		CHECK(w.calls == 1 && w.status == NDK_STATUS_SUCCESS, "connected again: %s",
+		      ndk_status_str(w.status));
+		rdma_sizes(&a, &b, 14, 4096, 4096);
+		disconnect_midway(&b, &a, in.c[2], c);
+	}
+	ndk_connector_close(c, NULL, NULL);
+	sync_close_qp(a.s.ad, a.s.qp);
+	CHECK_STATUS(side_qp(&a.s), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_connector_create(a.s.ad, &c), NDK_STATUS_SUCCESS);
 
 	/* nobody listens: refused at once (REJ, invalid service ID) */
 	to.port = 7001;

@@ -9,6 +9,8 @@
  * ndk_qp_connect). The listener's app accepts the connection on a QP of its
  * own, or rejects it; each side may hand the other private data, and
  * states how many reads it takes in (IRD) and has out (ORD) at once.
+ * Either side may end the connection; the other hears of it through
+ * ndk_connector_notify_disconnect().
  */
 #ifndef NDK_CONNECTOR_H
 #define NDK_CONNECTOR_H
@@ -93,6 +95,21 @@ typedef ndk_status (*ndk_fn_get_connection_data)(struct ndk_connector *connector
 typedef ndk_status (*ndk_fn_get_address)(struct ndk_connector *connector,
 					 struct ndk_qp_address *address);
 
+/*
+ * NDK_FN_DISCONNECT: end the connection (its QP's requests complete
+ * CANCELLED): PENDING, then SUCCESS once the peer confirmed or, on another
+ * node, stopped answering. INVALID_DEVICE_STATE when not connected.
+ */
+typedef ndk_status (*ndk_fn_disconnect)(struct ndk_connector *connector,
+					ndk_fn_request_completion completion, void *context);
+/*
+ * NDK_FN_NOTIFY_DISCONNECT: PENDING; the completion reports SUCCESS when
+ * the peer ends the connection (at once if it has), CANCELLED when the QP
+ * or the adapter closes first. One at a time per connection.
+ */
+typedef ndk_status (*ndk_fn_notify_disconnect)(struct ndk_connector *connector,
+					       ndk_fn_request_completion completion, void *context);
+
 struct ndk_connector_dispatch {
 	ndk_fn_close_object close;
 	ndk_fn_query_extension query_extension;
@@ -102,6 +119,8 @@ struct ndk_connector_dispatch {
 	ndk_fn_get_connection_data get_connection_data;
 	ndk_fn_get_address get_peer_address;
 	ndk_fn_get_address get_local_address;
+	ndk_fn_disconnect disconnect;
+	ndk_fn_notify_disconnect notify_disconnect;
 };
 
 struct ndk_connector {
@@ -170,6 +189,20 @@ static inline ndk_status
 ndk_connector_get_local_address(struct ndk_connector *c, struct ndk_qp_address *address)
 {
 	return c->dispatch->get_local_address(c, address);
+}
+
+static inline ndk_status
+ndk_connector_disconnect(struct ndk_connector *c, ndk_fn_request_completion completion,
+			 void *context)
+{
+	return c->dispatch->disconnect(c, completion, context);
+}
+
+static inline ndk_status
+ndk_connector_notify_disconnect(struct ndk_connector *c, ndk_fn_request_completion completion,
+				void *context)
+{
+	return c->dispatch->notify_disconnect(c, completion, context);
 }
 
 #ifdef __cplusplus

@@ -61,6 +61,7 @@ enum cm_state {
 	CM_REQ_DEAD,	/* passive: offered, and the requester gave up meanwhile */
 	CM_REP_SENT,	/* passive: accepted, REP out, resent until the RTU */
 	CM_ESTABLISHED, /* either side */
+	CM_DREQ_SENT,	/* this side ends it: DREQ out, resent until the DREP */
 	CM_TIMEWAIT,	/* ended: kept a while to call a late REQ stale */
 };
 
@@ -75,9 +76,12 @@ struct cm_conn {
 	uint16_t udp_sport;
 	uint32_t peer_qp1;
 	uint64_t due; /* TSC: the next resend or expiry; 0: none */
-	/* active: the CONNECT it is for */
+	/* the QP it connects (qp_handle 0: it went) and, active, the CONNECT it is for */
 	uint32_t engine, client_id, qp_handle, qpn;
+	uint32_t peer_qpn;
 	uint64_t user_data;
+	bool disc_asked; /* DREQ_SENT by a DISCONNECT, answered by the DREP (disc_req) */
+	uint64_t disc_req;
 	struct ndk_abi_conn *blk;
 	uint32_t rq_psn; /* what the REQ named: the PSN this side receives from */
 	uint16_t local_port, listen_port;
@@ -394,6 +398,12 @@ answer(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg *m)
 		slot_send(x, t, s, s->mad);
 	s->state = CM_REP_SENT;
 	s->resends = (uint8_t)RTE_MIN(r->req.max_cm_retries, 15);
+	s->engine = x->engine;
+	s->client_id = c->id;
+	s->qp_handle = qp_handle;
+	s->qpn = qp->qpn;
+	s->peer_qpn = r->req.local_qpn;
+	soft_qp(qp)->cm_id = s->local_id;
 	set_due(t, s, rte_rdtsc() + us_to_tsc(CM_RESEND_US));
 	rte_spinlock_unlock(&t->lock);
 	free(r);
@@ -576,6 +586,8 @@ connected(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg 
 		slot_send(x, t, s, s->mad);
 	s->state = CM_ESTABLISHED;
 	s->due = 0;
+	s->peer_qpn = r->rep.local_qpn;
+	soft_qp(o->ptr)->cm_id = s->local_id;
 	rte_spinlock_unlock(&t->lock);
 	return NDK_STATUS_SUCCESS;
 }
@@ -743,6 +755,102 @@ cm_connect(struct ectx *x, struct client *c, uint32_t qp_handle, const struct nd
  * Both
  * --------------------------------------------------------------------- */
 
+/* Caller holds the lock. Tell s's QP, on its engine, that the connection ended (kind). */
+static void
+tell_owner(struct ectx *x, struct cm_conn *s, uint32_t kind)
+{
+	struct conn_msg *m;
+
+	if (kind == CONN_DISCONNECTED && s->qp_handle == 0)
+		return; /* the QP went */
+	if (kind == CONN_DISCONNECT_DONE && !s->disc_asked)
+		return;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return; /* the QP learns when its requests fail */
+	m->kind = kind;
+	m->active_client = s->client_id;
+	m->active_engine = s->engine;
+	m->active_qpn = s->qpn;
+	m->active_req = s->disc_req;
+	s->disc_asked = false;
+	conn_answer(x, m);
+}
+
+/* Caller holds the lock. End s from this side: a DREQ, resent until the DREP. */
+static void
+dreq_send(struct ectx *x, struct cm_table *t, struct cm_conn *s)
+{
+	struct cm_msg dreq = { .attr = CM_DREQ,
+			       .tid = rte_rand(),
+			       .local_comm_id = s->local_id,
+			       .remote_comm_id = s->remote_id,
+			       .remote_qpn = s->peer_qpn };
+
+	if (cm_encode(&dreq, s->mad))
+		slot_send(x, t, s, s->mad);
+	s->state = CM_DREQ_SENT;
+	s->resends = CM_RESENDS;
+	set_due(t, s, rte_rdtsc() + us_to_tsc(CM_RESEND_US));
+}
+
+/* Caller holds the lock. s's connection ended (DREP, or a DREQ from the peer). */
+static void
+ended(struct ectx *x, struct cm_table *t, struct cm_conn *s)
+{
+	if (s->state == CM_DREQ_SENT)
+		tell_owner(x, s, CONN_DISCONNECT_DONE);
+	else
+		tell_owner(x, s, CONN_DISCONNECTED);
+	slot_timewait(t, s);
+}
+
+ndk_status
+cm_disconnect(struct ectx *x, struct dqp *qp, uint64_t user_data)
+{
+	struct cm_table *t = table_of(x);
+	struct soft_qp *sq = soft_qp(qp);
+	ndk_status st = NDK_STATUS_SUCCESS;
+	struct cm_conn *s;
+
+	if (t == NULL || sq->cm_id == 0)
+		return NDK_STATUS_NOT_SUPPORTED;
+	rte_spinlock_lock(&t->lock);
+	s = slot_by_id(t, sq->cm_id);
+	if (s != NULL && (s->state == CM_ESTABLISHED || s->state == CM_REP_SENT)) {
+		dreq_send(x, t, s);
+		s->disc_asked = true;
+		s->disc_req = user_data;
+		st = NDK_STATUS_PENDING;
+	}
+	if (s != NULL)
+		s->qp_handle = 0; /* it ended for the QP: no word of it goes there again */
+	sq->cm_id = 0;
+	rte_spinlock_unlock(&t->lock);
+	return st;
+}
+
+void
+cm_qp_gone(struct ectx *x, struct dqp *qp)
+{
+	struct cm_table *t = table_of(x);
+	struct soft_qp *sq = soft_qp(qp);
+	struct cm_conn *s;
+
+	if (t == NULL || sq->cm_id == 0)
+		return;
+	rte_spinlock_lock(&t->lock);
+	s = slot_by_id(t, sq->cm_id);
+	if (s != NULL) {
+		s->qp_handle = 0;
+		/* as Linux's rdma_cm does when its ID is destroyed connected */
+		if (s->state == CM_ESTABLISHED || s->state == CM_REP_SENT)
+			dreq_send(x, t, s);
+	}
+	sq->cm_id = 0;
+	rte_spinlock_unlock(&t->lock);
+}
+
 void
 cm_timers(struct ectx *x, uint64_t now)
 {
@@ -771,12 +879,14 @@ cm_timers(struct ectx *x, uint64_t now)
 				slot_reject(x, t, s, CM_MSG_REQ, CM_REJ_TIMEOUT, get64(s->mad + 8),
 					    NULL);
 				connect_fail(x, t, s, NDK_STATUS_IO_TIMEOUT, NULL);
-			} else {
-				/* REP_SENT: the QP stays connected to a peer that never confirmed
-				 */
+			} else if (s->state == CM_REP_SENT) {
+				/* the requester never confirmed: its QP's connection ends */
 				slot_reject(x, t, s, CM_MSG_REP, CM_REJ_TIMEOUT, get64(s->mad + 8),
 					    NULL);
+				tell_owner(x, s, CONN_DISCONNECTED);
 				slot_free(s);
+			} else {
+				ended(x, t, s); /* DREQ_SENT: the peer is gone anyway */
 			}
 			continue;
 		}
@@ -862,8 +972,14 @@ cm_input(struct ectx *x, struct roce_port *p, const struct roce_pkt *pk)
 			}
 			break;
 		case CM_DREQ:
-			if (s->state == CM_ESTABLISHED)
-				slot_timewait(t, s);
+			/* the RTU may have been lost: a DREQ confirms the connection too */
+			if (s->state == CM_ESTABLISHED || s->state == CM_REP_SENT ||
+			    s->state == CM_DREQ_SENT)
+				ended(x, t, s);
+			break;
+		case CM_DREP:
+			if (s->state == CM_DREQ_SENT)
+				ended(x, t, s);
 			break;
 		default:
 			break;

@@ -267,7 +267,7 @@ soft_qp_error(struct ectx *x, struct dqp *qp)
 static void
 soft_qp_destroy(struct ectx *x, struct dqp *qp)
 {
-	(void)x;
+	cm_qp_gone(x, qp);
 	rc_destroy(qp);
 }
 
@@ -318,6 +318,7 @@ const struct provider_ops soft_provider_ops = {
 	.qp_create = soft_qp_create,
 	.qp_connect = soft_qp_connect,
 	.cm_connect = cm_connect,
+	.cm_disconnect = cm_disconnect,
 	.qp_error = soft_qp_error,
 	.qp_destroy = soft_qp_destroy, /* after qp_error: nothing is on its way or waits */
 	.post_send = soft_post_send,

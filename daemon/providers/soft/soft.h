@@ -169,6 +169,7 @@ struct rc_qp {
 /* Per QP (qp->prov). */
 struct soft_qp {
 	struct rc_qp *rc; /* connected across nodes (RoCEv2); NULL on this node */
+	uint32_t cm_id;	  /* its connection's local communication ID (cm.c); 0: none */
 	/* sender side: the send waiting for its receiver, and its work request */
 	struct send_msg *send;
 	uint32_t send_wr;
@@ -264,6 +265,9 @@ struct cm_table *cm_table_new(struct roce_ports *ports);
 void cm_table_free(struct cm_table *t);
 /* Resends and expiries that are due (any engine; one at a time does the work). */
 void cm_timers(struct ectx *x, uint64_t now);
+/* qp goes: a connection of its ends with a DREQ (the peer hears of it). */
+void cm_qp_gone(struct ectx *x, struct dqp *qp);
+ndk_status cm_disconnect(struct ectx *x, struct dqp *qp, uint64_t user_data);
 /* The provider's cm_connect (provider.h): a REQ to another node's listener. */
 ndk_status cm_connect(struct ectx *x, struct client *c, uint32_t qp_handle,
 		      const struct ndk_abi_conn *in, struct ndk_abi_conn *blk, uint64_t user_data);

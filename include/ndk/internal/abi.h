@@ -254,7 +254,18 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
  * subnet holds the peer), [5] 0.
  */
 #define NDK_ABI_OP_QP_CONNECT_ROCEV2 27u
-#define NDK_ABI_OP_MAX		     27u
+/*
+ * handle = qp, connected (by a connector, or by QP_CONNECT on this node):
+ * end the connection; its requests complete CANCELLED. Answered once the
+ * peer confirmed (another node's CM: DREP) or gave up waiting for it.
+ */
+#define NDK_ABI_OP_DISCONNECT 28u
+/*
+ * handle = qp: answered (SUCCESS) when the peer ends the connection, or
+ * at once if it has; CANCELLED when the QP goes first. One at a time.
+ */
+#define NDK_ABI_OP_NOTIFY_DISCONNECT 29u
+#define NDK_ABI_OP_MAX		     29u
 
 /*
  * A connection's data. In (CONNECT): family, port, peer_ip, sgid, ird, ord,
