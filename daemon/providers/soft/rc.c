@@ -415,13 +415,22 @@ static void
 rewind_to_una(struct ectx *x, struct dqp *qp, struct rc_qp *rc)
 {
 	struct rc_wqe *w;
+	uint32_t i;
 
 	if (rc->wq_head == rc->wq_tail)
 		return;
+	/*
+	 * A read is asked for again from what came back: the head's from its
+	 * responses so far, every later one from its start (only the head
+	 * places responses). A later read left fully asked for would go again
+	 * as a request of no bytes, whose empty response carries the PSN of
+	 * the read after it.
+	 */
+	for (i = rc->wq_head; i != rc->wq_tail; i++)
+		wqe_at(rc, i)->req_off = wqe_at(rc, i)->done;
 	w = wqe_at(rc, rc->wq_head);
 	rc->wq_cur = rc->wq_head;
 	rc->cur_pkt = w->op == NDK_ABI_WR_READ ? 0 : (uint32_t)psn_diff(rc->una, w->psn);
-	w->req_off = w->done;	      /* a read is asked for again from what came back */
 	if (rc->cur_pkt >= w->n_pkts) /* defensive: never past its last packet */
 		rc->cur_pkt = 0;
 	rc->reads_out = 0;
