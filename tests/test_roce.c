@@ -188,32 +188,40 @@ send_sizes(struct node *a, struct node *b, uint32_t seed, uint32_t max)
 }
 
 /* 48 writes of 4 KiB posted at once (a window, not one at a time), results in order. */
+/*
+ * n transfers of len bytes in flight at once, writes from a to b or reads
+ * of b's into a: all complete in the order posted, every byte lands.
+ */
 static void
-many_in_flight(struct node *a, struct node *b)
+many_in_flight(struct node *a, struct node *b, bool write, int n, uint32_t len)
 {
-	enum { N = 48, LEN = 4096 };
-	struct ndk_sge sge[N];
+	enum { MAX = 48 };
+	struct ndk_sge sge[MAX];
+	uint8_t *from = write ? a->s.buf : b->s.buf, *to = write ? b->s.buf : a->s.buf;
+	const char *what = write ? "writes" : "reads";
 	int i, in_order = 1, ok = 1;
 
-	fill(a->s.buf, N * LEN, 99);
-	memset(b->s.buf, 0, N * LEN);
-	for (i = 0; i < N; i++) {
-		sge[i] = (struct ndk_sge){ .virtual_address = a->s.buf + i * LEN,
-					   .length = LEN,
+	fill(from, (size_t)n * len, 99);
+	memset(to, 0, (size_t)n * len);
+	for (i = 0; i < n && i < MAX; i++) {
+		sge[i] = (struct ndk_sge){ .virtual_address = a->s.buf + (size_t)i * len,
+					   .length = len,
 					   .memory_region_token = a->s.token };
-		if (ndk_qp_write(a->s.qp, &sge[i], &sge[i], 1, (uintptr_t)(b->s.buf + i * LEN),
-				 b->s.token, 0) != NDK_STATUS_SUCCESS)
+		if ((write ? ndk_qp_write : ndk_qp_read)(a->s.qp, &sge[i], &sge[i], 1,
+							 (uintptr_t)(b->s.buf + (size_t)i * len),
+							 b->s.token, 0) != NDK_STATUS_SUCCESS)
 			ok = 0;
 	}
-	CHECK(ok, "%d writes posted", N);
-	for (i = 0; i < N; i++) {
+	CHECK(ok, "%d %s posted", n, what);
+	for (i = 0; i < n && i < MAX; i++) {
 		struct ndk_result_ex r = side_result(&a->s);
 
 		ok &= r.status == NDK_STATUS_SUCCESS;
 		in_order &= r.request_context == &sge[i];
 	}
-	CHECK(ok && in_order, "%d writes completed, in the order posted", N);
-	CHECK(memcmp(a->s.buf, b->s.buf, N * LEN) == 0, "all %d landed exactly", N);
+	CHECK(ok && in_order, "%d %s completed, in the order posted", n, what);
+	CHECK(memcmp(a->s.buf, b->s.buf, (size_t)n * len) == 0, "all %d %s landed exactly", n,
+	      what);
 }
 
 static void
@@ -372,7 +380,7 @@ test_two_nodes(void)
 	}
 	rdma_sizes(&a, &b, 1, BUF, BUF);
 	send_sizes(&a, &b, 2, BUF);
-	many_in_flight(&a, &b);
+	many_in_flight(&a, &b, true, 48, 4096);
 	CHECK(tel_query_elem_u64(&a.d, "/ndkd/ports", "rx_bad_icrc", 0) == 0 &&
 		      tel_query_elem_u64(&b.d, "/ndkd/ports", "rx_bad_icrc", 0) == 0,
 	      "no bad ICRC either way");
@@ -410,7 +418,7 @@ link_pair(const char *what, const char *da, const char *db, bool may_skip)
 	}
 	rdma_sizes(&a, &b, 6, BUF, BUF);
 	send_sizes(&a, &b, 7, BUF);
-	many_in_flight(&a, &b);
+	many_in_flight(&a, &b, true, 48, 4096);
 	CHECK(tel_query_elem_u64(&a.d, "/ndkd/ports", "rx_roce", 0) > 0 &&
 		      tel_query_elem_u64(&b.d, "/ndkd/ports", "rx_roce", 0) > 0,
 	      "%s carried RoCEv2 both ways", what);
@@ -523,7 +531,9 @@ test_faults(void)
 	 */
 	rdma_sizes(&a, &b, 4, 1u << 20, 1u << 20);
 	send_sizes(&a, &b, 5, 1u << 20);
-	many_in_flight(&a, &b);
+	many_in_flight(&a, &b, true, 48, 4096);
+	/* reads of several segments, many out: a loss sends them all again */
+	many_in_flight(&a, &b, false, 16, 128 * 1024);
 	re = tel_query_elem_u64(&a.d, "/ndkd/ports", "retransmits", 0) +
 	     tel_query_elem_u64(&b.d, "/ndkd/ports", "retransmits", 0);
 	CHECK(re > 0 && re != 2 * UINT64_MAX,
@@ -672,6 +682,22 @@ disconnect_midway(struct node *from, struct node *to, struct ndk_connector *cf,
 	      ndk_status_str(wd.status));
 }
 
+/* c's connect to `to`, from a alone (no peer app acts): it must end with want. */
+static void
+connect_alone(struct node *a, struct ndk_connector *c, const struct ndk_qp_address *to,
+	      ndk_status want, const char *what)
+{
+	struct wait w = { 0 };
+	uint64_t t0 = t_now_ns();
+
+	CHECK_STATUS(ndk_connector_connect(c, a->s.qp, to, 1, 1, NULL, 0, w_req, &w),
+		     NDK_STATUS_PENDING);
+	while (w.calls == 0 && t_now_ns() - t0 < 10000000000ull)
+		ndk_adapter_progress(a->s.ad, 0);
+	CHECK(w.calls == 1 && w.status == want, "%s: %s after %" PRIu64 " ms", what,
+	      ndk_status_str(w.status), (t_now_ns() - t0) / 1000000);
+}
+
 /*
  * Connectors across nodes, through the CM: a connects to b's listener by
  * IP address and port with private data; b sees who calls and what it
@@ -806,16 +832,10 @@ test_connectors(void)
 	/* a peer that does not answer: the REQ's resends run out */
 	kill(b.d.pid, SIGSTOP);
 	to.port = 7000;
-	memset(&w, 0, sizeof(w));
-	t0 = t_now_ns();
-	CHECK_STATUS(ndk_connector_connect(c, a.s.qp, &to, 1, 1, NULL, 0, w_req, &w),
-		     NDK_STATUS_PENDING);
-	while (w.calls == 0 && t_now_ns() - t0 < 5000000000ull)
-		ndk_adapter_progress(a.s.ad, 0);
-	CHECK(w.calls == 1 && w.status == NDK_STATUS_IO_TIMEOUT,
-	      "silent peer: %s after %" PRIu64 " ms", ndk_status_str(w.status),
-	      (t_now_ns() - t0) / 1000000);
+	connect_alone(&a, c, &to, NDK_STATUS_IO_TIMEOUT, "a silent peer");
 	kill(b.d.pid, SIGCONT);
+	to.ip[15] = 77;
+	connect_alone(&a, c, &to, NDK_STATUS_HOST_UNREACHABLE, "an address nobody answers ARP for");
 	CHECK(tel_query_elem_u64(&a.d, "/ndkd/ports", "mad_tx", 0) >= 6 &&
 		      tel_query_elem_u64(&b.d, "/ndkd/ports", "mad_rx", 0) >= 3,
 	      "the MADs are counted");

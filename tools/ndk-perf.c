@@ -7,7 +7,11 @@
  * the bandwidth report and "done"), so that either side may be perftest on
  * a Linux host with a RoCE device and the other ndk-perf on an ndkd node.
  * The test is the first argument, or the program's name (a link named
- * ib_write_bw runs write_bw).
+ * ib_write_bw runs write_bw). With -R, as perftest's -R, there is no TCP:
+ * a control connection through the connection manager (rdma_cm's port
+ * space, the -p port) carries the same exchange as SENDs, the key messages
+ * as perftest's struct pingpong_dest (56 bytes, big-endian), and the test's
+ * QP connects through the CM too.
  */
 #include <arpa/inet.h>
 #include <byteswap.h>
@@ -24,8 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <netdb.h>
+
 #include <ndk/ndk.h>
 
+#include "be.h"
 #include "oob.h"
 
 /*
@@ -68,6 +75,7 @@ struct perf {
 	uint64_t size, iters;
 	uint32_t tx_depth, rx_depth, mtu;
 	bool all;
+	bool rdma_cm;	      /* -R: connect through the CM */
 	bool events;	      /* -e: sleep on the CQ's notification instead of polling */
 	const char *lat_file; /* -L: every iteration's time goes there */
 	uint32_t gid_index;   /* -x: the local port, announced and sent from */
@@ -78,6 +86,15 @@ struct perf {
 	struct ndk_cq *cq;
 	struct ndk_qp *qp;
 	struct ndk_mr *mr;
+	/* -R: the control connection, then the test's */
+	struct ndk_listener *listener; /* server */
+	struct ndk_connector *incoming[2];
+	int n_incoming;
+	struct ndk_connector *ctl_conn, *conn;
+	struct ndk_cq *ctl_cq;
+	struct ndk_qp *ctl_qp;
+	struct ndk_mr *ctl_mr;
+	uint8_t *ctl_buf; /* 64 bytes to send from, 64 to receive into */
 	uint8_t *buf;
 	uint64_t buff; /* perftest's BUFF_SIZE: the buffer is two of them */
 	uint32_t token;
@@ -125,6 +142,8 @@ usage(const char *argv0)
 	       "                           table's figures)\n"
 	       "  -x, --gid-index=<n>      use ndkd's port n (GID index n: its n-th --port, from\n"
 	       "                           0; default 0): its GID is announced, frames go from it\n"
+	       "  -R, --rdma_cm            connect the QPs through the connection manager "
+	       "(rdma_cm)\n"
 	       "  -d, -i, -F, -c RC        accepted: ndkd owns the ports\n"
 	       "  -S, --socket=<path>      ndkd's socket (default: NDK_SOCKET, then ndkd's own)\n",
 	       argv0, argv0);
@@ -141,10 +160,16 @@ now_ns(void)
 
 /* ---- perftest's exchange ------------------------------------------------ */
 
+static bool ctl_send(struct perf *p, const void *msg, size_t len);
+static bool ctl_recv(struct perf *p, void *msg, size_t len);
+
 /* The client writes first, the server reads first, as perftest does. */
 static bool
 xchg(struct perf *p, const void *mine, void *theirs, size_t len)
 {
+	if (p->rdma_cm)
+		return p->server != NULL ? ctl_send(p, mine, len) && ctl_recv(p, theirs, len)
+					 : ctl_recv(p, theirs, len) && ctl_send(p, mine, len);
 	if (p->server != NULL)
 		return full_io(p->fd, (void *)mine, len, true) &&
 		       full_io(p->fd, theirs, len, false);
@@ -184,12 +209,57 @@ msg_key(char msg[KEY_LEN], struct dest *d)
 	return d->qpn <= 0xffffff && d->psn <= 0xffffff;
 }
 
+/*
+ * -R: perftest's struct pingpong_dest as its rdma_write_keys() sends it:
+ * lid, out_reads, qpn, psn, rkey (4 bytes each), 4 of padding, vaddr (8),
+ * the GID, srqn, gid_index (4 each); big-endian.
+ */
+#define KEY_BIN_LEN 56
+
+static void
+key_bin(const struct dest *d, uint8_t m[KEY_BIN_LEN])
+{
+	memset(m, 0, KEY_BIN_LEN);
+	put_be(m, d->lid, 4);
+	put_be(m + 4, d->out_reads, 4);
+	put_be(m + 8, d->qpn, 4);
+	put_be(m + 12, d->psn, 4);
+	put_be(m + 16, d->rkey, 4);
+	put_be(m + 24, d->vaddr, 8);
+	memcpy(m + 32, d->gid, 16);
+	put_be(m + 48, d->srqn, 4);
+}
+
+static void
+bin_key(const uint8_t m[KEY_BIN_LEN], struct dest *d)
+{
+	d->lid = (uint32_t)get_be(m, 4);
+	d->out_reads = (uint32_t)get_be(m + 4, 4);
+	d->qpn = (uint32_t)get_be(m + 8, 4) & 0xffffff;
+	d->psn = (uint32_t)get_be(m + 12, 4) & 0xffffff;
+	d->rkey = (uint32_t)get_be(m + 16, 4);
+	d->vaddr = get_be(m + 24, 8);
+	memcpy(d->gid, m + 32, 16);
+	d->srqn = (uint32_t)get_be(m + 48, 4);
+}
+
 /* ctx_hand_shake: key messages both ways; every sync point of perftest is one. */
 static bool
 hand_shake(struct perf *p)
 {
 	char mine[KEY_LEN], theirs[KEY_LEN];
 
+	if (p->rdma_cm) {
+		uint8_t bm[KEY_BIN_LEN], bt[KEY_BIN_LEN];
+
+		key_bin(&p->my, bm);
+		if (!xchg(p, bm, bt, KEY_BIN_LEN)) {
+			fprintf(stderr, " Failed to exchange data between server and clients\n");
+			return false;
+		}
+		bin_key(bt, &p->rem);
+		return true;
+	}
 	key_msg(&p->my, mine);
 	if (!xchg(p, mine, theirs, KEY_LEN) || !msg_key(theirs, &p->rem)) {
 		fprintf(stderr, " Failed to exchange data between server and clients\n");
@@ -267,12 +337,14 @@ xchg_report(struct perf *p, const struct bw_report *mine, struct bw_report *thei
 	return true;
 }
 
-/* ctx_close_connection: a last handshake, then "done". */
+/* ctx_close_connection: a last handshake, then "done" (not with -R). */
 static bool
 close_connection(struct perf *p)
 {
-	bool ok = hand_shake(p) && full_io(p->fd, "done", sizeof("done"), true);
+	bool ok = hand_shake(p) && (p->rdma_cm || full_io(p->fd, "done", sizeof("done"), true));
 
+	if (p->rdma_cm)
+		return ok;
 	close(p->fd);
 	p->fd = -1;
 	return ok;
@@ -335,7 +407,8 @@ open_buffer(struct perf *p)
 		     ? finish(p->ad, &d, ndk_mr_create(p->pd, false, create_done, &d, &p->mr))
 		     : NDK_STATUS_NO_MEMORY;
 	if (st == NDK_STATUS_SUCCESS) {
-		p->mr = (struct ndk_mr *)d.obj;
+		if (d.obj != NULL) /* else ndk_mr_create() took one from the pool at once */
+			p->mr = (struct ndk_mr *)d.obj;
 		d = (struct done){ 0 };
 		st = finish(p->ad, &d,
 			    ndk_mr_register(p->mr, p->buf, 2 * p->buff,
@@ -729,6 +802,241 @@ run(struct perf *p)
 	return close_connection(p);
 }
 
+/* ---- -R: connections through the CM ----------------------------------- */
+
+static void
+on_connect(void *ctx, struct ndk_connector *c)
+{
+	struct perf *p = ctx;
+
+	if (p->n_incoming < 2)
+		p->incoming[p->n_incoming++] = c; /* the control connection, then the test's */
+	else
+		ndk_connector_close(c, NULL, NULL);
+}
+
+/* The next result of the control QP: its status. */
+static ndk_status
+ctl_wait(struct perf *p, void *ctx)
+{
+	uint64_t deadline = now_ns() + 60000000000ull;
+	struct ndk_result_ex r;
+
+	while (now_ns() < deadline) {
+		if (ndk_cq_get_results_ex(p->ctl_cq, &r, 1) == 0) {
+			ndk_adapter_progress(p->ad, 0);
+			continue;
+		}
+		return r.request_context == ctx ? r.status : NDK_STATUS_UNSUCCESSFUL;
+	}
+	return NDK_STATUS_IO_TIMEOUT;
+}
+
+static bool
+ctl_send(struct perf *p, const void *msg, size_t len)
+{
+	struct ndk_sge sge = { .virtual_address = p->ctl_buf,
+			       .length = (uint32_t)len,
+			       .memory_region_token = ndk_mr_get_local_token(p->ctl_mr) };
+	ndk_status st;
+
+	memcpy(p->ctl_buf, msg, len);
+	st = ndk_qp_send(p->ctl_qp, p->ctl_buf, &sge, 1, 0);
+	if (st == NDK_STATUS_SUCCESS)
+		st = ctl_wait(p, p->ctl_buf);
+	if (st != NDK_STATUS_SUCCESS)
+		fprintf(stderr, " Unable to write to rdma_cm: %s\n", ndk_status_str(st));
+	return st == NDK_STATUS_SUCCESS;
+}
+
+/*
+ * The message the posted receive brought (len bytes of it; msg NULL: only
+ * post the first receive), then the next receive posted, as perftest's
+ * rdma_read_keys() does: the peer may send as soon as it has read.
+ */
+static bool
+ctl_recv(struct perf *p, void *msg, size_t len)
+{
+	struct ndk_sge sge = { .virtual_address = p->ctl_buf + 64,
+			       .length = 64,
+			       .memory_region_token = ndk_mr_get_local_token(p->ctl_mr) };
+	ndk_status st = NDK_STATUS_SUCCESS;
+
+	if (msg != NULL) {
+		st = ctl_wait(p, p->ctl_buf + 64);
+		if (st == NDK_STATUS_SUCCESS)
+			memcpy(msg, p->ctl_buf + 64, len);
+	}
+	if (st == NDK_STATUS_SUCCESS)
+		st = ndk_qp_receive(p->ctl_qp, p->ctl_buf + 64, &sge, 1);
+	if (st != NDK_STATUS_SUCCESS)
+		fprintf(stderr, " Unable to read from rdma_cm: %s\n", ndk_status_str(st));
+	return st == NDK_STATUS_SUCCESS;
+}
+
+/* The control QP (a CQ of its own) and its two 64-byte buffers, a receive posted. */
+static bool
+ctl_open(struct perf *p)
+{
+	struct done d = { 0 };
+	ndk_status st;
+
+	st = finish(p->ad, &d, ndk_cq_create(p->ad, 8, create_done, &d, &p->ctl_cq));
+	if (st == NDK_STATUS_SUCCESS) {
+		p->ctl_cq = (struct ndk_cq *)d.obj;
+		d = (struct done){ 0 };
+		st = finish(p->ad, &d,
+			    ndk_qp_create(p->pd, p->ctl_cq, p->ctl_cq, p, 2, 2, 1, 1, 0,
+					  create_done, &d, &p->ctl_qp));
+	}
+	if (st == NDK_STATUS_SUCCESS) {
+		p->ctl_qp = (struct ndk_qp *)d.obj;
+		d = (struct done){ 0 };
+		p->ctl_buf = ndk_mem_alloc(p->ad, 128, 64);
+		st = p->ctl_buf != NULL
+			     ? finish(p->ad, &d,
+				      ndk_mr_create(p->pd, false, create_done, &d, &p->ctl_mr))
+			     : NDK_STATUS_NO_MEMORY;
+	}
+	if (st == NDK_STATUS_SUCCESS) {
+		if (d.obj != NULL) /* else ndk_mr_create() took one from the pool at once */
+			p->ctl_mr = (struct ndk_mr *)d.obj;
+		d = (struct done){ 0 };
+		st = finish(p->ad, &d,
+			    ndk_mr_register(p->ctl_mr, p->ctl_buf, 128,
+					    NDK_MR_FLAG_ALLOW_LOCAL_WRITE, req_done, &d));
+	}
+	if (st == NDK_STATUS_SUCCESS)
+		st = ndk_connector_create(p->ad, &p->ctl_conn);
+	if (st == NDK_STATUS_SUCCESS)
+		st = ndk_connector_create(p->ad, &p->conn);
+	if (st != NDK_STATUS_SUCCESS) {
+		fprintf(stderr, "ndk-perf: cannot set up the control QP: %s\n", ndk_status_str(st));
+		return false;
+	}
+	return ctl_recv(p, NULL, 0);
+}
+
+/* Server: listen on the port, for the control connection and then the test's. */
+static bool
+cm_listen(struct perf *p)
+{
+	struct ndk_qp_address a = { .family = NDK_ADDRESS_ROCEV2, .port = (uint16_t)p->port };
+	struct done d = { 0 };
+	ndk_status st = ndk_listener_create(p->ad, on_connect, p, &p->listener);
+
+	if (st == NDK_STATUS_SUCCESS)
+		st = finish(p->ad, &d, ndk_listener_listen(p->listener, &a, req_done, &d));
+	if (st != NDK_STATUS_SUCCESS)
+		fprintf(stderr, "ndk-perf: cannot listen on port %u: %s\n", p->port,
+			ndk_status_str(st));
+	return st == NDK_STATUS_SUCCESS;
+}
+
+/* IRD, as perftest asks: reads only for reads, as many as ndkd's responder takes. */
+static uint32_t
+reads(const struct perf *p)
+{
+	return tests[p->test].read ? OUR_IRD : 0;
+}
+
+/* ORD: as perftest asks, the device's most (ndkd's requester has 16 out, whatever is granted). */
+static uint32_t
+reads_out(const struct perf *p)
+{
+	struct ndk_adapter_info info = { 0 };
+	uint32_t size = sizeof(info);
+
+	if (!tests[p->test].read ||
+	    ndk_adapter_query_info(p->ad, &info, &size) != NDK_STATUS_SUCCESS)
+		return 0;
+	return info.max_outbound_read_limit;
+}
+
+/* Server: connection n (0: control, 1: the test's), accepted on qp. */
+static bool
+cm_accept(struct perf *p, int n, struct ndk_qp *qp, struct ndk_connector **c)
+{
+	uint64_t deadline = now_ns() + 60000000000ull;
+	struct done d = { 0 };
+	ndk_status st;
+
+	while (p->n_incoming <= n && now_ns() < deadline)
+		ndk_adapter_progress(p->ad, 0);
+	if (p->n_incoming <= n) {
+		fprintf(stderr, "ndk-perf: no connection came\n");
+		return false;
+	}
+	ndk_connector_close(*c, NULL, NULL);
+	*c = p->incoming[n];
+	st = finish(p->ad, &d,
+		    ndk_connector_accept(*c, qp, reads(p), reads_out(p), NULL, 0, req_done, &d));
+	if (st != NDK_STATUS_SUCCESS)
+		fprintf(stderr, "ndk-perf: accept: %s\n", ndk_status_str(st));
+	return st == NDK_STATUS_SUCCESS;
+}
+
+/*
+ * Client: connect qp to the server's address; refused while the server is
+ * not listening yet (perftest listens anew for the test's connection), try
+ * again, as perftest's own client does.
+ */
+static bool
+cm_connect(struct perf *p, struct ndk_qp *qp, struct ndk_connector *c)
+{
+	struct ndk_qp_address a = { .family = NDK_ADDRESS_ROCEV2,
+				    .port = (uint16_t)p->port,
+				    .sgid = p->gid_index + 1 };
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai;
+	ndk_status st = NDK_STATUS_CONNECTION_REFUSED;
+	int tries;
+
+	if (getaddrinfo(p->server, NULL, &hints, &ai) != 0) {
+		fprintf(stderr, "ndk-perf: no IPv4 address for %s\n", p->server);
+		return false;
+	}
+	a.ip[10] = a.ip[11] = 0xff;
+	memcpy(a.ip + 12, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+	freeaddrinfo(ai);
+	for (tries = 0; tries < 100 && st == NDK_STATUS_CONNECTION_REFUSED; tries++) {
+		struct done d = { 0 };
+
+		if (tries > 0)
+			usleep(100000);
+		st = finish(p->ad, &d,
+			    ndk_connector_connect(c, qp, &a, reads(p), reads_out(p), NULL, 0,
+						  req_done, &d));
+	}
+	if (st != NDK_STATUS_SUCCESS)
+		fprintf(stderr, " Failed to connect through RDMA CM: %s\n", ndk_status_str(st));
+	return st == NDK_STATUS_SUCCESS;
+}
+
+/* The control connection, where the TCP one would be. */
+static bool
+cm_control(struct perf *p)
+{
+	if (!ctl_open(p))
+		return false;
+	if (p->server != NULL)
+		return cm_connect(p, p->ctl_qp, p->ctl_conn);
+	return cm_listen(p) && cm_accept(p, 0, p->ctl_qp, &p->ctl_conn);
+}
+
+/* After the test, as perftest ends: the server disconnects, the client waits for it. */
+static void
+cm_end(struct perf *p)
+{
+	uint64_t deadline = now_ns() + 5000000000ull;
+	struct done d = { 0 };
+	ndk_status st;
+
+	st = p->server == NULL ? ndk_connector_disconnect(p->conn, req_done, &d)
+			       : ndk_connector_notify_disconnect(p->conn, req_done, &d);
+	while (st == NDK_STATUS_PENDING && d.calls == 0 && now_ns() < deadline)
+		ndk_adapter_progress(p->ad, 0);
+}
+
 /* The test, once the options are read: 0 or 1, main's exit status. */
 static int
 session(struct perf *p, const char *sock, uint32_t want_mtu)
@@ -750,24 +1058,38 @@ session(struct perf *p, const char *sock, uint32_t want_mtu)
 		printf("\n************************************\n"
 		       "* Waiting for client to connect... *\n"
 		       "************************************\n");
-	p->fd = tcp_socket(p->server, p->port);
-	if (p->fd >= 0 && p->server == NULL)
-		p->fd = tcp_accept_one(p->fd);
-	if (p->fd < 0 || !preamble(p, la.mtu) || open_buffer(p) != 0)
+	if (p->rdma_cm) {
+		if (!cm_control(p))
+			return 1;
+	} else {
+		p->fd = tcp_socket(p->server, p->port);
+		if (p->fd >= 0 && p->server == NULL)
+			p->fd = tcp_accept_one(p->fd);
+		if (p->fd < 0)
+			return 1;
+	}
+	if (!preamble(p, la.mtu) || open_buffer(p) != 0)
 		return 1;
 	p->my.out_reads = OUR_IRD;
 	p->my.qpn = la.qpn;
 	p->my.psn = la.psn;
 	memcpy(p->my.gid, la.ip, 16);
 	print_head(p);
+	/* -R: a handshake, the CM's connection, a handshake */
+	if (p->rdma_cm && (!hand_shake(p) ||
+			   !(p->server != NULL ? cm_connect(p, p->qp, p->conn)
+					       : cm_accept(p, 1, p->qp, &p->conn)) ||
+			   !hand_shake(p)))
+		return 1;
 	/*
 	 * perftest's handshakes: one before the connect (two in write_lat and
 	 * read_lat), two after it.
 	 */
 	if (!hand_shake(p) || ((p->test == WRITE_LAT || p->test == READ_LAT) && !hand_shake(p)))
 		return 1;
-	st = qp_connect_rocev2(p->ad, p->qp, p->rem.gid, p->rem.qpn, p->rem.psn, p->mtu,
-			       (int)p->gid_index);
+	st = p->rdma_cm ? NDK_STATUS_SUCCESS
+			: qp_connect_rocev2(p->ad, p->qp, p->rem.gid, p->rem.qpn, p->rem.psn,
+					    p->mtu, (int)p->gid_index);
 	if (st != NDK_STATUS_SUCCESS) {
 		fprintf(stderr, " Unable to Connect the HCA's through the link: %s\n",
 			ndk_status_str(st));
@@ -779,7 +1101,11 @@ session(struct perf *p, const char *sock, uint32_t want_mtu)
 	print_addr("remote", p, &p->rem);
 	if (!hand_shake(p))
 		return 1;
-	return run(p) ? 0 : 1;
+	if (!run(p))
+		return 1;
+	if (p->rdma_cm)
+		cm_end(p);
+	return 0;
 }
 
 static int
@@ -856,9 +1182,8 @@ main(int argc, char **argv)
 			p.events = true;
 			break;
 		case 'R':
-			fprintf(stderr, "ndk-perf: -R (rdma_cm) is not supported; the TCP exchange "
-					"is\n");
-			return 1;
+			p.rdma_cm = true;
+			break;
 		case 'S':
 			sock = optarg;
 			break;
@@ -905,8 +1230,12 @@ main(int argc, char **argv)
 	p.tposted = calloc(p.iters, sizeof(uint64_t));
 	p.tcompleted = calloc(p.iters, sizeof(uint64_t));
 	c = p.tposted != NULL && p.tcompleted != NULL ? session(&p, sock, want_mtu) : 1;
+	if (p.conn != NULL)
+		ndk_connector_close(p.conn, NULL, NULL);
+	if (p.ctl_conn != NULL)
+		ndk_connector_close(p.ctl_conn, NULL, NULL);
 	if (p.ad != NULL)
-		ndk_adapter_close(p.ad);
+		ndk_adapter_close(p.ad); /* the listener and the rest with it */
 	if (p.fd >= 0)
 		close(p.fd);
 	free(p.tposted);

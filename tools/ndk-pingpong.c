@@ -215,7 +215,8 @@ open_all(struct pp *p, const char *sock)
 				    : NDK_STATUS_NO_MEMORY;
 	}
 	if (st == NDK_STATUS_SUCCESS) {
-		p->mr = (struct ndk_mr *)d.obj;
+		if (d.obj != NULL) /* else ndk_mr_create() took one from the pool at once */
+			p->mr = (struct ndk_mr *)d.obj;
 		d = (struct done){ 0 };
 		st = finish(p->ad, &d,
 			    ndk_mr_register(p->mr, p->buf, 2 * room, NDK_MR_FLAG_ALLOW_LOCAL_WRITE,

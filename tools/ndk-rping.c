@@ -20,6 +20,7 @@
 
 #include <ndk/ndk.h>
 
+#include "be.h"
 #include "done.h"
 
 #define PORT_DEFAULT 7174
@@ -76,25 +77,6 @@ usage(const char *argv0)
 	       argv0, argv0, PORT_DEFAULT, SIZE_MIN, SIZE_MAX_, SIZE_DEFAULT);
 }
 
-static void
-put_be(uint8_t *p, uint64_t v, int n)
-{
-	while (n-- > 0) {
-		p[n] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-
-	while (n-- > 0)
-		v = v << 8 | *p++;
-	return v;
-}
-
 static int
 fail(const char *what, ndk_status st)
 {
@@ -137,7 +119,8 @@ open_all(struct rp *r, const char *sock)
 			     : NDK_STATUS_NO_MEMORY;
 	}
 	if (st == NDK_STATUS_SUCCESS) {
-		r->mr = (struct ndk_mr *)d.obj;
+		if (d.obj != NULL) /* else ndk_mr_create() took one from the pool at once */
+			r->mr = (struct ndk_mr *)d.obj;
 		d = (struct done){ 0 };
 		memset(r->recv_buf, 0, bytes);
 		st = finish(r->ad, &d,

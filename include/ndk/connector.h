@@ -60,8 +60,8 @@ struct ndk_listener {
  * PENDING; the completion reports SUCCESS once the listener's app accepted
  * (the QPs are connected then), CONNECTION_REFUSED when it rejected or
  * nobody listens there, IO_TIMEOUT when the peer node did not answer,
- * HOST_UNREACHABLE when no port reaches it. INVALID_PARAMETER for too much
- * private data or limits past the adapter's.
+ * HOST_UNREACHABLE when no port reaches it or nobody answers ARP for it.
+ * INVALID_PARAMETER for too much private data or limits past the adapter's.
  */
 typedef ndk_status (*ndk_fn_connect)(struct ndk_connector *connector, struct ndk_qp *qp,
 				     const struct ndk_qp_address *address, uint32_t ird,

@@ -725,7 +725,13 @@ cm_connect(struct ectx *x, struct client *c, uint32_t qp_handle, const struct nd
 		.local_qpn = qp->qpn,
 		.starting_psn = s->rq_psn,
 		.responder_resources = reads_agreed(in->ird, RC_READS),
-		.initiator_depth = reads_agreed(in->ord, RC_READS),
+		/*
+		 * The app's ORD as asked, though the RC transport never has more
+		 * than RC_READS out: a responder that grants more keeps room for
+		 * requests repeated after a timeout (rxe with exactly as many
+		 * resources as reads out dropped the responses of an evicted one).
+		 */
+		.initiator_depth = (uint8_t)(in->ord > 255 ? 255 : in->ord),
 		.remote_cm_timeout = CM_TIMEOUT_EXP,
 		.local_cm_timeout = CM_TIMEOUT_EXP,
 		.retry_count = 7,
@@ -875,7 +881,10 @@ cm_timers(struct ectx *x, uint64_t now)
 			continue;
 		}
 		if (s->resends == 0) {
-			if (s->state == CM_REQ_SENT) {
+			if (s->state == CM_REQ_SENT && !s->mac_known) {
+				/* nobody answered ARP: no REQ ever left */
+				connect_fail(x, t, s, NDK_STATUS_HOST_UNREACHABLE, NULL);
+			} else if (s->state == CM_REQ_SENT) {
 				slot_reject(x, t, s, CM_MSG_REQ, CM_REJ_TIMEOUT, get64(s->mad + 8),
 					    NULL);
 				connect_fail(x, t, s, NDK_STATUS_IO_TIMEOUT, NULL);

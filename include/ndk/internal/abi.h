@@ -276,7 +276,7 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 #define NDK_ABI_CONN_PRIVATE_MAX 224u
 struct ndk_abi_conn {
 	uint16_t family; /* NDK_ADDRESS_LOCAL or NDK_ADDRESS_ROCEV2 */
-	uint16_t port;	 /* the listener's port */
+	uint16_t port;	 /* the peer's (CONNECT: the listener's to connect to) */
 	uint16_t local_port;
 	uint16_t reserved0;
 	uint8_t peer_ip[16];  /* ROCEV2: IPv4-mapped */
