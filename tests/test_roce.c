@@ -848,6 +848,78 @@ out:
 	node_stop(&b);
 }
 
+/*
+ * A hostile peer floods node a's QP1 (tests/cm-flood.py, from b's side of
+ * the veth, raw): 3000 REQs for a port nobody listens on, each a new
+ * connection, MADs naming connections that do not exist, garbage. ndkd
+ * refuses what it must and keeps nothing of it: afterwards a connects to b
+ * through its connector as if nothing happened (a table left full of the
+ * flood's connections would refuse it), and stops cleanly.
+ */
+static void
+test_cm_flood(void)
+{
+	struct node a, b;
+	struct incoming in = { 0 };
+	struct ndk_listener *l = NULL;
+	struct ndk_connector *c = NULL;
+	struct ndk_qp_address to = { .family = NDK_ADDRESS_ROCEV2,
+				     .port = 7000,
+				     .ip = { [10] = 0xff, [11] = 0xff, 10, 99, 8, 2 } };
+	struct wait w = { 0 }, wa = { 0 };
+	char cmd[512], out[4096], mac[32] = "";
+	uint64_t rx, rej;
+	FILE *f;
+
+	if (!node_start(&a, "roce-fl-a", 0, "10.99.8.1/24", NULL) ||
+	    !node_start(&b, "roce-fl-b", 1, "10.99.8.2/24", NULL)) {
+		CHECK(0, "two ndkd nodes up");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s cat /sys/class/net/%s/address", nsa, va);
+	f = popen(cmd, "r");
+	CHECK(f != NULL && fgets(mac, sizeof(mac), f) != NULL, "a's MAC");
+	if (f != NULL)
+		pclose(f);
+	mac[strcspn(mac, "\n")] = '\0';
+	snprintf(
+		cmd, sizeof(cmd),
+		"ip netns exec %s python3 %s/tests/cm-flood.py %s 10.99.8.9 10.99.8.1 %s 3000 2>&1",
+		nsb, getenv("NDKD_SOURCE_ROOT"), vb, mac);
+	CHECK(t_run(cmd, out, sizeof(out)) == 0, "the flood ran: %s", out);
+	usleep(500000);
+	rx = tel_query_elem_u64(&a.d, "/ndkd/ports", "mad_rx", 0);
+	rej = tel_query_elem_u64(&a.d, "/ndkd/ports", "mad_tx", 0);
+	printf("  %s frames sent; ndkd took %" PRIu64 " MADs, sent %" PRIu64 "\n",
+	       strtok(out, "\n"), rx, rej);
+	CHECK(rx >= 3000 && rx != UINT64_MAX, "the MADs reached ndkd's CM");
+	/* a REJ for every REQ that came, a DREP for every DREQ */
+	CHECK(rej >= 3000 && rej != UINT64_MAX, "and it answered them");
+	CHECK_STATUS(ndk_listener_create(b.s.ad, on_incoming, &in, &l), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(w_finish(b.s.ad, &w, ndk_listener_listen(l, &to, w_req, &w)),
+		     NDK_STATUS_SUCCESS);
+	CHECK_STATUS(ndk_connector_create(a.s.ad, &c), NDK_STATUS_SUCCESS);
+	memset(&w, 0, sizeof(w));
+	CHECK_STATUS(ndk_connector_connect(c, a.s.qp, &to, 1, 1, NULL, 0, w_req, &w),
+		     NDK_STATUS_PENDING);
+	wait_incoming(&a, &b, &in, 1);
+	if (in.n == 1)
+		CHECK_STATUS(
+			w_finish(b.s.ad, &wa,
+				 ndk_connector_accept(in.c[0], b.s.qp, 1, 1, NULL, 0, w_req, &wa)),
+			NDK_STATUS_SUCCESS);
+	drive(&a, &b, &w);
+	CHECK(w.calls == 1 && w.status == NDK_STATUS_SUCCESS, "a connects after the flood: %s",
+	      ndk_status_str(w.status));
+	rdma_sizes(&a, &b, 21, 65536, 65536);
+	ndk_connector_close(c, NULL, NULL);
+	while (in.n > 0)
+		ndk_connector_close(in.c[--in.n], NULL, NULL);
+	ndk_listener_close(l, NULL, NULL);
+	node_stop(&a);
+	node_stop(&b);
+}
+
 /* A peer address nobody answers ARP for: the work request fails, nothing hangs. */
 static void
 test_unreachable(void)
@@ -903,6 +975,7 @@ main(void)
 	RUN(test_faults);
 	RUN(test_peer_killed);
 	RUN(test_connectors);
+	RUN(test_cm_flood);
 	RUN(test_unreachable);
 	teardown();
 	return t_done();
