@@ -849,8 +849,85 @@ out:
 }
 
 /*
+ * The passive side's states against a requester of raw frames
+ * (tests/cm-peer.py, from b's side of the veth): a REQ's resend while the
+ * app decides gets an MRA and is not offered twice; the REP is resent
+ * until the RTU; a DREQ gets its DREP and ends the app's connection (its
+ * notify fires); the ended connection's REQ again is stale (REJ 10).
+ */
+static void
+test_cm_states(void)
+{
+	struct node a;
+	struct incoming in = { 0 };
+	struct ndk_listener *l = NULL;
+	struct ndk_qp_address at = { .family = NDK_ADDRESS_ROCEV2, .port = 7100 };
+	struct wait w = { 0 }, wn = { 0 };
+	char cmd[512], out[512] = "", mac[32] = "";
+	uint64_t t0;
+	FILE *f, *peer;
+
+	if (!node_start(&a, "roce-st-a", 0, "10.99.8.1/24", NULL)) {
+		CHECK(0, "ndkd up");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s cat /sys/class/net/%s/address", nsa, va);
+	f = popen(cmd, "r");
+	CHECK(f != NULL && fgets(mac, sizeof(mac), f) != NULL, "a's MAC");
+	if (f != NULL)
+		pclose(f);
+	mac[strcspn(mac, "\n")] = '\0';
+	CHECK_STATUS(ndk_listener_create(a.s.ad, on_incoming, &in, &l), NDK_STATUS_SUCCESS);
+	CHECK_STATUS(w_finish(a.s.ad, &w, ndk_listener_listen(l, &at, w_req, &w)),
+		     NDK_STATUS_SUCCESS);
+	snprintf(cmd, sizeof(cmd),
+		 "ip netns exec %s python3 %s/tests/cm-peer.py %s 10.99.8.9 10.99.8.1 %s 7100 2>&1",
+		 nsb, getenv("NDKD_SOURCE_ROOT"), vb, mac);
+	peer = popen(cmd, "r");
+	CHECK(peer != NULL, "the requester started");
+	if (peer == NULL)
+		goto out;
+	/* offered once, the resend 300 ms later not again */
+	t0 = t_now_ns();
+	while (t_now_ns() - t0 < 5000000000ull && in.n == 0)
+		ndk_adapter_progress(a.s.ad, 0);
+	t0 = t_now_ns();
+	while (t_now_ns() - t0 < 800000000ull)
+		ndk_adapter_progress(a.s.ad, 0);
+	CHECK(in.n == 1, "the REQ offered once, its resend not: %d offers", in.n);
+	if (in.n >= 1) {
+		memset(&w, 0, sizeof(w));
+		CHECK_STATUS(
+			w_finish(a.s.ad, &w,
+				 ndk_connector_accept(in.c[0], a.s.qp, 1, 1, NULL, 0, w_req, &w)),
+			NDK_STATUS_SUCCESS);
+		CHECK_STATUS(ndk_connector_notify_disconnect(in.c[0], w_req, &wn),
+			     NDK_STATUS_PENDING);
+	}
+	if (fgets(out, sizeof(out), peer) == NULL)
+		out[0] = '\0';
+	pclose(peer);
+	out[strcspn(out, "\n")] = '\0';
+	printf("  ndkd answered the requester: %s\n", out);
+	CHECK(strncmp(out, "MRA REP REP", 11) == 0, "an MRA for the resend, the REP until the RTU");
+	CHECK(strstr(out, "DREP REJ 10") != NULL,
+	      "a DREP for the DREQ, then the stale REQ refused");
+	t0 = t_now_ns();
+	while (wn.calls == 0 && t_now_ns() - t0 < 2000000000ull)
+		ndk_adapter_progress(a.s.ad, 0);
+	CHECK(wn.calls == 1 && wn.status == NDK_STATUS_SUCCESS, "the app heard the DREQ: %s",
+	      ndk_status_str(wn.status));
+out:
+	while (in.n > 0)
+		ndk_connector_close(in.c[--in.n], NULL, NULL);
+	ndk_listener_close(l, NULL, NULL);
+	node_stop(&a);
+}
+
+/*
  * A hostile peer floods node a's QP1 (tests/cm-flood.py, from b's side of
- * the veth, raw): 3000 REQs for a port nobody listens on, each a new
+ * the veth, raw): 6000 REQs for a port nobody listens on (more than the CM
+ * table's 4096 slots), each a new
  * connection, MADs naming connections that do not exist, garbage. ndkd
  * refuses what it must and keeps nothing of it: afterwards a connects to b
  * through its connector as if nothing happened (a table left full of the
@@ -884,17 +961,24 @@ test_cm_flood(void)
 	mac[strcspn(mac, "\n")] = '\0';
 	snprintf(
 		cmd, sizeof(cmd),
-		"ip netns exec %s python3 %s/tests/cm-flood.py %s 10.99.8.9 10.99.8.1 %s 3000 2>&1",
+		"ip netns exec %s python3 %s/tests/cm-flood.py %s 10.99.8.9 10.99.8.1 %s 6000 2>&1",
 		nsb, getenv("NDKD_SOURCE_ROOT"), vb, mac);
 	CHECK(t_run(cmd, out, sizeof(out)) == 0, "the flood ran: %s", out);
-	usleep(500000);
+	{
+		uint64_t deadline = t_deadline_ms(3000), n = strtoull(out, NULL, 10);
+
+		while (tel_query_elem_u64(&a.d, "/ndkd/ports", "mad_rx", 0) < n &&
+		       t_now_ns() < deadline)
+			usleep(50000);
+	}
 	rx = tel_query_elem_u64(&a.d, "/ndkd/ports", "mad_rx", 0);
 	rej = tel_query_elem_u64(&a.d, "/ndkd/ports", "mad_tx", 0);
 	printf("  %s frames sent; ndkd took %" PRIu64 " MADs, sent %" PRIu64 "\n",
 	       strtok(out, "\n"), rx, rej);
-	CHECK(rx >= 3000 && rx != UINT64_MAX, "the MADs reached ndkd's CM");
-	/* a REJ for every REQ that came, a DREP for every DREQ */
-	CHECK(rej >= 3000 && rej != UINT64_MAX, "and it answered them");
+	/* more REQs than the table has slots: one kept would fill it */
+	CHECK(rx >= 5000 && rx != UINT64_MAX, "the MADs reached ndkd's CM");
+	/* a REJ for every REQ, a DREP for every DREQ */
+	CHECK(rej >= 5000 && rej != UINT64_MAX, "and it answered them");
 	CHECK_STATUS(ndk_listener_create(b.s.ad, on_incoming, &in, &l), NDK_STATUS_SUCCESS);
 	CHECK_STATUS(w_finish(b.s.ad, &w, ndk_listener_listen(l, &to, w_req, &w)),
 		     NDK_STATUS_SUCCESS);
@@ -975,6 +1059,7 @@ main(void)
 	RUN(test_faults);
 	RUN(test_peer_killed);
 	RUN(test_connectors);
+	RUN(test_cm_states);
 	RUN(test_cm_flood);
 	RUN(test_unreachable);
 	teardown();

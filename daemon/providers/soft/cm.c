@@ -37,7 +37,7 @@
 #include "roce/cm_wire.h"
 #include "soft.h"
 
-#define CM_SLOT_BITS 10
+#define CM_SLOT_BITS 12
 #define CM_SLOTS     (1u << CM_SLOT_BITS) /* connections being made or held at once */
 /*
  * How long one waits for an answer before resending (a REQ, REP or DREQ),
