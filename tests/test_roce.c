@@ -609,6 +609,18 @@ on_incoming(void *ctx, struct ndk_connector *c)
 		ndk_connector_close(c, NULL, NULL);
 }
 
+/* The connectors of a test across nodes, and b's listener, closed. */
+static void
+close_connections(struct ndk_connector *c, struct incoming *in, struct ndk_listener *l)
+{
+	if (c != NULL)
+		ndk_connector_close(c, NULL, NULL);
+	while (in->n > 0)
+		ndk_connector_close(in->c[--in->n], NULL, NULL);
+	if (l != NULL)
+		ndk_listener_close(l, NULL, NULL);
+}
+
 /* Progress both nodes until w has its answer (or 5 s). */
 static void
 drive(struct node *a, struct node *b, struct wait *w)
@@ -840,10 +852,7 @@ test_connectors(void)
 		      tel_query_elem_u64(&b.d, "/ndkd/ports", "mad_rx", 0) >= 3,
 	      "the MADs are counted");
 out:
-	ndk_connector_close(c, NULL, NULL);
-	while (in.n > 0)
-		ndk_connector_close(in.c[--in.n], NULL, NULL);
-	ndk_listener_close(l, NULL, NULL);
+	close_connections(c, &in, l);
 	node_stop(&a);
 	node_stop(&b);
 }
@@ -918,9 +927,7 @@ test_cm_states(void)
 	CHECK(wn.calls == 1 && wn.status == NDK_STATUS_SUCCESS, "the app heard the DREQ: %s",
 	      ndk_status_str(wn.status));
 out:
-	while (in.n > 0)
-		ndk_connector_close(in.c[--in.n], NULL, NULL);
-	ndk_listener_close(l, NULL, NULL);
+	close_connections(NULL, &in, l);
 	node_stop(&a);
 }
 
@@ -996,10 +1003,7 @@ test_cm_flood(void)
 	CHECK(w.calls == 1 && w.status == NDK_STATUS_SUCCESS, "a connects after the flood: %s",
 	      ndk_status_str(w.status));
 	rdma_sizes(&a, &b, 21, 65536, 65536);
-	ndk_connector_close(c, NULL, NULL);
-	while (in.n > 0)
-		ndk_connector_close(in.c[--in.n], NULL, NULL);
-	ndk_listener_close(l, NULL, NULL);
+	close_connections(c, &in, l);
 	node_stop(&a);
 	node_stop(&b);
 }
