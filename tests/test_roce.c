@@ -857,6 +857,21 @@ out:
 	node_stop(&b);
 }
 
+/* Node a's MAC (its veth end, in its namespace), for a raw peer to send to. */
+static void
+a_mac(char *mac, size_t len)
+{
+	char cmd[128];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s cat /sys/class/net/%s/address", nsa, va);
+	f = popen(cmd, "r");
+	CHECK(f != NULL && fgets(mac, (int)len, f) != NULL, "a's MAC");
+	if (f != NULL)
+		pclose(f);
+	mac[strcspn(mac, "\n")] = '\0';
+}
+
 /*
  * The passive side's states against a requester of raw frames
  * (tests/cm-peer.py, from b's side of the veth): a REQ's resend while the
@@ -874,18 +889,13 @@ test_cm_states(void)
 	struct wait w = { 0 }, wn = { 0 };
 	char cmd[512], out[512] = "", mac[32] = "";
 	uint64_t t0;
-	FILE *f, *peer;
+	FILE *peer;
 
 	if (!node_start(&a, "roce-st-a", 0, "10.99.8.1/24", NULL)) {
 		CHECK(0, "ndkd up");
 		return;
 	}
-	snprintf(cmd, sizeof(cmd), "ip netns exec %s cat /sys/class/net/%s/address", nsa, va);
-	f = popen(cmd, "r");
-	CHECK(f != NULL && fgets(mac, sizeof(mac), f) != NULL, "a's MAC");
-	if (f != NULL)
-		pclose(f);
-	mac[strcspn(mac, "\n")] = '\0';
+	a_mac(mac, sizeof(mac));
 	CHECK_STATUS(ndk_listener_create(a.s.ad, on_incoming, &in, &l), NDK_STATUS_SUCCESS);
 	CHECK_STATUS(w_finish(a.s.ad, &w, ndk_listener_listen(l, &at, w_req, &w)),
 		     NDK_STATUS_SUCCESS);
@@ -953,19 +963,13 @@ test_cm_flood(void)
 	struct wait w = { 0 }, wa = { 0 };
 	char cmd[512], out[4096], mac[32] = "";
 	uint64_t rx, rej;
-	FILE *f;
 
 	if (!node_start(&a, "roce-fl-a", 0, "10.99.8.1/24", NULL) ||
 	    !node_start(&b, "roce-fl-b", 1, "10.99.8.2/24", NULL)) {
 		CHECK(0, "two ndkd nodes up");
 		return;
 	}
-	snprintf(cmd, sizeof(cmd), "ip netns exec %s cat /sys/class/net/%s/address", nsa, va);
-	f = popen(cmd, "r");
-	CHECK(f != NULL && fgets(mac, sizeof(mac), f) != NULL, "a's MAC");
-	if (f != NULL)
-		pclose(f);
-	mac[strcspn(mac, "\n")] = '\0';
+	a_mac(mac, sizeof(mac));
 	snprintf(
 		cmd, sizeof(cmd),
 		"ip netns exec %s python3 %s/tests/cm-flood.py %s 10.99.8.9 10.99.8.1 %s 6000 2>&1",

@@ -85,7 +85,7 @@ struct cm_conn {
 	struct ndk_abi_conn *blk;
 	uint32_t rq_psn; /* what the REQ named: the PSN this side receives from */
 	uint16_t local_port, listen_port;
-	uint8_t mad[MAD_LEN]; /* the last REQ, REP or RTU sent: what a resend sends */
+	uint8_t mad[MAD_LEN]; /* the last REQ, REP, RTU or DREQ sent: what a resend sends */
 };
 
 struct cm_table {
@@ -96,16 +96,14 @@ struct cm_table {
 	struct cm_conn slot[CM_SLOTS];
 };
 
-/* Where a REQ came from and what it asked, while the app decides. */
-struct cm_req {
+/*
+ * A MAD handed to an engine with a connection message (conn_msg's remote):
+ * a REQ while the listener's app decides, a REP on its way to the
+ * connecting QP's engine; local_id names the connection's slot.
+ */
+struct cm_in {
 	uint32_t local_id;
-	struct cm_msg req;
-};
-
-/* A REP for a CONNECT, on its way to the QP's engine. */
-struct cm_rep {
-	uint32_t local_id;
-	struct cm_msg rep;
+	struct cm_msg msg;
 };
 
 struct cm_table *
@@ -328,11 +326,11 @@ static ndk_status
 answer(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg *m)
 {
 	struct cm_table *t = table_of(x);
-	struct cm_req *r = m->remote;
+	struct cm_in *r = m->remote;
 	struct peer_addr peer = {
 		.kind = PEER_ROCEV2,
-		.qpn = r->req.local_qpn,
-		.mtu = r->req.path_mtu >= 1 && r->req.path_mtu <= 5 ? 128u << r->req.path_mtu : 0,
+		.qpn = r->msg.local_qpn,
+		.mtu = r->msg.path_mtu >= 1 && r->msg.path_mtu <= 5 ? 128u << r->msg.path_mtu : 0,
 	};
 	struct cm_msg rep;
 	struct cm_conn *s;
@@ -344,7 +342,7 @@ answer(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg *m)
 	s = slot_by_id(t, r->local_id);
 	if (qp_handle == 0) {
 		if (s != NULL && s->state == CM_REQ_RCVD)
-			slot_reject(x, t, s, CM_MSG_REQ, CM_REJ_CONSUMER_DEFINED, r->req.tid,
+			slot_reject(x, t, s, CM_MSG_REQ, CM_REJ_CONSUMER_DEFINED, r->msg.tid,
 				    &m->answer);
 		if (s != NULL && (s->state == CM_REQ_RCVD || s->state == CM_REQ_DEAD))
 			slot_free(s);
@@ -372,7 +370,7 @@ answer(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg *m)
 	peer.sgid = s->port_index + 1u;
 	ipv4_mapped(peer.gid, s->peer_ip);
 	peer.psn = qp->psn;
-	qp->psn = r->req.starting_psn;
+	qp->psn = r->msg.starting_psn;
 	st = qp->state == QP_INIT ? dqp_connect_peer(c, x, qp_handle, &peer)
 				  : NDK_STATUS_INVALID_DEVICE_STATE;
 	if (st != NDK_STATUS_SUCCESS) {
@@ -383,13 +381,13 @@ answer(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg *m)
 	/* what it answers with may not exceed what the requester can take */
 	rep = (struct cm_msg){
 		.attr = CM_REP,
-		.tid = r->req.tid,
+		.tid = r->msg.tid,
 		.local_comm_id = s->local_id,
 		.remote_comm_id = s->remote_id,
 		.local_qpn = qp->qpn,
 		.starting_psn = peer.psn,
-		.responder_resources = reads_agreed(m->answer.ird, r->req.initiator_depth),
-		.initiator_depth = reads_agreed(m->answer.ord, r->req.responder_resources),
+		.responder_resources = reads_agreed(m->answer.ird, r->msg.initiator_depth),
+		.initiator_depth = reads_agreed(m->answer.ord, r->msg.responder_resources),
 		.rnr_retry_count = 7,
 		.local_ca_guid = port_guid(&t->ports->port[s->port_index]),
 	};
@@ -397,12 +395,12 @@ answer(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg *m)
 	if (cm_encode(&rep, s->mad))
 		slot_send(x, t, s, s->mad);
 	s->state = CM_REP_SENT;
-	s->resends = (uint8_t)RTE_MIN(r->req.max_cm_retries, 15);
+	s->resends = (uint8_t)RTE_MIN(r->msg.max_cm_retries, 15);
 	s->engine = x->engine;
 	s->client_id = c->id;
 	s->qp_handle = qp_handle;
 	s->qpn = qp->qpn;
-	s->peer_qpn = r->req.local_qpn;
+	s->peer_qpn = r->msg.local_qpn;
 	soft_qp(qp)->cm_id = s->local_id;
 	set_due(t, s, rte_rdtsc() + us_to_tsc(CM_RESEND_US));
 	rte_spinlock_unlock(&t->lock);
@@ -411,7 +409,7 @@ answer(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg *m)
 	return NDK_STATUS_SUCCESS;
 }
 
-/* s: a connection for the REQ in, which came to port p in the frame pk. */
+/* s: a connection with the sender of in, which came to port p in the frame pk. */
 static void
 slot_from_frame(struct ectx *x, struct roce_port *p, const struct roce_pkt *pk,
 		const struct cm_msg *in, struct cm_conn *s)
@@ -455,7 +453,7 @@ offer_req(struct ectx *x, struct roce_port *p, struct cm_conn *s, const struct c
 {
 	struct rdma_cm_hdr h;
 	struct conn_msg *m;
-	struct cm_req *r;
+	struct cm_in *r;
 
 	if ((in->service_id & ~0xffffull) != (RDMA_CM_SID_BASE | (uint64_t)RDMA_CM_PS_TCP << 16) ||
 	    in->transport_type != 0 || !rdma_cm_hdr_decode(in->private_data, &h) ||
@@ -471,7 +469,7 @@ offer_req(struct ectx *x, struct roce_port *p, struct cm_conn *s, const struct c
 		return false;
 	}
 	r->local_id = s->local_id;
-	r->req = *in;
+	r->msg = *in;
 	m->active_qpn = in->local_qpn;
 	m->remote = r;
 	m->remote_answer = answer;
@@ -547,9 +545,9 @@ static ndk_status
 connected(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg *m)
 {
 	struct cm_table *t = table_of(x);
-	struct cm_rep *r = m->remote;
-	struct peer_addr peer = { .kind = PEER_ROCEV2, .qpn = r->rep.local_qpn };
-	struct cm_msg rtu = { .attr = CM_RTU, .tid = r->rep.tid };
+	struct cm_in *r = m->remote;
+	struct peer_addr peer = { .kind = PEER_ROCEV2, .qpn = r->msg.local_qpn };
+	struct cm_msg rtu = { .attr = CM_RTU, .tid = r->msg.tid };
 	struct cm_conn *s;
 	struct obj *o;
 	ndk_status st =
@@ -569,13 +567,13 @@ connected(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg 
 		peer.sgid = s->port_index + 1u;
 		ipv4_mapped(peer.gid, s->peer_ip);
 		psn = ((struct dqp *)o->ptr)->psn;
-		((struct dqp *)o->ptr)->psn = r->rep.starting_psn;
+		((struct dqp *)o->ptr)->psn = r->msg.starting_psn;
 		st = dqp_connect_peer(c, x, qp_handle, &peer);
 		if (st != NDK_STATUS_SUCCESS)
 			((struct dqp *)o->ptr)->psn = psn;
 	}
 	if (o == NULL || st != NDK_STATUS_SUCCESS) {
-		slot_reject(x, t, s, CM_MSG_REP, CM_REJ_CONSUMER_DEFINED, r->rep.tid, NULL);
+		slot_reject(x, t, s, CM_MSG_REP, CM_REJ_CONSUMER_DEFINED, r->msg.tid, NULL);
 		slot_free(s);
 		rte_spinlock_unlock(&t->lock);
 		return st;
@@ -586,7 +584,7 @@ connected(struct ectx *x, struct client *c, uint32_t qp_handle, struct conn_msg 
 		slot_send(x, t, s, s->mad);
 	s->state = CM_ESTABLISHED;
 	s->due = 0;
-	s->peer_qpn = r->rep.local_qpn;
+	s->peer_qpn = r->msg.local_qpn;
 	soft_qp(o->ptr)->cm_id = s->local_id;
 	rte_spinlock_unlock(&t->lock);
 	return NDK_STATUS_SUCCESS;
@@ -634,7 +632,7 @@ static void
 on_rep(struct ectx *x, struct cm_table *t, struct cm_conn *s, const struct cm_msg *in)
 {
 	struct conn_msg *m;
-	struct cm_rep *r;
+	struct cm_in *r;
 
 	if (s->state == CM_ESTABLISHED && s->remote_id == in->local_comm_id) {
 		slot_send(x, t, s, s->mad); /* our RTU was lost */
@@ -653,7 +651,7 @@ on_rep(struct ectx *x, struct cm_table *t, struct cm_conn *s, const struct cm_ms
 	s->state = CM_REP_RCVD;
 	s->due = 0;
 	r->local_id = s->local_id;
-	r->rep = *in;
+	r->msg = *in;
 	m->kind = CONN_ACCEPTED;
 	m->remote = r;
 	m->remote_answer = connected;
@@ -1004,13 +1002,9 @@ cm_input(struct ectx *x, struct roce_port *p, const struct roce_pkt *pk)
 	out.local_comm_id = in.remote_comm_id;
 	out.remote_comm_id = in.local_comm_id;
 	if (cm_encode(&out, mad)) {
-		struct cm_conn to = { .peer_ip = pk->src_ip,
-				      .udp_sport = pk->src_port,
-				      .peer_qp1 = pk->src_qp,
-				      .mac_known = true,
-				      .port_index = (uint8_t)(p - t->ports->port) };
+		struct cm_conn to = { 0 };
 
-		memcpy(to.peer_mac, pk->src_mac, 6);
+		slot_from_frame(x, p, pk, &in, &to);
 		slot_send(x, t, &to, mad);
 	}
 }
