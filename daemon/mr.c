@@ -83,10 +83,13 @@ mr_flags_valid(uint64_t flags)
  * out before names it.
  */
 static ndk_status
-mr_enable(struct client *c, struct ectx *x, struct obj *mr, uint8_t state)
+mr_enable(struct client *c, struct ectx *x, struct obj *mr, uint8_t state, uint32_t *remote)
 {
 	struct mrt_entry *e = mrt_entry(x->mrt, mr->mr_index);
-	ndk_status st = x->prov->ops.mr_register(x, c, mr->mr_index);
+	ndk_status st;
+
+	*remote = 0;
+	st = x->prov->ops.mr_register(x, c, mr->mr_index, remote);
 
 	if (st != NDK_STATUS_SUCCESS)
 		return st;
@@ -105,7 +108,7 @@ dmr_register(struct client *c, struct ectx *x, uint32_t handle, uint64_t va, uin
 	struct obj *mr = obj_lookup(c, handle, OBJ_MR);
 	const struct region *r;
 	struct mrt_entry *e;
-	uint32_t region_id;
+	uint32_t region_id, remote;
 	ndk_status st;
 
 	if (mr == NULL)
@@ -131,13 +134,14 @@ dmr_register(struct client *c, struct ectx *x, uint32_t handle, uint64_t va, uin
 	e->length = length;
 	e->daemon_va = (uint64_t)(uintptr_t)(r->daemon_base + (va - r->client_base));
 	mrt_write_end(e);
-	st = mr_enable(c, x, mr, MRT_VALID);
+	st = mr_enable(c, x, mr, MRT_VALID, &remote);
 	if (st != NDK_STATUS_SUCCESS) {
 		quota_put(c, QUOTA_REGISTERED_BYTES, length);
 		return st;
 	}
 	c->registered_bytes += length;
 	out[0] = MRT_TOKEN(mr->mr_index, e->variant);
+	out[1] = remote;
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -186,6 +190,7 @@ dmr_init_fr(struct client *c, struct ectx *x, uint32_t handle, uint64_t pages, u
 {
 	struct obj *mr = obj_lookup(c, handle, OBJ_MR);
 	struct mrt_entry *e;
+	uint32_t remote_unused;
 	ndk_status st;
 
 	if (mr == NULL)
@@ -213,7 +218,7 @@ dmr_init_fr(struct client *c, struct ectx *x, uint32_t handle, uint64_t pages, u
 	e->access = remote ? (MRT_ACCESS_LOCAL_WRITE | MRT_ACCESS_REMOTE | MRT_ACCESS_READ_SINK)
 			   : (MRT_ACCESS_LOCAL_WRITE | MRT_ACCESS_READ_SINK);
 	mrt_write_end(e);
-	st = mr_enable(c, x, mr, MRT_INVALID);
+	st = mr_enable(c, x, mr, MRT_INVALID, &remote_unused);
 	if (st != NDK_STATUS_SUCCESS)
 		return st;
 	out[0] = MRT_TOKEN(mr->mr_index, e->variant);

@@ -57,6 +57,8 @@ struct ndkd_limits {
 	unsigned int n_port_uid;
 };
 
+#define NDKD_GID_AUTO 0xffffffffu
+
 struct ndkd_opts {
 	const char *socket_path;
 	unsigned int socket_mode;
@@ -66,9 +68,12 @@ struct ndkd_opts {
 	unsigned int n_allow_gid;
 	const char *lcores;	 /* EAL -l list; first is the main lcore */
 	const char *file_prefix; /* EAL --file-prefix, also where telemetry listens */
-	const char *provider;	 /* soft, mlx5, auto */
-	int huge;		 /* 1 yes, 0 no, -1 auto (yes when some are free) */
-	unsigned int mem_mb;	 /* EAL -m */
+	const char *provider;	 /* soft, verbs, mlx5, auto */
+	const char *device;	 /* verbs, mlx5: the RDMA device (NULL: the first) */
+	unsigned int device_port;
+	unsigned int gid_index; /* NDKD_GID_AUTO: the port's first IPv4-mapped RoCEv2 GID */
+	int huge;		/* 1 yes, 0 no, -1 auto (yes when some are free) */
+	unsigned int mem_mb;	/* EAL -m */
 	unsigned int max_clients;
 	unsigned int ctrl_ring_entries;
 	const char *log_level; /* rte_log level name for ndkd's types */

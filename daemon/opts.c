@@ -46,6 +46,9 @@ const struct setting settings[] = {
 	{ "file-prefix", "service", "file_prefix", K_PREFIX, 0, 0, F(file_prefix) },
 	{ "lcores", "engines", "lcores", K_LCORES, 0, 0, F(lcores) },
 	{ "provider", "engines", "provider", K_PROVIDER, 0, 0, F(provider) },
+	{ "device", "engines", "device", K_PREFIX, 0, 0, F(device) },
+	{ "device-port", "engines", "device_port", K_U32, 1, 255, F(device_port) },
+	{ "gid-index", "engines", "gid_index", K_U32, 0, 255, F(gid_index) },
 	{ "hugepages", "engines", "hugepages", K_HUGE, 0, 0, F(huge) },
 	{ "mem", "engines", "memory_mb", K_U32, 16, 1u << 20, F(mem_mb) },
 	{ "max-clients", "limits", "max_clients", K_U32, 1, 65536, F(max_clients) },
@@ -130,8 +133,13 @@ opts_usage(FILE *f, const char *prog)
 		"                         (default: the first two CPUs we may run on)\n"
 		"  --file-prefix NAME     EAL file prefix; also names the telemetry socket\n"
 		"                         directory that ndkctl reads (default %s)\n"
-		"  --provider NAME        soft, mlx5 or auto (default auto: soft until the\n"
-		"                         mlx5 provider carries the data path)\n"
+		"  --provider NAME        soft, verbs, mlx5 or auto (default auto: the\n"
+		"                         first verbs device if there is one, else soft)\n"
+		"  --device NAME          the RDMA device of the verbs provider (rxe0,\n"
+		"                         mlx5_0; default: the first one found)\n"
+		"  --device-port N        its port (default 1)\n"
+		"  --gid-index N          its RoCEv2 GID to send from (default: the first\n"
+		"                         IPv4-mapped RoCEv2 GID of the port)\n"
 		"  --hugepages WHEN       auto, yes or no (default auto: use them when some\n"
 		"                         are free); --huge and --no-huge are yes and no\n"
 		"  --mem MB               EAL memory without hugepages (default 256)\n"
@@ -223,6 +231,8 @@ opts_defaults(struct ndkd_opts *o)
 	o->socket_mode = 0660;
 	o->file_prefix = NDKD_DEFAULT_PREFIX;
 	o->provider = "auto";
+	o->device_port = 1;
+	o->gid_index = NDKD_GID_AUTO;
 	o->huge = -1;
 	o->mem_mb = 256;
 	o->max_clients = 1024;
@@ -425,8 +435,9 @@ setting_apply(struct ndkd_opts *o, const struct setting *s, const char *v, bool 
 			return bad(err, errlen, "'%s' is not an lcore list like 0,1 or 2-5", v);
 		break;
 	case K_PROVIDER:
-		if (strcmp(v, "soft") != 0 && strcmp(v, "mlx5") != 0 && strcmp(v, "auto") != 0)
-			return bad(err, errlen, "'%s' is not soft, mlx5 or auto", v);
+		if (strcmp(v, "soft") != 0 && strcmp(v, "verbs") != 0 && strcmp(v, "mlx5") != 0 &&
+		    strcmp(v, "auto") != 0)
+			return bad(err, errlen, "'%s' is not soft, verbs, mlx5 or auto", v);
 		break;
 	case K_HUGE:
 		if (strcmp(v, "auto") == 0)

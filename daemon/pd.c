@@ -2,6 +2,7 @@
 /* Protection domains (mr.h): a PD and its privileged token. */
 #include "mr.h"
 #include "mrt.h"
+#include "provider.h"
 #include "qp.h"
 #include "srq.h"
 
@@ -10,6 +11,7 @@ dpd_create(struct client *c, struct ectx *x, uint64_t out[6])
 {
 	struct mrt_entry *e;
 	uint32_t h, idx;
+	ndk_status st;
 
 	if (c->n_pds >= x->lim->max_pds)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
@@ -34,6 +36,12 @@ dpd_create(struct client *c, struct ectx *x, uint64_t out[6])
 	e->state = MRT_VALID;
 	mrt_write_end(e);
 	c->objs[h].mr_index = idx;
+	st = x->prov->ops.pd_create(x, c, h);
+	if (st != NDK_STATUS_SUCCESS) {
+		mrt_free(x->mrt, x->cache, idx);
+		obj_delete(c, h);
+		return st;
+	}
 	c->n_pds++;
 	out[0] = h;
 	out[1] = MRT_TOKEN(idx, e->variant);
@@ -62,6 +70,7 @@ dpd_destroy(struct client *c, struct ectx *x, uint32_t handle)
 	 */
 	if (pd->pd != 0)
 		dmr_release_all(c, x, handle);
+	x->prov->ops.pd_destroy(x, c, handle);
 	mrt_free(x->mrt, x->cache, pd->mr_index);
 	obj_delete(c, handle);
 	c->n_pds--;

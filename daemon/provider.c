@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Provider selection and the default ops table (provider.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,9 +14,9 @@
  * region or MR going, an engine or QP going) have nothing to undo.
  */
 static int
-default_probe(struct provider *p, const char **why)
+default_probe(struct provider *p, const struct ndkd_opts *o, const char **why)
 {
-	(void)p;
+	(void)p, (void)o;
 	*why = "provider has no probe";
 	return -ENOTSUP;
 }
@@ -84,12 +85,23 @@ default_region_del(struct provider *p, struct client *c, const struct region *r)
 }
 
 static ndk_status
-default_mr_register(struct ectx *x, struct client *c, uint32_t index)
+default_mr_register(struct ectx *x, struct client *c, uint32_t index, uint32_t *remote)
 {
-	(void)x;
-	(void)c;
-	(void)index;
+	(void)x, (void)c, (void)index, (void)remote;
 	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static ndk_status
+default_pd_create(struct ectx *x, struct client *c, uint32_t handle)
+{
+	(void)x, (void)c, (void)handle;
+	return NDK_STATUS_SUCCESS; /* a PD is ndkd's own bookkeeping unless a provider says more */
+}
+
+static void
+default_pd_destroy(struct ectx *x, struct client *c, uint32_t handle)
+{
+	(void)x, (void)c, (void)handle;
 }
 
 static void
@@ -179,6 +191,8 @@ static const struct provider_ops default_ops = {
 	.engine_init = default_engine_init,
 	.engine_fini = default_engine_fini,
 	.poll = default_poll,
+	.pd_create = default_pd_create,
+	.pd_destroy = default_pd_destroy,
 	.region_add = default_region_add,
 	.region_del = default_region_del,
 	.mr_register = default_mr_register,
@@ -211,6 +225,8 @@ provider_set_ops(struct provider *p, const struct provider_ops *ops)
 	SET_OP(p, ops, engine_init);
 	SET_OP(p, ops, engine_fini);
 	SET_OP(p, ops, poll);
+	SET_OP(p, ops, pd_create);
+	SET_OP(p, ops, pd_destroy);
 	SET_OP(p, ops, region_add);
 	SET_OP(p, ops, region_del);
 	SET_OP(p, ops, mr_register);
@@ -237,7 +253,7 @@ try_provider(struct provider *p, const struct provider_ops *ops, const struct nd
 	int rc;
 
 	provider_set_ops(p, ops);
-	rc = p->ops.probe(p, &why);
+	rc = p->ops.probe(p, o, &why);
 	if (rc != 0) {
 		if (!quiet)
 			NDKD_LOG(ERR, main, "provider %s unavailable: %s", ops->name, why);
@@ -263,20 +279,29 @@ try_provider(struct provider *p, const struct provider_ops *ops, const struct nd
 int
 provider_select(struct provider *p, const char *name, const struct ndkd_opts *o)
 {
+	bool is_auto = strcmp(name, "auto") == 0;
+
 	if (strcmp(name, "soft") == 0)
 		return try_provider(p, &soft_provider_ops, o, false);
 #ifdef NDKD_HAVE_MLX5
 	if (strcmp(name, "mlx5") == 0)
 		return try_provider(p, &mlx5_provider_ops, o, false);
 	/* auto takes mlx5 only once it carries the data path itself */
-	if (strcmp(name, "auto") == 0 && mlx5_provider_ops.post_send != NULL &&
+	if (is_auto && mlx5_provider_ops.post_send != NULL &&
 	    try_provider(p, &mlx5_provider_ops, o, true) == 0)
 		return 0;
-#else
-	if (strcmp(name, "mlx5") == 0) {
-		NDKD_LOG(ERR, main, "provider mlx5 was not built (rdma-core mlx5dv not found)");
+#endif
+#ifdef NDKD_HAVE_VERBS
+	if (strcmp(name, "verbs") == 0)
+		return try_provider(p, &verbs_provider_ops, o, false);
+	/* RoCEv2 ports given (--port) are the soft provider's: auto then keeps to it */
+	if (is_auto && o->n_ports == 0 && try_provider(p, &verbs_provider_ops, o, true) == 0)
+		return 0;
+#endif
+	if (!is_auto) {
+		NDKD_LOG(ERR, main, "provider %s was not built (rdma-core%s not found)", name,
+			 strcmp(name, "mlx5") == 0 ? "'s mlx5dv" : "");
 		return -ENOTSUP;
 	}
-#endif
 	return try_provider(p, &soft_provider_ops, o, false);
 }

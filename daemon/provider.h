@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Providers do the RDMA work behind the engines: 'soft' in software (always
- * built), 'mlx5' through rdma-core's mlx5 direct verbs (built when mlx5dv is
- * found). One ops table each, like rdma-core's verbs_context_ops; entries a
- * provider leaves NULL are filled from a default table that answers
- * NOT_SUPPORTED (or does nothing, for notifications), so callers never check
- * for NULL.
+ * built), 'verbs' through any rdma-core device, 'mlx5' through rdma-core's
+ * mlx5 direct verbs (built when libibverbs, and mlx5dv, are found). One ops table each, like
+ * rdma-core's verbs_context_ops; entries a provider leaves NULL are filled from a default table
+ * that answers NOT_SUPPORTED (or does nothing, for notifications), so callers never check for NULL.
  *
  * What a provider is given has been decoded and checked by common code
  * (ctrl.c, wq.c, mr.c, access.c): handles resolved, work requests copied
@@ -30,7 +29,7 @@ struct wq_op;
 struct provider_ops {
 	const char *name;
 	/* 0 when the provider can run on this machine; else -errno and a reason in *why. */
-	int (*probe)(struct provider *p, const char **why);
+	int (*probe)(struct provider *p, const struct ndkd_opts *o, const char **why);
 	int (*init)(struct provider *p, const struct ndkd_opts *o);
 	void (*fini)(struct provider *p);
 	/* Fill what the adapter can do (NDK_ADAPTER_INFO) under ndkd's limits. */
@@ -46,6 +45,11 @@ struct provider_ops {
 	 */
 	unsigned int (*poll)(struct ectx *x, unsigned int budget);
 
+	/* c's PD 'handle' was made (its obj's ptr is the provider's), or goes (its MRs are gone).
+	 */
+	ndk_status (*pd_create)(struct ectx *x, struct client *c, uint32_t handle);
+	void (*pd_destroy)(struct ectx *x, struct client *c, uint32_t handle);
+
 	/* Main lcore: a region of c was mapped at r->daemon_base, or is about to be unmapped. */
 	ndk_status (*region_add)(struct provider *p, struct client *c, const struct region *r);
 	void (*region_del)(struct provider *p, struct client *c, const struct region *r);
@@ -53,9 +57,12 @@ struct provider_ops {
 	/*
 	 * The MR table entry 'index' of c became VALID by registration, or an
 	 * initialised fast-register MR (mr_register), or stops being usable
-	 * (mr_deregister: deregister, close, client gone).
+	 * (mr_deregister: deregister, close, client gone). A provider whose
+	 * NIC checks remote access itself sets *remote to the key peers must
+	 * use (the client hands that out as the MR's remote token).
 	 */
-	ndk_status (*mr_register)(struct ectx *x, struct client *c, uint32_t index);
+	ndk_status (*mr_register)(struct ectx *x, struct client *c, uint32_t index,
+				  uint32_t *remote);
 	void (*mr_deregister)(struct ectx *x, struct client *c, uint32_t index);
 	/*
 	 * Fast register and invalidate, as work requests of qp: SUCCESS,
@@ -118,10 +125,15 @@ extern const struct provider_ops soft_provider_ops;
 #ifdef NDKD_HAVE_MLX5
 extern const struct provider_ops mlx5_provider_ops;
 #endif
+#ifdef NDKD_HAVE_VERBS
+extern const struct provider_ops verbs_provider_ops;
+#endif
 
 /*
- * Pick the provider 'name' asks for (soft, mlx5, auto) and initialise it.
- * auto takes mlx5 when a device probes, soft otherwise. Returns 0 or -errno
+ * Pick the provider 'name' asks for (soft, verbs, mlx5, auto) and
+ * initialise it. auto takes mlx5 when a device probes (once it carries the
+ * data path), else verbs when an RDMA device probes and no RoCEv2 port of
+ * ndkd's own is configured, else soft. Returns 0 or -errno
  * after logging why.
  */
 int provider_select(struct provider *p, const char *name, const struct ndkd_opts *o);

@@ -118,6 +118,7 @@ dqp_create(struct client *c, struct ectx *x, uint32_t pd, const struct ndk_abi_q
 	qp->client = c;
 	/* RoCEv2: a random first PSN, as verbs applications choose theirs */
 	qp->psn = (uint32_t)rte_rand() & 0xffffffu;
+	qp->wire_qpn = qp->qpn;
 	st = x->prov->ops.qp_create(x, qp);
 	if (st != NDK_STATUS_SUCCESS) {
 		obj_delete(c, h);
@@ -137,6 +138,7 @@ dqp_create(struct client *c, struct ectx *x, uint32_t pd, const struct ndk_abi_q
 	out[0] = h;
 	out[1] = qp->qpn;
 	out[2] = qp->psn;
+	out[3] = qp->wire_qpn;
 	return NDK_STATUS_SUCCESS;
 }
 

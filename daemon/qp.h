@@ -42,7 +42,8 @@ struct dqp {
 	uint32_t pd;
 	uint32_t qpn;
 	uint32_t peer_qpn;
-	uint32_t psn; /* RoCEv2: the first PSN this QP sends (random) */
+	uint32_t psn;	   /* RoCEv2: the first PSN this QP sends (random) */
+	uint32_t wire_qpn; /* RoCEv2: its number for peers (the provider's; qpn by default) */
 	uint64_t qp_context;
 	struct dcq *rcq;
 	struct dcq *icq;
@@ -73,6 +74,23 @@ struct dqp {
 	uint32_t pend_head, pend_tail;
 	alignas(16) unsigned char prov[]; /* the provider's state: qp_priv_size bytes */
 };
+
+/*
+ * Whether qp's peer on this node can take a work request now: gone or in
+ * error is a broken connection; not yet connected back to us, not up yet.
+ * A copy of its table entry in *peer. Inline: every send, read and write
+ * asks.
+ */
+static inline ndk_status
+dqp_peer_ready(const struct ectx *x, const struct dqp *qp, struct qpt_entry *peer)
+{
+	if (!qpt_read(x->qpt, qp->peer_qpn, peer) || peer->state == QP_FREE ||
+	    peer->state == QP_ERROR)
+		return NDK_STATUS_CONNECTION_DISCONNECTED;
+	if (peer->state != QP_RTS || peer->peer_qpn != qp->qpn)
+		return NDK_STATUS_CONNECTION_INVALID;
+	return NDK_STATUS_SUCCESS;
+}
 
 /* What qp's own side of a transfer asks of its client's memory (access: MRT_ACCESS_* bits). */
 static inline struct access_req

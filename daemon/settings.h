@@ -19,7 +19,7 @@ enum kind {
 	K_SOCKET,    /* absolute path that fits sockaddr_un */
 	K_PREFIX,    /* plain name */
 	K_LCORES,    /* an EAL -l list */
-	K_PROVIDER,  /* soft, mlx5, auto */
+	K_PROVIDER,  /* soft, verbs, mlx5, auto */
 	K_HUGE,	     /* auto, yes, no */
 	K_UIDS,	     /* user names or numbers */
 	K_GIDS,	     /* group names or numbers */

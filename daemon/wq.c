@@ -502,6 +502,7 @@ wq_recv_take(struct ectx *x, struct dqp *qp, struct wq_taken *t)
 	t->cookie = r.w->h.cookie;
 	t->room = r.room;
 	t->status = r.status;
+	t->n_local = r.n_local;
 	t->n_sge = RTE_MIN(r.w->h.n_sge, (uint32_t)NDKD_MAX_SGE);
 	memcpy(t->sge, r.w->sge, t->n_sge * sizeof(t->sge[0]));
 	/* off the ring for good (an SRQ's other QPs take the next one); released with the result */

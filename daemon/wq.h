@@ -67,6 +67,7 @@ struct wq_taken {
 	uint64_t cookie;
 	uint64_t room;
 	ndk_status status; /* SUCCESS, or what is wrong with the receive itself */
+	uint32_t n_local;  /* its pieces in x->local, until the engine's next request */
 	uint32_t n_sge;
 	struct ndk_abi_sge sge[NDKD_MAX_SGE];
 };

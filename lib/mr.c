@@ -267,10 +267,12 @@ mr_request_done(struct adapter *ad, const struct req_slot *req, ndk_status statu
 	if (status == NDK_STATUS_SUCCESS) {
 		mr->state = next;
 		mr->token = next == MR_IDLE ? 0 : (uint32_t)out[0];
+		mr->remote_token = next == MR_REGISTERED ? (uint32_t)out[1] : 0;
 	} else {
 		/* A failed call leaves the MR, and its token, as they were. */
 		mr->state = mr->state_before;
 		mr->token = mr->token_before;
+		mr->remote_token = mr->remote_before;
 	}
 	CALLBACK(ad, ((ndk_fn_request_completion)req->user_cb)(req->context, status));
 }
@@ -283,6 +285,7 @@ mr_post(struct mr *mr, const struct ndk_abi_sqe *sqe, uint8_t next,
 
 	mr->state_before = mr->state;
 	mr->token_before = mr->token;
+	mr->remote_before = mr->remote_token;
 	st = post_ctrl(mr->pd->ad, sqe, 0, mr_request_done, (void (*)(void))completion, context, mr,
 		       next);
 	if (st == NDK_STATUS_PENDING)
@@ -402,6 +405,14 @@ mr_get_token(struct ndk_mr *m)
 	return to_mr(m)->token;
 }
 
+static uint32_t
+mr_get_remote_token(struct ndk_mr *m)
+{
+	const struct mr *mr = to_mr(m);
+
+	return mr->remote_token != 0 ? mr->remote_token : mr->token;
+}
+
 static void
 mr_destroyed(struct adapter *ad, const struct req_slot *req, ndk_status status, const uint64_t *out)
 {
@@ -453,6 +464,6 @@ static const struct ndk_mr_dispatch mr_dispatch = {
 	.register_mr = mr_register,
 	.deregister_mr = mr_deregister,
 	.initialize_fast_register_mr = mr_initialize_fast_register,
-	.get_remote_token = mr_get_token,
+	.get_remote_token = mr_get_remote_token,
 	.get_local_token = mr_get_token,
 };

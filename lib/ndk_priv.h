@@ -161,6 +161,12 @@ struct mr {
 	uint32_t id_slot; /* in the adapter's MR ids (mr.c) */
 	uint32_t token;
 	uint32_t token_before; /* to restore when a request fails */
+	/*
+	 * A registered MR's token for peers, when the provider's NIC checks
+	 * remote access with a key of its own (0: token serves both)
+	 */
+	uint32_t remote_token;
+	uint32_t remote_before;
 	bool fast_register;
 	uint8_t state;
 	uint8_t state_before;	/* to restore when a request fails */
@@ -226,6 +232,7 @@ struct qp {
 	uint32_t handle;
 	uint32_t qpn;
 	uint32_t psn;	    /* the first it sends on RoCEv2 */
+	uint32_t wire_qpn;  /* the number peers on other nodes address it by */
 	struct ndk_ring sq; /* libndk produces */
 	struct ndk_ring rq;
 	void *sq_mem;

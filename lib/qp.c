@@ -484,7 +484,7 @@ qp_get_rocev2_address(struct ndk_qp *q, uint32_t gid_index, struct ndk_qp_addres
 		return NDK_STATUS_INVALID_PARAMETER;
 	*a = (struct ndk_qp_address){
 		.family = NDK_ADDRESS_ROCEV2,
-		.qpn = qp->qpn,
+		.qpn = qp->wire_qpn,
 		.ip = { [10] = 0xff,
 			[11] = 0xff,
 			[12] = (uint8_t)(ip >> 24),
@@ -632,6 +632,7 @@ qp_created(struct adapter *ad, const struct req_slot *req, ndk_status status, co
 	qp->handle = (uint32_t)out[0];
 	qp->qpn = (uint32_t)out[1];
 	qp->psn = (uint32_t)out[2];
+	qp->wire_qpn = (uint32_t)out[3];
 	CALLBACK(ad, cb(req->context, NDK_STATUS_SUCCESS, &qp->pub.header));
 }
 

@@ -68,7 +68,10 @@ test_bad_values(void)
 	CHECK(parse(&o, ARGS("--allow-uid", "-1")) < 0, "negative uid");
 	CHECK(parse(&o, ARGS("--socket-mode", "999")) < 0, "not octal");
 	CHECK(parse(&o, ARGS("--socket", "relative.sock")) < 0, "relative socket path");
-	CHECK(parse(&o, ARGS("--provider", "verbs")) < 0, "unknown provider");
+	CHECK(parse(&o, ARGS("--provider", "ibverbs")) < 0, "unknown provider");
+	CHECK(parse(&o, ARGS("--gid-index", "256")) < 0, "GID index past 255");
+	CHECK(parse(&o, ARGS("--device-port", "0")) < 0, "device port 0");
+	CHECK(parse(&o, ARGS("--device", "a/b")) < 0, "device name with a slash");
 	CHECK(parse(&o, ARGS("--file-prefix", "a/b")) < 0, "prefix with a slash");
 	CHECK(parse(&o, ARGS("--no-such-option")) < 0, "unknown option");
 	CHECK(parse(&o, ARGS("stray")) < 0, "positional argument before --");
@@ -176,7 +179,10 @@ test_config_values(void)
 				"\n"
 				"[engines]\n"
 				"lcores = 0\n"
-				"provider = soft\n"
+				"provider = verbs\n"
+				"device = rxe0\n"
+				"device_port = 2\n"
+				"gid_index = 3\n"
 				"hugepages = no\n"
 				"memory_mb = 128\n"
 				"[limits]\n"
@@ -204,8 +210,9 @@ test_config_values(void)
 	CHECK(o.n_allow_uid == 3 && o.allow_uid[0] == 0 && o.allow_uid[1] == 1234 &&
 		      o.n_allow_gid == 1 && o.allow_gid[0] == 0,
 	      "ids by name and number");
-	CHECK(strcmp(o.lcores, "0") == 0 && strcmp(o.provider, "soft") == 0 && o.huge == 0 &&
-		      o.mem_mb == 128,
+	CHECK(strcmp(o.lcores, "0") == 0 && strcmp(o.provider, "verbs") == 0 && o.huge == 0 &&
+		      o.mem_mb == 128 && strcmp(o.device, "rxe0") == 0 && o.device_port == 2 &&
+		      o.gid_index == 3,
 	      "engines section");
 	CHECK(o.max_clients == 7 && o.ctrl_ring_entries == 64 && o.lim.mr_table_entries == 4096 &&
 		      o.lim.max_mrs == 100 && o.lim.max_pds == 5 && o.lim.max_qps == 3 &&
@@ -225,7 +232,7 @@ test_config_values(void)
 	      "flags win");
 	CHECK(o.n_allow_uid == 1 && o.allow_uid[0] == 42 && o.n_allow_gid == 1,
 	      "--allow-uid replaced the file's uids, the file's gids stay");
-	CHECK(o.lim.max_qps == 3 && strcmp(o.provider, "soft") == 0, "the rest from the file");
+	CHECK(o.lim.max_qps == 3 && strcmp(o.provider, "verbs") == 0, "the rest from the file");
 	opts_free(&o);
 
 	CHECK(parse(&o, ARGS("--check-config", arg)) == 1, "--check-config of a valid file: 1");
@@ -310,7 +317,8 @@ test_config_errors(void)
 		{ "[service]\nallow_uids = root, no-such-user-here\n",
 		  ":2: [service] allow_uids: 'no-such-user-here' is not a user" },
 		{ "[service]\nallow_gids = ,\n", ":2: [service] allow_gids: no group given" },
-		{ "[engines]\nprovider = verbs\n", ":2: [engines] provider: 'verbs'" },
+		{ "[engines]\nprovider = ibverbs\n", ":2: [engines] provider: 'ibverbs'" },
+		{ "[engines]\ngid_index = 300\n", ":2: [engines] gid_index" },
 		{ "[engines]\nhugepages = maybe\n", ":2: [engines] hugepages: 'maybe'" },
 		{ "[engines]\nlcores = zero\n", ":2: [engines] lcores: 'zero'" },
 		{ "[log]\nlevel = loud\n", ":2: [log] level: 'loud'" },

@@ -67,11 +67,9 @@ mock_qp_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 }
 
 static ndk_status
-mock_mr_register(struct ectx *x, struct client *c, uint32_t index)
+mock_mr_register(struct ectx *x, struct client *c, uint32_t index, uint32_t *remote)
 {
-	(void)x;
-	(void)c;
-	(void)index;
+	(void)x, (void)c, (void)index, (void)remote;
 	return NDK_STATUS_SUCCESS;
 }
 

@@ -182,6 +182,11 @@ start_daemon(struct tdaemon *d, const char *name, const char *sock, const char *
 	argv[argc++] = "--no-huge";
 	argv[argc++] = "--mem";
 	argv[argc++] = "128";
+	/* the same tests on another provider (verbs, in the rxe guest: tests/interop) */
+	if (getenv("NDK_TEST_PROVIDER") != NULL) {
+		argv[argc++] = "--provider";
+		argv[argc++] = getenv("NDK_TEST_PROVIDER");
+	}
 	if (getenv("NDKD_TEST_LCORES") != NULL) {
 		argv[argc++] = "--lcores";
 		argv[argc++] = getenv("NDKD_TEST_LCORES");

@@ -35,12 +35,12 @@ find_mlx5(struct ibv_device **list, int n)
 }
 
 static int
-mlx5_probe(struct provider *p, const char **why)
+mlx5_probe(struct provider *p, const struct ndkd_opts *o, const char **why)
 {
 	struct ibv_device **list;
 	int n = 0, rc = 0;
 
-	(void)p;
+	(void)p, (void)o;
 	list = ibv_get_device_list(&n);
 	if (list == NULL) {
 		*why = "no RDMA devices (ibv_get_device_list failed)";

@@ -48,7 +48,7 @@ rdma_reqs(const struct ectx *x, const struct dqp *qp, bool is_write, struct acce
 	  struct access_req *remote)
 {
 	struct qpt_entry peer;
-	ndk_status st = soft_peer_ready(x, qp, &peer);
+	ndk_status st = dqp_peer_ready(x, qp, &peer);
 
 	/* a read writes into local memory; a write reads it */
 	*local = dqp_local_access(qp, is_write ? 0 : MRT_ACCESS_LOCAL_WRITE);

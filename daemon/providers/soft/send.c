@@ -51,7 +51,7 @@ soft_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id
 	struct send_msg *m;
 	ndk_status st;
 
-	st = soft_peer_ready(x, qp, &peer);
+	st = dqp_peer_ready(x, qp, &peer);
 	if (st != NDK_STATUS_SUCCESS)
 		return st;
 	/* inline data travels in the message itself, after one chunk that points at it */

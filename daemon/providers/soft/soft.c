@@ -20,10 +20,9 @@
 #define SOFT_POLL_BURST 32u
 
 static int
-soft_probe(struct provider *p, const char **why)
+soft_probe(struct provider *p, const struct ndkd_opts *o, const char **why)
 {
-	(void)p;
-	(void)why;
+	(void)p, (void)o, (void)why;
 	return 0;
 }
 
@@ -210,11 +209,9 @@ soft_region_add(struct provider *p, struct client *c, const struct region *r)
 }
 
 static ndk_status
-soft_mr_register(struct ectx *x, struct client *c, uint32_t index)
+soft_mr_register(struct ectx *x, struct client *c, uint32_t index, uint32_t *remote)
 {
-	(void)x;
-	(void)c;
-	(void)index;
+	(void)x, (void)c, (void)index, (void)remote;
 	return NDK_STATUS_SUCCESS; /* the MR table entry is all there is */
 }
 

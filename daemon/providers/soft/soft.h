@@ -222,11 +222,6 @@ soft_dqp(struct soft_qp *s)
 	return (struct dqp *)((unsigned char *)s - offsetof(struct dqp, prov));
 }
 
-/*
- * Whether qp's peer can take a work request now: gone or in error is a
- * broken connection; not yet connected back to us, not up yet. A copy of
- * its table entry in *peer. Inline: every send, read and write asks.
- */
 /* Whether qp has work that goes by turns: sends to deliver, a receive to fill, a transfer. */
 static inline bool
 soft_want_step(struct dqp *qp)
@@ -234,17 +229,6 @@ soft_want_step(struct dqp *qp)
 	const struct soft_qp *s = soft_qp(qp);
 
 	return s->pending_head != NULL || s->rx.taken || s->tx.active;
-}
-
-static inline ndk_status
-soft_peer_ready(const struct ectx *x, const struct dqp *qp, struct qpt_entry *peer)
-{
-	if (!qpt_read(x->qpt, qp->peer_qpn, peer) || peer->state == QP_FREE ||
-	    peer->state == QP_ERROR)
-		return NDK_STATUS_CONNECTION_DISCONNECTED;
-	if (peer->state != QP_RTS || peer->peer_qpn != qp->qpn)
-		return NDK_STATUS_CONNECTION_INVALID;
-	return NDK_STATUS_SUCCESS;
 }
 
 /* rc.c: RoCEv2 */

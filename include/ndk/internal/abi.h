@@ -22,7 +22,7 @@
 
 #define NDK_ABI_MAGIC	     0x4e444b44u /* "NDKD" */
 #define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
-#define NDK_ABI_VERSION	     7u
+#define NDK_ABI_VERSION	     8u
 
 #define NDK_ABI_CACHE_LINE 64u
 #define NDK_ABI_ENTRY_SIZE 64u
@@ -196,11 +196,15 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
  * 'handle' is a per-client object handle ndkd gave back in an earlier
  * completion; the completion's out[] carries the results noted here.
  */
-#define NDK_ABI_OP_NOP		 1u
-#define NDK_ABI_OP_PD_CREATE	 2u  /* -> out[0] pd handle, out[1] privileged token */
-#define NDK_ABI_OP_PD_DESTROY	 3u  /* handle = pd */
-#define NDK_ABI_OP_MR_CREATE	 4u  /* handle = pd, args[0] = NDK_ABI_MR_KIND_* -> out[0] mr */
-#define NDK_ABI_OP_MR_REGISTER	 5u  /* handle = mr, args: va, length, flags -> out[0] token */
+#define NDK_ABI_OP_NOP	      1u
+#define NDK_ABI_OP_PD_CREATE  2u /* -> out[0] pd handle, out[1] privileged token */
+#define NDK_ABI_OP_PD_DESTROY 3u /* handle = pd */
+#define NDK_ABI_OP_MR_CREATE  4u /* handle = pd, args[0] = NDK_ABI_MR_KIND_* -> out[0] mr */
+/*
+ * handle = mr, args: va, length, flags -> out[0] token, out[1] the token
+ * peers use (a hardware provider's NIC key; 0: out[0])
+ */
+#define NDK_ABI_OP_MR_REGISTER	 5u
 #define NDK_ABI_OP_MR_DEREGISTER 6u  /* handle = mr */
 #define NDK_ABI_OP_MR_INIT_FR	 7u  /* handle = mr, args: pages, remote access -> out[0] token */
 #define NDK_ABI_OP_MR_DESTROY	 8u  /* handle = mr */
@@ -208,7 +212,8 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
 #define NDK_ABI_OP_CQ_DESTROY	 10u /* handle = cq */
 /*
  * handle = pd; args: struct ndk_abi_qp_create -> out[0] qp, out[1] qpn,
- * out[2] the first PSN it sends on RoCEv2
+ * out[2] the first PSN it sends on RoCEv2, out[3] the QP number peers on
+ * other nodes address (a hardware provider's; else out[1])
  */
 #define NDK_ABI_OP_QP_CREATE  11u
 #define NDK_ABI_OP_QP_CONNECT 12u /* handle = qp; args: [0] the peer's qpn (same node) */

@@ -1,0 +1,976 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The verbs provider (verbs.h): device, PDs, memory, QPs, the data path. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_hash.h>
+#include <rte_lcore.h>
+
+#include <ndk/flags.h>
+
+#include "../../log.h"
+#include "../../mrt.h"
+#include "../../qp.h"
+#include "../../wq.h"
+#include "verbs.h"
+
+#define RECV_WR (1ull << 63) /* a device wr_id's mark for a receive */
+
+static inline struct verbs_qp *
+vqp(struct dqp *qp)
+{
+	return (struct verbs_qp *)qp->prov;
+}
+
+static inline struct dqp *
+vqp_dqp(struct verbs_qp *v)
+{
+	return (struct dqp *)((unsigned char *)v - offsetof(struct dqp, prov));
+}
+
+static struct verbs_pd *
+pd_of(struct client *c, uint32_t handle)
+{
+	struct obj *o = obj_lookup(c, handle, OBJ_PD);
+
+	return o != NULL ? o->ptr : NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * The device
+ * --------------------------------------------------------------------- */
+
+/* The device named, or the first (name NULL); NULL with a reason in *why. */
+static struct ibv_device *
+find_device(struct ibv_device **list, int n, const char *name, const char **why)
+{
+	int i;
+
+	if (list == NULL || n == 0) {
+		*why = "no RDMA device found";
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		if (name == NULL || strcmp(ibv_get_device_name(list[i]), name) == 0)
+			return list[i];
+	}
+	*why = "no RDMA device of that name (--device)";
+	return NULL;
+}
+
+static int
+verbs_probe(struct provider *p, const struct ndkd_opts *o, const char **why)
+{
+	struct ibv_device **list;
+	int n = 0, rc;
+
+	(void)p;
+	list = ibv_get_device_list(&n);
+	rc = find_device(list, n, o->device, why) != NULL ? 0 : -ENODEV;
+	if (list != NULL)
+		ibv_free_device_list(list);
+	return rc;
+}
+
+static uint32_t
+mtu_bytes(enum ibv_mtu m)
+{
+	return m >= IBV_MTU_256 && m <= IBV_MTU_4096 ? 128u << m : 1024u;
+}
+
+/* An IPv4-mapped GID's address (host order), or 0. */
+static uint32_t
+gid_ipv4(const union ibv_gid *g)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (memcmp(g->raw, prefix, sizeof(prefix)) != 0)
+		return 0;
+	return (uint32_t)g->raw[12] << 24 | (uint32_t)g->raw[13] << 16 | (uint32_t)g->raw[14] << 8 |
+	       g->raw[15];
+}
+
+/* The GID to send from: the one asked for, or the port's first IPv4-mapped RoCEv2 GID. */
+static int
+pick_gid(struct verbs *v, unsigned int want)
+{
+	struct ibv_gid_entry ge;
+	int i;
+
+	for (i = 0; i < v->port_attr.gid_tbl_len; i++) {
+		if (want != NDKD_GID_AUTO && (unsigned int)i != want)
+			continue;
+		if (ibv_query_gid_ex(v->ctx, v->port, (uint32_t)i, &ge, 0) != 0)
+			continue;
+		if (want == NDKD_GID_AUTO &&
+		    (ge.gid_type != IBV_GID_TYPE_ROCE_V2 || gid_ipv4(&ge.gid) == 0))
+			continue;
+		v->gid_index = (uint8_t)i;
+		v->gid = ge.gid;
+		v->ipv4 = gid_ipv4(&ge.gid);
+		return 0;
+	}
+	NDKD_LOG(ERR, main, "verbs: %s port %u has %s", v->name, v->port,
+		 want == NDKD_GID_AUTO ? "no IPv4-mapped RoCEv2 GID (give --gid-index)"
+				       : "no such GID index");
+	return -ENOENT;
+}
+
+static int
+open_device(struct verbs *v, const struct ndkd_opts *o)
+{
+	struct ibv_device **list;
+	struct ibv_device *dev;
+	const char *why = "";
+	int n = 0, rc = -ENODEV;
+
+	list = ibv_get_device_list(&n);
+	dev = find_device(list, n, o->device, &why);
+	if (dev == NULL) {
+		NDKD_LOG(ERR, main, "verbs: %s", why);
+		goto out;
+	}
+	snprintf(v->name, sizeof(v->name), "%s", ibv_get_device_name(dev));
+	v->ctx = ibv_open_device(dev);
+	if (v->ctx == NULL) {
+		rc = errno != 0 ? -errno : -EIO;
+		NDKD_LOG(ERR, main, "verbs: cannot open %s: %s", v->name, strerror(-rc));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (list != NULL)
+		ibv_free_device_list(list);
+	return rc;
+}
+
+static int
+verbs_init(struct provider *p, const struct ndkd_opts *o)
+{
+	struct verbs *v = calloc(1, sizeof(*v));
+	int rc;
+
+	p->priv = NULL;
+	if (v == NULL)
+		return -ENOMEM;
+	rc = open_device(v, o);
+	if (rc != 0)
+		goto err;
+	v->port = (uint8_t)o->device_port;
+	rc = -EIO;
+	if (ibv_query_device_ex(v->ctx, NULL, &v->attr) != 0 ||
+	    ibv_query_port(v->ctx, v->port, &v->port_attr) != 0) {
+		NDKD_LOG(ERR, main, "verbs: %s has no port %u", v->name, v->port);
+		goto err;
+	}
+	if (v->port_attr.link_layer != IBV_LINK_LAYER_ETHERNET) {
+		/* an InfiniBand fabric addresses by LID, which nothing here speaks yet */
+		NDKD_LOG(ERR, main, "verbs: %s port %u is not Ethernet (RoCE); not supported",
+			 v->name, v->port);
+		rc = -ENOTSUP;
+		goto err;
+	}
+	if (v->port_attr.state != IBV_PORT_ACTIVE)
+		NDKD_LOG(WARNING, main, "verbs: %s port %u is not ACTIVE yet", v->name, v->port);
+	rc = pick_gid(v, o->gid_index);
+	if (rc != 0)
+		goto err;
+	rc = -ENOMEM;
+	v->cq_size = (uint32_t)RTE_MIN((int)VERBS_CQ_MAX, v->attr.orig_attr.max_cqe);
+	v->n_local_addr = 1u << 16; /* the QP table's largest */
+	v->local_addr = calloc(v->n_local_addr, sizeof(*v->local_addr));
+	v->n_mr_remote = o->lim.mr_table_entries;
+	v->mr_remote = calloc(v->n_mr_remote, sizeof(*v->mr_remote));
+	if (v->local_addr == NULL || v->mr_remote == NULL)
+		goto err;
+	snprintf(p->detail, sizeof(p->detail), "%s port %u GID %u (%u.%u.%u.%u), fw %s", v->name,
+		 v->port, v->gid_index, v->ipv4 >> 24, (v->ipv4 >> 16) & 0xff,
+		 (v->ipv4 >> 8) & 0xff, v->ipv4 & 0xff, v->attr.orig_attr.fw_ver);
+	p->priv = v;
+	p->qp_priv_size = sizeof(struct verbs_qp);
+	p->qp_window = VERBS_QP_WINDOW;
+	return 0;
+err:
+	free(v->local_addr);
+	free(v->mr_remote);
+	if (v->ctx != NULL)
+		ibv_close_device(v->ctx);
+	free(v);
+	return rc;
+}
+
+static void
+verbs_fini(struct provider *p)
+{
+	struct verbs *v = p->priv;
+
+	if (v == NULL)
+		return;
+	ibv_close_device(v->ctx);
+	free(v->local_addr);
+	free(v->mr_remote);
+	free(v);
+	p->priv = NULL;
+}
+
+static uint32_t
+cap_u32(uint64_t a, uint64_t b)
+{
+	uint64_t m = a < b ? a : b;
+
+	return m > UINT32_MAX ? UINT32_MAX : (uint32_t)m;
+}
+
+/* NDK_ADAPTER_INFO: ndkd's limits, capped by what the device reports. */
+static ndk_status
+verbs_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_adapter_info *i)
+{
+	const struct verbs *v = p->priv;
+	const struct ibv_device_attr *a = &v->attr.orig_attr;
+	uint32_t sge = cap_u32(NDKD_MAX_SGE, (uint64_t)a->max_sge);
+
+	i->vendor_id = a->vendor_id;
+	i->device_id = a->vendor_part_id;
+	i->max_registration_size =
+		a->max_mr_size < lim->max_region_bytes ? a->max_mr_size : lim->max_region_bytes;
+	i->frmr_page_count = lim->frmr_page_count;
+	i->rdma_technology = 4; /* NdkRoCEv2 */
+	i->max_initiator_request_sge = sge;
+	i->max_receive_request_sge = sge;
+	i->max_read_request_sge = cap_u32(sge, (uint64_t)a->max_sge_rd);
+	i->max_receive_queue_depth = cap_u32(lim->max_queue_depth, (uint64_t)a->max_qp_wr);
+	i->max_initiator_queue_depth = i->max_receive_queue_depth;
+	i->max_cq_depth = lim->max_cq_depth; /* the client's ring, not the device's CQ */
+	i->max_inline_data_size = NDK_ABI_MAX_INLINE;
+	i->max_transfer_length = cap_u32(NDKD_MAX_TRANSFER, v->port_attr.max_msg_sz);
+	i->max_inbound_read_limit = cap_u32(VERBS_RD_ATOM, (uint64_t)a->max_qp_rd_atom);
+	i->max_outbound_read_limit = cap_u32(VERBS_RD_ATOM, (uint64_t)a->max_qp_init_rd_atom);
+	i->adapter_flags = 0x2u; /* RDMA_READ_SINK_NOT_REQUIRED */
+	i->max_qps = cap_u32(i->max_qps, (uint64_t)a->max_qp);
+	i->max_cqs = cap_u32(i->max_cqs, (uint64_t)a->max_cq);
+	i->max_srqs = 0; /* shared receive queues are not carried to the device yet */
+	i->max_mrs = cap_u32(i->max_mrs, (uint64_t)a->max_mr);
+	i->max_pds = cap_u32(i->max_pds, (uint64_t)a->max_pd);
+	i->max_mws = 0; /* memory windows are not carried to the device yet */
+	i->rocev2_ipv4 = v->ipv4;
+	i->rocev2_mtu = mtu_bytes(v->port_attr.active_mtu);
+	return NDK_STATUS_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------
+ * Engines
+ * --------------------------------------------------------------------- */
+
+static int
+verbs_engine_init(struct provider *p, struct ectx *x)
+{
+	struct verbs *v = p->priv;
+	struct verbs_engine *ve = calloc(1, sizeof(*ve));
+	char name[RTE_HASH_NAMESIZE];
+	struct rte_hash_parameters hp = {
+		.name = name,
+		.entries = 4096,
+		.key_len = sizeof(uint32_t),
+		.socket_id = (int)rte_socket_id(),
+	};
+
+	if (ve == NULL)
+		return -ENOMEM;
+	snprintf(name, sizeof(name), "ndkd_vqp%u", x->engine);
+	ve->by_qpn = rte_hash_create(&hp);
+	ve->cq = ibv_create_cq(v->ctx, (int)v->cq_size, NULL, NULL, 0);
+	if (ve->by_qpn == NULL || ve->cq == NULL) {
+		NDKD_LOG(ERR, main, "verbs: engine %u: cannot create its %s", x->engine,
+			 ve->cq == NULL ? "CQ" : "QP hash");
+		if (ve->cq != NULL)
+			ibv_destroy_cq(ve->cq);
+		rte_hash_free(ve->by_qpn);
+		free(ve);
+		return -ENOMEM;
+	}
+	ve->cq_free = v->cq_size;
+	LIST_INIT(&ve->qps);
+	x->prov_engine = ve;
+	return 0;
+}
+
+static void
+verbs_engine_fini(struct provider *p, struct ectx *x)
+{
+	struct verbs_engine *ve = x->prov_engine;
+
+	(void)p;
+	if (ve == NULL)
+		return;
+	ibv_destroy_cq(ve->cq);
+	rte_hash_free(ve->by_qpn);
+	free(ve);
+	x->prov_engine = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * PDs and memory
+ * --------------------------------------------------------------------- */
+
+static ndk_status
+verbs_pd_create(struct ectx *x, struct client *c, uint32_t handle)
+{
+	struct verbs *v = x->prov->priv;
+	struct verbs_pd *vpd = calloc(1, sizeof(*vpd));
+
+	if (vpd == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	/* a device PD per NDK PD: the NIC keeps one PD's keys from another's QPs */
+	vpd->pd = ibv_alloc_pd(v->ctx);
+	if (vpd->pd == NULL) {
+		free(vpd);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	c->objs[handle].ptr = vpd;
+	return NDK_STATUS_SUCCESS;
+}
+
+static void
+verbs_pd_destroy(struct ectx *x, struct client *c, uint32_t handle)
+{
+	struct verbs *v = x->prov->priv;
+	struct verbs_pd *vpd = c->objs[handle].ptr;
+	unsigned int i;
+
+	if (vpd == NULL)
+		return;
+	for (i = 0; i < NDKD_MAX_REGIONS; i++) {
+		if (vpd->region_mr[i] != NULL) {
+			ibv_dereg_mr(vpd->region_mr[i]);
+			atomic_fetch_add_explicit(&v->n_dereg_mr, 1, memory_order_relaxed);
+		}
+	}
+	ibv_dealloc_pd(vpd->pd);
+	free(vpd);
+	c->objs[handle].ptr = NULL;
+}
+
+static ndk_status
+verbs_region_add(struct provider *p, struct client *c, const struct region *r)
+{
+	(void)p, (void)c, (void)r;
+	return NDK_STATUS_SUCCESS; /* registered in each PD as it first uses it */
+}
+
+/*
+ * Region id of c in vpd, registered there now if this is the first use: a
+ * syscall on the engine, once per region and PD.
+ */
+static struct ibv_mr *
+region_mr(struct verbs *v, struct verbs_pd *vpd, const struct region *r, uint32_t id)
+{
+	struct ibv_mr *mr = vpd->region_mr[id];
+
+	if (mr != NULL)
+		return mr;
+	/* the app's addresses are the IOVAs: an SGE names memory as the app sees it */
+	mr = ibv_reg_mr_iova(vpd->pd, r->daemon_base, r->size, r->client_base,
+			     IBV_ACCESS_LOCAL_WRITE);
+	if (mr == NULL) {
+		NDKD_LOG(DEBUG, engine, "verbs: cannot register a region of %zu bytes: %s",
+			 (size_t)r->size, strerror(errno));
+		return NULL;
+	}
+	atomic_fetch_add_explicit(&v->n_reg_mr, 1, memory_order_relaxed);
+	vpd->region_mr[id] = mr;
+	return mr;
+}
+
+/*
+ * Pieces of c's memory as ndkd maps them into SGEs of the device (the
+ * region's key, the app's address); adjacent pieces of one region become
+ * one SGE. IMPLEMENTATION_LIMIT past max SGEs.
+ */
+static ndk_status
+to_sges(struct verbs *v, struct client *c, struct verbs_pd *vpd, const struct dp_chunk *p,
+	uint32_t n, struct ibv_sge *sg, uint32_t max, uint32_t *ns)
+{
+	uint32_t n_regions = atomic_load_explicit(&c->n_regions, memory_order_acquire);
+	uint32_t i, k = 0, id = 0;
+
+	*ns = 0;
+	for (i = 0; i < n; i++) {
+		const struct region *r = &c->regions[id];
+		uint64_t off = (uint64_t)(p[i].addr - r->daemon_base);
+		struct ibv_mr *mr;
+
+		if (p[i].len == 0)
+			continue;
+		/* pieces of one request mostly share a region: the last one first */
+		if (p[i].addr < r->daemon_base || off >= r->size || p[i].len > r->size - off) {
+			for (id = 0; id < n_regions; id++) {
+				r = &c->regions[id];
+				off = (uint64_t)(p[i].addr - r->daemon_base);
+				if (p[i].addr >= r->daemon_base && off < r->size &&
+				    p[i].len <= r->size - off)
+					break;
+			}
+			if (id == n_regions)
+				return NDK_STATUS_ACCESS_VIOLATION; /* resolved, so never */
+		}
+		mr = region_mr(v, vpd, r, id);
+		if (mr == NULL)
+			return NDK_STATUS_INSUFFICIENT_RESOURCES;
+		if (k > 0 && sg[k - 1].lkey == mr->lkey &&
+		    sg[k - 1].addr + sg[k - 1].length == r->client_base + off &&
+		    (uint64_t)sg[k - 1].length + p[i].len <= UINT32_MAX) {
+			sg[k - 1].length += (uint32_t)p[i].len;
+			continue;
+		}
+		if (k == max)
+			return NDK_STATUS_IMPLEMENTATION_LIMIT;
+		sg[k++] = (struct ibv_sge){ r->client_base + off, (uint32_t)p[i].len, mr->lkey };
+	}
+	*ns = k;
+	return NDK_STATUS_SUCCESS;
+}
+
+static int
+mr_access(uint8_t a)
+{
+	int f = 0;
+
+	if (a & MRT_ACCESS_LOCAL_WRITE)
+		f |= IBV_ACCESS_LOCAL_WRITE;
+	if (a & MRT_ACCESS_REMOTE_READ)
+		f |= IBV_ACCESS_REMOTE_READ;
+	if (a & MRT_ACCESS_REMOTE_WRITE)
+		f |= IBV_ACCESS_REMOTE_WRITE;
+	return f;
+}
+
+/*
+ * A registered MR that peers may reach gets a device MR over exactly its
+ * range with its rights: the NIC checks the peers' requests against it,
+ * and its rkey is the MR's remote token. Local use needs nothing: ndkd
+ * checks local tokens and hands the NIC the regions' keys.
+ */
+static ndk_status
+verbs_mr_register(struct ectx *x, struct client *c, uint32_t index, uint32_t *remote)
+{
+	struct verbs *v = x->prov->priv;
+	const struct mrt_entry *e = mrt_entry(x->mrt, index);
+	struct verbs_pd *vpd;
+	struct ibv_mr *mr;
+
+	if (e->kind != MRT_KIND_NORMAL || (e->access & MRT_ACCESS_REMOTE) == 0)
+		return NDK_STATUS_SUCCESS;
+	vpd = pd_of(c, e->pd);
+	if (vpd == NULL || index >= v->n_mr_remote)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	mr = ibv_reg_mr_iova(vpd->pd, (void *)(uintptr_t)e->daemon_va, e->length, e->va,
+			     mr_access(e->access));
+	if (mr == NULL) {
+		NDKD_LOG(DEBUG, engine, "verbs: client %u: cannot register an MR: %s", c->id,
+			 strerror(errno));
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	atomic_fetch_add_explicit(&v->n_reg_mr, 1, memory_order_relaxed);
+	v->mr_remote[index] = mr;
+	*remote = mr->rkey;
+	return NDK_STATUS_SUCCESS;
+}
+
+static void
+verbs_mr_deregister(struct ectx *x, struct client *c, uint32_t index)
+{
+	struct verbs *v = x->prov->priv;
+
+	(void)c;
+	if (index < v->n_mr_remote && v->mr_remote[index] != NULL) {
+		/* the NIC refuses the rkey from here on */
+		ibv_dereg_mr(v->mr_remote[index]);
+		v->mr_remote[index] = NULL;
+		atomic_fetch_add_explicit(&v->n_dereg_mr, 1, memory_order_relaxed);
+	}
+}
+
+/*
+ * Fast register and invalidate: an MR only this node uses is ndkd's table
+ * alone. One peers may reach would need a key the NIC checks (a memory
+ * window, or UMR on mlx5): not carried to the device yet.
+ */
+static ndk_status
+verbs_mr_wr(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id)
+{
+	(void)qp, (void)wr_id;
+	if (mrt_entry(x->mrt, index)->access & MRT_ACCESS_REMOTE)
+		return NDK_STATUS_NOT_SUPPORTED;
+	return NDK_STATUS_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------
+ * Completions
+ * --------------------------------------------------------------------- */
+
+static ndk_status
+wc_status(enum ibv_wc_status s)
+{
+	switch (s) {
+	case IBV_WC_SUCCESS:
+		return NDK_STATUS_SUCCESS;
+	case IBV_WC_WR_FLUSH_ERR:
+		return NDK_STATUS_CANCELLED;
+	case IBV_WC_LOC_LEN_ERR:
+		return NDK_STATUS_BUFFER_TOO_SMALL;
+	case IBV_WC_LOC_PROT_ERR:
+	case IBV_WC_REM_ACCESS_ERR:
+	case IBV_WC_MW_BIND_ERR:
+		return NDK_STATUS_ACCESS_VIOLATION;
+	case IBV_WC_REM_INV_REQ_ERR:
+		return NDK_STATUS_INVALID_DEVICE_REQUEST;
+	case IBV_WC_RETRY_EXC_ERR:
+	case IBV_WC_RNR_RETRY_EXC_ERR:
+		return NDK_STATUS_IO_TIMEOUT;
+	default:
+		return NDK_STATUS_UNSUCCESSFUL;
+	}
+}
+
+/*
+ * Receives that are done, to the client's CQ in the order they were
+ * posted. One that failed takes the QP to error after its result. When
+ * the CQ is full the rest wait for qp_step.
+ */
+static void
+rq_report(struct ectx *x, struct dqp *qp, struct verbs_qp *v)
+{
+	bool blocked = false;
+
+	while (v->rq_head != v->rq_tail) {
+		const struct verbs_recv *r = &v->rq[v->rq_head % VERBS_RQ_DEPTH];
+		struct wq_taken t;
+
+		if (!r->done)
+			break;
+		t = (struct wq_taken){ .request_context = r->request_context, .cookie = r->cookie };
+		if (!wq_recv_end(qp, &t, r->status, r->bytes, r->type, r->token)) {
+			blocked = true;
+			break;
+		}
+		v->rq_head++;
+		if (r->status != NDK_STATUS_SUCCESS && qp->state == QP_RTS)
+			wq_error(x, qp);
+	}
+	/* in error, the ring's receives wait (wq_serve) until these are out */
+	qp->want_step = blocked || (qp->state == QP_ERROR && v->rq_head != v->rq_tail);
+}
+
+static void
+on_wc(struct ectx *x, struct verbs_engine *ve, const struct ibv_wc *wc)
+{
+	struct verbs *vs = x->prov->priv;
+	struct verbs_qp *v;
+	struct dqp *qp;
+	ndk_status st = wc_status(wc->status);
+	uint32_t id = (uint32_t)wc->wr_id;
+
+	/* a QP gone since: nothing waits for this */
+	if (rte_hash_lookup_data(ve->by_qpn, &wc->qp_num, (void **)&v) < 0)
+		return;
+	qp = vqp_dqp(v);
+	if (wc->status != IBV_WC_SUCCESS && wc->status != IBV_WC_WR_FLUSH_ERR)
+		atomic_fetch_add_explicit(&vs->n_wc_err, 1, memory_order_relaxed);
+	if (wc->wr_id & RECV_WR) {
+		struct verbs_recv *r = &v->rq[id % VERBS_RQ_DEPTH];
+
+		/* already reported (cancelled when the QP went to error) */
+		if (id - v->rq_head >= v->rq_tail - v->rq_head || r->done)
+			return;
+		r->done = true;
+		r->status = st;
+		r->bytes = st == NDK_STATUS_SUCCESS ? wc->byte_len : 0;
+		r->type = (wc->wc_flags & IBV_WC_WITH_INV) ? NDK_ABI_RESULT_RECEIVE_INVALIDATE
+							   : NDK_ABI_RESULT_RECEIVE;
+		r->token = (wc->wc_flags & IBV_WC_WITH_INV) ? wc->invalidated_rkey : 0;
+		rq_report(x, qp, v);
+		return;
+	}
+	if (!v->send_live[id % VERBS_QP_WINDOW])
+		return;
+	v->send_live[id % VERBS_QP_WINDOW] = false;
+	v->sends--;
+	wq_complete(x, qp, id, st, (uint32_t)v->send_bytes[id % VERBS_QP_WINDOW]);
+}
+
+static unsigned int
+poll_cq(struct ectx *x, struct verbs_engine *ve)
+{
+	struct ibv_wc wc[32];
+	int n, i;
+
+	ve->polling = true;
+	n = ibv_poll_cq(ve->cq, 32, wc);
+	for (i = 0; i < n; i++)
+		on_wc(x, ve, &wc[i]);
+	ve->polling = false;
+	return n > 0 ? (unsigned int)n : 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Receives: from the client's ring to the device's
+ * --------------------------------------------------------------------- */
+
+static void
+rq_fill(struct ectx *x, struct dqp *qp, struct verbs_qp *v)
+{
+	struct verbs *vs = x->prov->priv;
+	struct ibv_sge sg[NDKD_MAX_SGE];
+
+	while (!v->rq_stop && v->rq_tail - v->rq_head < VERBS_RQ_DEPTH) {
+		struct verbs_recv *r = &v->rq[v->rq_tail % VERBS_RQ_DEPTH];
+		struct ibv_recv_wr wr = { .wr_id = RECV_WR | v->rq_tail, .sg_list = sg };
+		struct ibv_recv_wr *bad;
+		struct wq_taken t;
+		ndk_status st;
+		uint32_t ns = 0;
+
+		if (wq_recv_take(x, qp, &t) <= 0)
+			break;
+		*r = (struct verbs_recv){ .request_context = t.request_context,
+					  .cookie = t.cookie };
+		st = t.status;
+		if (st == NDK_STATUS_SUCCESS)
+			st = to_sges(vs, qp->client, v->vpd, x->local, t.n_local, sg, NDKD_MAX_SGE,
+				     &ns);
+		wr.num_sge = (int)ns;
+		if (st == NDK_STATUS_SUCCESS && ibv_post_recv(v->qp, &wr, &bad) != 0)
+			st = NDK_STATUS_INSUFFICIENT_RESOURCES;
+		if (st != NDK_STATUS_SUCCESS) {
+			/* it fails in its turn, and nothing goes behind it */
+			r->done = true;
+			r->status = st;
+			r->type = NDK_ABI_RESULT_RECEIVE;
+			v->rq_stop = true;
+		}
+		v->rq_tail++;
+	}
+}
+
+static unsigned int
+verbs_poll(struct ectx *x, unsigned int budget)
+{
+	struct verbs_engine *ve = x->prov_engine;
+	struct verbs_qp *v;
+	unsigned int done = 0;
+
+	(void)budget;
+	LIST_FOREACH(v, &ve->qps, link)
+	{
+		struct dqp *qp = vqp_dqp(v);
+
+		if (qp->state != QP_ERROR && qp->srq == NULL)
+			rq_fill(x, qp, v);
+		if (v->rq_head != v->rq_tail && v->rq[v->rq_head % VERBS_RQ_DEPTH].done)
+			rq_report(x, qp, v); /* the one that could not go to the device */
+	}
+	done += poll_cq(x, ve);
+	return done;
+}
+
+/* ------------------------------------------------------------------------
+ * QPs
+ * --------------------------------------------------------------------- */
+
+static ndk_status
+verbs_qp_create(struct ectx *x, struct dqp *qp)
+{
+	struct verbs *vs = x->prov->priv;
+	struct verbs_engine *ve = x->prov_engine;
+	struct verbs_qp *v = vqp(qp);
+	uint32_t sge = (uint32_t)RTE_MIN(vs->attr.orig_attr.max_sge, (int)NDKD_MAX_SGE);
+	struct ibv_qp_init_attr ia = {
+		.send_cq = ve->cq,
+		.recv_cq = ve->cq,
+		.cap = {
+			.max_send_wr = VERBS_QP_WINDOW,
+			.max_recv_wr = VERBS_RQ_DEPTH,
+			.max_send_sge = sge,
+			.max_recv_sge = sge,
+			.max_inline_data = qp->max_inline,
+		},
+		.qp_type = IBV_QPT_RC,
+		.sq_sig_all = 1,
+	};
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_INIT,
+		.port_num = vs->port,
+		.qp_access_flags =
+			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_WRITE,
+	};
+	uint32_t need = VERBS_QP_WINDOW + VERBS_RQ_DEPTH;
+
+	if (qp->srq != NULL)
+		return NDK_STATUS_NOT_SUPPORTED;
+	v->vpd = pd_of(qp->client, qp->pd);
+	if (v->vpd == NULL || ve->cq_free < need)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	v->qp = ibv_create_qp(v->vpd->pd, &ia);
+	if (v->qp == NULL) {
+		NDKD_LOG(DEBUG, engine, "verbs: client %u: cannot create a QP: %s", qp->client->id,
+			 strerror(errno));
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	if (ibv_modify_qp(v->qp, &a,
+			  IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS) !=
+		    0 ||
+	    rte_hash_add_key_data(ve->by_qpn, &v->qp->qp_num, v) != 0) {
+		ibv_destroy_qp(v->qp);
+		v->qp = NULL;
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	v->in_hash = true;
+	ve->cq_free -= need;
+	qp->wire_qpn = v->qp->qp_num;
+	if (qp->qpn < vs->n_local_addr)
+		atomic_store_explicit(&vs->local_addr[qp->qpn],
+				      (uint64_t)qp->psn << 32 | v->qp->qp_num,
+				      memory_order_release);
+	LIST_INSERT_HEAD(&ve->qps, v, link);
+	return NDK_STATUS_SUCCESS;
+}
+
+/* RTR then RTS towards dgid's QP dqpn, whose first PSN is rq_psn. */
+static ndk_status
+qp_rts(struct verbs *vs, struct verbs_qp *v, const uint8_t dgid[16], uint8_t sgid_index,
+       uint32_t dqpn, uint32_t rq_psn, uint32_t sq_psn, enum ibv_mtu mtu)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_RTR,
+		.path_mtu = mtu,
+		.dest_qp_num = dqpn,
+		.rq_psn = rq_psn,
+		.max_dest_rd_atomic = (uint8_t)RTE_MIN(VERBS_RD_ATOM,
+						       (uint32_t)vs->attr.orig_attr.max_qp_rd_atom),
+		.min_rnr_timer = 12, /* 0.64 ms */
+		.ah_attr = {
+			.is_global = 1,
+			.port_num = vs->port,
+			.grh = { .sgid_index = sgid_index, .hop_limit = 64 },
+		},
+	};
+
+	memcpy(a.ah_attr.grh.dgid.raw, dgid, 16);
+	if (ibv_modify_qp(v->qp, &a,
+			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+				  IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+				  IBV_QP_MIN_RNR_TIMER) != 0)
+		return NDK_STATUS_HOST_UNREACHABLE;
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 14; /* 67 ms */
+	a.retry_cnt = 7;
+	a.rnr_retry = 7; /* a send with no receive posted waits, as on ndkd's own transport */
+	a.sq_psn = sq_psn;
+	a.max_rd_atomic =
+		(uint8_t)RTE_MIN(VERBS_RD_ATOM, (uint32_t)vs->attr.orig_attr.max_qp_init_rd_atom);
+	if (ibv_modify_qp(v->qp, &a,
+			  IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
+				  IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC) != 0)
+		return NDK_STATUS_UNSUCCESSFUL;
+	return NDK_STATUS_SUCCESS;
+}
+
+static enum ibv_mtu
+mtu_enum(uint32_t bytes)
+{
+	enum ibv_mtu m = IBV_MTU_4096;
+
+	while (m > IBV_MTU_256 && (128u << m) > bytes)
+		m--;
+	return m;
+}
+
+static ndk_status
+verbs_qp_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
+{
+	struct verbs *vs = x->prov->priv;
+	struct verbs_qp *v = vqp(qp);
+	enum ibv_mtu mtu = vs->port_attr.active_mtu;
+	struct qpt_entry pe;
+	uint8_t sgid = vs->gid_index;
+	uint64_t la;
+
+	if (peer->kind == PEER_LOCAL) {
+		/* the peer's own QP on the device, over the NIC's loopback */
+		if (peer->qpn >= vs->n_local_addr || !qpt_read(x->qpt, peer->qpn, &pe) ||
+		    pe.state == QP_FREE)
+			return NDK_STATUS_INVALID_PARAMETER;
+		la = atomic_load_explicit(&vs->local_addr[peer->qpn], memory_order_acquire);
+		if (la == 0)
+			return NDK_STATUS_INVALID_PARAMETER;
+		v->local_peer = true;
+		return qp_rts(vs, v, vs->gid.raw, sgid, (uint32_t)la, (uint32_t)(la >> 32), qp->psn,
+			      mtu);
+	}
+	if (peer->kind != PEER_ROCEV2)
+		return NDK_STATUS_INVALID_PARAMETER;
+	if (peer->sgid != 0) {
+		/* a GID index of the device, + 1 */
+		if (peer->sgid > (uint32_t)vs->port_attr.gid_tbl_len)
+			return NDK_STATUS_INVALID_PARAMETER;
+		sgid = (uint8_t)(peer->sgid - 1);
+	}
+	if (peer->mtu != 0 && mtu_enum(peer->mtu) < mtu)
+		mtu = mtu_enum(peer->mtu);
+	return qp_rts(vs, v, peer->gid, sgid, peer->qpn, peer->psn, qp->psn, mtu);
+}
+
+static ndk_status
+verbs_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id,
+		struct ndk_abi_result *res)
+{
+	struct verbs *vs = x->prov->priv;
+	struct verbs_qp *v = vqp(qp);
+	const struct ndk_abi_wqe *h = &op->w->h;
+	struct ibv_sge sg[NDKD_MAX_SGE];
+	struct ibv_send_wr wr = { .wr_id = wr_id, .sg_list = sg, .send_flags = IBV_SEND_SIGNALED };
+	struct ibv_send_wr *bad;
+	struct qpt_entry pe;
+	uint32_t ns = 0;
+	ndk_status st;
+
+	(void)res;
+	if (v->local_peer && (st = dqp_peer_ready(x, qp, &pe)) != NDK_STATUS_SUCCESS)
+		return st;
+	if (h->flags & NDK_OP_FLAG_INLINE) {
+		/* the device copies the bytes as it takes the request */
+		sg[0] = (struct ibv_sge){ (uintptr_t)x->local[0].addr, (uint32_t)op->total, 0 };
+		ns = 1;
+		wr.send_flags |= IBV_SEND_INLINE;
+	} else {
+		st = to_sges(vs, qp->client, v->vpd, x->local, op->n_local, sg, NDKD_MAX_SGE, &ns);
+		if (st != NDK_STATUS_SUCCESS)
+			return st;
+	}
+	wr.num_sge = (int)ns;
+	if (h->flags & NDK_OP_FLAG_READ_FENCE)
+		wr.send_flags |= IBV_SEND_FENCE;
+	if (h->flags & NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT)
+		wr.send_flags |= IBV_SEND_SOLICITED;
+	switch (h->opcode) {
+	case NDK_ABI_WR_SEND:
+		wr.opcode = IBV_WR_SEND;
+		break;
+	case NDK_ABI_WR_SEND_INVALIDATE:
+		wr.opcode = IBV_WR_SEND_WITH_INV;
+		wr.invalidate_rkey = h->remote_token;
+		break;
+	case NDK_ABI_WR_WRITE:
+	case NDK_ABI_WR_READ:
+		wr.opcode = h->opcode == NDK_ABI_WR_WRITE ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ;
+		wr.wr.rdma.remote_addr = h->remote_addr;
+		wr.wr.rdma.rkey = h->remote_token;
+		break;
+	default:
+		return NDK_STATUS_INVALID_PARAMETER;
+	}
+	if (v->send_live[wr_id % VERBS_QP_WINDOW])
+		return NDK_STATUS_INSUFFICIENT_RESOURCES; /* never: the window is the device's */
+	if (ibv_post_send(v->qp, &wr, &bad) != 0)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	v->send_live[wr_id % VERBS_QP_WINDOW] = true;
+	v->send_id[wr_id % VERBS_QP_WINDOW] = wr_id;
+	v->send_bytes[wr_id % VERBS_QP_WINDOW] = op->total;
+	v->sends++;
+	return NDK_STATUS_PENDING;
+}
+
+/*
+ * qp went to error: the device flushes what it holds, but the results are
+ * given now (CANCELLED), so a QP that goes right after leaves nothing
+ * owed. What the CQ already holds is taken first, unless this runs from
+ * inside that poll.
+ */
+static void
+verbs_qp_error(struct ectx *x, struct dqp *qp)
+{
+	struct verbs_engine *ve = x->prov_engine;
+	struct verbs_qp *v = vqp(qp);
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_ERR };
+	uint32_t i;
+
+	if (v->qp == NULL)
+		return;
+	ibv_modify_qp(v->qp, &a, IBV_QP_STATE);
+	for (i = 0; !ve->polling && i < 8 && poll_cq(x, ve) > 0; i++)
+		;
+	for (i = 0; i < VERBS_QP_WINDOW && v->sends > 0; i++) {
+		if (!v->send_live[i])
+			continue;
+		v->send_live[i] = false;
+		v->sends--;
+		wq_complete(x, qp, v->send_id[i], NDK_STATUS_CANCELLED, 0);
+	}
+	for (i = v->rq_head; i != v->rq_tail; i++) {
+		struct verbs_recv *r = &v->rq[i % VERBS_RQ_DEPTH];
+
+		if (!r->done) {
+			r->done = true;
+			r->status = NDK_STATUS_CANCELLED;
+			r->bytes = 0;
+			r->type = NDK_ABI_RESULT_RECEIVE;
+		}
+	}
+	rq_report(x, qp, v);
+}
+
+static uint64_t
+verbs_qp_step(struct ectx *x, struct dqp *qp, uint64_t budget)
+{
+	(void)budget;
+	rq_report(x, qp, vqp(qp));
+	return 0;
+}
+
+static void
+verbs_qp_destroy(struct ectx *x, struct dqp *qp)
+{
+	struct verbs *vs = x->prov->priv;
+	struct verbs_engine *ve = x->prov_engine;
+	struct verbs_qp *v = vqp(qp);
+
+	if (v->qp == NULL)
+		return;
+	if (qp->qpn < vs->n_local_addr)
+		atomic_store_explicit(&vs->local_addr[qp->qpn], 0, memory_order_release);
+	if (v->in_hash)
+		rte_hash_del_key(ve->by_qpn, &v->qp->qp_num);
+	LIST_REMOVE(v, link);
+	ve->cq_free += VERBS_QP_WINDOW + VERBS_RQ_DEPTH;
+	if (ibv_destroy_qp(v->qp) != 0)
+		NDKD_LOG(ERR, engine, "verbs: cannot destroy QP %u: %s", qp->wire_qpn,
+			 strerror(errno));
+	v->qp = NULL;
+}
+
+const struct provider_ops verbs_provider_ops = {
+	.name = "verbs",
+	.probe = verbs_probe,
+	.init = verbs_init,
+	.fini = verbs_fini,
+	.query = verbs_query,
+	.engine_init = verbs_engine_init,
+	.engine_fini = verbs_engine_fini,
+	.poll = verbs_poll,
+	.pd_create = verbs_pd_create,
+	.pd_destroy = verbs_pd_destroy,
+	.region_add = verbs_region_add,
+	.mr_register = verbs_mr_register,
+	.mr_deregister = verbs_mr_deregister,
+	.mr_fast_register = verbs_mr_wr,
+	.mr_invalidate = verbs_mr_wr,
+	.qp_create = verbs_qp_create,
+	.qp_connect = verbs_qp_connect,
+	.qp_error = verbs_qp_error,
+	.qp_destroy = verbs_qp_destroy,
+	.post_send = verbs_post_send,
+	.qp_step = verbs_qp_step,
+};

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The verbs provider: the RDMA work done by an rdma-core device (any of
+ * them: a ConnectX, a Broadcom or Intel NIC, the kernel's rxe or siw). The
+ * NIC moves the bytes and checks remote access with keys of its own; ndkd
+ * keeps everything it checks for every provider (handles, work requests,
+ * local access against its MR table) and translates what passed into
+ * verbs: local pieces into the lkey of the region they lie in, a
+ * registered MR with remote access into a device MR over its range.
+ *
+ * What it holds:
+ * - per NDK PD, a device PD, and the client's regions registered in it
+ *   (ibv_reg_mr_iova with the app's addresses as IOVAs) as the PD first
+ *   uses them;
+ * - per engine, one CQ that all its QPs share (sized so it never
+ *   overflows: each QP reserves its send window and receive depth), and a
+ *   hash from the device's QP numbers to QPs;
+ * - per QP, an RC QP of the device; receives move from the client's ring
+ *   to the device's as room allows, and complete in order.
+ * Nothing here is seen outside providers/verbs/.
+ */
+#ifndef NDKD_VERBS_H
+#define NDKD_VERBS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <infiniband/verbs.h>
+
+#include "../../provider.h"
+
+#define VERBS_QP_WINDOW 64u  /* sends a QP has on the device at once: the provider's qp_window */
+#define VERBS_RQ_DEPTH	128u /* receives a QP has on the device at once */
+#define VERBS_CQ_MAX	65536u
+#define VERBS_RD_ATOM	16u /* reads out and served per QP, as the soft provider's RC_READS */
+
+/* The device and what ndkd was told to use of it (p->priv). */
+struct verbs {
+	struct ibv_context *ctx;
+	struct ibv_device_attr_ex attr;
+	struct ibv_port_attr port_attr;
+	char name[IBV_SYSFS_NAME_MAX];
+	uint8_t port;
+	uint8_t gid_index;
+	union ibv_gid gid;
+	uint32_t ipv4; /* the GID's IPv4 address, host order (0: not IPv4-mapped) */
+	uint32_t cq_size;
+	/*
+	 * By ndkd's QP number: the device's number of that QP and the first
+	 * PSN it sends, for a peer on this node that connects to it (any
+	 * engine reads; the owner writes). 0: none.
+	 */
+	_Atomic uint64_t *local_addr;
+	uint32_t n_local_addr;
+	/* the device MR of each MR table entry registered with remote access */
+	struct ibv_mr **mr_remote;
+	uint32_t n_mr_remote;
+	/* counters (relaxed; read by telemetry) */
+	_Atomic uint64_t n_reg_mr, n_dereg_mr, n_wc_err;
+};
+
+/* A PD of a client (its obj's ptr). */
+struct verbs_pd {
+	struct ibv_pd *pd;
+	struct ibv_mr *region_mr[NDKD_MAX_REGIONS]; /* as this PD first uses each region */
+};
+
+/* A receive handed to the device, until its result reaches the client's CQ. */
+struct verbs_recv {
+	uint64_t request_context;
+	uint64_t cookie;
+	ndk_status status; /* once done */
+	uint32_t bytes;
+	uint32_t type;
+	uint32_t token;
+	bool done;
+};
+
+/* Per QP (qp->prov). */
+struct verbs_qp {
+	struct ibv_qp *qp;
+	struct verbs_pd *vpd;
+	bool local_peer; /* its peer is on this node: checked in ndkd's QP table first */
+	bool rq_stop;	 /* a receive that cannot go to the device waits at the tail */
+	bool in_hash;
+	uint32_t sends;			   /* on the device */
+	uint32_t send_id[VERBS_QP_WINDOW]; /* the wr_id wq.c gave it */
+	uint64_t send_bytes[VERBS_QP_WINDOW];
+	bool send_live[VERBS_QP_WINDOW];
+	uint32_t rq_head, rq_tail; /* free-running: oldest not reported, next free */
+	struct verbs_recv rq[VERBS_RQ_DEPTH];
+	LIST_ENTRY(verbs_qp) link; /* the engine's */
+};
+
+/* Per engine (x->prov_engine). */
+struct verbs_engine {
+	struct ibv_cq *cq;
+	uint32_t cq_free; /* entries not reserved by a QP */
+	bool polling;	  /* in poll_cq: a QP erring from there does not poll again */
+	struct rte_hash *by_qpn;
+	LIST_HEAD(verbs_qps, verbs_qp) qps;
+};
+
+extern const struct provider_ops verbs_provider_ops;
+
+#endif /* NDKD_VERBS_H */
