@@ -15,8 +15,9 @@ struct side {
 	struct ndk_mr *mr;
 	uint8_t *buf;
 	size_t len;
-	uint32_t token;
-	int notified; /* CQ notifications received */
+	uint32_t token;	 /* the MR's local token: for this side's own SGEs */
+	uint32_t rtoken; /* its remote token: what a peer names it by */
+	int notified;	 /* CQ notifications received */
 };
 
 static inline void
@@ -65,7 +66,8 @@ side_open(struct side *s, const char *sock, size_t len, uint32_t mr_flags)
 		if (sync_mr(s->ad, s->pd, false, &s->mr) != NDK_STATUS_SUCCESS ||
 		    sync_register(s->ad, s->mr, s->buf, len, mr_flags) != NDK_STATUS_SUCCESS)
 			return false;
-		s->token = ndk_mr_get_remote_token(s->mr);
+		s->token = ndk_mr_get_local_token(s->mr);
+		s->rtoken = ndk_mr_get_remote_token(s->mr);
 	}
 	return true;
 }

@@ -189,7 +189,7 @@ attack_wake_fd(const char *sock, int ready)
 				       .length = 8,
 				       .memory_region_token = s[i].token };
 
-		ndk_qp_write(s[i].qp, NULL, &sge, 1, (uintptr_t)s[i ^ 1].buf, s[i ^ 1].token, 0);
+		ndk_qp_write(s[i].qp, NULL, &sge, 1, (uintptr_t)s[i ^ 1].buf, s[i ^ 1].rtoken, 0);
 	}
 	usleep(100 * 1000); /* the engine has written every result by now */
 	if (write(ready, "r", 1) != 1)
@@ -550,7 +550,7 @@ attack_large_writes(const char *sock, int ready)
 	for (i = 0; i < BIG_QPS; i++) {
 		for (k = 0; k < BIG_POSTED; k++) {
 			if (ndk_qp_write(qp[i], qp[i], &sge, 1, (uintptr_t)s.buf + BIG_WRITE,
-					 s.token, 0) != NDK_STATUS_SUCCESS)
+					 s.rtoken, 0) != NDK_STATUS_SUCCESS)
 				_exit(1);
 		}
 	}
@@ -561,7 +561,7 @@ attack_large_writes(const char *sock, int ready)
 		n = ndk_cq_get_results_ex(s.cq, r, 64);
 		for (i = 0; i < n; i++)
 			ndk_qp_write(r[i].request_context, r[i].request_context, &sge, 1,
-				     (uintptr_t)s.buf + BIG_WRITE, s.token, 0);
+				     (uintptr_t)s.buf + BIG_WRITE, s.rtoken, 0);
 	}
 }
 

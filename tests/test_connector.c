@@ -111,7 +111,7 @@ test_accept_then_data(void)
 			     NDK_STATUS_INVALID_DEVICE_STATE);
 		/* the QPs are connected: a write goes through */
 		memset(a.buf, 0x33, 64);
-		CHECK_STATUS(side_rdma(&a, true, 0, 64, a.token, (uintptr_t)b.buf, b.token).status,
+		CHECK_STATUS(side_rdma(&a, true, 0, 64, a.token, (uintptr_t)b.buf, b.rtoken).status,
 			     NDK_STATUS_SUCCESS);
 		CHECK(b.buf[63] == 0x33, "data arrived");
 		/* b ends it, with a receive of a's waiting: a hears, the receive completes */
@@ -137,7 +137,7 @@ test_accept_then_data(void)
 			CHECK(wn.calls == 1 && wn.status == NDK_STATUS_SUCCESS, "a heard it: %s",
 			      ndk_status_str(wn.status));
 			/* as before notify: a's next request fails, then its QP flushes */
-			rw = side_rdma(&a, true, 0, 64, a.token, (uintptr_t)b.buf, b.token);
+			rw = side_rdma(&a, true, 0, 64, a.token, (uintptr_t)b.buf, b.rtoken);
 			rr = side_result(&a);
 			CHECK(rw.status == NDK_STATUS_CONNECTION_DISCONNECTED &&
 				      rr.status == NDK_STATUS_CANCELLED,

@@ -95,7 +95,7 @@ static void __attribute__((noreturn)) victim(int tfd, uint64_t seed)
 
 			for (i = 0; i < 8; i++)
 				posted += ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf,
-						       b.token, 0) == NDK_STATUS_SUCCESS;
+						       b.rtoken, 0) == NDK_STATUS_SUCCESS;
 			while (posted-- > 0)
 				if (side_result(&a).status != NDK_STATUS_SUCCESS)
 					_exit(10);

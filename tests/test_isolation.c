@@ -240,12 +240,12 @@ test_isolation(void)
 	memset(b2.buf, B_PATTERN, LEN);
 
 	/* A's tokens as B's local SGEs: reading A's memory out through B's own write */
-	refused(&b, &b2, side_rdma(&b, true, 0, 4096, ai.tok_local, (uintptr_t)b2.buf, b2.token),
+	refused(&b, &b2, side_rdma(&b, true, 0, 4096, ai.tok_local, (uintptr_t)b2.buf, b2.rtoken),
 		"A's local token in B's SGE");
 	CHECK(all(b2.buf, LEN, B_PATTERN), "nothing of A's reached B's peer");
-	refused(&b, &b2, side_rdma(&b, true, 0, 4096, ai.tok_remote, (uintptr_t)b2.buf, b2.token),
+	refused(&b, &b2, side_rdma(&b, true, 0, 4096, ai.tok_remote, (uintptr_t)b2.buf, b2.rtoken),
 		"A's remote token in B's SGE");
-	refused(&b, &b2, side_rdma(&b, false, 0, 4096, ai.tok_priv, (uintptr_t)b2.buf, b2.token),
+	refused(&b, &b2, side_rdma(&b, false, 0, 4096, ai.tok_priv, (uintptr_t)b2.buf, b2.rtoken),
 		"A's privileged token in B's SGE");
 	{
 		/* A's address under B's own privileged token (read from B2 into it) */
@@ -254,7 +254,7 @@ test_isolation(void)
 				       .memory_region_token = ndk_pd_get_privileged_token(b.pd) };
 		struct ndk_result_ex r = { .status = UINT32_MAX };
 
-		if (ndk_qp_read(b.qp, &r, &sge, 1, (uintptr_t)b2.buf, b2.token, 0) ==
+		if (ndk_qp_read(b.qp, &r, &sge, 1, (uintptr_t)b2.buf, b2.rtoken, 0) ==
 		    NDK_STATUS_SUCCESS)
 			r = side_result(&b);
 		/* if that address happens to be B's own memory too, it is B's to write */

@@ -51,7 +51,7 @@ test_bind_and_access(void)
 	CHECK_STATUS(side_connect(&a, side_qpn(&b)), NDK_STATUS_SUCCESS);
 	CHECK_STATUS(side_connect(&b, side_qpn(&a)), NDK_STATUS_SUCCESS);
 	base = (uintptr_t)b.buf;
-	CHECK_STATUS(write_at(&a, base, b.token), NDK_STATUS_ACCESS_VIOLATION);
+	CHECK_STATUS(write_at(&a, base, b.rtoken), NDK_STATUS_ACCESS_VIOLATION);
 	CHECK(pair_reset(&a, &b), "reset");
 
 	CHECK_STATUS(sync_mw(b.ad, b.pd, &mw), NDK_STATUS_SUCCESS);

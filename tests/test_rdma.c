@@ -45,7 +45,7 @@ passive_child(int to_parent, int from_parent)
 
 	if (!side_open(&b, d.sock, BIG + 4096, RW))
 		return 10;
-	h = (struct hello){ side_qpn(&b), b.token, (uintptr_t)b.buf };
+	h = (struct hello){ side_qpn(&b), b.rtoken, (uintptr_t)b.buf };
 	if (write(to_parent, &h, sizeof(h)) != sizeof(h) ||
 	    read(from_parent, &peer, sizeof(peer)) != sizeof(peer) ||
 	    side_connect(&b, peer.qpn) != NDK_STATUS_SUCCESS)
@@ -88,7 +88,7 @@ peer_start(int (*child)(int, int), int up[2], int down[2], struct side *a, size_
 		_exit(child(up[1], down[0]));
 	CHECK(side_open(a, d.sock, len, mr_flags), "open");
 	CHECK(read(up[0], peer, sizeof(*peer)) == sizeof(*peer), "peer's hello");
-	me = (struct hello){ side_qpn(a), a->token, (uintptr_t)a->buf };
+	me = (struct hello){ side_qpn(a), a->rtoken, (uintptr_t)a->buf };
 	CHECK(write(down[1], &me, sizeof(me)) == sizeof(me), "hello");
 	CHECK_STATUS(side_connect(a, peer->qpn), NDK_STATUS_SUCCESS);
 	return pid;
@@ -188,22 +188,22 @@ test_access_checks(void)
 	memset(b.buf, 0x77, b.len);
 
 	/* out of bounds by one byte, at either end */
-	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 1, a.token, base + b.len, b.token),
+	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 1, a.token, base + b.len, b.rtoken),
 				    "one byte past the end");
 	CHECK(pair_reset(&a, &b), "reset");
-	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 2, a.token, base - 1, b.token),
+	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 2, a.token, base - 1, b.rtoken),
 				    "one byte before the start");
 	CHECK(pair_reset(&a, &b), "reset");
-	expect_refused_then_flushed(&a,
-				    side_rdma(&a, true, 0, 64, a.token, base + b.len - 63, b.token),
-				    "a range straddling the end");
+	expect_refused_then_flushed(
+		&a, side_rdma(&a, true, 0, 64, a.token, base + b.len - 63, b.rtoken),
+		"a range straddling the end");
 	for (i = 0; i < b.len; i++)
 		canary_bad += b.buf[i] != 0x77;
 	CHECK(canary_bad == 0, "nothing written by refused writes (%u bytes changed)", canary_bad);
 
 	/* remote read without REMOTE_READ */
 	CHECK(pair_reset(&a, &b), "reset");
-	expect_refused_then_flushed(&a, side_rdma(&a, false, 0, 8, a.token, base, b.token),
+	expect_refused_then_flushed(&a, side_rdma(&a, false, 0, 8, a.token, base, b.rtoken),
 				    "read without REMOTE_READ");
 
 	/* the privileged token as a remote token */
@@ -231,16 +231,17 @@ test_access_checks(void)
 
 	/* a stale token after deregister and re-register */
 	{
-		uint32_t old = b.token;
+		uint32_t old = b.rtoken;
 
 		CHECK(pair_reset(&a, &b), "reset");
 		CHECK_STATUS(sync_deregister(b.ad, b.mr), NDK_STATUS_SUCCESS);
 		CHECK_STATUS(
 			sync_register(b.ad, b.mr, b.buf, b.len, NDK_MR_FLAG_ALLOW_REMOTE_WRITE),
 			NDK_STATUS_SUCCESS);
-		b.token = ndk_mr_get_remote_token(b.mr);
-		CHECK(b.token != old, "new token");
-		CHECK_STATUS(side_rdma(&a, true, 0, 8, a.token, base, b.token).status,
+		b.token = ndk_mr_get_local_token(b.mr);
+		b.rtoken = ndk_mr_get_remote_token(b.mr);
+		CHECK(b.rtoken != old, "new token");
+		CHECK_STATUS(side_rdma(&a, true, 0, 8, a.token, base, b.rtoken).status,
 			     NDK_STATUS_SUCCESS);
 		expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 8, a.token, base, old),
 					    "stale token after re-register");
@@ -248,7 +249,7 @@ test_access_checks(void)
 
 	/* a local SGE under the peer's token: local tokens are checked too */
 	CHECK(pair_reset(&a, &b), "reset");
-	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 8, b.token, base, b.token),
+	expect_refused_then_flushed(&a, side_rdma(&a, true, 0, 8, b.token, base, b.rtoken),
 				    "another client's token in a local SGE");
 
 	/* before the peer connects back: CONNECTION_INVALID, QP unharmed */
@@ -258,7 +259,7 @@ test_access_checks(void)
 		CHECK(side_open(&c, d.sock, 4096, 0), "third side");
 		CHECK_STATUS(side_connect(&c, side_qpn(&b)), NDK_STATUS_SUCCESS);
 		c.token = ndk_pd_get_privileged_token(c.pd);
-		CHECK_STATUS(side_rdma(&c, true, 0, 8, c.token, base, b.token).status,
+		CHECK_STATUS(side_rdma(&c, true, 0, 8, c.token, base, b.rtoken).status,
 			     NDK_STATUS_CONNECTION_INVALID);
 		side_close(&c);
 	}
@@ -505,14 +506,14 @@ test_read_local_invalidate(void)
 	sge = (struct ndk_sge){ .virtual_address = (void *)0xc000000000ull,
 				.length = 64,
 				.memory_region_token = ndk_mr_get_local_token(fr) };
-	CHECK_STATUS(ndk_qp_read(a.qp, (void *)7, &sge, 1, (uintptr_t)b.buf, b.token,
+	CHECK_STATUS(ndk_qp_read(a.qp, (void *)7, &sge, 1, (uintptr_t)b.buf, b.rtoken,
 				 NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE),
 		     NDK_STATUS_SUCCESS);
 	r = side_result(&a);
 	CHECK(r.status == NDK_STATUS_SUCCESS && r.type == NDK_OP_TYPE_READ && a.buf[4096] == 1 &&
 		      a.buf[4096 + 63] == 64,
 	      "read landed (%s)", ndk_status_str(r.status));
-	CHECK_STATUS(ndk_qp_read(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+	CHECK_STATUS(ndk_qp_read(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, 0),
 		     NDK_STATUS_SUCCESS);
 	CHECK_STATUS(side_result(&a).status, NDK_STATUS_ACCESS_VIOLATION);
 
@@ -521,7 +522,7 @@ test_read_local_invalidate(void)
 	sge = (struct ndk_sge){ .virtual_address = a.buf,
 				.length = 8,
 				.memory_region_token = a.token };
-	CHECK_STATUS(ndk_qp_read(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token,
+	CHECK_STATUS(ndk_qp_read(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken,
 				 NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE),
 		     NDK_STATUS_SUCCESS);
 	CHECK_STATUS(side_result(&a).status, NDK_STATUS_INVALID_PARAMETER);
@@ -647,8 +648,8 @@ test_deregistered_mid_transfer(void)
 			CHECK(0, "set up again");
 			break;
 		}
-		b.token = ndk_mr_get_remote_token(b.mr);
-		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+		b.rtoken = ndk_mr_get_remote_token(b.mr);
+		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, 0),
 			     NDK_STATUS_SUCCESS);
 		CHECK_STATUS(sync_deregister(b.ad, b.mr), NDK_STATUS_SUCCESS);
 		before = count_byte(b.buf, len, 0xab);
@@ -687,9 +688,9 @@ test_flush_mid_transfer(void)
 	sge = (struct ndk_sge){ .virtual_address = a.buf,
 				.length = (uint32_t)len,
 				.memory_region_token = a.token };
-	CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+	CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, 0),
 		     NDK_STATUS_SUCCESS);
-	CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+	CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, 0),
 		     NDK_STATUS_SUCCESS);
 	ndk_qp_flush(a.qp);
 	r = side_result(&a);
@@ -855,7 +856,7 @@ test_flush_and_close_complete_waiting_sends(void)
 				.length = 100,
 				.memory_region_token = a.token };
 	CHECK_STATUS(ndk_qp_send(a.qp, (void *)1, &out, 1, 0), NDK_STATUS_SUCCESS);
-	CHECK_STATUS(ndk_qp_write(a.qp, (void *)2, &out, 1, (uintptr_t)b.buf, b.token, 0),
+	CHECK_STATUS(ndk_qp_write(a.qp, (void *)2, &out, 1, (uintptr_t)b.buf, b.rtoken, 0),
 		     NDK_STATUS_SUCCESS);
 	for (i = 0; i < 20000; i++)
 		ndk_adapter_progress(a.ad, 0);
@@ -872,7 +873,7 @@ test_flush_and_close_complete_waiting_sends(void)
 	/* close instead of flush: the same, before the close completes */
 	CHECK(pair_reset(&a, &b), "reset");
 	CHECK_STATUS(ndk_qp_send(a.qp, (void *)3, &out, 1, 0), NDK_STATUS_SUCCESS);
-	CHECK_STATUS(ndk_qp_write(a.qp, (void *)4, &out, 1, (uintptr_t)b.buf, b.token, 0),
+	CHECK_STATUS(ndk_qp_write(a.qp, (void *)4, &out, 1, (uintptr_t)b.buf, b.rtoken, 0),
 		     NDK_STATUS_SUCCESS);
 	for (i = 0; i < 20000; i++)
 		ndk_adapter_progress(a.ad, 0);
@@ -1030,7 +1031,7 @@ test_inline(void)
 	/* stack memory, no token: the bytes go with the request */
 	memset(stack, 'w', sizeof(stack));
 	CHECK_STATUS(
-		ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, NDK_OP_FLAG_INLINE),
+		ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, NDK_OP_FLAG_INLINE),
 		NDK_STATUS_SUCCESS);
 	memset(stack, 'X', sizeof(stack)); /* reused at once */
 	r = side_result(&a);
@@ -1054,11 +1055,11 @@ test_inline(void)
 	/* more than the QP's inline size, or a read: refused at post */
 	sge.length = 65;
 	CHECK_STATUS(
-		ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, NDK_OP_FLAG_INLINE),
+		ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, NDK_OP_FLAG_INLINE),
 		NDK_STATUS_INVALID_PARAMETER);
 	sge.length = 8;
 	CHECK_STATUS(
-		ndk_qp_read(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, NDK_OP_FLAG_INLINE),
+		ndk_qp_read(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, NDK_OP_FLAG_INLINE),
 		NDK_STATUS_INVALID_PARAMETER);
 	side_close(&a);
 	side_close(&b);
@@ -1100,7 +1101,7 @@ test_cq_arm_and_notify(void)
 		if (i > 0)
 			ndk_cq_arm(a.cq, NDK_CQ_NOTIFY_ANY);
 		t0 = t_now_ns();
-		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, 0),
 			     NDK_STATUS_SUCCESS);
 		CHECK(fd_readable(fd, 2000), "the event fd woke (%d)", i);
 		wake[i] = t_now_ns() - t0;
@@ -1131,7 +1132,7 @@ test_cq_arm_and_notify(void)
 				       .length = 8,
 				       .memory_region_token = a.token };
 
-		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, 0),
 			     NDK_STATUS_SUCCESS);
 		/* the result lands before the CQ is armed */
 		usleep(2000);
@@ -1143,7 +1144,7 @@ test_cq_arm_and_notify(void)
 		CHECK(!fd_readable(fd, 0), "and quiet once progress ran it");
 		/* the result taken before the notification ran, as a polling loop does */
 		CHECK(ndk_cq_get_results_ex(a.cq, &r, 1) == 1, "its result");
-		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, 0),
 			     NDK_STATUS_SUCCESS);
 		usleep(2000);
 		ndk_cq_arm(a.cq, NDK_CQ_NOTIFY_ANY);
@@ -1156,7 +1157,7 @@ test_cq_arm_and_notify(void)
 		ndk_adapter_progress(a.ad, 0);
 		CHECK(a.notified == 22, "which progress runs (%d)", a.notified);
 		ndk_cq_arm(a.cq, NDK_CQ_NOTIFY_ANY);
-		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.token, 0),
+		CHECK_STATUS(ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf, b.rtoken, 0),
 			     NDK_STATUS_SUCCESS);
 		CHECK(fd_readable(fd, 2000), "armed anew, the next result wakes the fd");
 		ndk_adapter_progress(a.ad, 0);

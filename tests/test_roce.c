@@ -126,7 +126,7 @@ rdma_sizes(struct node *a, struct node *b, uint32_t seed, uint32_t max, uint32_t
 			break;
 		fill(a->s.buf, len, seed + (uint32_t)i);
 		memset(b->s.buf, 0, len);
-		r = side_rdma(&a->s, true, 0, len, a->s.token, (uintptr_t)b->s.buf, b->s.token);
+		r = side_rdma(&a->s, true, 0, len, a->s.token, (uintptr_t)b->s.buf, b->s.rtoken);
 		CHECK(r.status == NDK_STATUS_SUCCESS && r.bytes_transferred == len,
 		      "write %u bytes: %s", len, ndk_status_str(r.status));
 		CHECK(memcmp(a->s.buf, b->s.buf, len) == 0, "write %u bytes landed exactly", len);
@@ -134,7 +134,7 @@ rdma_sizes(struct node *a, struct node *b, uint32_t seed, uint32_t max, uint32_t
 			continue;
 		fill(b->s.buf, len, ~seed - (uint32_t)i);
 		memset(a->s.buf, 0, len);
-		r = side_rdma(&a->s, false, 0, len, a->s.token, (uintptr_t)b->s.buf, b->s.token);
+		r = side_rdma(&a->s, false, 0, len, a->s.token, (uintptr_t)b->s.buf, b->s.rtoken);
 		CHECK(r.status == NDK_STATUS_SUCCESS && r.bytes_transferred == len,
 		      "read %u bytes: %s", len, ndk_status_str(r.status));
 		if (r.status != NDK_STATUS_SUCCESS) {
@@ -209,7 +209,7 @@ many_in_flight(struct node *a, struct node *b, bool write, int n, uint32_t len)
 					   .memory_region_token = a->s.token };
 		if ((write ? ndk_qp_write : ndk_qp_read)(a->s.qp, &sge[i], &sge[i], 1,
 							 (uintptr_t)(b->s.buf + (size_t)i * len),
-							 b->s.token, 0) != NDK_STATUS_SUCCESS)
+							 b->s.rtoken, 0) != NDK_STATUS_SUCCESS)
 			ok = 0;
 	}
 	CHECK(ok, "%d %s posted", n, what);
@@ -354,10 +354,10 @@ bad_token(struct node *a, struct node *b)
 	struct ndk_result_ex r, rr;
 
 	CHECK(ndk_qp_receive(b->s.qp, &rs, &rs, 1) == NDK_STATUS_SUCCESS, "receive posted");
-	r = side_rdma(&a->s, true, 0, 64, a->s.token, (uintptr_t)b->s.buf, b->s.token ^ 0x100);
+	r = side_rdma(&a->s, true, 0, 64, a->s.token, (uintptr_t)b->s.buf, b->s.rtoken ^ 0x100);
 	CHECK(r.status == NDK_STATUS_ACCESS_VIOLATION, "a write under a bad token: %s",
 	      ndk_status_str(r.status));
-	r = side_rdma(&a->s, true, 0, 64, a->s.token, (uintptr_t)b->s.buf, b->s.token);
+	r = side_rdma(&a->s, true, 0, 64, a->s.token, (uintptr_t)b->s.buf, b->s.rtoken);
 	CHECK(r.status == NDK_STATUS_CANCELLED, "the requester's QP is in error after: %s",
 	      ndk_status_str(r.status));
 	rr = side_result(&b->s);
@@ -574,7 +574,7 @@ test_peer_killed(void)
 				.length = BUF,
 				.memory_region_token = a.s.token };
 	for (i = 0; i < 3; i++)
-		CHECK(ndk_qp_write(a.s.qp, &r[i], &sge, 1, (uintptr_t)b.s.buf, b.s.token, 0) ==
+		CHECK(ndk_qp_write(a.s.qp, &r[i], &sge, 1, (uintptr_t)b.s.buf, b.s.rtoken, 0) ==
 			      NDK_STATUS_SUCCESS,
 		      "write %d posted", i);
 	usleep(20000);
@@ -672,7 +672,7 @@ disconnect_midway(struct node *from, struct node *to, struct ndk_connector *cf,
 
 	CHECK_STATUS(ndk_connector_notify_disconnect(ct, w_req, &wn), NDK_STATUS_PENDING);
 	CHECK_STATUS(ndk_qp_receive(to->s.qp, &rr, &rs, 1), NDK_STATUS_SUCCESS);
-	CHECK_STATUS(ndk_qp_write(from->s.qp, &rw, &big, 1, (uintptr_t)to->s.buf, to->s.token, 0),
+	CHECK_STATUS(ndk_qp_write(from->s.qp, &rw, &big, 1, (uintptr_t)to->s.buf, to->s.rtoken, 0),
 		     NDK_STATUS_SUCCESS);
 	CHECK_STATUS(ndk_connector_disconnect(cf, w_req, &wd), NDK_STATUS_PENDING);
 	drive(from, to, &wd);

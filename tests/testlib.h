@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include <ndk/internal/abi.h>
@@ -36,9 +38,13 @@ extern int t_checks;
 	      ndk_status_str(want))
 
 /* Run one named case; prints "ok"/"not ok" lines. */
+/* NDK_TEST_ONLY=NAME runs only the tests whose names contain NAME. */
 #define RUN(fn)                                                                                    \
 	do {                                                                                       \
 		int before_ = t_failures;                                                          \
+		if (getenv("NDK_TEST_ONLY") != NULL &&                                             \
+		    strstr(#fn, getenv("NDK_TEST_ONLY")) == NULL)                                  \
+			break;                                                                     \
 		fn();                                                                              \
 		printf("%s %s\n", t_failures == before_ ? "ok" : "not ok", #fn);                   \
 		fflush(stdout);                                                                    \

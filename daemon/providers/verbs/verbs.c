@@ -247,7 +247,10 @@ verbs_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_ad
 	i->max_transfer_length = cap_u32(NDKD_MAX_TRANSFER, v->port_attr.max_msg_sz);
 	i->max_inbound_read_limit = cap_u32(VERBS_RD_ATOM, (uint64_t)a->max_qp_rd_atom);
 	i->max_outbound_read_limit = cap_u32(VERBS_RD_ATOM, (uint64_t)a->max_qp_init_rd_atom);
-	i->adapter_flags = 0x2u; /* RDMA_READ_SINK_NOT_REQUIRED */
+	/* a read's local invalidate is ndkd's (wq.c); this node's QPs meet in the NIC */
+	i->adapter_flags = 0x2u /* RDMA_READ_SINK_NOT_REQUIRED */ |
+			   0x10u /* RDMA_READ_LOCAL_INVALIDATE_SUPPORTED */ |
+			   0x10000u /* LOOPBACK_CONNECTIONS_SUPPORTED */;
 	i->max_qps = cap_u32(i->max_qps, (uint64_t)a->max_qp);
 	i->max_cqs = cap_u32(i->max_cqs, (uint64_t)a->max_cq);
 	i->max_srqs = 0; /* shared receive queues are not carried to the device yet */
@@ -578,6 +581,10 @@ on_wc(struct ectx *x, struct verbs_engine *ve, const struct ibv_wc *wc)
 	qp = vqp_dqp(v);
 	if (wc->status != IBV_WC_SUCCESS && wc->status != IBV_WC_WR_FLUSH_ERR)
 		atomic_fetch_add_explicit(&vs->n_wc_err, 1, memory_order_relaxed);
+	if (wc->status != IBV_WC_SUCCESS)
+		NDKD_LOG(DEBUG, engine, "verbs: QP %u %s %u: %s", wc->qp_num,
+			 (wc->wr_id & RECV_WR) ? "receive" : "send", id,
+			 ibv_wc_status_str(wc->status));
 	if (wc->wr_id & RECV_WR) {
 		struct verbs_recv *r = &v->rq[id % VERBS_RQ_DEPTH];
 
