@@ -190,7 +190,7 @@ dmr_init_fr(struct client *c, struct ectx *x, uint32_t handle, uint64_t pages, u
 {
 	struct obj *mr = obj_lookup(c, handle, OBJ_MR);
 	struct mrt_entry *e;
-	uint32_t remote_unused;
+	uint32_t key_base;
 	ndk_status st;
 
 	if (mr == NULL)
@@ -218,10 +218,11 @@ dmr_init_fr(struct client *c, struct ectx *x, uint32_t handle, uint64_t pages, u
 	e->access = remote ? (MRT_ACCESS_LOCAL_WRITE | MRT_ACCESS_REMOTE | MRT_ACCESS_READ_SINK)
 			   : (MRT_ACCESS_LOCAL_WRITE | MRT_ACCESS_READ_SINK);
 	mrt_write_end(e);
-	st = mr_enable(c, x, mr, MRT_INVALID, &remote_unused);
+	st = mr_enable(c, x, mr, MRT_INVALID, &key_base);
 	if (st != NDK_STATUS_SUCCESS)
 		return st;
 	out[0] = MRT_TOKEN(mr->mr_index, e->variant);
+	out[1] = key_base;
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -330,8 +331,9 @@ fr_map_pages(const struct client *c, const uint64_t *va, uint32_t n, uint64_t *o
 
 ndk_status
 dmr_fast_register(struct client *c, struct ectx *x, struct dqp *qp, const struct ndk_abi_wqe *h,
-		  const uint64_t *va, uint32_t wr_id)
+		  const uint64_t *va, uint32_t wr_id, uint32_t *peer_token)
 {
+	struct fr_map m;
 	struct obj *o = obj_lookup(c, h->mr_handle, OBJ_MR);
 	struct mrt_entry *e;
 	uint64_t *pages;
@@ -365,9 +367,17 @@ dmr_fast_register(struct client *c, struct ectx *x, struct dqp *qp, const struct
 		return NDK_STATUS_ACCESS_VIOLATION;
 	if (live)
 		return NDK_STATUS_INVALID_DEVICE_REQUEST;
-	st = x->prov->ops.mr_fast_register(x, qp, o->mr_index, wr_id);
+	m = (struct fr_map){ .pages = pages,
+			     .n_pages = h->page_count,
+			     .fbo = h->fbo,
+			     .va = h->remote_addr,
+			     .length = h->length,
+			     .access = access,
+			     .variant = (uint8_t)MRT_TOKEN_VARIANT(h->remote_token) };
+	st = x->prov->ops.mr_fast_register(x, qp, o->mr_index, &m, wr_id);
 	if (st != NDK_STATUS_SUCCESS && st != NDK_STATUS_PENDING)
 		return st;
+	*peer_token = m.key != 0 ? m.key : h->remote_token;
 	mrt_write_begin(e);
 	e->pages = (uint64_t)(uintptr_t)pages;
 	e->n_pages = h->page_count;

@@ -51,10 +51,12 @@ void dmr_drop(struct client *c, struct ectx *x, uint32_t handle, struct obj *mr)
 /*
  * A FAST_REGISTER work request on qp: h is its first slot, pages its page
  * array (both copied out of shared memory). SUCCESS (or PENDING) when the
- * MR now answers to the token h names.
+ * MR now answers to the token h names; *peer_token is what peers name it
+ * by (h's token, or the provider's NIC key).
  */
 ndk_status dmr_fast_register(struct client *c, struct ectx *x, struct dqp *qp,
-			     const struct ndk_abi_wqe *h, const uint64_t *pages, uint32_t wr_id);
+			     const struct ndk_abi_wqe *h, const uint64_t *pages, uint32_t wr_id,
+			     uint32_t *peer_token);
 /*
  * The type-specific output of a FAST_REGISTER result that did not succeed
  * (refused, or cancelled): the token the request named << 32 | the MR's

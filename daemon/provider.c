@@ -35,6 +35,12 @@ default_fini(struct provider *p)
 	(void)p;
 }
 
+static void
+default_telemetry(struct provider *p, struct rte_tel_data *d)
+{
+	(void)p, (void)d;
+}
+
 static ndk_status
 default_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_adapter_info *info)
 {
@@ -123,6 +129,14 @@ default_mr_wr(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id)
 }
 
 static ndk_status
+default_mr_fast_register(struct ectx *x, struct dqp *qp, uint32_t index, struct fr_map *m,
+			 uint32_t wr_id)
+{
+	(void)x, (void)qp, (void)index, (void)m, (void)wr_id;
+	return NDK_STATUS_NOT_SUPPORTED;
+}
+
+static ndk_status
 default_qp_create(struct ectx *x, struct dqp *qp)
 {
 	(void)x;
@@ -187,6 +201,7 @@ static const struct provider_ops default_ops = {
 	.probe = default_probe,
 	.init = default_init,
 	.fini = default_fini,
+	.telemetry = default_telemetry,
 	.query = default_query,
 	.engine_init = default_engine_init,
 	.engine_fini = default_engine_fini,
@@ -197,7 +212,7 @@ static const struct provider_ops default_ops = {
 	.region_del = default_region_del,
 	.mr_register = default_mr_register,
 	.mr_deregister = default_mr_deregister,
-	.mr_fast_register = default_mr_wr,
+	.mr_fast_register = default_mr_fast_register,
 	.mr_invalidate = default_mr_wr,
 	.mw_bind = default_mr_wr,
 	.qp_create = default_qp_create,
@@ -221,6 +236,7 @@ provider_set_ops(struct provider *p, const struct provider_ops *ops)
 	SET_OP(p, ops, probe);
 	SET_OP(p, ops, init);
 	SET_OP(p, ops, fini);
+	SET_OP(p, ops, telemetry);
 	SET_OP(p, ops, query);
 	SET_OP(p, ops, engine_init);
 	SET_OP(p, ops, engine_fini);

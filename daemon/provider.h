@@ -23,8 +23,21 @@
 
 struct provider;
 struct dqp;
+struct rte_tel_data;
 struct peer_addr;
 struct wq_op;
+
+/* A fast register as checked by common code: the mapping the MR takes. */
+struct fr_map {
+	const uint64_t *pages; /* n_pages of them, where ndkd maps them */
+	uint32_t n_pages;
+	uint32_t fbo;
+	uint64_t va; /* the app's address of the first byte */
+	uint64_t length;
+	uint8_t access;	 /* MRT_ACCESS_* */
+	uint8_t variant; /* the MR's variant from this request on */
+	uint32_t key;	 /* out: the key peers use now, when the provider's NIC has its own */
+};
 
 struct provider_ops {
 	const char *name;
@@ -32,6 +45,11 @@ struct provider_ops {
 	int (*probe)(struct provider *p, const struct ndkd_opts *o, const char **why);
 	int (*init)(struct provider *p, const struct ndkd_opts *o);
 	void (*fini)(struct provider *p);
+	/*
+	 * Telemetry's thread (/ndkd/provider): what it drives (device,
+	 * firmware, limits) and its counters, added to dict d.
+	 */
+	void (*telemetry)(struct provider *p, struct rte_tel_data *d);
 	/* Fill what the adapter can do (NDK_ADAPTER_INFO) under ndkd's limits. */
 	ndk_status (*query)(struct provider *p, const struct ndkd_limits *lim,
 			    struct ndk_abi_adapter_info *info);
@@ -59,7 +77,9 @@ struct provider_ops {
 	 * initialised fast-register MR (mr_register), or stops being usable
 	 * (mr_deregister: deregister, close, client gone). A provider whose
 	 * NIC checks remote access itself sets *remote to the key peers must
-	 * use (the client hands that out as the MR's remote token).
+	 * use (the client hands that out as the MR's remote token); for a
+	 * fast-register MR, the key's upper 24 bits, whose low 8 bits then
+	 * follow the MR's variant.
 	 */
 	ndk_status (*mr_register)(struct ectx *x, struct client *c, uint32_t index,
 				  uint32_t *remote);
@@ -70,7 +90,7 @@ struct provider_ops {
 	 * MR table is updated by the caller when this does not fail.
 	 */
 	ndk_status (*mr_fast_register)(struct ectx *x, struct dqp *qp, uint32_t index,
-				       uint32_t wr_id);
+				       struct fr_map *m, uint32_t wr_id);
 	ndk_status (*mr_invalidate)(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id);
 	/* Bind window 'index' (the MR table entry) as a work request of qp; like fast register. */
 	ndk_status (*mw_bind)(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id);

@@ -55,6 +55,7 @@ tel_status(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "pid", (uint64_t)getpid());
 	rte_tel_data_add_dict_string(d, "socket", s->o->socket_path);
 	rte_tel_data_add_dict_string(d, "provider", s->prov->ops.name);
+	rte_tel_data_add_dict_string(d, "provider_detail", s->prov->detail);
 	rte_tel_data_add_dict_u64(d, "hugepages", s->hugepages);
 	rte_tel_data_add_dict_u64(d, "engines", s->eng->n);
 	rte_tel_data_add_dict_u64(d, "uptime_s", (ndkd_now_ns() - s->start_ns) / 1000000000ull);
@@ -467,6 +468,17 @@ tel_mrs(const char *cmd, const char *params, struct rte_tel_data *d)
 	return add_columns(d, scols, snames, RTE_DIM(snames)) != 0 ? -1 : rc;
 }
 
+static int
+tel_provider(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd, (void)params;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "provider", tel_server->prov->ops.name);
+	rte_tel_data_add_dict_string(d, "detail", tel_server->prov->detail);
+	tel_server->prov->ops.telemetry(tel_server->prov, d);
+	return 0;
+}
+
 void
 telemetry_init(struct server *s)
 {
@@ -488,6 +500,9 @@ telemetry_init(struct server *s)
 				   "What each uid holds, against its limits. Takes no parameters.");
 	rte_telemetry_register_cmd("/ndkd/ports", tel_ports,
 				   "NIC ports: address, MTU, frame counters. Takes no parameters.");
+	rte_telemetry_register_cmd(
+		"/ndkd/provider", tel_provider,
+		"The provider: what it drives, its limits and counters. No parameters");
 	rte_telemetry_register_cmd("/ndkd/stats", tel_stats,
 				   "Per-engine counters, as columns. No parameters");
 }

@@ -168,6 +168,7 @@ wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w,
 	   struct ndk_abi_result *res, uint64_t *moved)
 {
 	struct wq_op op;
+	uint32_t peer_token;
 	ndk_status st;
 
 	*moved = 0;
@@ -176,9 +177,11 @@ wq_execute(struct client *c, struct ectx *x, struct dqp *qp, const struct wr *w,
 		return st;
 	switch (w->h.opcode) {
 	case NDK_ABI_WR_FAST_REGISTER:
-		st = dmr_fast_register(c, x, qp, &w->h, w->pages, wr_id);
-		/* NDK: the new token is the result's type-specific output */
+		/* NDK: the new token (the one peers use) is the result's type-specific output */
 		res->type_specific = w->h.remote_token;
+		st = dmr_fast_register(c, x, qp, &w->h, w->pages, wr_id, &peer_token);
+		if (st == NDK_STATUS_SUCCESS || st == NDK_STATUS_PENDING)
+			res->type_specific = peer_token;
 		return st;
 	case NDK_ABI_WR_INVALIDATE:
 		return dmr_invalidate(c, x, qp, w->h.mr_handle, wr_id);
@@ -372,8 +375,13 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget, 
 		done++;
 	}
 	if (done != 0 || wrote) {
-		/* results first, then the slots: a WR is never handed back without one */
-		dcq_publish(qp->icq);
+		/*
+		 * results first, then the slots: a WR is never handed back without
+		 * one. Only new results are published: an armed CQ is kicked by a
+		 * publish, and work a provider holds (PENDING) has none yet.
+		 */
+		if (wrote)
+			dcq_publish(qp->icq);
 		sq_release(qp);
 	}
 	if (broken)

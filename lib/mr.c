@@ -361,6 +361,7 @@ mr_init_done(struct adapter *ad, const struct req_slot *req, ndk_status status, 
 	mr->inits--;
 	if (status == NDK_STATUS_SUCCESS) {
 		mr->token = (uint32_t)out[0];
+		mr->remote_base = (uint32_t)out[1] & ~0xffu;
 		mr->remote_ok = req->arg != 0;
 		mr->state = MR_INITIALIZED;
 	} else if (mr->inits == 0 && mr->state == MR_BUSY) {
@@ -410,7 +411,12 @@ mr_get_remote_token(struct ndk_mr *m)
 {
 	const struct mr *mr = to_mr(m);
 
-	return mr->remote_token != 0 ? mr->remote_token : mr->token;
+	if (mr->remote_token != 0)
+		return mr->remote_token;
+	/* a fast-register MR keeps its NIC key's upper bits; the variant rotates as the token's */
+	if (mr->remote_base != 0 && mr->token != 0)
+		return mr->remote_base | (mr->token & 0xffu);
+	return mr->token;
 }
 
 static void

@@ -167,6 +167,8 @@ struct mr {
 	 */
 	uint32_t remote_token;
 	uint32_t remote_before;
+	/* a fast-register MR's: its peers' key is this | the token's variant (0: the token) */
+	uint32_t remote_base;
 	bool fast_register;
 	uint8_t state;
 	uint8_t state_before;	/* to restore when a request fails */

@@ -124,7 +124,8 @@ fast_register_as(const uint64_t *pages, uint32_t count, uint32_t next, uint32_t 
 		.fbo = 100,
 		.remote_token = next,
 	};
-	ndk_status st = dmr_fast_register(&f.c, &f.x, &qp, &h, pages, 0);
+	uint32_t peer_token = 0;
+	ndk_status st = dmr_fast_register(&f.c, &f.x, &qp, &h, pages, 0, &peer_token);
 
 	*tok = st == NDK_STATUS_SUCCESS ? next : 0;
 	if (st == NDK_STATUS_SUCCESS)

@@ -40,6 +40,26 @@ test_ndkctl(void)
 	      "json status parses and counts our client: %s", out);
 	json_decref(j);
 
+	/* the provider that serves us, and on verbs the device behind it */
+	snprintf(cmd, sizeof(cmd), "%s --file-prefix %s --json provider", bin, d.prefix);
+	CHECK(t_run(cmd, out, sizeof(out)) == 0, "json provider exits 0");
+	j = json_loads(out, 0, NULL);
+	{
+		const char *want =
+			getenv("NDK_TEST_PROVIDER") != NULL ? getenv("NDK_TEST_PROVIDER") : "soft";
+		const char *name = json_string_value(json_object_get(j, "provider"));
+
+		CHECK(name != NULL && strcmp(name, want) == 0 &&
+			      json_string_value(json_object_get(j, "detail")) != NULL,
+		      "provider %s named, with what it drives: %s", want, out);
+		if (strcmp(want, "verbs") == 0)
+			CHECK(json_string_value(json_object_get(j, "device")) != NULL &&
+				      json_object_get(j, "completion_errors") != NULL &&
+				      json_object_get(j, "max_qp") != NULL,
+			      "device, limits and counters: %s", out);
+	}
+	json_decref(j);
+
 	snprintf(cmd, sizeof(cmd), "%s --file-prefix %s clients 2>&1", bin, d.prefix);
 	CHECK(t_run(cmd, out, sizeof(out)) == 0, "clients exits 0");
 	CHECK(strstr(out, "ctl-test-client") != NULL, "client listed by name:\n%s", out);

@@ -150,6 +150,26 @@ tdaemon_start_in(struct tdaemon *d, const char *name, const char *netns, const c
 	return start_daemon(d, name, NULL, netns, extra);
 }
 
+bool
+t_selected(const char *fn)
+{
+	const char *only = getenv("NDK_TEST_ONLY"), *p;
+
+	if (only == NULL || *only == '\0')
+		return true;
+	for (p = only; *p != '\0';) {
+		size_t n = strcspn(p, ",");
+		char part[128];
+
+		snprintf(part, sizeof(part), "%.*s", (int)(n < sizeof(part) ? n : sizeof(part) - 1),
+			 p);
+		if (n > 0 && strstr(fn, part) != NULL)
+			return true;
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
 static int
 start_daemon(struct tdaemon *d, const char *name, const char *sock, const char *netns,
 	     const char *const *extra)

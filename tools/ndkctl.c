@@ -31,6 +31,7 @@ usage(FILE *f)
 		   "            (the first 64)\n"
 		   "  stats     per-engine counters\n"
 		   "  ports     RoCEv2 ports: address, MTUs and counters\n"
+		   "  provider  the provider: its device, firmware, limits and counters\n"
 		   "\n"
 		   "Options:\n"
 		   "  --file-prefix NAME       the ndkd's file prefix (default ndkd); its\n"
@@ -166,10 +167,11 @@ print_value(const json_t *v)
 		printf("%s\n", "?");
 }
 
+/* A dict endpoint, one key and value per line. */
 static int
-cmd_status(int fd, const char *path, int json)
+cmd_dict(int fd, const char *path, int json, const char *endpoint)
 {
-	json_t *st = tel_query(fd, "/ndkd/status");
+	json_t *st = tel_query(fd, endpoint);
 	const char *key;
 	json_t *v;
 
@@ -186,6 +188,12 @@ cmd_status(int fd, const char *path, int json)
 	}
 	json_decref(st);
 	return 0;
+}
+
+static int
+cmd_status(int fd, const char *path, int json)
+{
+	return cmd_dict(fd, path, json, "/ndkd/status");
 }
 
 static int
@@ -451,7 +459,8 @@ main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "clients") != 0 &&
-	    strcmp(cmd, "objects") != 0 && strcmp(cmd, "stats") != 0 && strcmp(cmd, "ports") != 0) {
+	    strcmp(cmd, "objects") != 0 && strcmp(cmd, "stats") != 0 && strcmp(cmd, "ports") != 0 &&
+	    strcmp(cmd, "provider") != 0) {
 		fprintf(stderr, "ndkctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -471,6 +480,8 @@ main(int argc, char **argv)
 		rc = cmd_objects(fd, path, json);
 	else if (strcmp(cmd, "ports") == 0)
 		rc = cmd_ports(fd, path, json);
+	else if (strcmp(cmd, "provider") == 0)
+		rc = cmd_dict(fd, path, json, "/ndkd/provider");
 	else
 		rc = cmd_stats(fd, path, json);
 	close(fd);

@@ -19,11 +19,12 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; tail -20 "$work/ndkd.log" 2>/dev/null; exit 1; }
 
-# Boot the guest and start ndkd on its tap; NDK_SOCKET names ndkd's socket.
+# Boot the guest (with rxe-peer's start options in $@) and start ndkd on its
+# tap; NDK_SOCKET names ndkd's socket.
 interop_up() {
     "$rxe/setup" >"$work/setup.log" 2>&1 || { tail "$work/setup.log"; fail "rxe-peer setup"; }
     "$rxe/stop" --name 0 >/dev/null 2>&1
-    "$rxe/start" --name 0 >"$work/start.log" 2>&1 || { cat "$work/start.log"; fail "guest start"; }
+    "$rxe/start" --name 0 "$@" >"$work/start.log" 2>&1 || { cat "$work/start.log"; fail "guest start"; }
     "$ndkd" --socket "$work/ndkd.sock" --file-prefix "$prefix" --no-huge --mem 256 \
         --port net_af_packet0,iface=rxepeer0 --addr 10.77.0.5/24 >"$work/ndkd.log" 2>&1 &
     pid=$!

@@ -226,6 +226,14 @@ soft_mr_wr(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id)
 }
 
 static ndk_status
+soft_mr_fast_register(struct ectx *x, struct dqp *qp, uint32_t index, struct fr_map *m,
+		      uint32_t wr_id)
+{
+	(void)x, (void)qp, (void)index, (void)m, (void)wr_id;
+	return NDK_STATUS_SUCCESS; /* the MR table entry is the mapping */
+}
+
+static ndk_status
 soft_qp_create(struct ectx *x, struct dqp *qp)
 {
 	(void)x;
@@ -309,7 +317,7 @@ const struct provider_ops soft_provider_ops = {
 	.poll = soft_poll,
 	.region_add = soft_region_add,
 	.mr_register = soft_mr_register,
-	.mr_fast_register = soft_mr_wr,
+	.mr_fast_register = soft_mr_fast_register,
 	.mr_invalidate = soft_mr_wr,
 	.mw_bind = soft_mr_wr,
 	.qp_create = soft_qp_create,

@@ -1,22 +1,27 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The verbs provider (verbs.h): device, PDs, memory, QPs, the data path. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_hash.h>
 #include <rte_lcore.h>
+#include <rte_telemetry.h>
 
 #include <ndk/flags.h>
 
 #include "../../log.h"
+#include "../../mr.h"
 #include "../../mrt.h"
 #include "../../qp.h"
 #include "../../wq.h"
 #include "verbs.h"
 
 #define RECV_WR (1ull << 63) /* a device wr_id's mark for a receive */
+#define INV_WR	(1ull << 62) /* ... for a window's invalidate before its QP goes (| index) */
 
 static inline struct verbs_qp *
 vqp(struct dqp *qp)
@@ -174,16 +179,23 @@ verbs_init(struct provider *p, const struct ndkd_opts *o)
 	}
 	if (v->port_attr.state != IBV_PORT_ACTIVE)
 		NDKD_LOG(WARNING, main, "verbs: %s port %u is not ACTIVE yet", v->name, v->port);
+	v->mw2 = (v->attr.orig_attr.device_cap_flags & IBV_DEVICE_MEM_WINDOW_TYPE_2B) != 0;
+	/*
+	 * rdma-core's rxe provider hands up the kernel's wc_flags as they are,
+	 * and the kernel's IB_WC_WITH_INVALIDATE (1 << 2) is verbs'
+	 * IBV_WC_IP_CSUM_OK, which rxe never sets.
+	 */
+	v->wc_with_inv = strncmp(v->name, "rxe", 3) == 0 ? IBV_WC_IP_CSUM_OK : IBV_WC_WITH_INV;
 	rc = pick_gid(v, o->gid_index);
 	if (rc != 0)
 		goto err;
 	rc = -ENOMEM;
 	v->cq_size = (uint32_t)RTE_MIN((int)VERBS_CQ_MAX, v->attr.orig_attr.max_cqe);
-	v->n_local_addr = 1u << 16; /* the QP table's largest */
+	v->n_local_addr = 1u << 24; /* any qpn (index << 8 | tag); pages untouched stay unmapped */
 	v->local_addr = calloc(v->n_local_addr, sizeof(*v->local_addr));
-	v->n_mr_remote = o->lim.mr_table_entries;
-	v->mr_remote = calloc(v->n_mr_remote, sizeof(*v->mr_remote));
-	if (v->local_addr == NULL || v->mr_remote == NULL)
+	v->n_keys = o->lim.mr_table_entries;
+	v->keys = calloc(v->n_keys, sizeof(*v->keys));
+	if (v->local_addr == NULL || v->keys == NULL)
 		goto err;
 	snprintf(p->detail, sizeof(p->detail), "%s port %u GID %u (%u.%u.%u.%u), fw %s", v->name,
 		 v->port, v->gid_index, v->ipv4 >> 24, (v->ipv4 >> 16) & 0xff,
@@ -194,7 +206,7 @@ verbs_init(struct provider *p, const struct ndkd_opts *o)
 	return 0;
 err:
 	free(v->local_addr);
-	free(v->mr_remote);
+	free(v->keys);
 	if (v->ctx != NULL)
 		ibv_close_device(v->ctx);
 	free(v);
@@ -210,9 +222,39 @@ verbs_fini(struct provider *p)
 		return;
 	ibv_close_device(v->ctx);
 	free(v->local_addr);
-	free(v->mr_remote);
+	free(v->keys);
 	free(v);
 	p->priv = NULL;
+}
+
+static void
+verbs_telemetry(struct provider *p, struct rte_tel_data *d)
+{
+	const struct verbs *v = p->priv;
+	const struct ibv_device_attr *a = &v->attr.orig_attr;
+	char gid[INET6_ADDRSTRLEN];
+
+	inet_ntop(AF_INET6, v->gid.raw, gid, sizeof(gid));
+	rte_tel_data_add_dict_string(d, "device", v->name);
+	rte_tel_data_add_dict_u64(d, "port", v->port);
+	rte_tel_data_add_dict_u64(d, "gid_index", v->gid_index);
+	rte_tel_data_add_dict_string(d, "gid", gid);
+	rte_tel_data_add_dict_string(d, "fw_ver", a->fw_ver);
+	rte_tel_data_add_dict_u64(d, "vendor_id", a->vendor_id);
+	rte_tel_data_add_dict_u64(d, "vendor_part_id", a->vendor_part_id);
+	rte_tel_data_add_dict_u64(d, "active_mtu", mtu_bytes(v->port_attr.active_mtu));
+	rte_tel_data_add_dict_u64(d, "max_qp", (uint64_t)a->max_qp);
+	rte_tel_data_add_dict_u64(d, "max_mr", (uint64_t)a->max_mr);
+	rte_tel_data_add_dict_u64(d, "max_mw", (uint64_t)a->max_mw);
+	rte_tel_data_add_dict_u64(d, "max_cqe", (uint64_t)a->max_cqe);
+	rte_tel_data_add_dict_u64(d, "max_sge", (uint64_t)a->max_sge);
+	rte_tel_data_add_dict_u64(d, "engine_cq_entries", v->cq_size);
+	rte_tel_data_add_dict_u64(d, "mrs_registered",
+				  atomic_load_explicit(&v->n_reg_mr, memory_order_relaxed));
+	rte_tel_data_add_dict_u64(d, "mrs_deregistered",
+				  atomic_load_explicit(&v->n_dereg_mr, memory_order_relaxed));
+	rte_tel_data_add_dict_u64(d, "completion_errors",
+				  atomic_load_explicit(&v->n_wc_err, memory_order_relaxed));
 }
 
 static uint32_t
@@ -283,13 +325,17 @@ verbs_engine_init(struct provider *p, struct ectx *x)
 		return -ENOMEM;
 	snprintf(name, sizeof(name), "ndkd_vqp%u", x->engine);
 	ve->by_qpn = rte_hash_create(&hp);
+	snprintf(name, sizeof(name), "ndkd_vkey%u", x->engine);
+	hp.entries = 1u << 16;
+	ve->by_key = rte_hash_create(&hp);
 	ve->cq = ibv_create_cq(v->ctx, (int)v->cq_size, NULL, NULL, 0);
-	if (ve->by_qpn == NULL || ve->cq == NULL) {
+	if (ve->by_qpn == NULL || ve->by_key == NULL || ve->cq == NULL) {
 		NDKD_LOG(ERR, main, "verbs: engine %u: cannot create its %s", x->engine,
-			 ve->cq == NULL ? "CQ" : "QP hash");
+			 ve->cq == NULL ? "CQ" : "hashes");
 		if (ve->cq != NULL)
 			ibv_destroy_cq(ve->cq);
 		rte_hash_free(ve->by_qpn);
+		rte_hash_free(ve->by_key);
 		free(ve);
 		return -ENOMEM;
 	}
@@ -309,6 +355,7 @@ verbs_engine_fini(struct provider *p, struct ectx *x)
 		return;
 	ibv_destroy_cq(ve->cq);
 	rte_hash_free(ve->by_qpn);
+	rte_hash_free(ve->by_key);
 	free(ve);
 	x->prov_engine = NULL;
 }
@@ -455,6 +502,29 @@ mr_access(uint8_t a)
  * and its rkey is the MR's remote token. Local use needs nothing: ndkd
  * checks local tokens and hands the NIC the regions' keys.
  */
+/* A fast-register MR that peers may reach: its window, made now, not bound yet. */
+static ndk_status
+fr_window(struct ectx *x, struct verbs *v, struct verbs_pd *vpd, uint32_t index, uint32_t *remote)
+{
+	struct verbs_engine *ve = x->prov_engine;
+	struct ibv_mw *mw;
+	uint32_t k;
+
+	if (!v->mw2)
+		return NDK_STATUS_SUCCESS; /* a fast register for peers will say NOT_SUPPORTED */
+	mw = ibv_alloc_mw(vpd->pd, IBV_MW_TYPE_2);
+	if (mw == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	k = mw->rkey >> 8;
+	if (rte_hash_add_key_data(ve->by_key, &k, (void *)(uintptr_t)index) != 0) {
+		ibv_dealloc_mw(mw);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	v->keys[index] = (struct verbs_key){ .mw = mw };
+	*remote = mw->rkey & ~0xffu;
+	return NDK_STATUS_SUCCESS;
+}
+
 static ndk_status
 verbs_mr_register(struct ectx *x, struct client *c, uint32_t index, uint32_t *remote)
 {
@@ -463,11 +533,17 @@ verbs_mr_register(struct ectx *x, struct client *c, uint32_t index, uint32_t *re
 	struct verbs_pd *vpd;
 	struct ibv_mr *mr;
 
-	if (e->kind != MRT_KIND_NORMAL || (e->access & MRT_ACCESS_REMOTE) == 0)
+	if ((e->access & MRT_ACCESS_REMOTE) == 0 || e->kind == MRT_KIND_PRIVILEGED)
 		return NDK_STATUS_SUCCESS;
 	vpd = pd_of(c, e->pd);
-	if (vpd == NULL || index >= v->n_mr_remote)
+	if (vpd == NULL || index >= v->n_keys)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	if (e->kind == MRT_KIND_FASTREG) {
+		if (v->keys[index].mw == NULL)
+			return fr_window(x, v, vpd, index, remote);
+		*remote = v->keys[index].mw->rkey & ~0xffu; /* initialised again */
+		return NDK_STATUS_SUCCESS;
+	}
 	mr = ibv_reg_mr_iova(vpd->pd, (void *)(uintptr_t)e->daemon_va, e->length, e->va,
 			     mr_access(e->access));
 	if (mr == NULL) {
@@ -476,37 +552,95 @@ verbs_mr_register(struct ectx *x, struct client *c, uint32_t index, uint32_t *re
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
 	atomic_fetch_add_explicit(&v->n_reg_mr, 1, memory_order_relaxed);
-	v->mr_remote[index] = mr;
+	v->keys[index].mr = mr;
 	*remote = mr->rkey;
 	return NDK_STATUS_SUCCESS;
 }
 
+/* Window 'index' is bound through v from now on. */
+static void
+bound_add(struct verbs *vs, struct verbs_qp *v, uint32_t index)
+{
+	struct verbs_key *k = &vs->keys[index];
+
+	k->bound = v;
+	k->prev = 0;
+	k->next = v->bound_head;
+	if (v->bound_head != 0)
+		vs->keys[v->bound_head - 1].prev = index + 1;
+	v->bound_head = index + 1;
+}
+
+/* ... and no longer (invalidated, or going). */
+static void
+bound_del(struct verbs *vs, uint32_t index)
+{
+	struct verbs_key *k = &vs->keys[index];
+
+	if (k->bound == NULL)
+		return;
+	if (k->prev != 0)
+		vs->keys[k->prev - 1].next = k->next;
+	else
+		k->bound->bound_head = k->next;
+	if (k->next != 0)
+		vs->keys[k->next - 1].prev = k->prev;
+	k->bound = NULL;
+	k->prev = k->next = 0;
+}
+
+/*
+ * A window that cannot be invalidated through its QP (in error) is
+ * released, which unbinds it, and made anew: its key's upper bits change,
+ * and the app learns them when it initialises the MR again.
+ */
+static void
+renew_window(struct ectx *x, uint32_t index)
+{
+	struct verbs *vs = x->prov->priv;
+	struct verbs_engine *ve = x->prov_engine;
+	struct verbs_key *k = &vs->keys[index];
+	struct ibv_pd *pd = k->mw->pd;
+	uint32_t hk = k->mw->rkey >> 8;
+
+	bound_del(vs, index);
+	rte_hash_del_key(ve->by_key, &hk);
+	ibv_dealloc_mw(k->mw);
+	k->key = 0;
+	k->mw = ibv_alloc_mw(pd, IBV_MW_TYPE_2);
+	if (k->mw == NULL)
+		return; /* fast register for peers answers NOT_SUPPORTED until initialised again */
+	hk = k->mw->rkey >> 8;
+	if (rte_hash_add_key_data(ve->by_key, &hk, (void *)(uintptr_t)index) != 0) {
+		ibv_dealloc_mw(k->mw);
+		k->mw = NULL;
+	}
+}
+
+/* The NIC refuses the entry's key from here on: window first, then the MR under it. */
 static void
 verbs_mr_deregister(struct ectx *x, struct client *c, uint32_t index)
 {
 	struct verbs *v = x->prov->priv;
+	struct verbs_engine *ve = x->prov_engine;
+	struct verbs_key *k;
 
 	(void)c;
-	if (index < v->n_mr_remote && v->mr_remote[index] != NULL) {
-		/* the NIC refuses the rkey from here on */
-		ibv_dereg_mr(v->mr_remote[index]);
-		v->mr_remote[index] = NULL;
+	if (index >= v->n_keys)
+		return;
+	k = &v->keys[index];
+	bound_del(v, index);
+	if (k->mw != NULL) {
+		uint32_t hk = k->mw->rkey >> 8;
+
+		rte_hash_del_key(ve->by_key, &hk);
+		ibv_dealloc_mw(k->mw);
+	}
+	if (k->mr != NULL) {
+		ibv_dereg_mr(k->mr);
 		atomic_fetch_add_explicit(&v->n_dereg_mr, 1, memory_order_relaxed);
 	}
-}
-
-/*
- * Fast register and invalidate: an MR only this node uses is ndkd's table
- * alone. One peers may reach would need a key the NIC checks (a memory
- * window, or UMR on mlx5): not carried to the device yet.
- */
-static ndk_status
-verbs_mr_wr(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id)
-{
-	(void)qp, (void)wr_id;
-	if (mrt_entry(x->mrt, index)->access & MRT_ACCESS_REMOTE)
-		return NDK_STATUS_NOT_SUPPORTED;
-	return NDK_STATUS_SUCCESS;
+	*k = (struct verbs_key){ 0 };
 }
 
 /* ------------------------------------------------------------------------
@@ -566,6 +700,32 @@ rq_report(struct ectx *x, struct dqp *qp, struct verbs_qp *v)
 	qp->want_step = blocked || (qp->state == QP_ERROR && v->rq_head != v->rq_tail);
 }
 
+static void send_end(struct ectx *x, struct dqp *qp, struct verbs_qp *v, uint32_t slot,
+		     ndk_status st);
+
+/*
+ * A peer's send with invalidate killed one of this client's window keys
+ * (the NIC did): ndkd's entry goes INVALID too, as on a receive from a
+ * soft peer.
+ */
+static void
+remote_invalidated(struct ectx *x, struct verbs_engine *ve, struct dqp *qp, uint32_t key)
+{
+	struct verbs *vs = x->prov->priv;
+	uint32_t hk = key >> 8;
+	void *data;
+	uint32_t index;
+
+	if (rte_hash_lookup_data(ve->by_key, &hk, &data) < 0)
+		return;
+	index = (uint32_t)(uintptr_t)data;
+	if (index < vs->n_keys && vs->keys[index].key == key) {
+		vs->keys[index].key = 0;
+		bound_del(vs, index);
+		dmr_invalidate_token(x, qp, MRT_TOKEN(index, MRT_TOKEN_VARIANT(key)));
+	}
+}
+
 static void
 on_wc(struct ectx *x, struct verbs_engine *ve, const struct ibv_wc *wc)
 {
@@ -574,11 +734,20 @@ on_wc(struct ectx *x, struct verbs_engine *ve, const struct ibv_wc *wc)
 	struct dqp *qp;
 	ndk_status st = wc_status(wc->status);
 	uint32_t id = (uint32_t)wc->wr_id;
+	bool inv;
 
 	/* a QP gone since: nothing waits for this */
 	if (rte_hash_lookup_data(ve->by_qpn, &wc->qp_num, (void **)&v) < 0)
 		return;
 	qp = vqp_dqp(v);
+	if (wc->wr_id & INV_WR) {
+		/* one of the windows its QP invalidated on its way out */
+		if (ve->inv_pending > 0)
+			ve->inv_pending--;
+		if (wc->status != IBV_WC_SUCCESS)
+			renew_window(x, (uint32_t)wc->wr_id);
+		return;
+	}
 	if (wc->status != IBV_WC_SUCCESS && wc->status != IBV_WC_WR_FLUSH_ERR)
 		atomic_fetch_add_explicit(&vs->n_wc_err, 1, memory_order_relaxed);
 	if (wc->status != IBV_WC_SUCCESS)
@@ -594,17 +763,17 @@ on_wc(struct ectx *x, struct verbs_engine *ve, const struct ibv_wc *wc)
 		r->done = true;
 		r->status = st;
 		r->bytes = st == NDK_STATUS_SUCCESS ? wc->byte_len : 0;
-		r->type = (wc->wc_flags & IBV_WC_WITH_INV) ? NDK_ABI_RESULT_RECEIVE_INVALIDATE
-							   : NDK_ABI_RESULT_RECEIVE;
-		r->token = (wc->wc_flags & IBV_WC_WITH_INV) ? wc->invalidated_rkey : 0;
+		inv = (wc->wc_flags & vs->wc_with_inv) != 0;
+		r->type = inv ? NDK_ABI_RESULT_RECEIVE_INVALIDATE : NDK_ABI_RESULT_RECEIVE;
+		r->token = inv ? wc->invalidated_rkey : 0;
+		if (st == NDK_STATUS_SUCCESS && inv)
+			remote_invalidated(x, ve, qp, wc->invalidated_rkey);
 		rq_report(x, qp, v);
 		return;
 	}
 	if (!v->send_live[id % VERBS_QP_WINDOW])
 		return;
-	v->send_live[id % VERBS_QP_WINDOW] = false;
-	v->sends--;
-	wq_complete(x, qp, id, st, (uint32_t)v->send_bytes[id % VERBS_QP_WINDOW]);
+	send_end(x, qp, v, id % VERBS_QP_WINDOW, st);
 }
 
 static unsigned int
@@ -830,6 +999,142 @@ verbs_qp_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 	return qp_rts(vs, v, peer->gid, sgid, peer->qpn, peer->psn, qp->psn, mtu);
 }
 
+/*
+ * wr (wr_id: wq.c's) to the device, its result awaited in its window slot;
+ * drop: an MR to deregister once it has run. PENDING or an error.
+ */
+static ndk_status
+post_tracked(struct verbs_qp *v, struct ibv_send_wr *wr, uint32_t wr_id, uint64_t bytes,
+	     struct ibv_mr *drop)
+{
+	struct ibv_send_wr *bad;
+	uint32_t slot = wr_id % VERBS_QP_WINDOW;
+
+	if (v->send_live[slot])
+		return NDK_STATUS_INSUFFICIENT_RESOURCES; /* never: the window is the device's */
+	if (ibv_post_send(v->qp, wr, &bad) != 0)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	v->send_live[slot] = true;
+	v->send_id[slot] = wr_id;
+	v->send_bytes[slot] = bytes;
+	v->send_drop[slot] = drop;
+	v->sends++;
+	return NDK_STATUS_PENDING;
+}
+
+/* Slot's request is over (done or cancelled): its result, then what it no longer needs. */
+static void
+send_end(struct ectx *x, struct dqp *qp, struct verbs_qp *v, uint32_t slot, ndk_status st)
+{
+	struct ibv_mr *drop = v->send_drop[slot];
+	struct verbs *vs = x->prov->priv;
+
+	if (v->send_bind[slot] != 0 && st != NDK_STATUS_SUCCESS) {
+		vs->keys[v->send_bind[slot] - 1].key = 0; /* never bound */
+		bound_del(vs, v->send_bind[slot] - 1);
+	}
+	v->send_bind[slot] = 0;
+	v->send_live[slot] = false;
+	v->send_drop[slot] = NULL;
+	v->sends--;
+	if (drop != NULL) {
+		if (ibv_dereg_mr(drop) != 0)
+			NDKD_LOG(WARNING, engine, "verbs: an MR a window left stays registered: %s",
+				 strerror(errno));
+		else
+			atomic_fetch_add_explicit(&vs->n_dereg_mr, 1, memory_order_relaxed);
+	}
+	wq_complete(x, qp, v->send_id[slot], st,
+		    st == NDK_STATUS_SUCCESS ? (uint32_t)v->send_bytes[slot] : 0);
+}
+
+/*
+ * Fast register. An MR only this node uses is ndkd's table alone. One peers
+ * may reach gets, in the QP's order, a device MR over the new mapping (the
+ * app's address as IOVA) and its type 2 window bound over it with the key's
+ * tag set to the new variant: the key the app already holds. One device MR
+ * needs the pages to follow each other in ndkd's mapping; UMR (mlx5) has
+ * no such limit.
+ */
+static ndk_status
+verbs_mr_fast_register(struct ectx *x, struct dqp *qp, uint32_t index, struct fr_map *m,
+		       uint32_t wr_id)
+{
+	struct verbs *vs = x->prov->priv;
+	struct verbs_qp *v = vqp(qp);
+	struct verbs_key *k = index < vs->n_keys ? &vs->keys[index] : NULL;
+	struct ibv_send_wr wr = { .wr_id = wr_id,
+				  .opcode = IBV_WR_BIND_MW,
+				  .send_flags = IBV_SEND_SIGNALED };
+	struct ibv_mr *mr;
+	ndk_status st;
+	uint32_t i;
+
+	if ((m->access & MRT_ACCESS_REMOTE) == 0)
+		return NDK_STATUS_SUCCESS;
+	if (k == NULL || k->mw == NULL)
+		return NDK_STATUS_NOT_SUPPORTED; /* the device has no type 2 windows */
+	for (i = 1; i < m->n_pages; i++) {
+		if (m->pages[i] != m->pages[0] + (uint64_t)i * PAGE)
+			return NDK_STATUS_NOT_SUPPORTED;
+	}
+	if (qp->state != QP_RTS)
+		return NDK_STATUS_CONNECTION_INVALID; /* the device takes work requests in RTS */
+	mr = ibv_reg_mr_iova(v->vpd->pd, (void *)(uintptr_t)(m->pages[0] + m->fbo), m->length,
+			     m->va, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND);
+	if (mr == NULL)
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	atomic_fetch_add_explicit(&vs->n_reg_mr, 1, memory_order_relaxed);
+	wr.bind_mw.mw = k->mw;
+	wr.bind_mw.rkey = (k->mw->rkey & ~0xffu) | m->variant;
+	wr.bind_mw.bind_info = (struct ibv_mw_bind_info){
+		.mr = mr,
+		.addr = m->va,
+		.length = m->length,
+		.mw_access_flags =
+			(unsigned int)mr_access(m->access) & ~(unsigned int)IBV_ACCESS_LOCAL_WRITE,
+	};
+	/* the MR the window leaves goes once it is bound elsewhere */
+	st = post_tracked(v, &wr, wr_id, 0, k->mr);
+	if (st != NDK_STATUS_PENDING) {
+		ibv_dereg_mr(mr);
+		return st;
+	}
+	k->mr = mr;
+	k->key = wr.bind_mw.rkey;
+	m->key = k->key;
+	v->send_bind[wr_id % VERBS_QP_WINDOW] = index + 1;
+	bound_del(vs, index);
+	bound_add(vs, v, index);
+	/* a bind through post_send leaves the caller to track the window's key */
+	k->mw->rkey = wr.bind_mw.rkey;
+	return st;
+}
+
+/* Invalidate: the window's key dies in the QP's order (LOCAL_INV). */
+static ndk_status
+verbs_mr_invalidate(struct ectx *x, struct dqp *qp, uint32_t index, uint32_t wr_id)
+{
+	struct verbs *vs = x->prov->priv;
+	struct verbs_key *k = index < vs->n_keys ? &vs->keys[index] : NULL;
+	struct ibv_send_wr wr = { .wr_id = wr_id,
+				  .opcode = IBV_WR_LOCAL_INV,
+				  .send_flags = IBV_SEND_SIGNALED };
+	ndk_status st;
+
+	if (k == NULL || k->key == 0)
+		return NDK_STATUS_SUCCESS; /* the NIC holds nothing for it */
+	if (qp->state != QP_RTS)
+		return NDK_STATUS_CONNECTION_INVALID;
+	wr.invalidate_rkey = k->key;
+	st = post_tracked(vqp(qp), &wr, wr_id, 0, NULL);
+	if (st == NDK_STATUS_PENDING) {
+		k->key = 0;
+		bound_del(vs, index);
+	}
+	return st;
+}
+
 static ndk_status
 verbs_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id,
 		struct ndk_abi_result *res)
@@ -839,7 +1144,6 @@ verbs_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t
 	const struct ndk_abi_wqe *h = &op->w->h;
 	struct ibv_sge sg[NDKD_MAX_SGE];
 	struct ibv_send_wr wr = { .wr_id = wr_id, .sg_list = sg, .send_flags = IBV_SEND_SIGNALED };
-	struct ibv_send_wr *bad;
 	struct qpt_entry pe;
 	uint32_t ns = 0;
 	ndk_status st;
@@ -847,6 +1151,14 @@ verbs_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t
 	(void)res;
 	if (v->local_peer && (st = dqp_peer_ready(x, qp, &pe)) != NDK_STATUS_SUCCESS)
 		return st;
+	/*
+	 * A read's local invalidate is ndkd's table only (wq.c): an MR whose
+	 * window peers hold would stay open to them on the NIC.
+	 */
+	if ((h->flags & NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE) &&
+	    MRT_TOKEN_INDEX(op->w->sge[0].token) < vs->n_keys &&
+	    vs->keys[MRT_TOKEN_INDEX(op->w->sge[0].token)].key != 0)
+		return NDK_STATUS_NOT_SUPPORTED;
 	if (h->flags & NDK_OP_FLAG_INLINE) {
 		/* the device copies the bytes as it takes the request */
 		sg[0] = (struct ibv_sge){ (uintptr_t)x->local[0].addr, (uint32_t)op->total, 0 };
@@ -879,15 +1191,51 @@ verbs_post_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t
 	default:
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
-	if (v->send_live[wr_id % VERBS_QP_WINDOW])
-		return NDK_STATUS_INSUFFICIENT_RESOURCES; /* never: the window is the device's */
-	if (ibv_post_send(v->qp, &wr, &bad) != 0)
-		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	v->send_live[wr_id % VERBS_QP_WINDOW] = true;
-	v->send_id[wr_id % VERBS_QP_WINDOW] = wr_id;
-	v->send_bytes[wr_id % VERBS_QP_WINDOW] = op->total;
-	v->sends++;
-	return NDK_STATUS_PENDING;
+	return post_tracked(v, &wr, wr_id, op->total, NULL);
+}
+
+/*
+ * The windows qp bound die with it, in ndkd's table too: a type 2 window
+ * is reached only through the QP that bound it, and holds that QP until it
+ * is invalidated. While the QP still takes work requests each is
+ * invalidated through it (its key stays the app's); else renewed.
+ */
+static void
+release_windows(struct ectx *x, struct dqp *qp, struct verbs_qp *v)
+{
+	struct verbs *vs = x->prov->priv;
+	struct verbs_engine *ve = x->prov_engine;
+	struct ibv_qp_init_attr qia;
+	struct ibv_qp_attr qa;
+	uint64_t deadline;
+	bool rts = !ve->polling && ibv_query_qp(v->qp, &qa, IBV_QP_STATE, &qia) == 0 &&
+		   qa.qp_state == IBV_QPS_RTS;
+
+	while (v->bound_head != 0) {
+		uint32_t index = v->bound_head - 1;
+		struct verbs_key *k = &vs->keys[index];
+		struct ibv_send_wr wr = { .wr_id = INV_WR | index,
+					  .opcode = IBV_WR_LOCAL_INV,
+					  .send_flags = IBV_SEND_SIGNALED,
+					  .invalidate_rkey = k->key };
+		struct ibv_send_wr *bad;
+
+		dmr_invalidate_token(x, qp, MRT_TOKEN(index, MRT_TOKEN_VARIANT(k->key)));
+		bound_del(vs, index);
+		if (rts && ibv_post_send(v->qp, &wr, &bad) == 0) {
+			k->key = 0;
+			ve->inv_pending++;
+		} else {
+			renew_window(x, index);
+		}
+	}
+	/* bounded: the NIC runs these at once; a QP that never answers loses them */
+	deadline = rte_get_tsc_cycles() + rte_get_tsc_hz();
+	while (ve->inv_pending > 0 && rte_get_tsc_cycles() < deadline)
+		poll_cq(x, ve);
+	if (ve->inv_pending > 0)
+		NDKD_LOG(WARNING, engine, "verbs: QP %u: %u window invalidations never completed",
+			 qp->wire_qpn, ve->inv_pending);
 }
 
 /*
@@ -906,15 +1254,14 @@ verbs_qp_error(struct ectx *x, struct dqp *qp)
 
 	if (v->qp == NULL)
 		return;
+	if (v->bound_head != 0)
+		release_windows(x, qp, v);
 	ibv_modify_qp(v->qp, &a, IBV_QP_STATE);
 	for (i = 0; !ve->polling && i < 8 && poll_cq(x, ve) > 0; i++)
 		;
 	for (i = 0; i < VERBS_QP_WINDOW && v->sends > 0; i++) {
-		if (!v->send_live[i])
-			continue;
-		v->send_live[i] = false;
-		v->sends--;
-		wq_complete(x, qp, v->send_id[i], NDK_STATUS_CANCELLED, 0);
+		if (v->send_live[i])
+			send_end(x, qp, v, i, NDK_STATUS_CANCELLED);
 	}
 	for (i = v->rq_head; i != v->rq_tail; i++) {
 		struct verbs_recv *r = &v->rq[i % VERBS_RQ_DEPTH];
@@ -963,6 +1310,7 @@ const struct provider_ops verbs_provider_ops = {
 	.probe = verbs_probe,
 	.init = verbs_init,
 	.fini = verbs_fini,
+	.telemetry = verbs_telemetry,
 	.query = verbs_query,
 	.engine_init = verbs_engine_init,
 	.engine_fini = verbs_engine_fini,
@@ -972,8 +1320,8 @@ const struct provider_ops verbs_provider_ops = {
 	.region_add = verbs_region_add,
 	.mr_register = verbs_mr_register,
 	.mr_deregister = verbs_mr_deregister,
-	.mr_fast_register = verbs_mr_wr,
-	.mr_invalidate = verbs_mr_wr,
+	.mr_fast_register = verbs_mr_fast_register,
+	.mr_invalidate = verbs_mr_invalidate,
 	.qp_create = verbs_qp_create,
 	.qp_connect = verbs_qp_connect,
 	.qp_error = verbs_qp_error,

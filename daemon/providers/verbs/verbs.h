@@ -54,11 +54,34 @@ struct verbs {
 	 */
 	_Atomic uint64_t *local_addr;
 	uint32_t n_local_addr;
-	/* the device MR of each MR table entry registered with remote access */
-	struct ibv_mr **mr_remote;
-	uint32_t n_mr_remote;
+	/* by MR table entry: what the NIC checks peers' requests against */
+	struct verbs_key *keys;
+	uint32_t n_keys;
+	bool mw2; /* type 2 memory windows: fast register for peers */
+	/* the wc_flags bit that says a receive invalidated a key (rxe's differs: verbs.c) */
+	unsigned int wc_with_inv;
 	/* counters (relaxed; read by telemetry) */
 	_Atomic uint64_t n_reg_mr, n_dereg_mr, n_wc_err;
+};
+
+/*
+ * The NIC's side of an MR table entry peers may reach. A registered MR: a
+ * device MR over its range (its rkey is the remote token). A fast-register
+ * MR: a type 2 window, made once, bound by each fast register to a device
+ * MR over the new mapping (IOVA: the app's address for it), the window's
+ * key tag set to the MR's new variant, so the key follows ndkd's token.
+ */
+struct verbs_key {
+	struct ibv_mr *mr;
+	struct ibv_mw *mw;
+	uint32_t key; /* the window's key as last bound (0: not bound) */
+	/*
+	 * A type 2 window is bound through a QP and reached only through it;
+	 * the QP cannot go while it is. The windows a QP bound: a list
+	 * through their entries (index + 1; 0 ends it).
+	 */
+	struct verbs_qp *bound;
+	uint32_t prev, next;
 };
 
 /* A PD of a client (its obj's ptr). */
@@ -85,8 +108,11 @@ struct verbs_qp {
 	bool local_peer; /* its peer is on this node: checked in ndkd's QP table first */
 	bool rq_stop;	 /* a receive that cannot go to the device waits at the tail */
 	bool in_hash;
+	uint32_t bound_head;		   /* the windows bound through it (verbs_key: index + 1) */
 	uint32_t sends;			   /* on the device */
 	uint32_t send_id[VERBS_QP_WINDOW]; /* the wr_id wq.c gave it */
+	struct ibv_mr *send_drop[VERBS_QP_WINDOW]; /* a bind's old MR: deregistered after it */
+	uint32_t send_bind[VERBS_QP_WINDOW];	   /* a bind's window (index + 1; 0: not a bind) */
 	uint64_t send_bytes[VERBS_QP_WINDOW];
 	bool send_live[VERBS_QP_WINDOW];
 	uint32_t rq_head, rq_tail; /* free-running: oldest not reported, next free */
@@ -97,9 +123,12 @@ struct verbs_qp {
 /* Per engine (x->prov_engine). */
 struct verbs_engine {
 	struct ibv_cq *cq;
-	uint32_t cq_free; /* entries not reserved by a QP */
-	bool polling;	  /* in poll_cq: a QP erring from there does not poll again */
+	uint32_t cq_free;     /* entries not reserved by a QP */
+	bool polling;	      /* in poll_cq: a QP erring from there does not poll again */
+	uint32_t inv_pending; /* windows being invalidated before their QP goes */
 	struct rte_hash *by_qpn;
+	struct rte_hash
+		*by_key; /* a window's key >> 8 -> its MR table entry, for a remote invalidate */
 	LIST_HEAD(verbs_qps, verbs_qp) qps;
 };
 

@@ -205,11 +205,16 @@ _Static_assert(sizeof(struct ndk_abi_sock_reply) == 128, "sock reply size");
  * peers use (a hardware provider's NIC key; 0: out[0])
  */
 #define NDK_ABI_OP_MR_REGISTER	 5u
-#define NDK_ABI_OP_MR_DEREGISTER 6u  /* handle = mr */
-#define NDK_ABI_OP_MR_INIT_FR	 7u  /* handle = mr, args: pages, remote access -> out[0] token */
-#define NDK_ABI_OP_MR_DESTROY	 8u  /* handle = mr */
-#define NDK_ABI_OP_CQ_CREATE	 9u  /* args: [0] ring address, [1] entries -> out[0] cq */
-#define NDK_ABI_OP_CQ_DESTROY	 10u /* handle = cq */
+#define NDK_ABI_OP_MR_DEREGISTER 6u /* handle = mr */
+/*
+ * handle = mr, args: pages, remote access -> out[0] token, out[1] the upper
+ * 24 bits of the key peers use once it is fast-registered (a hardware
+ * provider's; its low 8 bits are the token's variant; 0: the token)
+ */
+#define NDK_ABI_OP_MR_INIT_FR 7u
+#define NDK_ABI_OP_MR_DESTROY 8u  /* handle = mr */
+#define NDK_ABI_OP_CQ_CREATE  9u  /* args: [0] ring address, [1] entries -> out[0] cq */
+#define NDK_ABI_OP_CQ_DESTROY 10u /* handle = cq */
 /*
  * handle = pd; args: struct ndk_abi_qp_create -> out[0] qp, out[1] qpn,
  * out[2] the first PSN it sends on RoCEv2, out[3] the QP number peers on

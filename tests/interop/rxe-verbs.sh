@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# ndkd's verbs provider on a real kernel verbs device: this build of ndkd,
+# run inside the rdma_rxe guest (shared/rxe-peer's host-root mode, two
+# vCPUs) with --provider verbs on the guest's rxe0.
+#  1. integration tests, unchanged, against ndkd on the verbs provider
+#     (NDK_TEST_PROVIDER=verbs): clients in processes of their own, the
+#     bytes moved by rxe;
+#  2. across nodes: ndkd on verbs in the guest against ndkd's soft RoCEv2
+#     transport on the host (the tap), tools/ndk-pingpong on each, each
+#     side as server; the two RoCEv2 implementations check each other;
+#  3. ndk-pingpong over ndkd on verbs against rdma-core's ibv_rc_pingpong
+#     on the same rxe0.
+# Needs root and shared/rxe-peer beside the source tree (exit 77).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+pingpong=${NDK_PINGPONG_BIN:-$root/build/tools/ndk-pingpong}
+# the integration tests that run on the verbs provider (docs/providers.md),
+# and the cases of test_rdma that need nothing it lacks (docs/providers.md)
+tests=${NDK_VERBS_TESTS:-nop attach mr close conformance mem clients isolation garbage shutdown ndkctl}
+rdma_cases=write_read_two_processes,send_receive_ping_pong,flush_and_close,cq_arm,access_checks
+rdma_cases=$rdma_cases,inline,fast_register_token_at_post,read_local_invalidate,result_after_close
+rdma_cases=$rdma_cases,deregistered_mid,flush_mid,peer_killed,initiator_killed
+interop_up --host-root --cpus 2
+gsock=/tmp/ndkt-verbs.sock
+gpid=
+
+# A command of this tree, run in the guest from the source root.
+gexec() {
+    local t=$1
+    shift
+    (cd "$root" && "$rxe/exec" --name 0 --host --timeout "$t" -- "$@")
+}
+
+stop_guest_ndkd() {
+    [ -n "$gpid" ] || return 0
+    kill -TERM "$gpid" 2>/dev/null
+    wait "$gpid"
+    gpid=
+}
+
+# 1. the integration tests, in the guest
+gexec 1500 env NDK_TEST_PROVIDER=verbs meson test -C build --no-rebuild --num-processes 1 \
+    --timeout-multiplier 4 --print-errorlogs $tests >"$work/suite.log" 2>&1
+st=$?
+grep -E "^ *[0-9]+/[0-9]+ " "$work/suite.log"
+[ "$st" -eq 0 ] || { tail -60 "$work/suite.log"; fail "integration tests on the verbs provider"; }
+gexec 900 env NDK_TEST_PROVIDER=verbs NDK_TEST_ONLY=$rdma_cases NDKD_BIN=build/daemon/ndkd \
+    build/tests/test_rdma >"$work/rdma.log" 2>&1
+st=$?
+grep -E "^(ok|not ok) " "$work/rdma.log"
+[ "$st" -eq 0 ] || { grep FAIL "$work/rdma.log" | head -30; fail "test_rdma on the verbs provider"; }
+
+# 2. and 3. ndkd on verbs in the guest, serving ndk-pingpong there
+gexec 900 sh -c "rm -f $gsock; exec build/daemon/ndkd --socket $gsock --file-prefix ndkt-verbs \
+    --provider verbs --device rxe0 --no-huge --mem 256" >"$work/gndkd.log" 2>&1 &
+gpid=$!
+gexec 120 sh -c "until [ -S $gsock ]; do sleep 0.2; done" || fail "ndkd on verbs did not start"
+gexec 60 build/tools/ndkctl --file-prefix ndkt-verbs provider >"$work/prov.log" 2>&1
+cat "$work/prov.log"
+grep -q "^device *rxe0" "$work/prov.log" || fail "ndkd not on the verbs provider's rxe0"
+
+# One exchange: $1 = server side (guest|host), $2 = size, $3 = iterations.
+cross() {
+    local server=$1 size=$2 iters=$3 st1 st2 srv
+    if [ "$server" = guest ]; then
+        gexec 180 env NDK_SOCKET=$gsock "$pingpong" -c -s "$size" -n "$iters" >"$work/srv.log" 2>&1 &
+        srv=$!
+        sleep 3
+        timeout 150 "$pingpong" -c -s "$size" -n "$iters" 10.77.0.2 >"$work/cli.log" 2>&1
+        st2=$?
+    else
+        timeout 180 "$pingpong" -c -s "$size" -n "$iters" >"$work/srv.log" 2>&1 &
+        srv=$!
+        sleep 0.5
+        gexec 150 env NDK_SOCKET=$gsock "$pingpong" -c -s "$size" -n "$iters" 10.77.0.1 \
+            >"$work/cli.log" 2>&1
+        st2=$?
+    fi
+    wait $srv
+    st1=$?
+    echo "--- verbs (guest) <-> soft (host), the $server serving, $size bytes x $iters:" \
+        "server exit $st1, client exit $st2"
+    cat "$work/srv.log" "$work/cli.log"
+    [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] || fail "ping-pong with the $server serving"
+    grep -q "invalid data" "$work/srv.log" "$work/cli.log" && fail "data did not validate"
+    grep -q "^$iters iters in" "$work/srv.log" || fail "server did not finish"
+    grep -q "^$iters iters in" "$work/cli.log" || fail "client did not finish"
+}
+
+cross guest 64 50
+cross host 64 50
+cross guest 4096 50 # four packets per message at rxe's MTU 1024
+cross host 10000 20
+
+# 3. rdma-core's ibv_rc_pingpong (the guest's own) against ndk-pingpong on verbs
+"$rxe/exec" --name 0 --timeout 150 -- ibv_rc_pingpong -d rxe0 -g 1 -c -s 4096 -n 50 \
+    >"$work/srv.log" 2>&1 &
+srv=$!
+sleep 2
+gexec 120 env NDK_SOCKET=$gsock "$pingpong" -c -s 4096 -n 50 10.77.0.2 >"$work/cli.log" 2>&1
+st2=$?
+wait $srv
+st1=$?
+echo "--- ibv_rc_pingpong serving ndk-pingpong on verbs: exits $st1 $st2"
+cat "$work/srv.log" "$work/cli.log"
+[ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] || fail "ibv_rc_pingpong against ndkd on verbs"
+grep -q "invalid data" "$work/srv.log" "$work/cli.log" && fail "data did not validate"
+
+stop_guest_ndkd
+grep -q "stopped" "$work/gndkd.log" || { cat "$work/gndkd.log"; fail "ndkd on verbs did not stop cleanly"; }
+interop_down
+echo "ok: integration tests on the verbs provider (rxe0); ndkd verbs <-> ndkd soft both ways; ibv_rc_pingpong <-> ndkd verbs"
