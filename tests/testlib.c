@@ -207,6 +207,10 @@ start_daemon(struct tdaemon *d, const char *name, const char *sock, const char *
 		argv[argc++] = "--provider";
 		argv[argc++] = getenv("NDK_TEST_PROVIDER");
 	}
+	if (getenv("NDK_TEST_DEVICE") != NULL) {
+		argv[argc++] = "--device";
+		argv[argc++] = getenv("NDK_TEST_DEVICE");
+	}
 	if (getenv("NDKD_TEST_LCORES") != NULL) {
 		argv[argc++] = "--lcores";
 		argv[argc++] = getenv("NDKD_TEST_LCORES");

@@ -33,6 +33,16 @@ interop_up() {
     export NDK_SOCKET=$work/ndkd.sock
 }
 
+# A ping-pong's verdict: exits $1 (server) and $2 (client), $3 iterations,
+# $4 what it was; the logs in $work/srv.log and $work/cli.log.
+pingpong_check() {
+    cat "$work/srv.log" "$work/cli.log"
+    [ "$1" -eq 0 ] && [ "$2" -eq 0 ] || fail "ping-pong $4"
+    grep -q "invalid data" "$work/srv.log" "$work/cli.log" && fail "data did not validate"
+    grep -q "^$3 iters in" "$work/srv.log" || fail "server did not finish"
+    grep -q "^$3 iters in" "$work/cli.log" || fail "client did not finish"
+}
+
 # ndkd's port counters: sets rx_roce, rx_bad_icrc, ... and prints them.
 port_counters() {
     local tel

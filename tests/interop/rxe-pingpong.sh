@@ -32,11 +32,7 @@ run() {
         wait $srv; st1=$?
     fi
     echo "--- $server serves, $size bytes x $iters: server exit $st1, client exit $st2"
-    cat "$work/srv.log" "$work/cli.log"
-    [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] || fail "ping-pong with the $server serving"
-    grep -q "invalid data" "$work/srv.log" "$work/cli.log" && fail "data did not validate"
-    grep -q "^$iters iters in" "$work/srv.log" || fail "server did not finish"
-    grep -q "^$iters iters in" "$work/cli.log" || fail "client did not finish"
+    pingpong_check "$st1" "$st2" "$iters" "with the $server serving"
 }
 
 run guest 64 50

@@ -16,6 +16,7 @@
 
 #include "../../log.h"
 #include "../../provider.h"
+#include "../verbs/verbs.h"
 
 struct mlx5_priv {
 	struct ibv_context *ctx;
@@ -94,46 +95,18 @@ out:
 	return rc;
 }
 
-static uint32_t
-min_u32(uint64_t a, uint64_t b)
-{
-	uint64_t m = a < b ? a : b;
-
-	return m > UINT32_MAX ? UINT32_MAX : (uint32_t)m;
-}
-
-/* NDK_ADAPTER_INFO: ndkd's limits, capped by what the device reports. */
+/* NDK_ADAPTER_INFO: what the verbs layer says of the device, and its SRQs. */
 static ndk_status
 mlx5_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_adapter_info *i)
 {
 	const struct mlx5_priv *mp = p->priv;
 	const struct ibv_device_attr *a = &mp->attr.orig_attr;
-	uint32_t sge = min_u32(NDKD_MAX_SGE, (uint64_t)a->max_sge);
 
-	i->vendor_id = a->vendor_id;
-	i->device_id = a->vendor_part_id;
-	i->max_registration_size =
-		a->max_mr_size < lim->max_region_bytes ? a->max_mr_size : lim->max_region_bytes;
-	i->frmr_page_count = lim->frmr_page_count;
-	i->rdma_technology = 4; /* NdkRoCEv2; an InfiniBand port would say NdkInfiniBand */
-	i->max_initiator_request_sge = sge;
-	i->max_receive_request_sge = sge;
-	i->max_read_request_sge = min_u32(sge, (uint64_t)a->max_sge_rd);
-	i->max_receive_queue_depth = min_u32(lim->max_queue_depth, (uint64_t)a->max_qp_wr);
-	i->max_initiator_queue_depth = i->max_receive_queue_depth;
-	i->max_cq_depth = min_u32(lim->max_cq_depth, (uint64_t)a->max_cqe);
-	i->max_inline_data_size = NDK_ABI_MAX_INLINE;
-	i->max_transfer_length = NDKD_MAX_TRANSFER;
-	i->max_inbound_read_limit = min_u32(128, (uint64_t)a->max_qp_rd_atom);
-	i->max_outbound_read_limit = min_u32(128, (uint64_t)a->max_qp_init_rd_atom);
+	verbs_device_limits(a, lim, i);
 	i->adapter_flags = 0x2u; /* RDMA_READ_SINK_NOT_REQUIRED */
-	/* what one client may have: ndkd's limit, and never more than the device has */
-	i->max_qps = min_u32(i->max_qps, (uint64_t)a->max_qp);
-	i->max_cqs = min_u32(i->max_cqs, (uint64_t)a->max_cq);
-	i->max_srqs = min_u32(i->max_srqs, (uint64_t)a->max_srq);
-	i->max_srq_depth = min_u32(lim->max_queue_depth, (uint64_t)a->max_srq_wr);
-	i->max_mrs = min_u32(i->max_mrs, (uint64_t)a->max_mr);
-	i->max_pds = min_u32(i->max_pds, (uint64_t)a->max_pd);
+	i->max_srqs = i->max_srqs < (uint32_t)a->max_srq ? i->max_srqs : (uint32_t)a->max_srq;
+	i->max_srq_depth = lim->max_queue_depth < (uint32_t)a->max_srq_wr ? lim->max_queue_depth
+									  : (uint32_t)a->max_srq_wr;
 	return NDK_STATUS_SUCCESS;
 }
 

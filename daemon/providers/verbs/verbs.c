@@ -265,12 +265,10 @@ cap_u32(uint64_t a, uint64_t b)
 	return m > UINT32_MAX ? UINT32_MAX : (uint32_t)m;
 }
 
-/* NDK_ADAPTER_INFO: ndkd's limits, capped by what the device reports. */
-static ndk_status
-verbs_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_adapter_info *i)
+void
+verbs_device_limits(const struct ibv_device_attr *a, const struct ndkd_limits *lim,
+		    struct ndk_abi_adapter_info *i)
 {
-	const struct verbs *v = p->priv;
-	const struct ibv_device_attr *a = &v->attr.orig_attr;
 	uint32_t sge = cap_u32(NDKD_MAX_SGE, (uint64_t)a->max_sge);
 
 	i->vendor_id = a->vendor_id;
@@ -286,21 +284,32 @@ verbs_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_ad
 	i->max_initiator_queue_depth = i->max_receive_queue_depth;
 	i->max_cq_depth = lim->max_cq_depth; /* the client's ring, not the device's CQ */
 	i->max_inline_data_size = NDK_ABI_MAX_INLINE;
-	i->max_transfer_length = cap_u32(NDKD_MAX_TRANSFER, v->port_attr.max_msg_sz);
+	i->max_transfer_length = NDKD_MAX_TRANSFER;
 	i->max_inbound_read_limit = cap_u32(VERBS_RD_ATOM, (uint64_t)a->max_qp_rd_atom);
 	i->max_outbound_read_limit = cap_u32(VERBS_RD_ATOM, (uint64_t)a->max_qp_init_rd_atom);
+	/* what one client may have: ndkd's limit, and never more than the device has */
+	i->max_qps = cap_u32(i->max_qps, (uint64_t)a->max_qp);
+	i->max_cqs = cap_u32(i->max_cqs, (uint64_t)a->max_cq);
+	i->max_mrs = cap_u32(i->max_mrs, (uint64_t)a->max_mr);
+	i->max_pds = cap_u32(i->max_pds, (uint64_t)a->max_pd);
+}
+
+/* NDK_ADAPTER_INFO: ndkd's limits, capped by what the device reports. */
+static ndk_status
+verbs_query(struct provider *p, const struct ndkd_limits *lim, struct ndk_abi_adapter_info *i)
+{
+	const struct verbs *v = p->priv;
+
+	verbs_device_limits(&v->attr.orig_attr, lim, i);
+	i->max_transfer_length = cap_u32(NDKD_MAX_TRANSFER, v->port_attr.max_msg_sz);
+	i->max_srqs = 0; /* shared receive queues are not carried to the device yet */
+	i->max_mws = 0;	 /* memory windows are not carried to the device yet */
+	i->rocev2_ipv4 = v->ipv4;
+	i->rocev2_mtu = mtu_bytes(v->port_attr.active_mtu);
 	/* a read's local invalidate is ndkd's (wq.c); this node's QPs meet in the NIC */
 	i->adapter_flags = 0x2u /* RDMA_READ_SINK_NOT_REQUIRED */ |
 			   0x10u /* RDMA_READ_LOCAL_INVALIDATE_SUPPORTED */ |
 			   0x10000u /* LOOPBACK_CONNECTIONS_SUPPORTED */;
-	i->max_qps = cap_u32(i->max_qps, (uint64_t)a->max_qp);
-	i->max_cqs = cap_u32(i->max_cqs, (uint64_t)a->max_cq);
-	i->max_srqs = 0; /* shared receive queues are not carried to the device yet */
-	i->max_mrs = cap_u32(i->max_mrs, (uint64_t)a->max_mr);
-	i->max_pds = cap_u32(i->max_pds, (uint64_t)a->max_pd);
-	i->max_mws = 0; /* memory windows are not carried to the device yet */
-	i->rocev2_ipv4 = v->ipv4;
-	i->rocev2_mtu = mtu_bytes(v->port_attr.active_mtu);
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -838,8 +847,7 @@ verbs_poll(struct ectx *x, unsigned int budget)
 	unsigned int done = 0;
 
 	(void)budget;
-	LIST_FOREACH(v, &ve->qps, link)
-	{
+	for (v = LIST_FIRST(&ve->qps); v != NULL; v = LIST_NEXT(v, link)) {
 		struct dqp *qp = vqp_dqp(v);
 
 		if (qp->state != QP_ERROR && qp->srq == NULL)
@@ -913,6 +921,13 @@ verbs_qp_create(struct ectx *x, struct dqp *qp)
 	return NDK_STATUS_SUCCESS;
 }
 
+/* Reads a QP has out, or serves, at once: ndkd's number, or fewer if the device has fewer. */
+static uint8_t
+rd_atom(int device_max)
+{
+	return (uint8_t)(device_max < (int)VERBS_RD_ATOM ? device_max : (int)VERBS_RD_ATOM);
+}
+
 /* RTR then RTS towards dgid's QP dqpn, whose first PSN is rq_psn. */
 static ndk_status
 qp_rts(struct verbs *vs, struct verbs_qp *v, const uint8_t dgid[16], uint8_t sgid_index,
@@ -923,8 +938,7 @@ qp_rts(struct verbs *vs, struct verbs_qp *v, const uint8_t dgid[16], uint8_t sgi
 		.path_mtu = mtu,
 		.dest_qp_num = dqpn,
 		.rq_psn = rq_psn,
-		.max_dest_rd_atomic = (uint8_t)RTE_MIN(VERBS_RD_ATOM,
-						       (uint32_t)vs->attr.orig_attr.max_qp_rd_atom),
+		.max_dest_rd_atomic = rd_atom(vs->attr.orig_attr.max_qp_rd_atom),
 		.min_rnr_timer = 12, /* 0.64 ms */
 		.ah_attr = {
 			.is_global = 1,
@@ -937,16 +951,18 @@ qp_rts(struct verbs *vs, struct verbs_qp *v, const uint8_t dgid[16], uint8_t sgi
 	if (ibv_modify_qp(v->qp, &a,
 			  IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
 				  IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
-				  IBV_QP_MIN_RNR_TIMER) != 0)
+				  IBV_QP_MIN_RNR_TIMER) != 0) {
+		/* the kernel resolves the peer's MAC here (ARP), and says so when it cannot */
+		NDKD_LOG(DEBUG, engine, "verbs: QP %u to RTR: %s", v->qp->qp_num, strerror(errno));
 		return NDK_STATUS_HOST_UNREACHABLE;
+	}
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
 	a.timeout = 14; /* 67 ms */
 	a.retry_cnt = 7;
 	a.rnr_retry = 7; /* a send with no receive posted waits, as on ndkd's own transport */
 	a.sq_psn = sq_psn;
-	a.max_rd_atomic =
-		(uint8_t)RTE_MIN(VERBS_RD_ATOM, (uint32_t)vs->attr.orig_attr.max_qp_init_rd_atom);
+	a.max_rd_atomic = rd_atom(vs->attr.orig_attr.max_qp_init_rd_atom);
 	if (ibv_modify_qp(v->qp, &a,
 			  IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
 				  IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC) != 0)
@@ -988,12 +1004,9 @@ verbs_qp_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 	}
 	if (peer->kind != PEER_ROCEV2)
 		return NDK_STATUS_INVALID_PARAMETER;
-	if (peer->sgid != 0) {
-		/* a GID index of the device, + 1 */
-		if (peer->sgid > (uint32_t)vs->port_attr.gid_tbl_len)
-			return NDK_STATUS_INVALID_PARAMETER;
-		sgid = (uint8_t)(peer->sgid - 1);
-	}
+	/* ndkd's GID index + 1, as apps see them: one, the device's --gid-index */
+	if (peer->sgid > 1)
+		return NDK_STATUS_INVALID_PARAMETER;
 	if (peer->mtu != 0 && mtu_enum(peer->mtu) < mtu)
 		mtu = mtu_enum(peer->mtu);
 	return qp_rts(vs, v, peer->gid, sgid, peer->qpn, peer->psn, qp->psn, mtu);

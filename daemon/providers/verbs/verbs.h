@@ -134,4 +134,8 @@ struct verbs_engine {
 
 extern const struct provider_ops verbs_provider_ops;
 
+/* NDK_ADAPTER_INFO from a device's attributes under ndkd's limits (verbs and mlx5 alike). */
+void verbs_device_limits(const struct ibv_device_attr *a, const struct ndkd_limits *lim,
+			 struct ndk_abi_adapter_info *i);
+
 #endif /* NDKD_VERBS_H */
