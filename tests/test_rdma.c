@@ -992,13 +992,16 @@ writer_child(int to_parent, int from_parent)
 static void
 test_initiator_killed_mid_transfer(void)
 {
-	uint64_t clean = tel_status_u64(&d, "clients_cleaned_up");
+	uint64_t clean;
 	int up[2], down[2];
 	struct side a;
 	struct hello peer;
 	struct ndk_result_ex r;
 	pid_t pid;
 
+	/* the clients of the tests before have all gone: only the writer's cleanup counts below */
+	CHECK(tel_wait_u64(&d, "clients_attached", 0, 3000) == 0, "nothing attached before");
+	clean = tel_status_u64(&d, "clients_cleaned_up");
 	pid = peer_start(writer_child, up, down, &a, 1 << 20, RW, &peer);
 	CHECK(read(up[0], &peer, sizeof(peer)) == sizeof(peer), "peer writing");
 	usleep(20000); /* let it write for a while */
