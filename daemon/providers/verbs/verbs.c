@@ -910,7 +910,6 @@ verbs_qp_create(struct ectx *x, struct dqp *qp)
 		v->qp = NULL;
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
-	v->in_hash = true;
 	ve->cq_free -= need;
 	qp->wire_qpn = v->qp->qp_num;
 	if (qp->qpn < vs->n_local_addr)
@@ -1308,8 +1307,7 @@ verbs_qp_destroy(struct ectx *x, struct dqp *qp)
 		return;
 	if (qp->qpn < vs->n_local_addr)
 		atomic_store_explicit(&vs->local_addr[qp->qpn], 0, memory_order_release);
-	if (v->in_hash)
-		rte_hash_del_key(ve->by_qpn, &v->qp->qp_num);
+	rte_hash_del_key(ve->by_qpn, &v->qp->qp_num); /* a QP made is in it (qp_create) */
 	LIST_REMOVE(v, link);
 	ve->cq_free += VERBS_QP_WINDOW + VERBS_RQ_DEPTH;
 	if (ibv_destroy_qp(v->qp) != 0)

@@ -105,12 +105,11 @@ struct verbs_recv {
 struct verbs_qp {
 	struct ibv_qp *qp;
 	struct verbs_pd *vpd;
-	bool local_peer; /* its peer is on this node: checked in ndkd's QP table first */
-	bool rq_stop;	 /* a receive that cannot go to the device waits at the tail */
-	bool in_hash;
-	uint32_t bound_head;		   /* the windows bound through it (verbs_key: index + 1) */
-	uint32_t sends;			   /* on the device */
-	uint32_t send_id[VERBS_QP_WINDOW]; /* the wr_id wq.c gave it */
+	bool local_peer;     /* its peer is on this node: checked in ndkd's QP table first */
+	bool rq_stop;	     /* a receive that cannot go to the device waits at the tail */
+	uint32_t bound_head; /* the windows bound through it (verbs_key: index + 1) */
+	uint32_t sends;	     /* on the device */
+	uint32_t send_id[VERBS_QP_WINDOW];	   /* the wr_id wq.c gave it */
 	struct ibv_mr *send_drop[VERBS_QP_WINDOW]; /* a bind's old MR: deregistered after it */
 	uint32_t send_bind[VERBS_QP_WINDOW];	   /* a bind's window (index + 1; 0: not a bind) */
 	uint64_t send_bytes[VERBS_QP_WINDOW];
