@@ -592,6 +592,54 @@ test_peer_killed(void)
 	node_stop(&a);
 }
 
+/*
+ * The peer stops for 100 ms (SIGSTOP) with writes out: a 2 ms timer that
+ * doubles with each expiry in a row waits it out (2+4+...+128+128 ms over
+ * its 7 retries) where a fixed one would give up after 16 ms.
+ */
+static void
+test_peer_stalls(void)
+{
+	static const char *const knob[] = { "--roce-timeout-us", "2000", NULL };
+	const uint32_t len = 1u << 20;
+	struct node a, b;
+	struct ndk_sge sge;
+	struct ndk_result_ex r[3];
+	uint64_t timeouts;
+	int i;
+
+	if (!node_start(&a, "roce-sa", 0, "10.99.8.1/24", knob) ||
+	    !node_start(&b, "roce-sb", 1, "10.99.8.2/24", knob) || !pair(&a, &b)) {
+		CHECK(0, "two ndkd nodes up and connected");
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		memset(a.s.buf + (size_t)i * len, 0x31 + i, len);
+	memset(b.s.buf, 0, 3 * (size_t)len);
+	kill(b.d.pid, SIGSTOP);
+	for (i = 0; i < 3; i++) {
+		sge = (struct ndk_sge){ .virtual_address = a.s.buf + (size_t)i * len,
+					.length = len,
+					.memory_region_token = a.s.token };
+		CHECK(ndk_qp_write(a.s.qp, &r[i], &sge, 1, (uintptr_t)b.s.buf + (uint64_t)i * len,
+				   b.s.rtoken, 0) == NDK_STATUS_SUCCESS,
+		      "write %d posted", i);
+	}
+	usleep(100000);
+	kill(b.d.pid, SIGCONT);
+	for (i = 0; i < 3; i++) {
+		r[i] = side_result(&a.s);
+		CHECK(r[i].status == NDK_STATUS_SUCCESS, "write %d after the stall: %s", i,
+		      ndk_status_str(r[i].status));
+	}
+	CHECK(memcmp(a.s.buf, b.s.buf, 3 * (size_t)len) == 0, "the bytes arrived");
+	timeouts = tel_query_elem_u64(&a.d, "/ndkd/ports", "timeouts", 0);
+	CHECK(timeouts >= 3 && timeouts != UINT64_MAX,
+	      "the stall was seen: %" PRIu64 " timer expiries", timeouts);
+	node_stop(&a);
+	node_stop(&b);
+}
+
 /* The connect events of a listener on b's side. */
 struct incoming {
 	struct ndk_connector *c[4];
@@ -1066,6 +1114,7 @@ main(void)
 	RUN(test_two_ports);
 	RUN(test_faults);
 	RUN(test_peer_killed);
+	RUN(test_peer_stalls);
 	RUN(test_connectors);
 	RUN(test_cm_states);
 	RUN(test_cm_flood);

@@ -104,6 +104,7 @@ static void
 progressed(const struct ectx *x, struct rc_qp *rc)
 {
 	rc->retries = rc->retry_max;
+	rc->backoff = 0;
 	if (rc->lost_at != 0) {
 		roce_count(rc->port, x->engine, ROCE_C_TIMEOUT_RECOVERIES, 1);
 		roce_count(rc->port, x->engine, ROCE_C_TIMEOUT_RECOVERY_US,
@@ -447,7 +448,7 @@ static void
 arm(struct rc_qp *rc)
 {
 	rc->deadline = psn_diff(psn_sending(rc), rc->una) > 0 || rc->reads_out > 0
-			       ? rte_rdtsc() + rc->timeout
+			       ? rte_rdtsc() + (rc->timeout << rc->backoff)
 			       : 0;
 	if (rc->wq_cur != rc->wq_tail)
 		rc->qp->want_step = true;
@@ -1195,9 +1196,11 @@ timers(struct ectx *x, struct rc_qp *rc, uint64_t now)
 		return;
 	count(x, rc, ROCE_C_TIMEOUTS);
 	if (rc->lost_at == 0)
-		rc->lost_at = rc->deadline - rc->timeout;
+		rc->lost_at = rc->deadline - (rc->timeout << rc->backoff);
+	if (rc->backoff < RC_BACKOFF_MAX)
+		rc->backoff++;
 	if (retry_from_una(x, qp, rc))
-		rc->deadline = now + rc->timeout;
+		rc->deadline = now + (rc->timeout << rc->backoff);
 }
 
 unsigned int

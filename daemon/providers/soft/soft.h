@@ -87,6 +87,13 @@ struct soft_rx {
  */
 #define RC_WINDOW 64u /* work requests in flight per QP: the provider's qp_window */
 #define RC_READS  16u /* reads a QP has out as requester (ORD) and serves as responder (IRD) */
+/*
+ * Retransmit timer expiries in a row, without progress, double the timer
+ * up to 2^RC_BACKOFF_MAX times: a loss is retried one timeout after, but a
+ * peer that stalls (a busy software stack) has the whole retry count of
+ * doubling waits to come back, not retries x timeout.
+ */
+#define RC_BACKOFF_MAX 6u
 
 struct rc_wqe {
 	uint32_t wr_id;
@@ -130,6 +137,7 @@ struct rc_qp {
 	/* requester */
 	uint8_t retries, rnr_retries; /* left */
 	uint8_t retry_max;
+	uint8_t backoff; /* timer expiries in a row: the timer is timeout << backoff */
 	bool reasked;
 	uint32_t wq_head, wq_cur, wq_tail; /* free-running: oldest, being sent, next free */
 	uint32_t cur_pkt;		   /* of wq[wq_cur] */
