@@ -302,9 +302,8 @@ provider_select(struct provider *p, const char *name, const struct ndkd_opts *o)
 #ifdef NDKD_HAVE_MLX5
 	if (strcmp(name, "mlx5") == 0)
 		return try_provider(p, &mlx5_provider_ops, o, false);
-	/* auto takes mlx5 only once it carries the data path itself */
-	if (is_auto && mlx5_provider_ops.post_send != NULL &&
-	    try_provider(p, &mlx5_provider_ops, o, true) == 0)
+	/* RoCEv2 ports given (--port) are the soft provider's: auto then keeps to it */
+	if (is_auto && o->n_ports == 0 && try_provider(p, &mlx5_provider_ops, o, true) == 0)
 		return 0;
 #endif
 #ifdef NDKD_HAVE_VERBS

@@ -151,9 +151,9 @@ extern const struct provider_ops verbs_provider_ops;
 
 /*
  * Pick the provider 'name' asks for (soft, verbs, mlx5, auto) and
- * initialise it. auto takes mlx5 when a device probes (once it carries the
- * data path), else verbs when an RDMA device probes and no RoCEv2 port of
- * ndkd's own is configured, else soft. Returns 0 or -errno
+ * initialise it. With no RoCEv2 port of ndkd's own configured, auto takes
+ * mlx5 when a device probes, else verbs when an RDMA device probes; else
+ * soft. Returns 0 or -errno
  * after logging why.
  */
 int provider_select(struct provider *p, const char *name, const struct ndkd_opts *o);

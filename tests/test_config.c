@@ -55,6 +55,34 @@ test_check_config(void)
 	      "ndkd --config with a typo exits 2: %s", out);
 }
 
+/*
+ * A hardware provider asked for by name, on a device that is not there:
+ * ndkd says which and why, and does not start (no silent fallback to soft).
+ */
+static void
+test_provider_without_device(void)
+{
+	static const char *const prov[] = { "mlx5", "verbs" };
+	const char *bin = getenv("NDKD_BIN");
+	char cmd[1024], out[4096], want[64];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "timeout 20 %s --provider %s --device nosuch0 --no-huge --file-prefix "
+			 "ndkt-nodev-%d "
+			 "--socket %s/nodev.sock 2>&1",
+			 bin, prov[i], (int)getpid(), dir);
+		snprintf(want, sizeof(want), "provider %s ", prov[i]);
+		CHECK(t_run(cmd, out, sizeof(out)) != 0 && strstr(out, want) != NULL &&
+			      (strstr(out, "unavailable") != NULL ||
+			       strstr(out, "was not built") != NULL),
+		      "--provider %s on a device that is not there: refused, and why: %s", prov[i],
+		      out);
+	}
+	t_sh("rm -rf /run/dpdk/ndkt-nodev-%d", (int)getpid());
+}
+
 static ndk_status
 make_cq(struct ndk_adapter *ad, uint32_t depth, struct ndk_cq **cq)
 {
@@ -141,6 +169,7 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	RUN(test_check_config);
+	RUN(test_provider_without_device);
 	RUN(test_limits_from_file);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)

@@ -199,6 +199,24 @@ test_wqe(void)
 	a.n = 0;
 	CHECK(umr_wqe(b, sizeof(b), &a) == 0, "no entry: refused");
 
+	CHECK(umr_entries_for(UMR_INLINE_FOR_MAX) == UMR_MAX_ENTRIES && UMR_INLINE_FOR_MAX == 924,
+	      "924 bytes of inline: WQEs of 960, room for all %u entries", UMR_MAX_ENTRIES);
+	CHECK(umr_entries_for(476) == 24, "a device of 512-byte WQEs: 24 entries");
+	CHECK(umr_entries_for(475) == 20, "one byte less: 448-byte WQEs, 20 entries");
+	CHECK(umr_entries_for(0) == 0 && umr_entries_for(155) == 0 && umr_entries_for(156) == 4,
+	      "under 192-byte WQEs nothing fits; at 192, one block of 4");
+	CHECK(umr_entries_for(UINT32_MAX) == UMR_MAX_ENTRIES, "more inline: still %u at most",
+	      UMR_MAX_ENTRIES);
+	for (i = 1; i <= 2000; i++) {
+		uint32_t e = umr_entries_for(i);
+
+		a.n = e;
+		a.len = 8ull * e;
+		if (e > 0 && umr_wqe(b, sizeof(b), &a) > (i + 36) / 64 * 64)
+			break;
+	}
+	CHECK(i == 2001, "a UMR of as many entries as allowed never outgrows the QP's WQEs (%u)",
+	      i);
 	CHECK(umr_key(0x123456a7, 0x3c) == 0x1234563c && umr_key(0xff, 0) == 0,
 	      "a key takes the new tag in its low byte");
 }

@@ -39,6 +39,20 @@ umr_list(const struct fr_map *m, umr_resolve_fn resolve, void *arg, struct ibv_s
 	return left == 0 ? (int)n : -EINVAL;
 }
 
+uint32_t
+umr_entries_for(uint32_t max_inline)
+{
+	uint64_t wqe = ((uint64_t)max_inline + 36) / MLX5_SEND_WQE_BB * MLX5_SEND_WQE_BB;
+	uint64_t n;
+
+	if (wqe > UMR_WQE_MAX)
+		wqe = UMR_WQE_MAX / MLX5_SEND_WQE_BB * MLX5_SEND_WQE_BB;
+	if (wqe <= 128)
+		return 0; /* control, UMR control and mkey context take 128 */
+	n = (wqe - 128) / 16;
+	return n < UMR_MAX_ENTRIES ? (uint32_t)n : UMR_MAX_ENTRIES;
+}
+
 static uint8_t
 mkey_access(int access)
 {

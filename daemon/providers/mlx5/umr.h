@@ -49,6 +49,17 @@ typedef bool (*umr_resolve_fn)(void *arg, uint64_t addr, uint32_t *lkey, uint64_
 int umr_list(const struct fr_map *m, umr_resolve_fn resolve, void *arg, struct ibv_sge *out,
 	     uint32_t max);
 
+/*
+ * KLM entries one UMR may carry on a QP whose inline data is max_inline
+ * bytes: the QP's send WQEs are sized for an RC send with that much inline
+ * (control, remote address and inline segments: 36 bytes, then max_inline,
+ * in 64-byte blocks), and a UMR must not be larger. 0: none fits.
+ */
+uint32_t umr_entries_for(uint32_t max_inline);
+
+/* The max_inline that makes room for UMR_MAX_ENTRIES. */
+#define UMR_INLINE_FOR_MAX (UMR_WQE_MAX / 64 * 64 - 36)
+
 /* A UMR that maps an indirect mkey. */
 struct umr_args {
 	uint32_t qpn;

@@ -49,7 +49,8 @@ pd_of(struct client *c, uint32_t handle)
 
 /* The device named, or the first (name NULL); NULL with a reason in *why. */
 static struct ibv_device *
-find_device(struct ibv_device **list, int n, const char *name, const char **why)
+find_device(struct ibv_device **list, int n, const char *name, bool (*match)(struct ibv_device *),
+	    const char **why)
 {
 	int i;
 
@@ -58,10 +59,12 @@ find_device(struct ibv_device **list, int n, const char *name, const char **why)
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
-		if (name == NULL || strcmp(ibv_get_device_name(list[i]), name) == 0)
+		if ((name == NULL || strcmp(ibv_get_device_name(list[i]), name) == 0) &&
+		    (match == NULL || match(list[i])))
 			return list[i];
 	}
-	*why = "no RDMA device of that name (--device)";
+	*why = name != NULL ? "no such RDMA device (--device)"
+			    : "no RDMA device this provider drives";
 	return NULL;
 }
 
@@ -73,7 +76,7 @@ verbs_probe(struct provider *p, const struct ndkd_opts *o, const char **why)
 
 	(void)p;
 	list = ibv_get_device_list(&n);
-	rc = find_device(list, n, o->device, why) != NULL ? 0 : -ENODEV;
+	rc = find_device(list, n, o->device, NULL, why) != NULL ? 0 : -ENODEV;
 	if (list != NULL)
 		ibv_free_device_list(list);
 	return rc;
@@ -132,13 +135,13 @@ open_device(struct verbs *v, const struct ndkd_opts *o)
 	int n = 0, rc = -ENODEV;
 
 	list = ibv_get_device_list(&n);
-	dev = find_device(list, n, o->device, &why);
+	dev = find_device(list, n, o->device, v->dv != NULL ? v->dv->match : NULL, &why);
 	if (dev == NULL) {
 		NDKD_LOG(ERR, main, "verbs: %s", why);
 		goto out;
 	}
 	snprintf(v->name, sizeof(v->name), "%s", ibv_get_device_name(dev));
-	v->ctx = ibv_open_device(dev);
+	v->ctx = v->dv != NULL && v->dv->open != NULL ? v->dv->open(dev) : ibv_open_device(dev);
 	if (v->ctx == NULL) {
 		rc = errno != 0 ? -errno : -EIO;
 		NDKD_LOG(ERR, main, "verbs: cannot open %s: %s", v->name, strerror(-rc));
@@ -151,8 +154,8 @@ out:
 	return rc;
 }
 
-static int
-verbs_init(struct provider *p, const struct ndkd_opts *o)
+int
+verbs_init_with(struct provider *p, const struct ndkd_opts *o, const struct verbs_dv *dv)
 {
 	struct verbs *v = calloc(1, sizeof(*v));
 	int rc;
@@ -160,6 +163,7 @@ verbs_init(struct provider *p, const struct ndkd_opts *o)
 	p->priv = NULL;
 	if (v == NULL)
 		return -ENOMEM;
+	v->dv = dv;
 	rc = open_device(v, o);
 	if (rc != 0)
 		goto err;
@@ -197,6 +201,8 @@ verbs_init(struct provider *p, const struct ndkd_opts *o)
 	v->keys = calloc(v->n_keys, sizeof(*v->keys));
 	if (v->local_addr == NULL || v->keys == NULL)
 		goto err;
+	if (v->dv != NULL && v->dv->init != NULL && (rc = v->dv->init(v)) != 0)
+		goto err;
 	snprintf(p->detail, sizeof(p->detail), "%s port %u GID %u (%u.%u.%u.%u), fw %s", v->name,
 		 v->port, v->gid_index, v->ipv4 >> 24, (v->ipv4 >> 16) & 0xff,
 		 (v->ipv4 >> 8) & 0xff, v->ipv4 & 0xff, v->attr.orig_attr.fw_ver);
@@ -213,6 +219,12 @@ err:
 	return rc;
 }
 
+static int
+verbs_init(struct provider *p, const struct ndkd_opts *o)
+{
+	return verbs_init_with(p, o, NULL);
+}
+
 static void
 verbs_fini(struct provider *p)
 {
@@ -220,6 +232,8 @@ verbs_fini(struct provider *p)
 
 	if (v == NULL)
 		return;
+	if (v->dv != NULL && v->dv->fini != NULL)
+		v->dv->fini(v);
 	ibv_close_device(v->ctx);
 	free(v->local_addr);
 	free(v->keys);
@@ -255,6 +269,8 @@ verbs_telemetry(struct provider *p, struct rte_tel_data *d)
 				  atomic_load_explicit(&v->n_dereg_mr, memory_order_relaxed));
 	rte_tel_data_add_dict_u64(d, "completion_errors",
 				  atomic_load_explicit(&v->n_wc_err, memory_order_relaxed));
+	if (v->dv != NULL && v->dv->telemetry != NULL)
+		v->dv->telemetry(v, d);
 }
 
 static uint32_t
@@ -387,6 +403,11 @@ verbs_pd_create(struct ectx *x, struct client *c, uint32_t handle)
 		free(vpd);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
+	if (v->dv != NULL && v->dv->pd_init != NULL && v->dv->pd_init(v, vpd) != 0) {
+		ibv_dealloc_pd(vpd->pd);
+		free(vpd);
+		return NDK_STATUS_INSUFFICIENT_RESOURCES;
+	}
 	c->objs[handle].ptr = vpd;
 	return NDK_STATUS_SUCCESS;
 }
@@ -406,7 +427,10 @@ verbs_pd_destroy(struct ectx *x, struct client *c, uint32_t handle)
 			atomic_fetch_add_explicit(&v->n_dereg_mr, 1, memory_order_relaxed);
 		}
 	}
-	ibv_dealloc_pd(vpd->pd);
+	if (v->dv != NULL && v->dv->pd_fini != NULL)
+		v->dv->pd_fini(v, vpd);
+	if (ibv_dealloc_pd(vpd->pd) != 0)
+		NDKD_LOG(WARNING, engine, "verbs: a PD stays: %s", strerror(errno));
 	free(vpd);
 	c->objs[handle].ptr = NULL;
 }
@@ -443,6 +467,33 @@ region_mr(struct verbs *v, struct verbs_pd *vpd, const struct region *r, uint32_
 }
 
 /*
+ * The region of c that holds [addr, addr + len) where ndkd maps it, and
+ * its id (in: the one to try first, since pieces of one request mostly
+ * share a region); NULL if none does.
+ */
+static const struct region *
+region_at(struct client *c, const uint8_t *addr, uint64_t len, uint32_t *id)
+{
+	uint32_t n_regions = atomic_load_explicit(&c->n_regions, memory_order_acquire);
+	const struct region *r;
+	uint32_t i;
+
+	for (i = 0; i <= n_regions; i++) {
+		uint32_t k = i == 0 ? *id : i - 1;
+
+		if (k >= n_regions)
+			continue;
+		r = &c->regions[k];
+		if (addr >= r->daemon_base && (uint64_t)(addr - r->daemon_base) < r->size &&
+		    len <= r->size - (uint64_t)(addr - r->daemon_base)) {
+			*id = k;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+/*
  * Pieces of c's memory as ndkd maps them into SGEs of the device (the
  * region's key, the app's address); adjacent pieces of one region become
  * one SGE. IMPLEMENTATION_LIMIT past max SGEs.
@@ -451,29 +502,20 @@ static ndk_status
 to_sges(struct verbs *v, struct client *c, struct verbs_pd *vpd, const struct dp_chunk *p,
 	uint32_t n, struct ibv_sge *sg, uint32_t max, uint32_t *ns)
 {
-	uint32_t n_regions = atomic_load_explicit(&c->n_regions, memory_order_acquire);
 	uint32_t i, k = 0, id = 0;
 
 	*ns = 0;
 	for (i = 0; i < n; i++) {
-		const struct region *r = &c->regions[id];
-		uint64_t off = (uint64_t)(p[i].addr - r->daemon_base);
+		const struct region *r;
+		uint64_t off;
 		struct ibv_mr *mr;
 
 		if (p[i].len == 0)
 			continue;
-		/* pieces of one request mostly share a region: the last one first */
-		if (p[i].addr < r->daemon_base || off >= r->size || p[i].len > r->size - off) {
-			for (id = 0; id < n_regions; id++) {
-				r = &c->regions[id];
-				off = (uint64_t)(p[i].addr - r->daemon_base);
-				if (p[i].addr >= r->daemon_base && off < r->size &&
-				    p[i].len <= r->size - off)
-					break;
-			}
-			if (id == n_regions)
-				return NDK_STATUS_ACCESS_VIOLATION; /* resolved, so never */
-		}
+		r = region_at(c, p[i].addr, p[i].len, &id);
+		if (r == NULL)
+			return NDK_STATUS_ACCESS_VIOLATION; /* resolved, so never */
+		off = (uint64_t)(p[i].addr - r->daemon_base);
 		mr = region_mr(v, vpd, r, id);
 		if (mr == NULL)
 			return NDK_STATUS_INSUFFICIENT_RESOURCES;
@@ -511,26 +553,39 @@ mr_access(uint8_t a)
  * and its rkey is the MR's remote token. Local use needs nothing: ndkd
  * checks local tokens and hands the NIC the regions' keys.
  */
-/* A fast-register MR that peers may reach: its window, made now, not bound yet. */
+/*
+ * A fast-register MR that peers may reach: its NIC key, made now, not
+ * mapped yet. A layer's mkey (mlx5) when it has one, else a type 2 window.
+ */
 static ndk_status
 fr_window(struct ectx *x, struct verbs *v, struct verbs_pd *vpd, uint32_t index, uint32_t *remote)
 {
 	struct verbs_engine *ve = x->prov_engine;
-	struct ibv_mw *mw;
-	uint32_t k;
+	struct verbs_key *k = &v->keys[index];
+	uint32_t key = 0, hk;
 
-	if (!v->mw2)
-		return NDK_STATUS_SUCCESS; /* a fast register for peers will say NOT_SUPPORTED */
-	mw = ibv_alloc_mw(vpd->pd, IBV_MW_TYPE_2);
-	if (mw == NULL)
-		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	k = mw->rkey >> 8;
-	if (rte_hash_add_key_data(ve->by_key, &k, (void *)(uintptr_t)index) != 0) {
-		ibv_dealloc_mw(mw);
+	*k = (struct verbs_key){ 0 };
+	if (v->dv != NULL && v->dv->fr_take != NULL)
+		key = v->dv->fr_take(v, vpd, k);
+	if (key == 0) {
+		if (!v->mw2)
+			return NDK_STATUS_SUCCESS; /* a fast register for peers: NOT_SUPPORTED */
+		k->mw = ibv_alloc_mw(vpd->pd, IBV_MW_TYPE_2);
+		if (k->mw == NULL)
+			return NDK_STATUS_INSUFFICIENT_RESOURCES;
+		key = k->mw->rkey;
+	}
+	k->dv_base = key & ~0xffu;
+	hk = key >> 8;
+	if (rte_hash_add_key_data(ve->by_key, &hk, (void *)(uintptr_t)index) != 0) {
+		if (k->mw != NULL)
+			ibv_dealloc_mw(k->mw);
+		else
+			v->dv->fr_drop(v, k);
+		*k = (struct verbs_key){ 0 };
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
-	v->keys[index] = (struct verbs_key){ .mw = mw };
-	*remote = mw->rkey & ~0xffu;
+	*remote = k->dv_base;
 	return NDK_STATUS_SUCCESS;
 }
 
@@ -548,9 +603,9 @@ verbs_mr_register(struct ectx *x, struct client *c, uint32_t index, uint32_t *re
 	if (vpd == NULL || index >= v->n_keys)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	if (e->kind == MRT_KIND_FASTREG) {
-		if (v->keys[index].mw == NULL)
+		if (v->keys[index].mw == NULL && v->keys[index].mkey == NULL)
 			return fr_window(x, v, vpd, index, remote);
-		*remote = v->keys[index].mw->rkey & ~0xffu; /* initialised again */
+		*remote = v->keys[index].dv_base; /* initialised again */
 		return NDK_STATUS_SUCCESS;
 	}
 	mr = ibv_reg_mr_iova(vpd->pd, (void *)(uintptr_t)e->daemon_va, e->length, e->va,
@@ -620,6 +675,7 @@ renew_window(struct ectx *x, uint32_t index)
 	if (k->mw == NULL)
 		return; /* fast register for peers answers NOT_SUPPORTED until initialised again */
 	hk = k->mw->rkey >> 8;
+	k->dv_base = k->mw->rkey & ~0xffu;
 	if (rte_hash_add_key_data(ve->by_key, &hk, (void *)(uintptr_t)index) != 0) {
 		ibv_dealloc_mw(k->mw);
 		k->mw = NULL;
@@ -639,11 +695,14 @@ verbs_mr_deregister(struct ectx *x, struct client *c, uint32_t index)
 		return;
 	k = &v->keys[index];
 	bound_del(v, index);
-	if (k->mw != NULL) {
-		uint32_t hk = k->mw->rkey >> 8;
+	if (k->mw != NULL || k->mkey != NULL) {
+		uint32_t hk = k->dv_base >> 8;
 
 		rte_hash_del_key(ve->by_key, &hk);
-		ibv_dealloc_mw(k->mw);
+		if (k->mw != NULL)
+			ibv_dealloc_mw(k->mw);
+		else
+			v->dv->fr_drop(v, k);
 	}
 	if (k->mr != NULL) {
 		ibv_dereg_mr(k->mr);
@@ -896,7 +955,9 @@ verbs_qp_create(struct ectx *x, struct dqp *qp)
 	v->vpd = pd_of(qp->client, qp->pd);
 	if (v->vpd == NULL || ve->cq_free < need)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	v->qp = ibv_create_qp(v->vpd->pd, &ia);
+	v->qp = vs->dv != NULL && vs->dv->create_qp != NULL
+			? vs->dv->create_qp(vs, v, v->vpd->pd, &ia)
+			: ibv_create_qp(v->vpd->pd, &ia);
 	if (v->qp == NULL) {
 		NDKD_LOG(DEBUG, engine, "verbs: client %u: cannot create a QP: %s", qp->client->id,
 			 strerror(errno));
@@ -1011,6 +1072,20 @@ verbs_qp_connect(struct ectx *x, struct dqp *qp, const struct peer_addr *peer)
 	return qp_rts(vs, v, peer->gid, sgid, peer->qpn, peer->psn, qp->psn, mtu);
 }
 
+/* wr_id is on the device from now on: its slot waits for its completion. */
+static ndk_status
+tracked(struct verbs_qp *v, uint32_t wr_id, uint64_t bytes, struct ibv_mr *drop)
+{
+	uint32_t slot = wr_id % VERBS_QP_WINDOW;
+
+	v->send_live[slot] = true;
+	v->send_id[slot] = wr_id;
+	v->send_bytes[slot] = bytes;
+	v->send_drop[slot] = drop;
+	v->sends++;
+	return NDK_STATUS_PENDING;
+}
+
 /*
  * wr (wr_id: wq.c's) to the device, its result awaited in its window slot;
  * drop: an MR to deregister once it has run. PENDING or an error.
@@ -1020,18 +1095,12 @@ post_tracked(struct verbs_qp *v, struct ibv_send_wr *wr, uint32_t wr_id, uint64_
 	     struct ibv_mr *drop)
 {
 	struct ibv_send_wr *bad;
-	uint32_t slot = wr_id % VERBS_QP_WINDOW;
 
-	if (v->send_live[slot])
+	if (v->send_live[wr_id % VERBS_QP_WINDOW])
 		return NDK_STATUS_INSUFFICIENT_RESOURCES; /* never: the window is the device's */
 	if (ibv_post_send(v->qp, wr, &bad) != 0)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
-	v->send_live[slot] = true;
-	v->send_id[slot] = wr_id;
-	v->send_bytes[slot] = bytes;
-	v->send_drop[slot] = drop;
-	v->sends++;
-	return NDK_STATUS_PENDING;
+	return tracked(v, wr_id, bytes, drop);
 }
 
 /* Slot's request is over (done or cancelled): its result, then what it no longer needs. */
@@ -1060,13 +1129,58 @@ send_end(struct ectx *x, struct dqp *qp, struct verbs_qp *v, uint32_t slot, ndk_
 		    st == NDK_STATUS_SUCCESS ? (uint32_t)v->send_bytes[slot] : 0);
 }
 
+/* What a layer's resolve needs: where a client's pages are registered in a PD. */
+struct resolve_arg {
+	struct verbs *v;
+	struct client *c;
+	struct verbs_pd *vpd;
+	uint32_t id;
+};
+
+static bool
+resolve_page(void *arg, uint64_t addr, uint32_t *lkey, uint64_t *iova, uint64_t *room)
+{
+	struct resolve_arg *a = arg;
+	const uint8_t *p = (const uint8_t *)(uintptr_t)addr;
+	const struct region *r = region_at(a->c, p, 1, &a->id);
+	struct ibv_mr *mr = r != NULL ? region_mr(a->v, a->vpd, r, a->id) : NULL;
+
+	if (mr == NULL)
+		return false;
+	*lkey = mr->lkey;
+	*iova = r->client_base + (uint64_t)(p - r->daemon_base);
+	*room = r->size - (uint64_t)(p - r->daemon_base);
+	return true;
+}
+
+/* Fast register through a layer's mkey: one request maps it over the pages where they lie. */
+static ndk_status
+fast_register_dv(struct verbs *vs, struct dqp *qp, struct verbs_key *k, uint32_t index,
+		 struct fr_map *m, uint32_t wr_id)
+{
+	struct verbs_qp *v = vqp(qp);
+	struct resolve_arg ra = { .v = vs, .c = qp->client, .vpd = v->vpd };
+	int rc;
+
+	if (v->send_live[wr_id % VERBS_QP_WINDOW])
+		return NDK_STATUS_INSUFFICIENT_RESOURCES; /* never: the window is the device's */
+	rc = vs->dv->fr_post(vs, v, k, m, resolve_page, &ra, wr_id);
+	if (rc != 0)
+		return rc == -E2BIG ? NDK_STATUS_IMPLEMENTATION_LIMIT
+				    : NDK_STATUS_INSUFFICIENT_RESOURCES;
+	k->key = k->dv_base | m->variant;
+	m->key = k->key;
+	v->send_bind[wr_id % VERBS_QP_WINDOW] = index + 1; /* a failure leaves it unmapped */
+	return tracked(v, wr_id, 0, NULL);
+}
+
 /*
  * Fast register. An MR only this node uses is ndkd's table alone. One peers
  * may reach gets, in the QP's order, a device MR over the new mapping (the
  * app's address as IOVA) and its type 2 window bound over it with the key's
  * tag set to the new variant: the key the app already holds. One device MR
- * needs the pages to follow each other in ndkd's mapping; UMR (mlx5) has
- * no such limit.
+ * needs the pages to follow each other in ndkd's mapping; a layer's mkey
+ * (mlx5's UMR) maps them where they lie.
  */
 static ndk_status
 verbs_mr_fast_register(struct ectx *x, struct dqp *qp, uint32_t index, struct fr_map *m,
@@ -1084,6 +1198,9 @@ verbs_mr_fast_register(struct ectx *x, struct dqp *qp, uint32_t index, struct fr
 
 	if ((m->access & MRT_ACCESS_REMOTE) == 0)
 		return NDK_STATUS_SUCCESS;
+	if (k != NULL && k->mkey != NULL)
+		return qp->state == QP_RTS ? fast_register_dv(vs, qp, k, index, m, wr_id)
+					   : NDK_STATUS_CONNECTION_INVALID;
 	if (k == NULL || k->mw == NULL)
 		return NDK_STATUS_NOT_SUPPORTED; /* the device has no type 2 windows */
 	for (i = 1; i < m->n_pages; i++) {
@@ -1316,27 +1433,29 @@ verbs_qp_destroy(struct ectx *x, struct dqp *qp)
 	v->qp = NULL;
 }
 
+#define VERBS_OPS                                                                                  \
+	.fini = verbs_fini, .telemetry = verbs_telemetry, .query = verbs_query,                    \
+	.engine_init = verbs_engine_init, .engine_fini = verbs_engine_fini, .poll = verbs_poll,    \
+	.pd_create = verbs_pd_create, .pd_destroy = verbs_pd_destroy,                              \
+	.region_add = verbs_region_add, .mr_register = verbs_mr_register,                          \
+	.mr_deregister = verbs_mr_deregister, .mr_fast_register = verbs_mr_fast_register,          \
+	.mr_invalidate = verbs_mr_invalidate, .qp_create = verbs_qp_create,                        \
+	.qp_connect = verbs_qp_connect, .qp_error = verbs_qp_error,                                \
+	.qp_destroy = verbs_qp_destroy, .post_send = verbs_post_send, .qp_step = verbs_qp_step
+
 const struct provider_ops verbs_provider_ops = {
 	.name = "verbs",
 	.probe = verbs_probe,
 	.init = verbs_init,
-	.fini = verbs_fini,
-	.telemetry = verbs_telemetry,
-	.query = verbs_query,
-	.engine_init = verbs_engine_init,
-	.engine_fini = verbs_engine_fini,
-	.poll = verbs_poll,
-	.pd_create = verbs_pd_create,
-	.pd_destroy = verbs_pd_destroy,
-	.region_add = verbs_region_add,
-	.mr_register = verbs_mr_register,
-	.mr_deregister = verbs_mr_deregister,
-	.mr_fast_register = verbs_mr_fast_register,
-	.mr_invalidate = verbs_mr_invalidate,
-	.qp_create = verbs_qp_create,
-	.qp_connect = verbs_qp_connect,
-	.qp_error = verbs_qp_error,
-	.qp_destroy = verbs_qp_destroy,
-	.post_send = verbs_post_send,
-	.qp_step = verbs_qp_step,
+	VERBS_OPS,
 };
+
+#ifdef NDKD_HAVE_MLX5
+/* mlx5: the same data path; its layer (verbs_dv) is set by its init. */
+const struct provider_ops mlx5_provider_ops = {
+	.name = "mlx5",
+	.probe = mlx5_probe,
+	.init = mlx5_init,
+	VERBS_OPS,
+};
+#endif

@@ -36,8 +36,51 @@
 #define VERBS_CQ_MAX	65536u
 #define VERBS_RD_ATOM	16u /* reads out and served per QP, as the soft provider's RC_READS */
 
+struct verbs;
+struct verbs_key;
+struct verbs_pd;
+struct verbs_qp;
+struct rte_tel_data;
+
+/*
+ * Where ndkd's address of a page is registered with the device: the lkey,
+ * the IOVA of addr under it, the bytes from addr to the registration's end.
+ */
+typedef bool (*verbs_resolve_fn)(void *arg, uint64_t addr, uint32_t *lkey, uint64_t *iova,
+				 uint64_t *room);
+
+/*
+ * A layer over this provider that does part of its work its own way
+ * (mlx5: the device opened for DEVX, fast register through indirect mkeys
+ * and UMR). NULL members: the verbs way.
+ */
+struct verbs_dv {
+	bool (*match)(struct ibv_device *dev); /* devices it takes */
+	struct ibv_context *(*open)(struct ibv_device *dev);
+	int (*init)(struct verbs *v); /* the device is open and queried: 0 or -errno */
+	void (*fini)(struct verbs *v);
+	struct ibv_qp *(*create_qp)(struct verbs *v, struct verbs_qp *q, struct ibv_pd *pd,
+				    struct ibv_qp_init_attr *ia);
+	int (*pd_init)(struct verbs *v, struct verbs_pd *vpd);
+	void (*pd_fini)(struct verbs *v, struct verbs_pd *vpd);
+	/* A fast-register MR's NIC key, taken as it is initialised: k->mkey and its key, or 0. */
+	uint32_t (*fr_take)(struct verbs *v, struct verbs_pd *vpd, struct verbs_key *k);
+	/* ... and destroyed as the MR goes (which kills its key on the NIC) */
+	void (*fr_drop)(struct verbs *v, struct verbs_key *k);
+	/*
+	 * Map k over m's pages (resolve: where each is registered) at m->va
+	 * with tag m->variant, in q's order, as wr_id: 0 or -errno (-E2BIG:
+	 * more pieces than one request carries).
+	 */
+	int (*fr_post)(struct verbs *v, struct verbs_qp *q, struct verbs_key *k,
+		       const struct fr_map *m, verbs_resolve_fn resolve, void *arg, uint64_t wr_id);
+	void (*telemetry)(const struct verbs *v, struct rte_tel_data *d);
+};
+
 /* The device and what ndkd was told to use of it (p->priv). */
 struct verbs {
+	const struct verbs_dv *dv; /* NULL: plain verbs */
+	void *dv_priv;
 	struct ibv_context *ctx;
 	struct ibv_device_attr_ex attr;
 	struct ibv_port_attr port_attr;
@@ -74,7 +117,9 @@ struct verbs {
 struct verbs_key {
 	struct ibv_mr *mr;
 	struct ibv_mw *mw;
-	uint32_t key; /* the window's key as last bound (0: not bound) */
+	void *mkey;	  /* a layer's key instead of a window (verbs_dv; mw NULL) */
+	uint32_t dv_base; /* ... its key's upper 24 bits */
+	uint32_t key;	  /* the window's key as last bound (0: not bound) */
 	/*
 	 * A type 2 window is bound through a QP and reached only through it;
 	 * the QP cannot go while it is. The windows a QP bound: a list
@@ -88,6 +133,7 @@ struct verbs_key {
 struct verbs_pd {
 	struct ibv_pd *pd;
 	struct ibv_mr *region_mr[NDKD_MAX_REGIONS]; /* as this PD first uses each region */
+	void *dv;				    /* the layer's (mlx5: its mkey pool) */
 };
 
 /* A receive handed to the device, until its result reaches the client's CQ. */
@@ -104,6 +150,8 @@ struct verbs_recv {
 /* Per QP (qp->prov). */
 struct verbs_qp {
 	struct ibv_qp *qp;
+	struct ibv_qp_ex *qpx; /* a layer's QP that takes its own work requests */
+	uint32_t dv_max;       /* ... and how many entries one of them carries */
 	struct verbs_pd *vpd;
 	bool local_peer;     /* its peer is on this node: checked in ndkd's QP table first */
 	bool rq_stop;	     /* a receive that cannot go to the device waits at the tail */
@@ -132,6 +180,14 @@ struct verbs_engine {
 };
 
 extern const struct provider_ops verbs_provider_ops;
+#ifdef NDKD_HAVE_MLX5
+/* mlx5_provider_ops: the verbs ops with these two (providers/mlx5/mlx5.c). */
+int mlx5_probe(struct provider *p, const struct ndkd_opts *o, const char **why);
+int mlx5_init(struct provider *p, const struct ndkd_opts *o);
+#endif
+
+/* The verbs provider's init, with a layer over it (NULL: none). */
+int verbs_init_with(struct provider *p, const struct ndkd_opts *o, const struct verbs_dv *dv);
 
 /* NDK_ADAPTER_INFO from a device's attributes under ndkd's limits (verbs and mlx5 alike). */
 void verbs_device_limits(const struct ibv_device_attr *a, const struct ndkd_limits *lim,
