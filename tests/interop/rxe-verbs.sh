@@ -10,11 +10,16 @@
 #     transport on the host (the tap), tools/ndk-pingpong on each, each
 #     side as server; the two RoCEv2 implementations check each other;
 #  3. ndk-pingpong over ndkd on verbs against rdma-core's ibv_rc_pingpong
-#     on the same rxe0.
+#     on the same rxe0;
+#  4. a second guest on a bridge, with nothing of ndkd's in it: its
+#     ibv_rc_pingpong and perftest (ib_write_bw, ib_read_lat, ib_send_lat)
+#     against ndk-pingpong and ndk-perf over ndkd on verbs in the first,
+#     each side serving once.
 # Needs root and shared/rxe-peer beside the source tree (exit 77).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 pingpong=${NDK_PINGPONG_BIN:-$root/build/tools/ndk-pingpong}
+trap 'cleanup; "$rxe/stop" --name 1 >/dev/null 2>&1' EXIT
 # the integration tests that run on the verbs provider (docs/providers.md),
 # and the cases of test_rdma that need nothing it lacks (docs/providers.md)
 tests=${NDK_VERBS_TESTS:-nop attach mr close conformance mem clients isolation garbage shutdown ndkctl}
@@ -113,4 +118,54 @@ pingpong_check "$st1" "$st2" 50 "of ibv_rc_pingpong against ndkd on verbs"
 stop_guest_ndkd
 grep -q "stopped" "$work/gndkd.log" || { cat "$work/gndkd.log"; fail "ndkd on verbs did not stop cleanly"; }
 interop_down
-echo "ok: integration tests on the verbs provider (rxe0); ndkd verbs <-> ndkd soft both ways; ibv_rc_pingpong <-> ndkd verbs"
+
+# 4. two guests on a bridge: 0 (this build, ndkd on verbs) and 1 (rdma-core's tools only)
+"$rxe/stop" --name 0 >/dev/null 2>&1
+for g in 0 1; do
+    args=(--name "$g" --bridge br-rxepeer)
+    [ "$g" = 0 ] && args+=(--host-root --cpus 2 --mem 2048)
+    "$rxe/start" "${args[@]}" >"$work/start$g.log" 2>&1 || { cat "$work/start$g.log"; fail "guest $g on the bridge"; }
+done
+gexec 900 sh -c "rm -f $gsock; exec $bdir/daemon/ndkd --socket $gsock --file-prefix ndkt-verbs \
+    --provider verbs --device rxe0 --no-huge --mem 256" >"$work/gndkd.log" 2>&1 &
+gpid=$!
+gexec 120 sh -c "until [ -S $gsock ]; do sleep 0.2; done" || fail "ndkd on verbs did not start (bridge)"
+
+# $1 = who serves (ndkd|rdma), $2 = ndkd's tool and its arguments, $3 = guest 1's tool and its
+# arguments (the server's address is added to the client's); $4 = the result line to find
+# (extended regex) in the client's log, and in the server's unless $5 is "client".
+g1() {
+    local server=$1 ours=$2 theirs=$3 want=$4 only=${5:-} st1 st2 srv
+    if [ "$server" = ndkd ]; then
+        gexec 180 env NDK_SOCKET=$gsock $ours >"$work/srv.log" 2>&1 &
+        srv=$!
+        sleep 5 # a program starting in the emulated guest takes seconds to listen
+        "$rxe/exec" --name 1 --timeout 150 -- $theirs 10.77.0.2 >"$work/cli.log" 2>&1
+    else
+        "$rxe/exec" --name 1 --timeout 180 -- $theirs >"$work/srv.log" 2>&1 &
+        srv=$!
+        sleep 3
+        gexec 150 env NDK_SOCKET=$gsock $ours 10.77.0.3 >"$work/cli.log" 2>&1
+    fi
+    st2=$?
+    wait $srv
+    st1=$?
+    echo "--- guest 1's '$theirs' and ndkd's '$ours', $server serving: exits $st1 $st2"
+    cat "$work/srv.log" "$work/cli.log"
+    [ "$st1" -eq 0 ] && [ "$st2" -eq 0 ] || fail "'$theirs' against ndkd on verbs"
+    grep -Eq "$want" "$work/cli.log" || fail "'$theirs' against ndkd on verbs: no result line"
+    [ "$only" = client ] || grep -Eq "$want" "$work/srv.log" ||
+        fail "'$theirs' against ndkd on verbs: no result line at the server"
+}
+pp="$bdir/tools/ndk-pingpong -c -s 4096 -n 50"
+g1 ndkd "$pp" "ibv_rc_pingpong -d rxe0 -g 1 -c -s 4096 -n 50" "^50 iters in"
+g1 rdma "$pp" "ibv_rc_pingpong -d rxe0 -g 1 -c -s 4096 -n 50" "^50 iters in"
+perf="$bdir/tools/ndk-perf"
+g1 rdma "$perf write_bw -s 65536 -n 100" "ib_write_bw -F -d rxe0 -x 1 -s 65536 -n 100" "^ 65536 +100 "
+g1 ndkd "$perf write_bw -s 65536 -n 100" "ib_write_bw -F -d rxe0 -x 1 -s 65536 -n 100" "^ 65536 +100 "
+g1 rdma "$perf read_lat -s 2 -n 100" "ib_read_lat -F -d rxe0 -x 1 -s 2 -n 100" "^ 2 +100 " client
+g1 ndkd "$perf send_lat -s 2 -n 100" "ib_send_lat -F -d rxe0 -x 1 -s 2 -n 100" "^ 2 +100 "
+grep -q "invalid data" "$work"/*.log && fail "data did not validate"
+stop_guest_ndkd
+grep -q "stopped" "$work/gndkd.log" || { cat "$work/gndkd.log"; fail "ndkd on verbs did not stop cleanly (bridge)"; }
+echo "ok: integration tests on the verbs provider (rxe0); ndkd verbs <-> ndkd soft both ways; ibv_rc_pingpong <-> ndkd verbs on one guest and across two; perftest <-> ndk-perf on verbs across two"
