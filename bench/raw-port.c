@@ -24,6 +24,8 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "../daemon/eal_cleanup.h"
+
 #define BURST	32
 #define RING	1024
 #define ETHTYPE 0x88b5 /* IEEE local experimental */
@@ -254,6 +256,6 @@ main(int argc, char **argv)
 		rc = 1;
 	rte_eth_dev_stop(0);
 	rte_eth_dev_close(0);
-	rte_eal_cleanup();
+	eal_cleanup_all();
 	return rc;
 }

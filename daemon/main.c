@@ -17,6 +17,7 @@
 #include <rte_lcore.h>
 
 #include "conn.h"
+#include "eal_cleanup.h"
 #include "engine.h"
 #include "log.h"
 #include "mrt.h"
@@ -320,7 +321,8 @@ main(int argc, char **argv)
 	mrt_destroy(&mrt);
 	prov.ops.fini(&prov);
 	NDKD_LOG(NOTICE, main, "stopped");
-	rte_eal_cleanup();
+	if (eal_cleanup_all() != 0)
+		fprintf(stderr, "ndkd: EAL's runtime directory stays: %s\n", strerror(errno));
 	opts_free(&o);
 	return 0;
 
@@ -335,7 +337,7 @@ err_mrt:
 err_prov:
 	prov.ops.fini(&prov);
 err_eal:
-	rte_eal_cleanup();
+	eal_cleanup_all();
 	opts_free(&o);
 	return 1;
 }

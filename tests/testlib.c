@@ -307,6 +307,31 @@ cleanup_dir(struct tdaemon *d)
 	rmdir(d->dir);
 }
 
+/* EAL's runtime directory of d's prefix (eal_create_runtime_dir's rule). */
+static void
+runtime_dir(const struct tdaemon *d, char *buf, size_t len)
+{
+	const char *dir = "/var/run";
+
+	if (getuid() != 0) {
+		dir = getenv("XDG_RUNTIME_DIR");
+		if (dir == NULL)
+			dir = "/tmp";
+	}
+	snprintf(buf, len, "%s/dpdk/%s", dir, d->prefix);
+}
+
+/* What a killed ndkd could not remove: its runtime directory's files, then it. */
+static void
+remove_runtime_dir(const struct tdaemon *d)
+{
+	char dir[192];
+
+	runtime_dir(d, dir, sizeof(dir));
+	if (access(dir, F_OK) == 0)
+		t_sh("rm -rf '%s'", dir);
+}
+
 int
 tdaemon_stop(struct tdaemon *d)
 {
@@ -326,12 +351,23 @@ tdaemon_stop_signal(struct tdaemon *d, int sig)
 		pid_t r = waitpid(d->pid, &st, WNOHANG);
 
 		if (r == d->pid) {
+			char dir[192];
+
 			d->pid = -1;
-			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 				print_log(d);
-			else
-				cleanup_dir(d);
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+				remove_runtime_dir(d);
+				return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+			}
+			cleanup_dir(d);
+			/* a clean exit leaves nothing in /run/dpdk */
+			runtime_dir(d, dir, sizeof(dir));
+			if (access(dir, F_OK) == 0) {
+				fprintf(stderr, "ndkd exited 0 and left %s behind\n", dir);
+				remove_runtime_dir(d);
+				return -1;
+			}
+			return 0;
 		}
 		sleep_ms(10);
 	}
@@ -348,6 +384,7 @@ tdaemon_kill(struct tdaemon *d)
 		kill(d->pid, SIGKILL);
 		waitpid(d->pid, NULL, 0);
 		d->pid = -1;
+		remove_runtime_dir(d);
 	}
 	cleanup_dir(d);
 }
@@ -355,14 +392,10 @@ tdaemon_kill(struct tdaemon *d)
 static void
 tel_path(const struct tdaemon *d, char *buf, size_t len)
 {
-	const char *dir = "/var/run";
+	char dir[192];
 
-	if (getuid() != 0) {
-		dir = getenv("XDG_RUNTIME_DIR");
-		if (dir == NULL)
-			dir = "/tmp";
-	}
-	snprintf(buf, len, "%s/dpdk/%s/dpdk_telemetry.v2", dir, d->prefix);
+	runtime_dir(d, dir, sizeof(dir));
+	snprintf(buf, len, "%s/dpdk_telemetry.v2", dir);
 }
 
 /* Run one telemetry command; returns its reply's value (a new reference) or NULL. */
