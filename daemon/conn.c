@@ -7,6 +7,7 @@
 #include <rte_ring_elem.h>
 
 #include "conn.h"
+#include "engine.h"
 #include "provider.h"
 #include "qp.h"
 #include "qpt.h"
@@ -24,8 +25,10 @@ conn_send(struct ectx *x, uint32_t engine, struct conn_msg *m)
 {
 	m->to_engine = engine;
 	if (x->conn_defer == NULL &&
-	    rte_ring_enqueue_elem(x->conn_inbox[engine], &m, sizeof(m)) == 0)
+	    rte_ring_enqueue_elem(x->conn_inbox[engine], &m, sizeof(m)) == 0) {
+		engine_bell_ring(&x->bells[engine]);
 		return;
+	}
 	m->next = NULL;
 	if (x->conn_defer_tail != NULL)
 		x->conn_defer_tail->next = m;
@@ -42,6 +45,7 @@ conn_send_deferred(struct ectx *x)
 
 		if (rte_ring_enqueue_elem(x->conn_inbox[m->to_engine], &m, sizeof(m)) != 0)
 			return; /* in order: the rest wait too */
+		engine_bell_ring(&x->bells[m->to_engine]);
 		x->conn_defer = m->next;
 		if (x->conn_defer == NULL)
 			x->conn_defer_tail = NULL;

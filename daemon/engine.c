@@ -3,7 +3,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +16,8 @@
 #include <rte_ring_elem.h>
 
 #include "access.h"
+#include <ndk/internal/abi.h>
+
 #include "conn.h"
 #include "engine.h"
 #include "provider.h"
@@ -21,6 +25,8 @@
 #include "wq.h"
 
 _Static_assert(sizeof(struct engine_msg) == 16, "engine_msg is a 16-byte ring element");
+
+static int engine_bell_init(struct engine *e);
 
 int
 engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients, struct mrt *mrt,
@@ -43,6 +49,18 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 	}
 	set->n = n;
 	set->prov = prov;
+	if (posix_memalign((void **)&set->bells, RTE_CACHE_LINE_SIZE, n * sizeof(*set->bells)) !=
+	    0) {
+		free(set->engines);
+		free(set->conn_inbox);
+		set->engines = NULL;
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		atomic_init(&set->bells[i].asleep, 0);
+		set->bells[i].efd = -1;
+		set->engines[i].epfd = -1;
+	}
 	set->outbox =
 		rte_ring_create_elem("ndkd_outbox", sizeof(struct engine_msg),
 				     rte_align32pow2(n * ring_size), SOCKET_ID_ANY, RING_F_SC_DEQ);
@@ -69,7 +87,10 @@ engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 		e->x.engine = i;
 		e->x.listen = listen;
 		e->x.conn_inbox = set->conn_inbox;
+		e->x.bells = set->bells;
 		e->x.prov = prov;
+		if (engine_bell_init(e) != 0)
+			goto err;
 		snprintf(name, sizeof(name), "ndkd_conn%u", i);
 		set->conn_inbox[i] = rte_ring_create_elem(name, sizeof(void *),
 							  rte_align32pow2(qpt->n_entries + 1),
@@ -105,6 +126,10 @@ engines_destroy(struct engine_set *set)
 			e->x.prov->ops.engine_fini(e->x.prov, &e->x);
 		rte_ring_free(e->inbox);
 		free(e->clients);
+		if (e->epfd >= 0)
+			close(e->epfd);
+		if (set->bells[i].efd >= 0)
+			close(set->bells[i].efd);
 		access_scratch_fini(&e->x);
 		while (e->x.conn_defer != NULL) {
 			struct conn_msg *m = e->x.conn_defer;
@@ -129,17 +154,81 @@ engines_destroy(struct engine_set *set)
 	set->outbox = NULL;
 	free(set->rcu);
 	set->rcu = NULL;
+	free(set->bells);
+	set->bells = NULL;
 	if (set->event_fd >= 0)
 		close(set->event_fd);
 	set->event_fd = -1;
+}
+
+/* Its epoll set, with its bell in it (data UINT64_MAX; a client's doorbell: its id). */
+static int
+engine_bell_init(struct engine *e)
+{
+	struct engine_bell *b = &e->set->bells[e->id];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
+
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	b->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (e->epfd < 0 || b->efd < 0 || epoll_ctl(e->epfd, EPOLL_CTL_ADD, b->efd, &ev) != 0)
+		return -1;
+	e->sleep_ms = 50;
+	return 0;
+}
+
+void
+engines_set_polling(struct engine_set *set, bool adaptive, uint32_t idle_us, uint32_t sleep_ms)
+{
+	unsigned int i;
+
+	for (i = 0; i < set->n; i++) {
+		set->engines[i].adaptive = adaptive;
+		set->engines[i].idle_ns = (uint64_t)idle_us * 1000u;
+		set->engines[i].sleep_ms = (int)sleep_ms;
+	}
+}
+
+int
+engine_doorbell_add(struct engine *e, const struct client *c, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = c->id };
+
+	return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void
+engine_doorbell_del(struct engine *e, int fd)
+{
+	if (fd >= 0)
+		epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/*
+ * The waker's half of the sleep protocol (models/doorbell.pml): its work is
+ * published, then the fence, then it reads 'asleep'. The engine stores
+ * 'asleep', fences, then looks for work once more before it sleeps: one of
+ * the two sees the other's store.
+ */
+void
+engine_bell_ring(struct engine_bell *b)
+{
+	uint64_t one = 1;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&b->asleep, memory_order_relaxed) != 0 &&
+	    write(b->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		NDKD_LOG(ERR, engine, "bell: eventfd write: %s", strerror(errno));
 }
 
 int
 engine_send(struct engine *e, uint32_t type, struct client *c)
 {
 	struct engine_msg m = { .type = type, .engine = e->id, .client = c };
+	int rc = rte_ring_enqueue_elem(e->inbox, &m, sizeof(m));
 
-	return rte_ring_enqueue_elem(e->inbox, &m, sizeof(m));
+	if (rc == 0)
+		engine_bell_ring(&e->set->bells[e->id]);
+	return rc;
 }
 
 static void
@@ -224,7 +313,8 @@ unsigned int
 engine_poll_once(struct engine *e)
 {
 	struct engine_msg msgs[8];
-	unsigned int i, k, n, first, served = 0;
+	unsigned int i, k, n, first, served = 0, reqs = 0;
+	bool busy = false;
 	uint64_t bad = 0, dropped;
 
 	n = rte_ring_dequeue_burst_elem(e->inbox, msgs, sizeof(msgs[0]), RTE_DIM(msgs), NULL);
@@ -232,8 +322,9 @@ engine_poll_once(struct engine *e)
 		handle_msg(e, &msgs[i]);
 	if (e->stopped)
 		return 0;
+	served = n; /* from here on: what this pass did, so an idle spell can be told */
 	/* the provider's inboxes, packets, completions and timers */
-	e->x.prov->ops.poll(&e->x, NDKD_ENGINE_BATCH);
+	served += e->x.prov->ops.poll(&e->x, NDKD_ENGINE_BATCH);
 	{
 		struct conn_msg *conns[8];
 
@@ -243,6 +334,7 @@ engine_poll_once(struct engine *e)
 						RTE_DIM(conns), NULL);
 		for (i = 0; i < n; i++)
 			conn_handle(&e->x, e->clients, e->n_clients, conns[i]);
+		served += n;
 	}
 
 	/* Clients take turns in a rotating order: none is always served last. */
@@ -251,10 +343,11 @@ engine_poll_once(struct engine *e)
 	for (k = 0; k < n; k++) {
 		struct client *c = e->clients[(first + k) % n];
 
-		served += ctrl_serve(c, &e->x, NDKD_ENGINE_BATCH, false, &bad);
+		reqs += ctrl_serve(c, &e->x, NDKD_ENGINE_BATCH, false, &bad);
 		if (!c->broken)
-			served += wq_serve(c, &e->x, NDKD_ENGINE_BATCH);
+			reqs += wq_serve(c, &e->x, NDKD_ENGINE_BATCH, &busy);
 	}
+	served += reqs + (busy ? 1 : 0);
 	for (i = 0; i < e->n_clients; i++) {
 		struct client *c = e->clients[i];
 
@@ -270,8 +363,8 @@ engine_poll_once(struct engine *e)
 		drop_client(e, i--);
 		reply(e, MSG_BROKEN, c);
 	}
-	if (served != 0)
-		stat_add(&e->requests, served);
+	if (reqs != 0)
+		stat_add(&e->requests, reqs);
 	if (bad != 0) {
 		stat_add(&e->bad_requests, bad);
 		if (log_ratelimit_ok(&e->rl, ndkd_now_ns(), &dropped))
@@ -327,6 +420,81 @@ fault_stall_at(const struct engine *e)
 	return ndkd_now_ns() + ms * 1000000ull + 1;
 }
 
+/* Every client's copy of this engine's state (kengine): what decides whether it rings. */
+static void
+mark_clients(struct engine *e, uint32_t v)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->n_clients; i++) {
+		struct ndk_abi_region *h = e->clients[i]->region;
+
+		atomic_store_explicit((_Atomic uint32_t *)&h->kengine, v, memory_order_relaxed);
+	}
+}
+
+/*
+ * What woke the engine: its bell's count, or a client's doorbell bytes
+ * (found by id among its clients: one it no longer serves is not read).
+ * Never waits, whatever the client did with its end; a flood is drained a
+ * bounded amount per wake.
+ */
+static void
+drain(struct engine *e, uint64_t id)
+{
+	char buf[64];
+	unsigned int i, k;
+	uint64_t v;
+
+	if (id == UINT64_MAX) {
+		if (read(e->set->bells[e->id].efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			NDKD_LOG(ERR, engine, "engine %u: bell read: %s", e->id, strerror(errno));
+		return;
+	}
+	for (i = 0; i < e->n_clients; i++) {
+		int fd;
+
+		if (e->clients[i]->id != id)
+			continue;
+		fd = atomic_load_explicit(&e->clients[i]->doorbell_fd, memory_order_acquire);
+		for (k = 0; k < 64 && fd >= 0 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; k++)
+			;
+		return;
+	}
+}
+
+/*
+ * The engine's half of the sleep protocol (models/doorbell.pml): say
+ * 'asleep' (to wakers and to every client), fence, look for work once more,
+ * and only then sleep, at most sleep_ms: timers and the watchdog need a
+ * pass now and then. Offline for RCU while it sleeps: a grace period does
+ * not wait for it.
+ */
+static void
+engine_sleep(struct engine *e)
+{
+	struct engine_bell *b = &e->set->bells[e->id];
+	struct epoll_event ev[16];
+	int i, n;
+
+	mark_clients(e, NDK_ABI_ENGINE_ASLEEP);
+	atomic_store_explicit(&b->asleep, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (engine_poll_once(e) == 0 && !e->stopped) {
+		rte_rcu_qsbr_thread_offline(e->set->rcu, e->id);
+		n = epoll_wait(e->epfd, ev, RTE_DIM(ev), e->sleep_ms);
+		rte_rcu_qsbr_thread_online(e->set->rcu, e->id);
+		for (i = 0; i < n; i++)
+			drain(e, ev[i].data.u64);
+		stat_add(&e->sleeps, 1);
+		if (n > 0)
+			stat_add(&e->bell_wakeups, 1);
+	}
+	atomic_store_explicit(&b->asleep, 0, memory_order_relaxed);
+	mark_clients(e, 0);
+	e->idle_since_ns = 0;
+}
+
 int
 engine_main(void *arg)
 {
@@ -335,22 +503,39 @@ engine_main(void *arg)
 
 	uint64_t stall_at = fault_stall_at(e);
 
-	NDKD_LOG(INFO, engine, "engine %u polling on lcore %u", e->id, rte_lcore_id());
+	NDKD_LOG(INFO, engine, "engine %u polling on lcore %u (%s)", e->id, rte_lcore_id(),
+		 e->adaptive ? "adaptive" : "always");
 	engine_adopt(e);
 	while (!e->stopped) {
-		engine_poll_once(e);
+		unsigned int did = engine_poll_once(e);
+		uint64_t now;
+
 		if (unlikely(stall_at != 0) && ndkd_now_ns() > stall_at) {
 			NDKD_LOG(WARNING, engine, "engine %u: stalling on purpose (%s)", e->id,
 				 NDKD_FAULT_STALL_ENV);
 			for (;;)
 				rte_pause();
 		}
-		/*
-		 * With no client there is nothing to poll for: nap instead of
-		 * burning the core. Attach latency absorbs the nap.
-		 */
-		if (e->n_clients == 0 && !e->stopped)
-			nanosleep(&idle, NULL);
+		if (e->stopped)
+			break;
+		if (!e->adaptive) {
+			/*
+			 * With no client there is nothing to poll for: nap instead of
+			 * burning the core. Attach latency absorbs the nap.
+			 */
+			if (e->n_clients == 0)
+				nanosleep(&idle, NULL);
+			continue;
+		}
+		if (did != 0) {
+			e->idle_since_ns = 0;
+			continue;
+		}
+		now = ndkd_now_ns();
+		if (e->idle_since_ns == 0)
+			e->idle_since_ns = now;
+		else if (now - e->idle_since_ns >= e->idle_ns && e->x.prov->ops.can_sleep(&e->x))
+			engine_sleep(e);
 	}
 	rte_rcu_qsbr_thread_offline(e->set->rcu, e->id);
 	return 0;

@@ -35,6 +35,19 @@ struct engine_msg {
 	struct client *client;
 };
 
+/*
+ * An engine's bell: whoever hands it work from outside (main, another
+ * engine) rings it, and it wakes if it sleeps. Clients ring through their
+ * doorbell sockets instead (docs/ring-protocol.md).
+ */
+struct engine_bell {
+	alignas(RTE_CACHE_LINE_SIZE) _Atomic uint32_t asleep;
+	int efd; /* an eventfd in the engine's epoll set */
+};
+
+/* After publishing work for the engine: a full fence, then wake it if it sleeps. */
+void engine_bell_ring(struct engine_bell *b);
+
 struct engine {
 	unsigned int id;
 	unsigned int lcore;
@@ -45,6 +58,12 @@ struct engine {
 	unsigned int max_clients;
 	unsigned int next_client; /* whose turn comes first in the next pass */
 	bool stopped;
+	/* adaptive polling (engine_main) */
+	bool adaptive;
+	int epfd;		/* sleeps here: its bell and its clients' doorbells */
+	uint64_t idle_ns;	/* an idle spell this long, and it sleeps */
+	int sleep_ms;		/* at most this long */
+	uint64_t idle_since_ns; /* 0: it did something in its last pass */
 	struct log_ratelimit rl;
 	struct mrt_cache mr_cache;
 	struct ectx x;
@@ -53,6 +72,7 @@ struct engine {
 	_Atomic uint64_t requests;
 	_Atomic uint64_t bad_requests;
 	_Atomic uint64_t clients_broken;
+	_Atomic uint64_t sleeps, bell_wakeups; /* sleeps; those a bell or doorbell ended */
 };
 
 struct engine_set {
@@ -67,12 +87,19 @@ struct engine_set {
 	 * have been copying to or from.
 	 */
 	struct rte_rcu_qsbr *rcu;
-	int event_fd; /* kicked after each outbox message */
+	int event_fd;		   /* kicked after each outbox message */
+	struct engine_bell *bells; /* by engine id */
 };
 
 int engines_create(struct engine_set *set, unsigned int n, unsigned int max_clients,
 		   struct mrt *mrt, struct qpt *qpt, struct listen_table *listen,
 		   const struct ndkd_limits *lim, struct provider *prov);
+/* Adaptive polling for every engine (main, before they start). */
+void engines_set_polling(struct engine_set *set, bool adaptive, uint32_t idle_us,
+			 uint32_t sleep_ms);
+/* c's doorbell (ndkd's end) joins its engine's epoll set, or leaves it (fd -1 then). */
+int engine_doorbell_add(struct engine *e, const struct client *c, int fd);
+void engine_doorbell_del(struct engine *e, int fd);
 /* The calling thread polls engine e itself (one-lcore layout): it reports quiescence. */
 void engine_adopt(struct engine *e);
 /* Wait until no engine can still be touching memory of a client that is gone. */

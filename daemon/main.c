@@ -262,6 +262,7 @@ main(int argc, char **argv)
 		NDKD_LOG(ERR, main, "cannot create engines: %s", strerror(-rc));
 		goto err_qpt;
 	}
+	engines_set_polling(&eng, o.poll_adaptive, o.poll_idle_us, o.poll_sleep_ms);
 	rc = server_init(&srv, &o, &eng);
 	if (rc != 0) {
 		NDKD_LOG(ERR, main, "cannot start: %s", strerror(-rc));

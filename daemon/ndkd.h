@@ -74,6 +74,10 @@ struct ndkd_opts {
 	unsigned int gid_index; /* NDKD_GID_AUTO: the port's first IPv4-mapped RoCEv2 GID */
 	int huge;		/* 1 yes, 0 no, -1 auto (yes when some are free) */
 	unsigned int mem_mb;	/* EAL -m */
+	/* engines: poll always, or sleep after an idle spell until a doorbell (engine.c) */
+	bool poll_adaptive;
+	uint32_t poll_idle_us;	/* the idle spell */
+	uint32_t poll_sleep_ms; /* the longest sleep: timers and the watchdog need passes */
 	unsigned int max_clients;
 	unsigned int ctrl_ring_entries;
 	const char *log_level; /* rte_log level name for ndkd's types */
@@ -204,6 +208,8 @@ struct client {
 	uint64_t region_bytes; /* main only */
 	/* ndkd's end of the client's wake socket: set once by main (release); its engine sends */
 	_Atomic int wake_fd;
+	/* ndkd's end of its doorbell: set once by main (release); its engine reads */
+	_Atomic int doorbell_fd;
 	/* Objects: owned by the client's engine. Handle 0 is never valid. */
 	struct obj *objs;
 	uint32_t obj_cap;
@@ -251,6 +257,8 @@ struct dp_chunk;
  * tables, its MR index cache, the limits, its provider state and scratch
  * space. One per engine; only that engine uses it.
  */
+struct engine_bell;
+
 struct ectx {
 	struct mrt *mrt;
 	struct mrt_cache *cache;
@@ -259,6 +267,7 @@ struct ectx {
 	unsigned int engine; /* this engine's id */
 	struct listen_table *listen;
 	struct rte_ring **conn_inbox;		       /* every engine's, by id */
+	struct engine_bell *bells;		       /* every engine's, by id (engine.h) */
 	struct conn_msg *conn_defer, *conn_defer_tail; /* waiting for room there (conn.c) */
 	struct provider *prov;
 	void *prov_engine; /* the provider's state for this engine (engine_init) */

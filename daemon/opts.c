@@ -51,6 +51,9 @@ const struct setting settings[] = {
 	{ "gid-index", "engines", "gid_index", K_U32, 0, 255, F(gid_index) },
 	{ "hugepages", "engines", "hugepages", K_HUGE, 0, 0, F(huge) },
 	{ "mem", "engines", "memory_mb", K_U32, 16, 1u << 20, F(mem_mb) },
+	{ "poll", "engines", "poll", K_POLL, 0, 0, F(poll_adaptive) },
+	{ "poll-idle-us", "engines", "poll_idle_us", K_U32, 1, 1000000, F(poll_idle_us) },
+	{ "poll-sleep-ms", "engines", "poll_sleep_ms", K_U32, 1, 10000, F(poll_sleep_ms) },
 	{ "max-clients", "limits", "max_clients", K_U32, 1, 65536, F(max_clients) },
 	{ "ctrl-ring-entries", "limits", "ctrl_ring_entries", K_POW2, NDK_ABI_RING_MIN_ENTRIES,
 	  NDK_ABI_RING_MAX_ENTRIES, F(ctrl_ring_entries) },
@@ -141,6 +144,10 @@ opts_usage(FILE *f, const char *prog)
 		"  --device-port N        its port (default 1)\n"
 		"  --gid-index N          its RoCEv2 GID to send from (default: the first\n"
 		"                         IPv4-mapped RoCEv2 GID of the port)\n"
+		"  --poll MODE            always, or adaptive (default): an engine whose\n"
+		"                         clients are idle for --poll-idle-us (default\n"
+		"                         100) sleeps until a client rings, at most\n"
+		"                         --poll-sleep-ms (default 50)\n"
 		"  --hugepages WHEN       auto, yes or no (default auto: use them when some\n"
 		"                         are free); --huge and --no-huge are yes and no\n"
 		"  --mem MB               EAL memory without hugepages (default 256)\n"
@@ -233,6 +240,9 @@ opts_defaults(struct ndkd_opts *o)
 	o->socket_mode = 0660;
 	o->file_prefix = NDKD_DEFAULT_PREFIX;
 	o->provider = "auto";
+	o->poll_adaptive = true;
+	o->poll_idle_us = 100;
+	o->poll_sleep_ms = 50;
 	o->device_port = 1;
 	o->gid_index = NDKD_GID_AUTO;
 	o->huge = -1;
@@ -441,6 +451,14 @@ setting_apply(struct ndkd_opts *o, const struct setting *s, const char *v, bool 
 		    strcmp(v, "auto") != 0)
 			return bad(err, errlen, "'%s' is not soft, verbs, mlx5 or auto", v);
 		break;
+	case K_POLL:
+		if (strcmp(v, "always") == 0)
+			*(bool *)(void *)field = false;
+		else if (strcmp(v, "adaptive") == 0)
+			*(bool *)(void *)field = true;
+		else
+			return bad(err, errlen, "'%s' is not always or adaptive", v);
+		return 0;
 	case K_HUGE:
 		if (strcmp(v, "auto") == 0)
 			*(int *)(void *)field = -1;

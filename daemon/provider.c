@@ -73,6 +73,13 @@ default_poll(struct ectx *x, unsigned int budget)
 	return 0;
 }
 
+static bool
+default_can_sleep(struct ectx *x)
+{
+	(void)x;
+	return false;
+}
+
 static ndk_status
 default_region_add(struct provider *p, struct client *c, const struct region *r)
 {
@@ -206,6 +213,7 @@ static const struct provider_ops default_ops = {
 	.engine_init = default_engine_init,
 	.engine_fini = default_engine_fini,
 	.poll = default_poll,
+	.can_sleep = default_can_sleep,
 	.pd_create = default_pd_create,
 	.pd_destroy = default_pd_destroy,
 	.region_add = default_region_add,
@@ -241,6 +249,7 @@ provider_set_ops(struct provider *p, const struct provider_ops *ops)
 	SET_OP(p, ops, engine_init);
 	SET_OP(p, ops, engine_fini);
 	SET_OP(p, ops, poll);
+	SET_OP(p, ops, can_sleep);
 	SET_OP(p, ops, pd_create);
 	SET_OP(p, ops, pd_destroy);
 	SET_OP(p, ops, region_add);

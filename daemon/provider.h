@@ -62,6 +62,13 @@ struct provider_ops {
 	 * timers. Returns how much work it did.
 	 */
 	unsigned int (*poll)(struct ectx *x, unsigned int budget);
+	/*
+	 * After an idle spell (adaptive polling): true when nothing the
+	 * provider waits for can come without a bell or a doorbell ringing
+	 * (no packets, no hardware completions, nothing in flight to another
+	 * engine), so the engine may sleep. Default: false, it polls.
+	 */
+	bool (*can_sleep)(struct ectx *x);
 
 	/* c's PD 'handle' was made (its obj's ptr is the provider's), or goes (its MRs are gone).
 	 */

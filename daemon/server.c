@@ -209,6 +209,9 @@ client_free(struct server *s, struct client *c)
 		closer_put(&s->closer, c->sock, c->uid);
 	}
 	closer_put(&s->closer, atomic_load(&c->wake_fd), c->uid);
+	if (c->state != CLIENT_HELLO)
+		engine_doorbell_del(&s->eng->engines[c->engine], atomic_load(&c->doorbell_fd));
+	closer_put(&s->closer, atomic_load(&c->doorbell_fd), c->uid);
 	n = atomic_load_explicit(&c->n_regions, memory_order_relaxed);
 	for (i = 0; i < n; i++)
 		s->prov->ops.region_del(s->prov, c, &c->regions[i]);
@@ -410,6 +413,7 @@ accept_clients(struct server *s)
 		}
 		c->memfd = -1;
 		atomic_init(&c->wake_fd, -1);
+		atomic_init(&c->doorbell_fd, -1);
 		c->state = CLIENT_HELLO;
 		c->hello_deadline_ns = ndkd_now_ns() + NDKD_HELLO_TIMEOUT_MS * 1000000ull;
 		if (epoll_add(s, fd, EPOLLIN | EPOLLRDHUP, c) != 0) {

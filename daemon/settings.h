@@ -21,6 +21,7 @@ enum kind {
 	K_LCORES,    /* an EAL -l list */
 	K_PROVIDER,  /* soft, verbs, mlx5, auto */
 	K_HUGE,	     /* auto, yes, no */
+	K_POLL,	     /* always, adaptive */
 	K_UIDS,	     /* user names or numbers */
 	K_GIDS,	     /* group names or numbers */
 	K_PORT_UIDS, /* user names or numbers: who may listen on privileged ports */

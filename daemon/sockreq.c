@@ -19,6 +19,7 @@
 #define F_SEAL_FUTURE_WRITE 0x0010 /* Linux 5.1; older glibc headers lack it */
 #endif
 
+#include "engine.h"
 #include "provider.h"
 #include "server.h"
 
@@ -129,33 +130,57 @@ add_region(struct server *s, struct client *c, const struct ndk_abi_sock_req *q,
 }
 
 /*
- * The client's wake socket: a pair of ndkd's making, so that nothing the
- * client does with its end (flags, buffer sizes, never reading) can make the
- * engine's send wait, and closing ours never lingers. Once per client; the
- * client's end goes back in *out.
+ * A socket pair of ndkd's making for the client (its wake socket, its
+ * doorbell), so that nothing the client does with its end (flags, buffer
+ * sizes, never reading, flooding) can make an engine wait on ours, and
+ * closing ours never lingers. ours_shut: the direction ours never uses.
+ * Once per client (*slot, -1 until then); the client's end goes back in
+ * *out.
  */
 static ndk_status
-make_wake_fd(struct client *c, const struct ndk_abi_sock_req *q, int fd, int *out, const char **why)
+make_pair(const struct ndk_abi_sock_req *q, int fd, _Atomic int *slot, int ours_shut, int *out,
+	  const char **why)
 {
 	int sv[2];
 
 	*why = "bad request";
 	if (fd >= 0 || q->size != 0 || q->client_addr != 0 || q->flags != 0 || q->reserved != 0)
 		return NDK_STATUS_INVALID_PARAMETER;
-	if (atomic_load_explicit(&c->wake_fd, memory_order_relaxed) >= 0) {
-		*why = "a wake socket is already set";
+	if (atomic_load_explicit(slot, memory_order_relaxed) >= 0) {
+		*why = "already set";
 		return NDK_STATUS_INVALID_DEVICE_STATE;
 	}
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
 		*why = "no socket for it";
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
-	/* ours only sends: nothing the client writes into it is kept for long */
-	shutdown(sv[0], SHUT_RD);
-	atomic_store_explicit(&c->wake_fd, sv[0], memory_order_release);
+	shutdown(sv[0], ours_shut);
+	atomic_store_explicit(slot, sv[0], memory_order_release);
 	*out = sv[1];
-	*why = "wake socket set";
+	*why = "set";
 	return NDK_STATUS_SUCCESS;
+}
+
+/*
+ * The doorbell's end of ours joins the engine's epoll set: the client sends
+ * on its end when it publishes work for a sleeping engine.
+ */
+static ndk_status
+make_doorbell(struct server *s, struct client *c, const struct ndk_abi_sock_req *q, int fd,
+	      int *out, const char **why)
+{
+	ndk_status st = make_pair(q, fd, &c->doorbell_fd, SHUT_WR, out, why);
+	int ours = atomic_load_explicit(&c->doorbell_fd, memory_order_relaxed);
+
+	if (st != NDK_STATUS_SUCCESS ||
+	    engine_doorbell_add(&s->eng->engines[c->engine], c, ours) == 0)
+		return st;
+	atomic_store_explicit(&c->doorbell_fd, -1, memory_order_release);
+	close(ours);
+	close(*out);
+	*out = -1;
+	*why = "the engine cannot watch it";
+	return NDK_STATUS_INSUFFICIENT_RESOURCES;
 }
 
 bool
@@ -180,7 +205,9 @@ sockreq_handle(struct server *s, struct client *c)
 		if (q.op == NDK_ABI_SOCK_ADD_REGION)
 			st = add_region(s, c, &q, fd, &id, &why);
 		else if (q.op == NDK_ABI_SOCK_WAKE_FD)
-			st = make_wake_fd(c, &q, fd, &give, &why);
+			st = make_pair(&q, fd, &c->wake_fd, SHUT_RD, &give, &why);
+		else if (q.op == NDK_ABI_SOCK_DOORBELL)
+			st = make_doorbell(s, c, &q, fd, &give, &why);
 	}
 	/* even a memfd's: whatever the tenant passed, ndkd's close may be the last */
 	closer_put(&s->closer, fd, c->uid);

@@ -247,9 +247,11 @@ add_columns(struct rte_tel_data *d, struct rte_tel_data **cols, const char *cons
 static int
 tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	static const char *const names[] = { "engine_lcore",	"engine_clients",
-					     "engine_requests", "engine_bad_requests",
-					     "engine_broken",	"engine_heartbeat" };
+	static const char *const names[] = {
+		"engine_lcore",	       "engine_clients", "engine_requests",
+		"engine_bad_requests", "engine_broken",	 "engine_heartbeat",
+		"engine_asleep",       "engine_sleeps",	 "engine_bell_wakeups",
+	};
 	struct rte_tel_data *cols[RTE_DIM(names)];
 	struct server *s = tel_server;
 	uint64_t requests = 0, bad = 0;
@@ -268,6 +270,9 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 			rd(&e->bad_requests),
 			rd(&e->clients_broken),
 			rd(&e->heartbeat),
+			atomic_load_explicit(&s->eng->bells[i].asleep, memory_order_relaxed),
+			rd(&e->sleeps),
+			rd(&e->bell_wakeups),
 		};
 
 		requests += v[2];

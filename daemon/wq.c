@@ -577,11 +577,12 @@ step(struct ectx *x, struct dqp *qp, uint64_t *bytes)
  * where the last turn ran out), NDKD_TURN_BYTES of data among them.
  */
 unsigned int
-wq_serve(struct client *c, struct ectx *x, unsigned int budget)
+wq_serve(struct client *c, struct ectx *x, unsigned int budget, bool *busy)
 {
 	uint64_t bytes = NDKD_TURN_BYTES;
 	unsigned int k, done = 0;
 	uint32_t n = c->n_qps, first = n != 0 ? c->next_qp % n : 0;
+	bool owed = false;
 
 	for (k = 0; k < n && !c->broken; k++) {
 		uint32_t i = (first + k) % n;
@@ -592,10 +593,20 @@ wq_serve(struct client *c, struct ectx *x, unsigned int budget)
 			rq_flush(qp); /* after the receive a step may still owe a result */
 		done += serve_sq(c, x, qp, budget, &bytes);
 		step(x, qp, &bytes); /* a transfer it just started */
+		if (qp->want_step)
+			owed = true;
 		if (bytes == 0) {
 			c->next_qp = i + 1;
 			break;
 		}
 	}
+	/*
+	 * Bytes moved, or a transfer or result still owed, keep the engine busy: an
+	 * engine that counted only new requests would sleep in the middle of
+	 * a large write (adaptive polling), and a result waiting for room in a
+	 * CQ has no doorbell to wake it.
+	 */
+	if (bytes != NDKD_TURN_BYTES || owed)
+		*busy = true;
 	return done;
 }

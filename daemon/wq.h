@@ -85,7 +85,8 @@ ndk_status wq_resolve_local(struct ectx *x, const struct dqp *qp, const struct w
 			    struct wq_op *op);
 
 /* Serve up to budget work requests of every QP of c; returns how many. */
-unsigned int wq_serve(struct client *c, struct ectx *x, unsigned int budget);
+/* ... *busy set when bytes moved or a transfer or result is still owed (not a request). */
+unsigned int wq_serve(struct client *c, struct ectx *x, unsigned int budget, bool *busy);
 /* A provider finished the work request it answered PENDING. */
 void wq_complete(struct ectx *x, struct dqp *qp, uint32_t wr_id, ndk_status status, uint32_t bytes);
 /* Move qp to ERROR (a failed work request, a flush, a close). */

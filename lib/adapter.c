@@ -312,6 +312,7 @@ ndk_adapter_open(const char *socket_path, const struct ndk_adapter_opts *opts,
 		return NDK_STATUS_NO_MEMORY;
 	ad->sock = -1;
 	ad->event_fd = -1;
+	ad->bell_fd = -1;
 	ad->wait_fd = -1;
 	ad->owed_fd = -1;
 	pthread_mutex_init(&ad->mem_lock, NULL);

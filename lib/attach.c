@@ -203,6 +203,9 @@ bad:
 }
 
 /* The daemon built the region, but a region that lies about itself must not crash us. */
+static ndk_status sock_request(struct adapter *ad, uint32_t op, int fd, uint64_t addr,
+			       uint64_t size, uint32_t *id, int *got);
+
 static bool
 region_valid(const struct ndk_abi_region *h, uint64_t size)
 {
@@ -250,8 +253,13 @@ attach_channel(const char *socket_path, const struct ndk_adapter_opts *opts, str
 	ad->hdr = region;
 	ad->client_id = reply.client_id;
 	ad->info = ad->hdr->info;
+	ad->kengine = (const _Atomic uint32_t *)&ad->hdr->kengine;
 	ndk_ring_attach(&ad->sq, region, &ad->hdr->ctrl_sq);
 	ndk_ring_attach(&ad->cq, region, &ad->hdr->ctrl_cq);
+	/* without one ndkd's engine still wakes now and then: slower, never stuck */
+	if (sock_request(ad, NDK_ABI_SOCK_DOORBELL, -1, 0, 0, NULL, &ad->bell_fd) !=
+	    NDK_STATUS_SUCCESS)
+		ad->bell_fd = -1;
 	return NDK_STATUS_SUCCESS;
 
 err_fd:
@@ -263,8 +271,21 @@ err_sock:
 }
 
 void
+bell_send(struct adapter *ad)
+{
+	const char one = 1;
+
+	/* full: a ring is already pending; gone: nobody to wake */
+	if (ad->bell_fd >= 0 && send(ad->bell_fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+	}
+}
+
+void
 detach_channel(struct adapter *ad)
 {
+	if (ad->bell_fd >= 0)
+		close(ad->bell_fd);
+	ad->bell_fd = -1;
 	if (ad->region != NULL)
 		munmap(ad->region, ad->region_size);
 	ad->region = NULL;

@@ -105,6 +105,8 @@ struct adapter {
 	struct cq *cqs;		    /* likewise for CQs */
 	struct listener *listeners; /* and listeners */
 	struct srq *srqs;	    /* and shared receive queues */
+	int bell_fd; /* the doorbell: rung when ndkd's engine sleeps (-1: none, ndkd polls) */
+	const _Atomic uint32_t *kengine; /* ndkd's word: NDK_ABI_ENGINE_ASLEEP */
 	int event_fd;	 /* the wake socket ndkd sends on (armed CQs, SRQs); -1 until needed */
 	int wait_fd;	 /* epoll over event_fd, owed_fd and sock: what apps block on */
 	int owed_fd;	 /* eventfd: a notification is owed that ndkd will not kick for */
@@ -316,6 +318,22 @@ bool channel_hung_up(const struct adapter *ad);
 /* Hand ndkd a sealed memfd mapped at addr. Caller holds mem_lock. */
 ndk_status channel_add_region(struct adapter *ad, int fd, uint64_t addr, uint64_t size,
 			      uint32_t *id);
+void bell_send(struct adapter *ad);
+
+/*
+ * After publishing a request on any ring to ndkd: if the engine says it
+ * sleeps, ring its doorbell. The fence orders the publish before the read
+ * (the engine does the mirror: 'asleep', fence, one more look at the rings;
+ * models/doorbell.pml). A send only while the engine sleeps.
+ */
+static inline void
+bell_ring(struct adapter *ad)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if ((atomic_load_explicit(ad->kengine, memory_order_relaxed) & NDK_ABI_ENGINE_ASLEEP) != 0)
+		bell_send(ad);
+}
+
 /* Ask ndkd for the wake socket; *fd is its end. Caller holds mem_lock (the socket's lock). */
 ndk_status channel_wake_fd(struct adapter *ad, int *fd);
 /* What woke the wait fd, without blocking: true for a kick; *hung_up when ndkd went away. */

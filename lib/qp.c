@@ -116,6 +116,7 @@ sq_publish(struct qp *qp)
 	if (qp->unpublished != 0) {
 		ndk_ring_prod_publish(&qp->sq);
 		qp->unpublished = 0;
+		bell_ring(qp->pd->ad);
 	}
 }
 
@@ -404,6 +405,7 @@ qp_receive(struct ndk_qp *q, void *ctx, const struct ndk_sge *sgl, uint32_t n_sg
 	if (ndk_ring_prod_space_n(&qp->rq, slots, &broken) < slots)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	recv_post(&qp->rq, ctx, sgl, n_sge, slots);
+	bell_ring(qp->pd->ad);
 	return NDK_STATUS_SUCCESS;
 }
 

@@ -133,6 +133,7 @@ post_flush(struct adapter *ad)
 	if (ad->unpublished != 0) {
 		ndk_ring_prod_publish(&ad->sq);
 		ad->unpublished = 0;
+		bell_ring(ad);
 	}
 }
 

@@ -103,6 +103,7 @@ srq_receive(struct ndk_srq *s, void *ctx, const struct ndk_sge *sgl, uint32_t n_
 	if (srq_queued(srq) >= srq->depth)
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	recv_post(&srq->ring, ctx, sgl, n_sge, srq->slots);
+	bell_ring(srq->o.ad);
 	return NDK_STATUS_SUCCESS;
 }
 

@@ -212,6 +212,12 @@ start_daemon(struct tdaemon *d, const char *name, const char *sock, const char *
 		argv[argc++] = "--device";
 		argv[argc++] = getenv("NDK_TEST_DEVICE");
 	}
+	/* always or adaptive; ndkd's default otherwise (a test's own --poll comes later and wins)
+	 */
+	if (getenv("NDK_TEST_POLL") != NULL) {
+		argv[argc++] = "--poll";
+		argv[argc++] = getenv("NDK_TEST_POLL");
+	}
 	if (getenv("NDKD_TEST_LCORES") != NULL) {
 		argv[argc++] = "--lcores";
 		argv[argc++] = getenv("NDKD_TEST_LCORES");

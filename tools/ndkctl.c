@@ -322,9 +322,11 @@ cmd_objects(int fd, const char *path, int json)
 static int
 cmd_stats(int fd, const char *path, int json)
 {
-	static const char *const cols[] = { "engine_lcore",    "engine_clients",
-					    "engine_requests", "engine_bad_requests",
-					    "engine_broken",   "engine_heartbeat" };
+	static const char *const cols[] = { "engine_lcore",	  "engine_clients",
+					    "engine_requests",	  "engine_bad_requests",
+					    "engine_broken",	  "engine_heartbeat",
+					    "engine_asleep",	  "engine_sleeps",
+					    "engine_bell_wakeups" };
 	json_t *st = tel_query(fd, "/ndkd/stats"), *rows, *row;
 	size_t i;
 
@@ -343,13 +345,15 @@ cmd_stats(int fd, const char *path, int json)
 		print_json(all);
 	} else {
 		printf("telemetry %s\n\n", path);
-		printf("%-7s %-6s %-8s %-14s %-8s %-7s %s\n", "ENGINE", "LCORE", "CLIENTS",
-		       "REQUESTS", "BAD", "BROKEN", "HEARTBEAT");
+		printf("%-7s %-6s %-8s %-14s %-8s %-7s %-12s %-8s %s\n", "ENGINE", "LCORE",
+		       "CLIENTS", "REQUESTS", "BAD", "BROKEN", "HEARTBEAT", "STATE", "SLEEPS");
 		json_array_foreach (rows, i, row)
-			printf("%-7zu %-6lld %-8lld %-14lld %-8lld %-7lld %lld\n", i,
+			printf("%-7zu %-6lld %-8lld %-14lld %-8lld %-7lld %-12lld %-8s %lld\n", i,
 			       ival(row, "engine_lcore"), ival(row, "engine_clients"),
 			       ival(row, "engine_requests"), ival(row, "engine_bad_requests"),
-			       ival(row, "engine_broken"), ival(row, "engine_heartbeat"));
+			       ival(row, "engine_broken"), ival(row, "engine_heartbeat"),
+			       ival(row, "engine_asleep") ? "asleep" : "polling",
+			       ival(row, "engine_sleeps"));
 		printf("\nrequests served %lld, malformed %lld; MR table %lld of %lld entries in "
 		       "use\n",
 		       ival(st, "requests_served"), ival(st, "bad_requests"),

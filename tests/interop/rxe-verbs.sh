@@ -135,19 +135,24 @@ gexec 120 sh -c "until [ -S $gsock ]; do sleep 0.2; done" || fail "ndkd on verbs
 # arguments (the server's address is added to the client's); $4 = the result line to find
 # (extended regex) in the client's log, and in the server's unless $5 is "client".
 g1() {
-    local server=$1 ours=$2 theirs=$3 want=$4 only=${5:-} st1 st2 srv
+    local server=$1 ours=$2 theirs=$3 want=$4 only=${5:-} st1 st2=1 srv
     if [ "$server" = ndkd ]; then
-        gexec 180 env NDK_SOCKET=$gsock $ours >"$work/srv.log" 2>&1 &
-        srv=$!
-        sleep 5 # a program starting in the emulated guest takes seconds to listen
-        "$rxe/exec" --name 1 --timeout 150 -- $theirs 10.77.0.2 >"$work/cli.log" 2>&1
+        gexec 240 env NDK_SOCKET=$gsock $ours >"$work/srv.log" 2>&1 &
     else
-        "$rxe/exec" --name 1 --timeout 180 -- $theirs >"$work/srv.log" 2>&1 &
-        srv=$!
-        sleep 3
-        gexec 150 env NDK_SOCKET=$gsock $ours 10.77.0.3 >"$work/cli.log" 2>&1
+        "$rxe/exec" --name 1 --timeout 240 -- $theirs >"$work/srv.log" 2>&1 &
     fi
-    st2=$?
+    srv=$!
+    # a program starting in an emulated guest takes seconds to listen: the client tries again
+    for _ in $(seq 30); do
+        sleep 2
+        if [ "$server" = ndkd ]; then
+            "$rxe/exec" --name 1 --timeout 150 -- $theirs 10.77.0.2 >"$work/cli.log" 2>&1
+        else
+            gexec 150 env NDK_SOCKET=$gsock $ours 10.77.0.3 >"$work/cli.log" 2>&1
+        fi
+        st2=$?
+        grep -qi "couldn't connect\|connection refused" "$work/cli.log" || break
+    done
     wait $srv
     st1=$?
     echo "--- guest 1's '$theirs' and ndkd's '$ours', $server serving: exits $st1 $st2"

@@ -16,6 +16,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "../../engine.h"
 #include "../../mr.h"
 #include "../../mrt.h"
 #include "soft.h"
@@ -81,6 +82,7 @@ soft_send(struct ectx *x, struct dqp *qp, const struct wq_op *op, uint32_t wr_id
 		free(m);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;
 	}
+	engine_bell_ring(&x->bells[peer.engine]);
 	s->send = m;
 	s->send_wr = wr_id;
 	LIST_INSERT_HEAD(&se->inflight, s, inflight_link);

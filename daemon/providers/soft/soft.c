@@ -199,6 +199,18 @@ soft_poll(struct ectx *x, unsigned int budget)
 	return n;
 }
 
+/*
+ * Same-node work only comes from clients and other engines, which ring; a
+ * send in flight waits for another engine, and packets come unannounced.
+ */
+static bool
+soft_can_sleep(struct ectx *x)
+{
+	const struct soft_engine *se = x->prov_engine;
+
+	return LIST_EMPTY(&se->inflight) && (se->ports == NULL || se->ports->n == 0);
+}
+
 static ndk_status
 soft_region_add(struct provider *p, struct client *c, const struct region *r)
 {
@@ -315,6 +327,7 @@ const struct provider_ops soft_provider_ops = {
 	.engine_init = soft_engine_init,
 	.engine_fini = soft_engine_fini,
 	.poll = soft_poll,
+	.can_sleep = soft_can_sleep,
 	.region_add = soft_region_add,
 	.mr_register = soft_mr_register,
 	.mr_fast_register = soft_mr_fast_register,

@@ -22,7 +22,7 @@
 
 #define NDK_ABI_MAGIC	     0x4e444b44u /* "NDKD" */
 #define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
-#define NDK_ABI_VERSION	     8u
+#define NDK_ABI_VERSION	     9u
 
 #define NDK_ABI_CACHE_LINE 64u
 #define NDK_ABI_ENTRY_SIZE 64u
@@ -77,6 +77,14 @@ struct ndk_abi_ring_desc {
 	uint32_t reserved[2];
 };
 _Static_assert(sizeof(struct ndk_abi_ring_desc) == 32, "ring desc size");
+
+/*
+ * Bits of ndk_abi_region.kengine. ASLEEP: the client's engine is asleep or
+ * about to be; a client that publishes a request (any ring to the daemon),
+ * then reads ASLEEP (a full fence between the two), sends a byte on its
+ * doorbell socket (NDK_ABI_SOCK_DOORBELL). docs/ring-protocol.md.
+ */
+#define NDK_ABI_ENGINE_ASLEEP 1u
 
 /* Values of ndk_abi_region.kstate, written only by the daemon. */
 #define NDK_ABI_STATE_ACTIVE   1u
@@ -137,14 +145,16 @@ struct ndk_abi_region {
 	struct ndk_abi_ring_desc ctrl_sq; /* client -> daemon requests */
 	struct ndk_abi_ring_desc ctrl_cq; /* daemon -> client completions */
 	uint8_t pad0[NDK_ABI_CACHE_LINE - 32];
-	uint32_t kstate; /* NDK_ABI_STATE_*; its own cache line */
-	uint8_t pad1[NDK_ABI_CACHE_LINE - 4];
+	uint32_t kstate;  /* NDK_ABI_STATE_*; its own cache line */
+	uint32_t kengine; /* NDK_ABI_ENGINE_*, written by the daemon */
+	uint8_t pad1[NDK_ABI_CACHE_LINE - 8];
 	struct ndk_abi_adapter_info info; /* written once, before the memfd is sent */
 };
 _Static_assert(sizeof(struct ndk_abi_region) == 352, "region header size");
 _Static_assert(offsetof(struct ndk_abi_region, ctrl_sq) == 32, "ctrl_sq offset");
 _Static_assert(offsetof(struct ndk_abi_region, ctrl_cq) == 64, "ctrl_cq offset");
 _Static_assert(offsetof(struct ndk_abi_region, kstate) == 128, "kstate offset");
+_Static_assert(offsetof(struct ndk_abi_region, kengine) == 132, "kengine offset");
 _Static_assert(offsetof(struct ndk_abi_region, info) == 192, "info offset");
 
 /* -------------------------------------------------------------------------
@@ -162,6 +172,14 @@ _Static_assert(offsetof(struct ndk_abi_region, info) == 192, "info offset");
  * cleared its O_NONBLOCK and filled the counter could block an engine.
  */
 #define NDK_ABI_SOCK_WAKE_FD 2u
+/*
+ * Ask for the doorbell socket (no fd sent; size, address: 0): ndkd makes an
+ * AF_UNIX datagram socketpair, keeps one end in its engine's epoll set and
+ * sends the other with the reply. The client sends a byte on it (with
+ * MSG_DONTWAIT: a full socket already rings) when it has published work and
+ * sees NDK_ABI_ENGINE_ASLEEP. ndkd only ever reads its end without waiting.
+ */
+#define NDK_ABI_SOCK_DOORBELL 3u
 
 /*
  * The client has mapped 'size' bytes of the attached memfd at client_addr;
