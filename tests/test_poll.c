@@ -257,7 +257,8 @@ test_idle_costs_no_core(void)
 	/* functional, not a figure: docs/PERFORMANCE.md has the measured ones */
 	printf("# ndkd with 16 idle clients: %.1f%% of a core adaptive, %.1f%% always\n", a * 100,
 	       p * 100);
-	CHECK(p > 0.5, "polling always, 16 idle clients: %.0f%% of a core", p * 100);
+	/* the control: a loaded host gives a polling engine less than a core, never nothing */
+	CHECK(p > a + 0.1, "polling always, 16 idle clients: %.0f%% of a core", p * 100);
 	CHECK(a >= 0 && a < 0.25, "adaptive, 16 idle clients: %.0f%% of a core", a * 100);
 }
 
