@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -1070,6 +1072,113 @@ bm_random_line_read(struct nb_state *st)
 	free(lines);
 }
 
+/* ---------------------------------------------------------------------------
+ * The first request after an idle spell (the engine asleep) against the
+ * host's thread wake-up: a thread on the peer core blocked in epoll_wait on
+ * an eventfd, woken by the client, answering through a cache line. Both
+ * after the same 2 ms of quiet, in alternating blocks of 16; each block's
+ * median against the other's, and the median of those ratios.
+ * ------------------------------------------------------------------------- */
+
+struct waker {
+	int efd, ep;
+	alignas(64) _Atomic uint64_t pong;
+	_Atomic bool stop;
+};
+
+static void *
+waker_main(void *arg)
+{
+	struct waker *w = arg;
+	struct epoll_event ev;
+	uint64_t v;
+
+	pin_self(peer_cpu);
+	while (!atomic_load(&w->stop)) {
+		if (epoll_wait(w->ep, &ev, 1, 100) == 1 && read(w->efd, &v, sizeof(v)) == sizeof(v))
+			atomic_fetch_add_explicit(&w->pong, 1, memory_order_release);
+	}
+	return NULL;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define WAKE_BLOCK	16
+#define WAKE_MAX_BLOCKS 256
+
+static void
+bm_wake_after_idle(struct nb_state *st)
+{
+	struct ndk_adapter *ad = bench_adapter(st);
+	struct waker w = { .efd = -1, .ep = -1 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t fig[WAKE_BLOCK], base[WAKE_BLOCK], figs[WAKE_MAX_BLOCKS], bases[WAKE_MAX_BLOCKS];
+	double ratio[WAKE_MAX_BLOCKS];
+	size_t nb = 0, i;
+	pthread_t t;
+
+	if (ad == NULL)
+		return;
+	w.efd = eventfd(0, EFD_NONBLOCK);
+	w.ep = epoll_create1(0);
+	if (w.efd < 0 || w.ep < 0 || epoll_ctl(w.ep, EPOLL_CTL_ADD, w.efd, &ev) != 0 ||
+	    pthread_create(&t, NULL, waker_main, &w) != 0) {
+		nb_skip(st, "no eventfd or thread");
+		ndk_adapter_close(ad);
+		return;
+	}
+	pin_self(client_cpu);
+	while (nb_keep_running(st)) {
+		for (i = 0; i < WAKE_BLOCK; i++) {
+			uint64_t done = 0, t0;
+
+			usleep(2000); /* the engine falls asleep after 100 us of this */
+			t0 = t_now_ns();
+			ndk_adapter_nop(ad, 0, count_cb, &done);
+			while (done == 0)
+				ndk_adapter_progress(ad, 0);
+			fig[i] = t_now_ns() - t0;
+		}
+		for (i = 0; i < WAKE_BLOCK; i++) {
+			uint64_t one = 1, p = atomic_load(&w.pong), t0;
+
+			usleep(2000);
+			t0 = t_now_ns();
+			if (write(w.efd, &one, sizeof(one)) != sizeof(one))
+				break;
+			while (atomic_load_explicit(&w.pong, memory_order_acquire) == p)
+				;
+			base[i] = t_now_ns() - t0;
+		}
+		if (nb < WAKE_MAX_BLOCKS) {
+			figs[nb] = median_u64(fig, WAKE_BLOCK);
+			bases[nb] = median_u64(base, WAKE_BLOCK);
+			ratio[nb] = (double)figs[nb] / (double)bases[nb];
+			nb++;
+		}
+	}
+	atomic_store(&w.stop, true);
+	pthread_join(t, NULL);
+	close(w.efd);
+	close(w.ep);
+	ndk_adapter_close(ad);
+	if (nb == 0)
+		return;
+	qsort(ratio, nb, sizeof(ratio[0]), cmp_double);
+	nb_counter(st, "ratio_median", ratio[nb / 2]);
+	nb_counter(st, "ratio_min", ratio[0]);
+	nb_counter(st, "ratio_max", ratio[nb - 1]);
+	nb_counter(st, "wake_ns", (double)median_u64(figs, (unsigned int)nb));
+	nb_counter(st, "thread_wake_ns", (double)median_u64(bases, (unsigned int)nb));
+	nb_counter(st, "blocks", (double)nb);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1105,5 +1214,6 @@ main(int argc, char **argv)
 	nb_register("baseline/random_64B_line_read_lines", bm_random_line_read, table_sizes, 3);
 	nb_register("ndk/fast_register_invalidate_batch32_pages", bm_fast_register_invalidate_batch,
 		    fr_pages, 3);
+	nb_register("ratio/nop_after_idle_vs_thread_wakeup", bm_wake_after_idle, NULL, 0);
 	return nb_main(argc, argv);
 }
