@@ -262,6 +262,10 @@ main(int argc, char **argv)
 		NDKD_LOG(ERR, main, "cannot create engines: %s", strerror(-rc));
 		goto err_qpt;
 	}
+	/* a sleeping engine makes a pass per sleep: often enough for the watchdog's checks */
+	if (watchdog_usec() != 0 && o.poll_sleep_ms > watchdog_usec() / 8000)
+		o.poll_sleep_ms =
+			watchdog_usec() / 8000 > 0 ? (uint32_t)(watchdog_usec() / 8000) : 1;
 	engines_set_polling(&eng, o.poll_adaptive, o.poll_idle_us, o.poll_sleep_ms);
 	rc = server_init(&srv, &o, &eng);
 	if (rc != 0) {

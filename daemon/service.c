@@ -28,6 +28,18 @@ service_notify(const char *state)
 #endif
 }
 
+uint64_t
+watchdog_usec(void)
+{
+	uint64_t usec = 0;
+
+#ifdef NDKD_HAVE_SYSTEMD
+	if (sd_watchdog_enabled(0, &usec) <= 0)
+		usec = 0;
+#endif
+	return usec;
+}
+
 int
 watchdog_init(struct watchdog *w, const struct engine_set *set)
 {

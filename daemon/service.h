@@ -23,6 +23,8 @@ struct watchdog {
 	bool stalled; /* reported once */
 };
 
+/* The watchdog interval the service manager asks for, in µs (0: none). */
+uint64_t watchdog_usec(void);
 /* Reads WATCHDOG_USEC (sd_watchdog_enabled). Returns 0 or -ENOMEM. */
 int watchdog_init(struct watchdog *w, const struct engine_set *set);
 void watchdog_fini(struct watchdog *w);
