@@ -15,9 +15,9 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
-#include "access.h"
 #include <ndk/internal/abi.h>
 
+#include "access.h"
 #include "conn.h"
 #include "engine.h"
 #include "provider.h"
