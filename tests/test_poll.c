@@ -9,11 +9,16 @@
  * is compared with 'poll always' on the same machine.
  */
 #include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <ndk/internal/abi.h>
 #include <ndk/ndk.h>
 
 #include "rdma_util.h"
@@ -262,11 +267,122 @@ test_idle_costs_no_core(void)
 	CHECK(a >= 0 && a < 0.25, "adaptive, 64 idle clients: %.0f%% of a core", a * 100);
 }
 
+/* A socket request of a raw client; its status, and the fd that came back (or -1). */
+static uint32_t
+raw_sock_req(struct raw_client *rc, const struct ndk_abi_sock_req *q, int *fd)
+{
+	struct ndk_abi_sock_reply r;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = ctl.buf,
+			      .msg_controllen = sizeof(ctl.buf) };
+	struct pollfd pfd = { .fd = rc->sock, .events = POLLIN };
+	struct cmsghdr *cm;
+
+	*fd = -1;
+	if (send(rc->sock, q, sizeof(*q), MSG_NOSIGNAL) != (ssize_t)sizeof(*q) ||
+	    poll(&pfd, 1, 2000) != 1 || recvmsg(rc->sock, &msg, 0) != (ssize_t)sizeof(r))
+		return UINT32_MAX;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	}
+	return r.status;
+}
+
+struct flood {
+	int fd;
+	_Atomic uint32_t *kengine;
+	atomic_bool stop;
+	uint64_t sent;
+};
+
+/* A tenant that rings all the time and keeps telling its engine "awake". */
+static void *
+flood_main(void *arg)
+{
+	struct flood *f = arg;
+	char b[64] = { 0 };
+
+	while (!atomic_load(&f->stop)) {
+		atomic_store(f->kengine, 0);
+		if (send(f->fd, b, sizeof(b), MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+			f->sent++;
+	}
+	return NULL;
+}
+
+/*
+ * A hostile tenant: bad doorbell requests are refused, a second one too;
+ * then it floods its doorbell and overwrites its kengine, while an honest
+ * client's requests after idle spells are still served at once.
+ */
+static void
+test_hostile_doorbell(void)
+{
+	struct ndk_abi_sock_req q = { .magic = NDK_ABI_MAGIC, .op = NDK_ABI_SOCK_DOORBELL };
+	struct flood f = { .fd = -1 };
+	struct raw_client rc;
+	struct ndk_adapter *honest;
+	struct tdaemon d;
+	uint64_t worst = 0, t;
+	pthread_t th;
+	int fd, i;
+
+	if (tdaemon_start(&d, "poll-hostile", adaptive) != 0) {
+		CHECK(0, "ndkd up");
+		return;
+	}
+	honest = open_adapter(&d, "test-poll-honest");
+	CHECK(raw_attach(&rc, d.sock) == 0 && honest != NULL, "raw tenant and honest client");
+	if (rc.region == NULL || honest == NULL) {
+		tdaemon_kill(&d);
+		return;
+	}
+	q.flags = 1;
+	CHECK_STATUS(raw_sock_req(&rc, &q, &fd), NDK_STATUS_INVALID_PARAMETER);
+	CHECK(fd < 0, "no socket for a bad request");
+	q.flags = 0;
+	CHECK_STATUS(raw_sock_req(&rc, &q, &f.fd), NDK_STATUS_SUCCESS);
+	CHECK(f.fd >= 0, "a doorbell");
+	CHECK_STATUS(raw_sock_req(&rc, &q, &fd), NDK_STATUS_INVALID_DEVICE_STATE);
+	CHECK(fd < 0, "one doorbell per client");
+	f.kengine = (_Atomic uint32_t *)&rc.hdr->kengine;
+	if (f.fd < 0 || pthread_create(&th, NULL, flood_main, &f) != 0) {
+		raw_close(&rc);
+		tdaemon_kill(&d);
+		return;
+	}
+	for (i = 0; i < 100; i++) {
+		usleep(spell_us(i * 13));
+		t = nop_ns(honest);
+		if (t > worst)
+			worst = t;
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(th, NULL);
+	printf("# beside a doorbell flood (%" PRIu64 " sends): the slowest NOP %" PRIu64 " us\n",
+	       f.sent, worst / 1000);
+	CHECK(worst < 500000000ull,
+	      "the honest client's NOPs beside a doorbell flood: %" PRIu64 " us", worst / 1000);
+	CHECK(tdaemon_alive(&d), "ndkd alive");
+	close(f.fd);
+	raw_close(&rc);
+	ndk_adapter_close(honest);
+	CHECK(tdaemon_stop(&d) == 0, "ndkd stops");
+}
+
 int
 main(void)
 {
 	RUN(test_requests_wake_it);
 	RUN(test_data_path_wakes_it);
 	RUN(test_idle_costs_no_core);
+	RUN(test_hostile_doorbell);
 	return t_done();
 }
