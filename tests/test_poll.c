@@ -272,27 +272,9 @@ static uint32_t
 raw_sock_req(struct raw_client *rc, const struct ndk_abi_sock_req *q, int *fd)
 {
 	struct ndk_abi_sock_reply r;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
-	struct msghdr msg = { .msg_iov = &iov,
-			      .msg_iovlen = 1,
-			      .msg_control = ctl.buf,
-			      .msg_controllen = sizeof(ctl.buf) };
-	struct pollfd pfd = { .fd = rc->sock, .events = POLLIN };
-	struct cmsghdr *cm;
 
-	*fd = -1;
-	if (send(rc->sock, q, sizeof(*q), MSG_NOSIGNAL) != (ssize_t)sizeof(*q) ||
-	    poll(&pfd, 1, 2000) != 1 || recvmsg(rc->sock, &msg, 0) != (ssize_t)sizeof(r))
-		return UINT32_MAX;
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cm), sizeof(int));
-	}
-	return r.status;
+	return raw_exchange(rc->sock, q, sizeof(*q), &r, sizeof(r), fd, 2000) ? r.status
+									      : UINT32_MAX;
 }
 
 struct flood {

@@ -510,38 +510,45 @@ raw_connect(const char *sock_path)
 	return try_connect(sock_path);
 }
 
-uint32_t
-raw_hello_bytes(struct raw_client *rc, const void *hello, size_t len)
+bool
+raw_exchange(int sock, const void *req, size_t req_len, void *reply, size_t reply_len, int *fd,
+	     int timeout_ms)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct iovec iov = { .iov_base = &rc->reply, .iov_len = sizeof(rc->reply) };
+	struct iovec iov = { .iov_base = reply, .iov_len = reply_len };
 	struct msghdr msg = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
 		.msg_control = ctl.buf,
 		.msg_controllen = sizeof(ctl.buf),
 	};
-	struct pollfd pfd = { .fd = rc->sock, .events = POLLIN };
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
 	struct cmsghdr *cm;
-	int memfd = -1;
-	ssize_t n;
+
+	*fd = -1;
+	if (send(sock, req, req_len, MSG_NOSIGNAL) != (ssize_t)req_len ||
+	    poll(&pfd, 1, timeout_ms) != 1 ||
+	    recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != (ssize_t)reply_len)
+		return false;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	}
+	return true;
+}
+
+uint32_t
+raw_hello_bytes(struct raw_client *rc, const void *hello, size_t len)
+{
+	int memfd;
 
 	memset(&rc->reply, 0, sizeof(rc->reply));
 	rc->region = NULL;
-	if (send(rc->sock, hello, len, MSG_NOSIGNAL) != (ssize_t)len)
+	if (!raw_exchange(rc->sock, hello, len, &rc->reply, sizeof(rc->reply), &memfd, 5000))
 		return UINT32_MAX;
-	if (poll(&pfd, 1, 5000) != 1)
-		return UINT32_MAX;
-	n = recvmsg(rc->sock, &msg, MSG_CMSG_CLOEXEC);
-	if (n != (ssize_t)sizeof(rc->reply))
-		return UINT32_MAX;
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
-		if (cm->cmsg_type == SCM_RIGHTS)
-			memcpy(&memfd, CMSG_DATA(cm), sizeof(int));
-	}
 	if (memfd >= 0) {
 		rc->region_size = rc->reply.region_size;
 		rc->region =

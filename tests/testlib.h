@@ -112,6 +112,12 @@ struct raw_client {
 
 int raw_connect(const char *sock_path);
 /* Send hello bytes and read the reply (and fd). Returns reply status or UINT32_MAX. */
+/*
+ * Send req on sock, wait up to timeout_ms for one reply of exactly reply_len
+ * bytes and the fd that came with it (*fd, -1 if none). false: no such reply.
+ */
+bool raw_exchange(int sock, const void *req, size_t req_len, void *reply, size_t reply_len, int *fd,
+		  int timeout_ms);
 uint32_t raw_hello_bytes(struct raw_client *rc, const void *hello, size_t len);
 /* Attach with a correct hello and map the channel. Returns 0 or -1. */
 int raw_attach(struct raw_client *rc, const char *sock_path);
