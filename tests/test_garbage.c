@@ -223,15 +223,7 @@ test_scribbled_header(struct ndk_adapter *honest)
 static void
 settle(void)
 {
-	uint64_t deadline = t_deadline_ms(3000);
-	bool settled;
-
-	while (!(settled = tel_status_u64(&d, "clients_total") -
-				   tel_status_u64(&d, "clients_cleaned_up") ==
-			   1) &&
-	       t_now_ns() < deadline)
-		;
-	CHECK(settled, "earlier clients cleaned up");
+	CHECK(tel_settle(&d, 1, 3000), "earlier clients cleaned up");
 }
 
 static void

@@ -504,6 +504,23 @@ tel_wait_u64(const struct tdaemon *d, const char *key, uint64_t want, int timeou
 	}
 }
 
+bool
+tel_settle(const struct tdaemon *d, uint64_t still_attached, int timeout_ms)
+{
+	uint64_t deadline = t_deadline_ms((uint64_t)timeout_ms);
+
+	for (;;) {
+		uint64_t total = tel_status_u64(d, "clients_total");
+		uint64_t clean = tel_status_u64(d, "clients_cleaned_up");
+
+		if (total - clean == still_attached)
+			return true;
+		if (t_now_ns() > deadline)
+			return false;
+		sleep_ms(1);
+	}
+}
+
 int
 raw_connect(const char *sock_path)
 {

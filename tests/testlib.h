@@ -97,6 +97,12 @@ void tel_query_str(const struct tdaemon *d, const char *cmd, const char *key, ch
 bool tel_token_live(const struct tdaemon *d, uint32_t token);
 /* Poll until the counter equals want (up to timeout_ms); returns the last value. */
 uint64_t tel_wait_u64(const struct tdaemon *d, const char *key, uint64_t want, int timeout_ms);
+/*
+ * Wait until all but still_attached of the clients that ever attached are
+ * cleaned up. A client closed at the end of one test is cleaned up a grace
+ * period later: read counters for the next one only after this.
+ */
+bool tel_settle(const struct tdaemon *d, uint64_t still_attached, int timeout_ms);
 
 /* A client speaking the ABI by hand. */
 struct raw_client {
