@@ -44,7 +44,7 @@ neighbour_works(struct ndk_adapter *ad)
 static uint32_t
 drain_cq(struct raw_client *rc, uint64_t *invalid, uint64_t *other, int timeout_ms, uint32_t want)
 {
-	uint64_t deadline = t_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline = t_deadline_ms((uint64_t)timeout_ms);
 	uint32_t got = 0;
 
 	while (got < want && t_now_ns() < deadline) {

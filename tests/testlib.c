@@ -493,7 +493,7 @@ tel_token_live(const struct tdaemon *d, uint32_t token)
 uint64_t
 tel_wait_u64(const struct tdaemon *d, const char *key, uint64_t want, int timeout_ms)
 {
-	uint64_t deadline = t_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint64_t deadline = t_deadline_ms((uint64_t)timeout_ms);
 	uint64_t v;
 
 	for (;;) {
