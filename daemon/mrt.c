@@ -133,17 +133,6 @@ mrt_cache_flush(struct mrt *t, struct mrt_cache *c)
 }
 
 bool
-mrt_read(const struct mrt *t, uint32_t token, struct mrt_entry *out)
-{
-	uint32_t index = MRT_TOKEN_INDEX(token);
-
-	if (index == 0 || index >= t->n_entries)
-		return false;
-	seq_read_copy(&t->entries[index].seq, out, &t->entries[index], sizeof(*out));
-	return true;
-}
-
-bool
 mrt_token_live(const struct mrt *t, uint32_t token)
 {
 	struct mrt_entry e;

@@ -129,7 +129,16 @@ mrt_write_end(struct mrt_entry *e)
  * token names, or false when the token is malformed or out of range. The
  * caller then checks state and variant on the copy.
  */
-bool mrt_read(const struct mrt *t, uint32_t token, struct mrt_entry *out);
+static inline bool
+mrt_read(const struct mrt *t, uint32_t token, struct mrt_entry *out)
+{
+	uint32_t index = MRT_TOKEN_INDEX(token);
+
+	if (index == 0 || index >= t->n_entries)
+		return false;
+	seq_read_copy(&t->entries[index].seq, out, &t->entries[index], sizeof(*out));
+	return true;
+}
 
 /*
  * A fast register or bind names the entry's next token itself (as
