@@ -16,6 +16,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "mrt.h"
 #include "ndkd.h" /* NDKD_CHUNK_BYTES: what one chunk costs */
 #include "rdma_util.h"
+#include "blocks.h"
 #include "shim.h"
 #include "testlib.h"
 
@@ -74,60 +76,6 @@ pin_self(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
-/* ---------------------------------------------------------------------------
- * Baseline: one cache line bounced between the two cores.
- * ------------------------------------------------------------------------ */
-
-struct pingpong {
-	alignas(64) _Atomic uint64_t ping;
-	alignas(64) _Atomic uint64_t pong;
-	alignas(64) _Atomic bool stop;
-};
-
-static void *
-pong_thread(void *arg)
-{
-	struct pingpong *pp = arg;
-	uint64_t seen = 0;
-
-	pin_self(peer_cpu);
-	while (!atomic_load_explicit(&pp->stop, memory_order_relaxed)) {
-		uint64_t v = atomic_load_explicit(&pp->ping, memory_order_acquire);
-
-		if (v != seen) {
-			seen = v;
-			atomic_store_explicit(&pp->pong, v, memory_order_release);
-		}
-	}
-	return NULL;
-}
-
-static void
-bm_cacheline_pingpong(struct nb_state *st)
-{
-	static struct pingpong pp;
-	pthread_t th;
-	uint64_t seq = 0;
-
-	if (peer_cpu < 0) {
-		nb_skip(st, "needs two CPUs");
-		return;
-	}
-	atomic_store(&pp.ping, 0);
-	atomic_store(&pp.pong, 0);
-	atomic_store(&pp.stop, false);
-	pin_self(client_cpu);
-	pthread_create(&th, NULL, pong_thread, &pp);
-	while (nb_keep_running(st)) {
-		seq++;
-		atomic_store_explicit(&pp.ping, seq, memory_order_release);
-		while (atomic_load_explicit(&pp.pong, memory_order_acquire) != seq)
-			;
-	}
-	atomic_store(&pp.stop, true);
-	pthread_join(th, NULL);
 }
 
 /* ---------------------------------------------------------------------------
@@ -195,6 +143,26 @@ stop_daemon(void)
 
 static struct ndk_adapter *bench_adapter(struct nb_state *st);
 
+/*
+ * ndkd's arguments beside testlib's: hugepages when the machine has some
+ * free, as ndkd would choose itself; then poll (NULL: ndkd's default).
+ */
+static const char *const *
+daemon_args(const char *poll)
+{
+	static const char *args[4];
+	int n = 0;
+
+	if (hugepages_free())
+		args[n++] = "--huge";
+	if (poll != NULL) {
+		args[n++] = "--poll";
+		args[n++] = poll;
+	}
+	args[n] = NULL;
+	return args;
+}
+
 /* Make sure the daemon runs; returns a non-NULL token when it does. */
 static void *
 bench_adapter_daemon(struct nb_state *st)
@@ -226,10 +194,7 @@ bench_adapter(struct nb_state *st)
 		/* main lcore (sleeps in epoll) beside the client, engine alone on the peer core */
 		snprintf(lcores, sizeof(lcores), "%d,%d", client_cpu, peer_cpu);
 		setenv("NDKD_TEST_LCORES", lcores, 1);
-		/* hugepages when the machine has some free, as ndkd would choose itself */
-		static const char *const huge[] = { "--huge", NULL };
-
-		if (tdaemon_start(&daemon_fx, "bench", hugepages_free() ? huge : NULL) != 0) {
+		if (tdaemon_start(&daemon_fx, "bench", daemon_args(NULL)) != 0) {
 			nb_skip(st, "ndkd did not start (set NDKD_BIN)");
 			return NULL;
 		}
@@ -248,24 +213,6 @@ count_cb(void *ctx, ndk_status s)
 {
 	(void)s;
 	(*(uint64_t *)ctx)++;
-}
-
-static void
-bm_nop_round_trip(struct nb_state *st)
-{
-	struct ndk_adapter *ad = bench_adapter(st);
-	uint64_t done = 0, want = 0;
-
-	if (ad == NULL)
-		return;
-	pin_self(client_cpu);
-	while (nb_keep_running(st)) {
-		ndk_adapter_nop(ad, 0, count_cb, &done);
-		want++;
-		while (done != want)
-			ndk_adapter_progress(ad, 0);
-	}
-	ndk_adapter_close(ad);
 }
 
 static void
@@ -376,26 +323,6 @@ bm_mr_cycle(struct nb_state *st)
 	if (ndk_pd_close(pd, cb_close, &w) == NDK_STATUS_PENDING)
 		wait_cb(ad, &w);
 	ndk_adapter_close(ad);
-}
-
-/* Baseline: memcpy of the same sizes the RDMA benchmarks move, on one core. */
-static void
-bm_memcpy(struct nb_state *st)
-{
-	size_t n = (size_t)nb_arg(st), alloc = (n + 4095) & ~(size_t)4095;
-	/* C11: the size of an aligned_alloc is a multiple of its alignment */
-	char *a = aligned_alloc(4096, alloc), *b = aligned_alloc(4096, alloc);
-
-	pin_self(client_cpu >= 0 ? client_cpu : 0);
-	memset(a, 1, n);
-	memset(b, 2, n);
-	while (nb_keep_running(st)) {
-		memcpy(b, a, n);
-		__asm__ volatile("" : : "r"(b) : "memory");
-	}
-	nb_set_bytes(st, nb_iterations(st) * (int64_t)n);
-	free(a);
-	free(b);
 }
 
 /*
@@ -588,20 +515,32 @@ bm_nop_beside_large_writes(struct nb_state *st)
 	ndk_adapter_close(ad);
 }
 
-/* Two clients of the bench's ndkd, connected: a writes into b's buffer. */
+/*
+ * Two clients of an ndkd (the one listening on sock; NULL: the bench's),
+ * connected: a writes into b's buffer.
+ */
 static bool
-rdma_pair(struct nb_state *st, struct side *a, struct side *b, size_t len, uint32_t b_flags)
+rdma_pair_at(struct nb_state *st, const char *sock, struct side *a, struct side *b, size_t len,
+	     uint32_t b_flags)
 {
-	if (bench_adapter_daemon(st) == NULL)
+	if (sock == NULL && bench_adapter_daemon(st) == NULL)
 		return false;
-	if (!side_open(a, daemon_fx.sock, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE) ||
-	    !side_open(b, daemon_fx.sock, len, b_flags) ||
+	if (sock == NULL)
+		sock = daemon_fx.sock;
+	if (!side_open(a, sock, len, NDK_MR_FLAG_ALLOW_LOCAL_WRITE) ||
+	    !side_open(b, sock, len, b_flags) ||
 	    side_connect(a, side_qpn(b)) != NDK_STATUS_SUCCESS ||
 	    side_connect(b, side_qpn(a)) != NDK_STATUS_SUCCESS) {
 		nb_skip(st, "cannot set up two connected QPs");
 		return false;
 	}
 	return true;
+}
+
+static bool
+rdma_pair(struct nb_state *st, struct side *a, struct side *b, size_t len, uint32_t b_flags)
+{
+	return rdma_pair_at(st, NULL, a, b, len, b_flags);
 }
 
 /* RDMA write: post, poll the completion. Arg: bytes. Latency and bandwidth. */
@@ -643,42 +582,6 @@ static void
 bm_rdma_read(struct nb_state *st)
 {
 	rdma_rw(st, false);
-}
-
-/*
- * Message rate: 64-byte writes kept up to 32 in flight, published 8 at a
- * time, completions reaped as they come, so posting, copying and reaping
- * overlap on the two cores as a storage target's stream of small writes.
- */
-static void
-bm_rdma_write_window(struct nb_state *st)
-{
-	struct side a, b;
-	struct ndk_sge sge;
-	struct ndk_result_ex r[32];
-	int i, inflight = 0;
-
-	if (!rdma_pair(st, &a, &b, 4096, NDK_MR_FLAG_ALLOW_REMOTE_WRITE))
-		return;
-	pin_self(client_cpu);
-	sge = (struct ndk_sge){ .virtual_address = a.buf,
-				.length = 64,
-				.memory_region_token = a.token };
-	while (nb_keep_running(st)) {
-		/* one iteration = 8 writes posted and 8 completions reaped */
-		while (inflight > 24)
-			inflight -= (int)ndk_cq_get_results_ex(a.cq, r, 32);
-		for (i = 0; i < 8; i++)
-			ndk_qp_write(a.qp, NULL, &sge, 1, (uintptr_t)b.buf + (uint64_t)i * 64,
-				     b.token, i < 7 ? NDK_OP_FLAG_DEFER : 0);
-		inflight += 8;
-	}
-	while (inflight > 0)
-		inflight -= (int)ndk_cq_get_results_ex(a.cq, r, 32);
-	nb_set_items(st, nb_iterations(st) * 8);
-	nb_set_bytes(st, nb_iterations(st) * 8 * 64);
-	side_close(&a);
-	side_close(&b);
 }
 
 /*
@@ -775,12 +678,12 @@ out:
  * whose page list goes to pages.
  */
 static bool
-fr_pair(struct nb_state *st, struct side *a, struct side *b, uint32_t n, struct ndk_mr **fr,
-	ndk_logical_address *pages)
+fr_pair(struct nb_state *st, const char *sock, struct side *a, struct side *b, uint32_t n,
+	struct ndk_mr **fr, ndk_logical_address *pages)
 {
 	uint32_t i;
 
-	if (!rdma_pair(st, a, b, (size_t)n * 4096, 0))
+	if (!rdma_pair_at(st, sock, a, b, (size_t)n * 4096, 0))
 		return false;
 	if (sync_mr(b->ad, b->pd, true, fr) != NDK_STATUS_SUCCESS ||
 	    sync_init_fr(b->ad, *fr, n, true) != NDK_STATUS_SUCCESS) {
@@ -792,66 +695,6 @@ fr_pair(struct nb_state *st, struct side *a, struct side *b, uint32_t n, struct 
 	for (i = 0; i < n; i++)
 		pages[i] = (uintptr_t)b->buf + (uint64_t)i * 4096;
 	return true;
-}
-
-/*
- * Fast register n pages and poll its completion. The invalidate that makes
- * the next one possible is posted SILENT and DEFERred: it rides with the next
- * fast register's doorbell and costs no round trip of its own.
- */
-static void
-bm_fast_register(struct nb_state *st)
-{
-	uint32_t n = (uint32_t)nb_arg(st);
-	struct side a, b;
-	struct ndk_mr *fr = NULL;
-	ndk_logical_address pages[256];
-	struct ndk_result_ex r;
-
-	if (!fr_pair(st, &a, &b, n, &fr, pages))
-		return;
-	pin_self(client_cpu);
-	while (nb_keep_running(st)) {
-		ndk_qp_fast_register(b.qp, NULL, fr, n, pages, 0, (size_t)n * 4096, b.buf,
-				     NDK_OP_FLAG_ALLOW_REMOTE_WRITE);
-		while (ndk_cq_get_results_ex(b.cq, &r, 1) == 0)
-			;
-		if (r.status != NDK_STATUS_SUCCESS) {
-			nb_skip(st, "fast register failed");
-			break;
-		}
-		ndk_qp_invalidate(b.qp, NULL, fr, NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_DEFER);
-	}
-	side_close(&a);
-	side_close(&b);
-}
-
-/* Fast register + invalidate pairs posted in batches of 32 (DEFER), one poll loop. */
-static void
-bm_fast_register_invalidate_batch(struct nb_state *st)
-{
-	uint32_t n = (uint32_t)nb_arg(st);
-	struct side a, b;
-	struct ndk_mr *fr = NULL;
-	ndk_logical_address pages[256];
-	struct ndk_result_ex r[64];
-	int i, got;
-
-	if (!fr_pair(st, &a, &b, n, &fr, pages))
-		return;
-	pin_self(client_cpu);
-	while (nb_keep_running(st)) {
-		for (i = 0; i < 32; i++) {
-			ndk_qp_fast_register(b.qp, NULL, fr, n, pages, 0, (size_t)n * 4096, b.buf,
-					     NDK_OP_FLAG_ALLOW_REMOTE_WRITE | NDK_OP_FLAG_DEFER);
-			ndk_qp_invalidate(b.qp, NULL, fr, i < 31 ? NDK_OP_FLAG_DEFER : 0);
-		}
-		for (got = 0; got < 64;)
-			got += (int)ndk_cq_get_results_ex(b.cq, r, 64);
-	}
-	nb_set_items(st, nb_iterations(st) * 64);
-	side_close(&a);
-	side_close(&b);
 }
 
 /* Attach and detach: the one syscall-bound path. */
@@ -1004,72 +847,580 @@ bm_socket_mr_cycle(struct nb_state *st)
 	close(sv[1]);
 }
 
+/* ---------------------------------------------------------------------------
+ * Ratios (blocks.h): each figure against its baseline in alternating blocks
+ * of the same process. Baselines that stand for the engine's work run on the
+ * engine's CPU, in a helper thread, while the engine sleeps (it falls asleep
+ * in the quiet before each baseline block and wakes for the figure's).
+ * ------------------------------------------------------------------------- */
+
+#define ENGINE_QUIET_US 1000 /* ten idle spells of the default --poll-idle-us */
+
+static struct helper *helper;
+
+static void
+stop_helper(void)
+{
+	helper_stop(helper);
+	helper = NULL;
+}
+
+static bool
+bench_helper(struct nb_state *st)
+{
+	if (helper == NULL) {
+		helper = helper_start(peer_cpu);
+		if (helper == NULL) {
+			nb_skip(st, "no helper thread");
+			return false;
+		}
+		atexit(stop_helper);
+	}
+	return true;
+}
+
+static struct block_side
+pingpong_on_engine_cpu(void)
+{
+	struct block_side s = helper_pingpong_side;
+
+	s.ctx = helper;
+	s.quiet_us = ENGINE_QUIET_US;
+	return s;
+}
+
+/*
+ * A baseline on the engine's CPU: before each block, after the quiet, ask
+ * ndkd whether its engine sleeps; blocks where it did not are counted, so a
+ * baseline that shared its CPU with a polling engine shows.
+ */
+struct on_engine_cpu {
+	struct block_side inner;
+	uint64_t blocks, awake;
+};
+
+static void
+oec_before(void *ctx)
+{
+	struct on_engine_cpu *o = ctx;
+
+	o->blocks++;
+	if (tel_query_elem_u64(&daemon_fx, "/ndkd/stats", "engine_asleep", 0) != 1)
+		o->awake++;
+	if (o->inner.before != NULL)
+		o->inner.before(o->inner.ctx);
+}
+
+static uint64_t
+oec_run(void *ctx, uint32_t n)
+{
+	struct on_engine_cpu *o = ctx;
+
+	return o->inner.run(o->inner.ctx, n);
+}
+
+static void
+oec_after(void *ctx)
+{
+	struct on_engine_cpu *o = ctx;
+
+	if (o->inner.after != NULL)
+		o->inner.after(o->inner.ctx);
+}
+
+/* Measure fig against base, a baseline on the engine's CPU (blocks.h). */
+static void
+measure_on_engine_cpu(struct nb_state *st, const struct block_side *fig,
+		      const struct block_side *base, uint32_t n, const char *why)
+{
+	struct on_engine_cpu o = { .inner = *base };
+	struct block_side b = { .quiet_us = base->quiet_us,
+				.before = oec_before,
+				.run = oec_run,
+				.after = oec_after,
+				.ctx = &o };
+
+	if (blocks_measure(st, fig, &b, n, why) && o.blocks != 0)
+		nb_counter(st, "base_engine_awake", (double)o.awake / (double)o.blocks);
+}
+
+static uint64_t
+nop_run(void *ctx, uint32_t n)
+{
+	struct ndk_adapter *ad = ctx;
+	uint64_t done = 0, t0 = t_now_ns();
+
+	for (uint32_t i = 0; i < n; i++) {
+		ndk_adapter_nop(ad, 0, count_cb, &done);
+		while (done != i + 1)
+			ndk_adapter_progress(ad, 0);
+	}
+	return t_now_ns() - t0;
+}
+
+/* A figure's untimed start: a few operations, so the engine is awake and polling. */
+static void
+nop_warm(void *ctx)
+{
+	nop_run(ctx, 16);
+}
+
+static void
+bm_ratio_nop(struct nb_state *st)
+{
+	struct ndk_adapter *ad = bench_adapter(st);
+	struct block_side fig = { .before = nop_warm, .run = nop_run, .ctx = ad }, base;
+
+	if (ad == NULL || !bench_helper(st))
+		goto out;
+	base = pingpong_on_engine_cpu();
+	pin_self(client_cpu);
+	measure_on_engine_cpu(st, &fig, &base, 2048, "NOP failed");
+out:
+	if (ad != NULL)
+		ndk_adapter_close(ad);
+}
+
+/* Two connected clients; b has a fast-register MR over `pages` of its buffer. */
+struct fr_bench {
+	struct side a, b;
+	struct ndk_mr *fr;
+	uint32_t pages;
+	ndk_logical_address page[256];
+	bool failed;
+};
+
+/*
+ * Fast register + its completion, one at a time. The invalidate that makes
+ * the next one possible is posted SILENT and DEFERred: it rides with the
+ * next fast register's doorbell and costs no round trip of its own.
+ */
+static uint64_t
+fr_run(void *ctx, uint32_t n)
+{
+	struct fr_bench *f = ctx;
+	struct ndk_result_ex r;
+	uint64_t t0 = t_now_ns();
+
+	for (uint32_t i = 0; i < n; i++) {
+		ndk_qp_fast_register(f->b.qp, NULL, f->fr, f->pages, f->page, 0,
+				     (size_t)f->pages * 4096, f->b.buf,
+				     NDK_OP_FLAG_ALLOW_REMOTE_WRITE);
+		while (ndk_cq_get_results_ex(f->b.cq, &r, 1) == 0)
+			;
+		if (r.status != NDK_STATUS_SUCCESS)
+			return 0;
+		ndk_qp_invalidate(f->b.qp, NULL, f->fr,
+				  NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_DEFER);
+	}
+	return t_now_ns() - t0;
+}
+
+static void
+fr_warm(void *ctx)
+{
+	fr_run(ctx, 4);
+}
+
+/*
+ * Fast register + invalidate pairs in batches of 32 pairs (DEFER, one
+ * doorbell a batch), every result reaped: n pairs, n a multiple of 32.
+ */
+static uint64_t
+fr_pairs_run(void *ctx, uint32_t n)
+{
+	struct fr_bench *f = ctx;
+	struct ndk_result_ex r[64];
+	uint64_t t0 = t_now_ns();
+
+	for (uint32_t k = 0; k < n; k += 32) {
+		uint32_t got = 0;
+
+		for (int i = 0; i < 32; i++) {
+			ndk_qp_fast_register(f->b.qp, NULL, f->fr, f->pages, f->page, 0,
+					     (size_t)f->pages * 4096, f->b.buf,
+					     NDK_OP_FLAG_ALLOW_REMOTE_WRITE | NDK_OP_FLAG_DEFER);
+			ndk_qp_invalidate(f->b.qp, NULL, f->fr, i < 31 ? NDK_OP_FLAG_DEFER : 0);
+		}
+		while (got < 64) {
+			uint32_t m = (uint32_t)ndk_cq_get_results_ex(f->b.cq, r, 64);
+
+			for (uint32_t j = 0; j < m; j++)
+				if (r[j].status != NDK_STATUS_SUCCESS)
+					f->failed = true;
+			got += m;
+		}
+	}
+	return f->failed ? 0 : t_now_ns() - t0;
+}
+
+static void
+fr_pairs_warm(void *ctx)
+{
+	fr_pairs_run(ctx, 32);
+}
+
+static bool
+fr_bench_open(struct nb_state *st, const char *sock, struct fr_bench *f, uint32_t pages)
+{
+	*f = (struct fr_bench){ .pages = pages };
+	if (!fr_pair(st, sock, &f->a, &f->b, f->pages, &f->fr, f->page))
+		return false;
+	pin_self(client_cpu);
+	return true;
+}
+
+static void
+bm_ratio_fast_register(struct nb_state *st)
+{
+	struct fr_bench f;
+	struct block_side fig = { .before = fr_warm, .run = fr_run, .ctx = &f }, base;
+
+	if (!bench_helper(st) || !fr_bench_open(st, NULL, &f, (uint32_t)nb_arg(st)))
+		return;
+	base = pingpong_on_engine_cpu();
+	measure_on_engine_cpu(st, &fig, &base, 1024, "fast register failed");
+	side_close(&f.a);
+	side_close(&f.b);
+}
+
+static void
+bm_ratio_fast_register_pairs(struct nb_state *st)
+{
+	struct fr_bench f;
+	struct block_side fig = { .before = fr_pairs_warm, .run = fr_pairs_run, .ctx = &f }, base;
+
+	if (!bench_helper(st) || !fr_bench_open(st, NULL, &f, (uint32_t)nb_arg(st)))
+		return;
+	base = pingpong_on_engine_cpu();
+	measure_on_engine_cpu(st, &fig, &base, 4096, "fast register or invalidate failed");
+	side_close(&f.a);
+	side_close(&f.b);
+}
+
+/* a writes into b: len bytes each, one at a time or kept in a window. */
+struct write_bench {
+	struct side a, b;
+	uint32_t len;
+};
+
+static uint64_t
+write_run(void *ctx, uint32_t n)
+{
+	struct write_bench *w = ctx;
+	struct ndk_sge sge = { .virtual_address = w->a.buf,
+			       .length = w->len,
+			       .memory_region_token = w->a.token };
+	struct ndk_result_ex r;
+	uint64_t t0 = t_now_ns();
+
+	for (uint32_t i = 0; i < n; i++) {
+		ndk_qp_write(w->a.qp, NULL, &sge, 1, (uintptr_t)w->b.buf, w->b.token, 0);
+		while (ndk_cq_get_results_ex(w->a.cq, &r, 1) == 0)
+			;
+		if (r.status != NDK_STATUS_SUCCESS)
+			return 0;
+	}
+	return t_now_ns() - t0;
+}
+
+static void
+write_warm(void *ctx)
+{
+	write_run(ctx, 4);
+}
+
+/*
+ * Message rate: 64-byte writes kept up to 32 in flight, published 8 at a
+ * time, completions reaped as they come, so posting, copying and reaping
+ * overlap on the two cores as a storage target's stream of small writes.
+ * n writes, n a multiple of 8; all completed when it returns.
+ */
+static uint64_t
+write_window_run(void *ctx, uint32_t n)
+{
+	struct write_bench *w = ctx;
+	struct ndk_sge sge = { .virtual_address = w->a.buf,
+			       .length = 64,
+			       .memory_region_token = w->a.token };
+	struct ndk_result_ex r[32];
+	uint64_t t0 = t_now_ns();
+	int inflight = 0;
+
+	for (uint32_t k = 0; k < n; k += 8) {
+		while (inflight > 24)
+			inflight -= (int)ndk_cq_get_results_ex(w->a.cq, r, 32);
+		for (int i = 0; i < 8; i++)
+			ndk_qp_write(w->a.qp, NULL, &sge, 1, (uintptr_t)w->b.buf + (uint64_t)i * 64,
+				     w->b.token, i < 7 ? NDK_OP_FLAG_DEFER : 0);
+		inflight += 8;
+	}
+	while (inflight > 0)
+		inflight -= (int)ndk_cq_get_results_ex(w->a.cq, r, 32);
+	return t_now_ns() - t0;
+}
+
+static void
+write_window_warm(void *ctx)
+{
+	write_window_run(ctx, 64);
+}
+
+static bool
+write_bench_open(struct nb_state *st, const char *sock, struct write_bench *w, uint32_t len)
+{
+	*w = (struct write_bench){ .len = len };
+	if (!rdma_pair_at(st, sock, &w->a, &w->b, len < 4096 ? 4096 : len,
+			  NDK_MR_FLAG_ALLOW_REMOTE_WRITE))
+		return false;
+	pin_self(client_cpu);
+	return true;
+}
+
+static void
+bm_ratio_write_window(struct nb_state *st)
+{
+	struct write_bench w;
+	struct block_side fig = { .before = write_window_warm, .run = write_window_run, .ctx = &w },
+			  base;
+
+	if (!bench_helper(st) || !write_bench_open(st, NULL, &w, 64))
+		return;
+	base = pingpong_on_engine_cpu();
+	measure_on_engine_cpu(st, &fig, &base, 8192, "write failed");
+	side_close(&w.a);
+	side_close(&w.b);
+}
+
+/* A write of len bytes, post to completion, against memcpy of len on the engine's CPU. */
+static void
+bm_ratio_write_memcpy(struct nb_state *st)
+{
+	uint32_t len = (uint32_t)nb_arg(st);
+	struct write_bench w;
+	struct block_side fig = { .before = write_warm, .run = write_run, .ctx = &w }, base;
+
+	if (!bench_helper(st) || !write_bench_open(st, NULL, &w, len))
+		return;
+	base = helper_memcpy_side(helper, len);
+	base.quiet_us = ENGINE_QUIET_US;
+	if (base.run == NULL)
+		nb_skip(st, "memory");
+	else
+		measure_on_engine_cpu(st, &fig, &base,
+				      len >= (1u << 20) ? 16
+				      : len >= 65536	? 256
+							: 2048,
+				      "write failed");
+	side_close(&w.a);
+	side_close(&w.b);
+}
+
 /*
  * The MR table's lookup as an engine does it, at a given number of live
  * entries, each lookup a uniformly random live token: the working set is
- * the whole table (64 MiB at 1M entries, twice the L3 here).
+ * the whole table (64 MiB at 1M entries, twice the L3 here). Its baseline:
+ * one random 64-byte line of an array as large, with the same random
+ * numbers: what the memory hierarchy costs at that size, with no table logic.
  */
-static void
-bm_mr_table_lookup(struct nb_state *st)
-{
-	uint32_t n = (uint32_t)nb_arg(st), i;
-	struct mrt_cache cache = { 0 };
+struct lookup_bench {
 	struct mrt t;
-	struct mrt_entry e;
-	uint64_t x = 1, hits = 0;
+	uint32_t n;
+	uint64_t x, y, hits, lookups;
+	struct line {
+		alignas(64) uint64_t w[8];
+	} * lines;
+};
 
-	if (mrt_create(&t, n + 1) != 0) {
-		nb_skip(st, "table");
+static uint64_t
+lookup_run(void *ctx, uint32_t k)
+{
+	struct lookup_bench *l = ctx;
+	struct mrt_entry e;
+	uint64_t t0 = t_now_ns(), hits = 0;
+
+	for (uint32_t i = 0; i < k; i++) {
+		uint32_t token = MRT_TOKEN(1 + t_rand(&l->x) % l->n, 1);
+
+		hits += mrt_read(&l->t, token, &e) && e.state == MRT_VALID && e.variant == 1;
+	}
+	l->hits += hits;
+	l->lookups += k;
+	return t_now_ns() - t0;
+}
+
+static uint64_t
+line_run(void *ctx, uint32_t k)
+{
+	struct lookup_bench *l = ctx;
+	struct line copy;
+	uint64_t t0 = t_now_ns(), sum = 0;
+
+	for (uint32_t i = 0; i < k; i++) {
+		memcpy(&copy, &l->lines[1 + t_rand(&l->y) % l->n], sizeof(copy));
+		sum += copy.w[0];
+	}
+	__asm__ volatile("" : : "r"(sum));
+	return t_now_ns() - t0;
+}
+
+static void
+bm_ratio_mr_lookup(struct nb_state *st)
+{
+	struct lookup_bench l = { .n = (uint32_t)nb_arg(st), .x = 1, .y = 1 };
+	struct block_side fig = { .run = lookup_run, .ctx = &l };
+	struct block_side base = { .run = line_run, .ctx = &l };
+	struct mrt_cache cache = { 0 };
+	size_t bytes = (size_t)(l.n + 1) * sizeof(*l.lines);
+
+	l.lines = aligned_alloc(64, bytes);
+	if (l.lines == NULL || mrt_create(&l.t, l.n + 1) != 0) {
+		nb_skip(st, "memory");
+		free(l.lines);
 		return;
 	}
+	/* the same transparent hugepages the MR table asks for */
+	madvise(l.lines, bytes, MADV_HUGEPAGE);
+	for (uint32_t i = 0; i <= l.n; i++)
+		l.lines[i].w[0] = i;
 	/* every index 1..n live with variant 1, so any index in range is a live token */
-	for (i = 0; i < n; i++) {
-		struct mrt_entry *ent = mrt_entry(&t, mrt_alloc(&t, &cache, 1, 1, i));
+	for (uint32_t i = 0; i < l.n; i++) {
+		struct mrt_entry *ent = mrt_entry(&l.t, mrt_alloc(&l.t, &cache, 1, 1, i));
 
 		mrt_write_begin(ent);
 		ent->variant = 1;
 		ent->state = MRT_VALID;
 		mrt_write_end(ent);
 	}
-	while (nb_keep_running(st)) {
-		uint32_t token = MRT_TOKEN(1 + t_rand(&x) % n, 1);
-
-		hits += mrt_read(&t, token, &e) && e.state == MRT_VALID && e.variant == 1;
-	}
-	/* 1.0 or the benchmark measured something else */
-	nb_counter(st, "hit_ratio",
-		   (double)hits / (double)(nb_iterations(st) ? nb_iterations(st) : 1));
-	mrt_destroy(&t);
+	pin_self(client_cpu);
+	if (blocks_measure(st, &fig, &base, 4096, "lookup"))
+		/* 1.0 or the benchmark measured something else */
+		nb_counter(st, "hit_ratio",
+			   (double)l.hits / (double)(l.lookups != 0 ? l.lookups : 1));
+	mrt_destroy(&l.t);
+	free(l.lines);
 }
 
 /*
- * Baseline for the lookup: read one random 64-byte line of an array as
- * large as the table, with the same random numbers. What the memory
- * hierarchy costs at that size, with no table logic.
+ * Loaded figures with --poll adaptive (the bench's ndkd) against a second
+ * ndkd with --poll always, in alternating blocks. Their engines share the
+ * peer CPU: the one not measured is stopped (SIGSTOP) during the other's
+ * block, so each has that CPU alone. Arg: 0 NOP round trip, 1 64-byte
+ * writes in a window of 32, 2 fast register of 16 pages + completion.
  */
-static void
-bm_random_line_read(struct nb_state *st)
-{
-	uint32_t n = (uint32_t)nb_arg(st), i;
-	struct line {
-		alignas(64) uint64_t w[8];
-	} *lines = aligned_alloc(64, (size_t)(n + 1) * sizeof(*lines)), copy;
-	uint64_t x = 1, sum = 0;
+static struct tdaemon always_fx;
+static bool always_up;
 
-	if (lines == NULL) {
-		nb_skip(st, "memory");
+static void
+stop_always(void)
+{
+	if (always_up)
+		tdaemon_stop(&always_fx);
+}
+
+struct poll_side {
+	pid_t run, stop; /* the ndkd measured, the one stopped meanwhile */
+	struct block_side inner;
+};
+
+static void
+poll_before(void *ctx)
+{
+	struct poll_side *p = ctx;
+
+	kill(p->stop, SIGSTOP);
+	kill(p->run, SIGCONT);
+	p->inner.before(p->inner.ctx);
+}
+
+static uint64_t
+poll_run(void *ctx, uint32_t n)
+{
+	struct poll_side *p = ctx;
+
+	return p->inner.run(p->inner.ctx, n);
+}
+
+struct poll_load {
+	struct ndk_adapter *ad;
+	struct write_bench w;
+	struct fr_bench f;
+	bool w_open, f_open;
+};
+
+static bool
+poll_load_open(struct nb_state *st, const struct tdaemon *d, int kind, struct poll_load *l,
+	       struct block_side *side)
+{
+	*l = (struct poll_load){ 0 };
+	switch (kind) {
+	case 0:
+		if (ndk_adapter_open(d->sock, NULL, &l->ad) != NDK_STATUS_SUCCESS) {
+			nb_skip(st, "cannot attach");
+			return false;
+		}
+		*side = (struct block_side){ .before = nop_warm, .run = nop_run, .ctx = l->ad };
+		return true;
+	case 1:
+		l->w_open = write_bench_open(st, d->sock, &l->w, 64);
+		*side = (struct block_side){ .before = write_window_warm,
+					     .run = write_window_run,
+					     .ctx = &l->w };
+		return l->w_open;
+	default:
+		l->f_open = fr_bench_open(st, d->sock, &l->f, 16);
+		*side = (struct block_side){ .before = fr_warm, .run = fr_run, .ctx = &l->f };
+		return l->f_open;
+	}
+}
+
+static void
+poll_load_close(struct poll_load *l)
+{
+	if (l->ad != NULL)
+		ndk_adapter_close(l->ad);
+	if (l->w_open) {
+		side_close(&l->w.a);
+		side_close(&l->w.b);
+	}
+	if (l->f_open) {
+		side_close(&l->f.a);
+		side_close(&l->f.b);
+	}
+}
+
+static void
+bm_ratio_adaptive_vs_always(struct nb_state *st)
+{
+	static const uint32_t block[] = { 2048, 8192, 1024 };
+	int kind = (int)nb_arg(st);
+	struct poll_load la = { 0 }, lb = { 0 };
+	struct poll_side fa, fb;
+	struct block_side fig = { .before = poll_before, .run = poll_run, .ctx = &fa };
+	struct block_side base = { .before = poll_before, .run = poll_run, .ctx = &fb };
+
+	if (bench_adapter_daemon(st) == NULL)
 		return;
+	if (!always_up) {
+		if (tdaemon_start(&always_fx, "bench-always", daemon_args("always")) != 0) {
+			nb_skip(st, "the second ndkd did not start");
+			return;
+		}
+		always_up = true;
+		atexit(stop_always);
 	}
-	/* the same transparent hugepages the MR table asks for */
-	madvise(lines, (size_t)(n + 1) * sizeof(*lines), MADV_HUGEPAGE);
-	for (i = 0; i <= n; i++)
-		lines[i].w[0] = i;
-	while (nb_keep_running(st)) {
-		memcpy(&copy, &lines[1 + t_rand(&x) % n], sizeof(copy));
-		sum += copy.w[0];
+	fa = (struct poll_side){ .run = daemon_fx.pid, .stop = always_fx.pid };
+	fb = (struct poll_side){ .run = always_fx.pid, .stop = daemon_fx.pid };
+	if (poll_load_open(st, &daemon_fx, kind, &la, &fa.inner) &&
+	    poll_load_open(st, &always_fx, kind, &lb, &fb.inner)) {
+		pin_self(client_cpu);
+		blocks_measure(st, &fig, &base, block[kind], "request failed");
 	}
-	__asm__ volatile("" : : "r"(sum));
-	free(lines);
+	/* both run again before anything else talks to them */
+	kill(daemon_fx.pid, SIGCONT);
+	kill(always_fx.pid, SIGCONT);
+	poll_load_close(&la);
+	poll_load_close(&lb);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1185,35 +1536,39 @@ main(int argc, char **argv)
 	static const int64_t batches[] = { 1, 8, 32 };
 	static const int64_t mr_sizes[] = { 4096, 65536, 1 << 20, 64 << 20, 1 << 30 };
 	static const int64_t rdma_sizes[] = { 64, 4096, 65536, 1 << 20, 4 << 20 };
-	static const int64_t memcpy_sizes[] = { 64, 4096, 65536, 1 << 20, 4 << 20, 64 << 20 };
+	static const int64_t copy_sizes[] = { 64, 4096, 65536, 1 << 20 };
 	static const int64_t fr_pages[] = { 1, 16, 256 };
 	static const int64_t clients[] = { 1, 8, 64 };
 	static const int64_t table_sizes[] = { 1024, 65536, 1 << 20 };
+	static const int64_t poll_loads[] = { 0, 1, 2 };
 
 	/* Find the ndkd of this build tree unless told otherwise. */
 	setenv("NDKD_BIN", NDKD_BUILD_BIN, 0);
 	pick_cpus();
-	nb_register("baseline/cacheline_pingpong", bm_cacheline_pingpong, NULL, 0);
+	/* the figures DESIGN section 7 sets targets for: figure and baseline in alternating blocks
+	 */
+	nb_register("ratio/nop_round_trip_vs_pingpong", bm_ratio_nop, NULL, 0);
+	nb_register("ratio/fast_register_vs_pingpong_pages", bm_ratio_fast_register, fr_pages, 3);
+	nb_register("ratio/fast_register_invalidate_pairs_batch32_vs_pingpong_pages",
+		    bm_ratio_fast_register_pairs, fr_pages, 3);
+	nb_register("ratio/rdma_write_64B_window32_vs_pingpong", bm_ratio_write_window, NULL, 0);
+	nb_register("ratio/rdma_write_vs_engine_cpu_memcpy", bm_ratio_write_memcpy, copy_sizes, 4);
+	nb_register("ratio/mr_table_lookup_vs_random_line_read_entries", bm_ratio_mr_lookup,
+		    table_sizes, 3);
+	nb_register("ratio/nop_after_idle_vs_thread_wakeup", bm_wake_after_idle, NULL, 0);
+	nb_register("ratio/adaptive_vs_always_load", bm_ratio_adaptive_vs_always, poll_loads, 3);
+	/* figures on their own, for scale */
 	nb_register("baseline/unix_socket_rpc_busy_poll", bm_unix_socket_rpc, NULL, 0);
-	nb_register("ndk/nop_round_trip", bm_nop_round_trip, NULL, 0);
 	nb_register("ndk/nop_batch", bm_nop_batch, batches, 3);
 	nb_register("ndk/mr_create_register_deregister_close", bm_mr_cycle, mr_sizes, 5);
 	nb_register("baseline/socket_rpc_mr_create_register_deregister_close", bm_socket_mr_cycle,
 		    mr_sizes, 5);
-	nb_register("baseline/memcpy", bm_memcpy, memcpy_sizes, 6);
 	nb_register("ndk/rdma_write", bm_rdma_write, rdma_sizes, 5);
-	nb_register("ndk/rdma_write_64B_window32", bm_rdma_write_window, NULL, 0);
 	nb_register("ndk/rdma_read", bm_rdma_read, rdma_sizes, 5);
 	nb_register("ndk/send_receive", bm_send, rdma_sizes, 5);
 	nb_register("ndk/send_receive_srq", bm_send_srq, rdma_sizes, 1);
 	nb_register("ndk/nop_beside_large_writes_64qps", bm_nop_beside_large_writes, NULL, 0);
-	nb_register("ndk/fast_register_round_trip_pages", bm_fast_register, fr_pages, 3);
 	nb_register("ndk/attach_detach", bm_attach, NULL, 0);
 	nb_register("ndk/nop_batch8_clients", bm_nop_clients, clients, 3);
-	nb_register("ndk/mr_table_lookup_entries", bm_mr_table_lookup, table_sizes, 3);
-	nb_register("baseline/random_64B_line_read_lines", bm_random_line_read, table_sizes, 3);
-	nb_register("ndk/fast_register_invalidate_batch32_pages", bm_fast_register_invalidate_batch,
-		    fr_pages, 3);
-	nb_register("ratio/nop_after_idle_vs_thread_wakeup", bm_wake_after_idle, NULL, 0);
 	return nb_main(argc, argv);
 }
