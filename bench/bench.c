@@ -1522,11 +1522,11 @@ bm_wake_after_idle(struct nb_state *st)
 	if (nb == 0)
 		return;
 	qsort(ratio, nb, sizeof(ratio[0]), cmp_double);
-	nb_counter(st, "ratio_median", ratio[nb / 2]);
+	nb_counter(st, "ratio", ratio[nb / 2]);
 	nb_counter(st, "ratio_min", ratio[0]);
 	nb_counter(st, "ratio_max", ratio[nb - 1]);
-	nb_counter(st, "wake_ns", (double)median_u64(figs, (unsigned int)nb));
-	nb_counter(st, "thread_wake_ns", (double)median_u64(bases, (unsigned int)nb));
+	nb_counter(st, "fig_ns", (double)median_u64(figs, (unsigned int)nb));
+	nb_counter(st, "base_ns", (double)median_u64(bases, (unsigned int)nb));
 	nb_counter(st, "blocks", (double)nb);
 }
 

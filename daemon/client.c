@@ -97,8 +97,7 @@ channel_create(struct client *c, uint32_t entries, const struct ndk_abi_adapter_
 		goto err;
 	}
 	/* Our view is computed here, once; the header copy is the client's to read. */
-	ndk_ring_attach(&c->sq, c->region, &h->ctrl_sq);
-	ndk_ring_attach(&c->cq, c->region, &h->ctrl_cq);
+	ndk_ring_attach_ctrl(&c->sq, &c->cq, c->region, h);
 	return 0;
 err:
 	rc = -errno;

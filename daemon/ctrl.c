@@ -44,7 +44,7 @@ ctrl_execute(struct client *c, struct ectx *x, const struct ndk_abi_sqe *sqe,
 	cqe->user_data = sqe->user_data;
 	cqe->opcode = sqe->opcode;
 
-	if (sqe->flags != 0 || sqe->reserved0 != 0)
+	if (sqe->flags != 0)
 		goto bad;
 	switch (sqe->opcode) {
 	case NDK_ABI_OP_NOP:
@@ -214,19 +214,12 @@ ctrl_serve(struct client *c, struct ectx *x, unsigned int budget, bool cancel, u
 {
 	struct ndk_abi_sqe sqe;
 	struct ndk_abi_cqe cqe;
-	unsigned int n, space, i;
+	unsigned int n, space;
 	bool broken = false;
 
-	n = ndk_ring_cons_avail(&c->sq, &broken);
-	if (n == 0)
-		goto out;
-	if (n > budget)
-		n = budget;
 	/* Never overwrite an unread completion: what does not fit waits. */
 	space = ndk_ring_prod_space(&c->cq, &broken);
-	if (n > space)
-		n = space;
-	for (i = 0; i < n; i++) {
+	for (n = 0; n < budget && n < space && ndk_ring_cons_ready(&c->sq, 1) != 0; n++) {
 		/* Copy first: the client may rewrite the slot while we look at it. */
 		memcpy(&sqe, ndk_ring_cons_next(&c->sq), sizeof(sqe));
 		if (cancel) {
@@ -247,7 +240,6 @@ ctrl_serve(struct client *c, struct ectx *x, unsigned int budget, bool cancel, u
 		ndk_ring_prod_publish(&c->cq);
 		ndk_ring_cons_release(&c->sq);
 	}
-out:
 	if (broken)
 		c->broken = true;
 	return n;

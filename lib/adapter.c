@@ -49,7 +49,6 @@ static uint32_t
 adapter_progress(struct ndk_adapter *a, uint32_t max)
 {
 	struct adapter *ad = to_adapter(a);
-	bool broken = false;
 	uint32_t done;
 
 	if (ad->gone)
@@ -64,9 +63,7 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 		srq_notify(ad, NDK_STATUS_SUCCESS);
 	}
 	post_flush(ad);
-	done = req_reap(ad, max, &broken);
-	if (broken)
-		return done + adapter_fail(ad);
+	done = req_reap(ad, max);
 	if (done != 0) {
 		ad->idle_polls = 0;
 		return done;
@@ -81,7 +78,7 @@ adapter_progress(struct ndk_adapter *a, uint32_t max)
 	if (!ad->hung_up && !channel_hung_up(ad))
 		return 0;
 	/* Completions the daemon wrote before it went are still good. */
-	done = req_reap(ad, 0, &broken);
+	done = req_reap(ad, 0);
 	return done + adapter_fail(ad);
 }
 

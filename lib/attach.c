@@ -254,8 +254,7 @@ attach_channel(const char *socket_path, const struct ndk_adapter_opts *opts, str
 	ad->client_id = reply.client_id;
 	ad->info = ad->hdr->info;
 	ad->kengine = (const _Atomic uint32_t *)&ad->hdr->kengine;
-	ndk_ring_attach(&ad->sq, region, &ad->hdr->ctrl_sq);
-	ndk_ring_attach(&ad->cq, region, &ad->hdr->ctrl_cq);
+	ndk_ring_attach_ctrl(&ad->sq, &ad->cq, region, ad->hdr);
 	/* without one ndkd's engine still wakes now and then: slower, never stuck */
 	if (sock_request(ad, NDK_ABI_SOCK_DOORBELL, -1, 0, 0, NULL, &ad->bell_fd) !=
 	    NDK_STATUS_SUCCESS)

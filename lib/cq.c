@@ -120,15 +120,12 @@ cq_reap_lost(struct cq *cq, struct ndk_result *res, struct ndk_result_ex *res_ex
 static uint32_t
 cq_reap(struct cq *cq, struct ndk_result *res, struct ndk_result_ex *res_ex, uint32_t n)
 {
-	bool broken = false;
 	uint32_t avail, i;
 
 	/* no array, no results taken: they stay for a call that can hold them */
 	if (res == NULL && res_ex == NULL)
 		return 0;
-	avail = ndk_ring_cons_avail(&cq->ring, &broken);
-	if (avail > n)
-		avail = n;
+	avail = ndk_ring_cons_ready(&cq->ring, n);
 	if (avail == 0 && cq->lost_read < cq->n_lost)
 		return cq_reap_lost(cq, res, res_ex, n);
 	for (i = 0; i < avail; i++) {
@@ -175,7 +172,6 @@ static void
 cq_arm(struct ndk_cq *c, uint32_t trigger)
 {
 	struct cq *cq = (struct cq *)c;
-	bool broken = false;
 
 	(void)trigger; /* errors-only and solicited-only arm as "any" */
 	if (cq->armed || cq->notify == NULL || ndk_adapter_event_fd(&cq->ad->pub) < 0)
@@ -184,7 +180,7 @@ cq_arm(struct ndk_cq *c, uint32_t trigger)
 	cq->ad->n_armed++;
 	atomic_store_explicit(cq->ring.kflags, NDK_ABI_CQ_ARMED, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (ndk_ring_cons_avail(&cq->ring, &broken) != 0) {
+	if (ndk_ring_cons_ready(&cq->ring, 1) != 0) {
 		atomic_store_explicit(cq->ring.kflags, 0, memory_order_relaxed);
 		(void)eventfd_write(cq->ad->owed_fd, 1);
 	}
@@ -306,6 +302,7 @@ cq_create(struct ndk_adapter *a, uint32_t depth, ndk_fn_cq_notification notifica
 	cq->notify = notification;
 	cq->notify_ctx = notification_context;
 	cq->mem = ring_alloc(ad, entries, &cq->ring);
+	ndk_ring_set_stamp(&cq->ring, NDK_ABI_RESULT_STAMP);
 	if (cq->mem == NULL) {
 		free(cq);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;

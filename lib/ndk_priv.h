@@ -278,7 +278,7 @@ ndk_status post_ctrl(struct adapter *ad, const struct ndk_abi_sqe *sqe, uint32_t
 /* Publish requests posted with DEFER (also done by progress). */
 void post_flush(struct adapter *ad);
 /* Reap up to max completions (0: all) and run their handlers; *broken on a lying ring. */
-uint32_t req_reap(struct adapter *ad, uint32_t max, bool *broken);
+uint32_t req_reap(struct adapter *ad, uint32_t max);
 /* Run every request in flight's handler with status now. */
 void req_cancel_all(struct adapter *ad, ndk_status status);
 /* The daemon is gone: mark the adapter and fail what is in flight (DEVICE_REMOVED). */

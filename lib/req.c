@@ -95,19 +95,16 @@ req_fail_all(struct adapter *ad)
 }
 
 uint32_t
-req_reap(struct adapter *ad, uint32_t max, bool *broken)
+req_reap(struct adapter *ad, uint32_t max)
 {
 	struct ndk_abi_cqe batch[REAP_BATCH];
 	uint32_t n, i, done = 0;
 
 	while (max == 0 || done < max) {
-		n = ndk_ring_cons_avail(&ad->cq, broken);
+		n = ndk_ring_cons_ready(&ad->cq, max != 0 && max - done < REAP_BATCH ? max - done
+										     : REAP_BATCH);
 		if (n == 0)
 			break;
-		if (n > REAP_BATCH)
-			n = REAP_BATCH;
-		if (max != 0 && n > max - done)
-			n = max - done;
 		for (i = 0; i < n; i++)
 			memcpy(&batch[i], ndk_ring_cons_next(&ad->cq), sizeof(batch[i]));
 		ndk_ring_cons_release(&ad->cq);

@@ -133,29 +133,6 @@ test_killed_with_10k_mrs(void)
 	CHECK(live == 0, "%d of %d old tokens still live", live, KILL_MRS);
 }
 
-static uint32_t
-raw_call(struct raw_client *rc, uint8_t op, uint32_t handle, uint64_t a0, uint64_t a1, uint64_t a2)
-{
-	struct ndk_abi_sqe *e = ndk_ring_prod_next(&rc->sq);
-	uint64_t deadline = t_deadline_ms(2000);
-	struct ndk_abi_cqe r;
-	bool broken = false;
-
-	memset(e, 0, sizeof(*e));
-	e->opcode = op;
-	e->handle = handle;
-	e->args[0] = a0;
-	e->args[1] = a1;
-	e->args[2] = a2;
-	ndk_ring_prod_publish(&rc->sq);
-	while (ndk_ring_cons_avail(&rc->cq, &broken) == 0)
-		if (t_now_ns() > deadline)
-			return UINT32_MAX;
-	memcpy(&r, ndk_ring_cons_next(&rc->cq), sizeof(r));
-	ndk_ring_cons_release(&rc->cq);
-	return r.status;
-}
-
 static void
 test_forged_handles(void)
 {

@@ -504,6 +504,29 @@ tel_wait_u64(const struct tdaemon *d, const char *key, uint64_t want, int timeou
 	}
 }
 
+uint32_t
+raw_call(struct raw_client *rc, uint8_t op, uint32_t handle, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	struct ndk_abi_sqe *e = ndk_ring_prod_next(&rc->sq);
+	uint64_t deadline = t_deadline_ms(2000);
+	struct ndk_abi_cqe r;
+	bool broken = false;
+
+	memset(e, 0, sizeof(*e));
+	e->opcode = op;
+	e->handle = handle;
+	e->args[0] = a0;
+	e->args[1] = a1;
+	e->args[2] = a2;
+	ndk_ring_prod_publish(&rc->sq);
+	while (ndk_ring_cons_avail(&rc->cq, &broken) == 0)
+		if (t_now_ns() > deadline)
+			return UINT32_MAX;
+	memcpy(&r, ndk_ring_cons_next(&rc->cq), sizeof(r));
+	ndk_ring_cons_release(&rc->cq);
+	return r.status;
+}
+
 bool
 tel_settle(const struct tdaemon *d, uint64_t still_attached, int timeout_ms)
 {
@@ -576,8 +599,7 @@ raw_hello_bytes(struct raw_client *rc, const void *hello, size_t len)
 			return UINT32_MAX;
 		}
 		rc->hdr = rc->region;
-		ndk_ring_attach(&rc->sq, rc->region, &rc->hdr->ctrl_sq);
-		ndk_ring_attach(&rc->cq, rc->region, &rc->hdr->ctrl_cq);
+		ndk_ring_attach_ctrl(&rc->sq, &rc->cq, rc->region, rc->hdr);
 	}
 	return rc->reply.status;
 }

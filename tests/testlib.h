@@ -130,6 +130,9 @@ int raw_attach(struct raw_client *rc, const char *sock_path);
 void raw_close(struct raw_client *rc);
 /* True once the daemon has closed our socket (within timeout_ms). */
 bool raw_wait_hangup(struct raw_client *rc, int timeout_ms);
+/* One control request through rc's rings; its status, or UINT32_MAX after 2 s. */
+uint32_t raw_call(struct raw_client *rc, uint8_t op, uint32_t handle, uint64_t a0, uint64_t a1,
+		  uint64_t a2);
 
 uint64_t t_now_ns(void);
 /* Run a shell command, capture its stdout into out; its exit status, or -1. */

@@ -377,8 +377,7 @@ fz_client_open(struct fz_client *f, bool objects, bool srq)
 	if (channel_create(f->c, FZ_CTRL_ENTRIES, &info) != 0)
 		die("channel");
 	h = f->c->region;
-	ndk_ring_attach(&f->sq, f->c->region, &h->ctrl_sq);
-	ndk_ring_attach(&f->cq, f->c->region, &h->ctrl_cq);
+	ndk_ring_attach_ctrl(&f->sq, &f->cq, f->c->region, h);
 	f->mem_size = FZ_MEM;
 	f->mem = mmap(NULL, FZ_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (f->mem == MAP_FAILED)

@@ -22,7 +22,7 @@
 
 #define NDK_ABI_MAGIC	     0x4e444b44u /* "NDKD" */
 #define NDK_ABI_REGION_MAGIC 0x4e444b52u /* "NDKR" */
-#define NDK_ABI_VERSION	     9u
+#define NDK_ABI_VERSION	     10u
 
 #define NDK_ABI_CACHE_LINE 64u
 #define NDK_ABI_ENTRY_SIZE 64u
@@ -348,8 +348,8 @@ _Static_assert(offsetof(struct ndk_abi_qp_create, qp_context) == 40, "QP_CREATE 
  */
 struct ndk_abi_sqe {
 	uint8_t opcode;
-	uint8_t flags; /* none defined: must be 0 */
-	uint16_t reserved0;
+	uint8_t flags;	 /* none defined: must be 0 */
+	uint16_t stamp;	 /* the ring's (include/ndk/internal/ring.h, stamped rings) */
 	uint32_t handle; /* object the request is about; 0 for adapter-wide */
 	uint64_t user_data;
 	union {
@@ -365,7 +365,8 @@ struct ndk_abi_cqe {
 	uint64_t user_data;
 	uint32_t status; /* ndk_status */
 	uint8_t opcode;	 /* echoed from the request */
-	uint8_t reserved0[3];
+	uint8_t reserved0;
+	uint16_t stamp; /* the ring's */
 	uint64_t out[6];
 };
 _Static_assert(sizeof(struct ndk_abi_cqe) == NDK_ABI_ENTRY_SIZE, "cqe size");
@@ -496,13 +497,22 @@ struct ndk_abi_result {
 	uint32_t bytes;
 	uint64_t qp_context;
 	uint64_t request_context;
-	uint32_t type; /* NDK_ABI_RESULT_* */
-	uint32_t reserved0;
+	uint32_t type;	/* NDK_ABI_RESULT_* */
+	uint16_t stamp; /* the ring's */
+	uint16_t reserved0;
 	uint64_t type_specific; /* FastRegister: the new token; ReceiveAndInvalidate: the token */
 	uint64_t cookie;	/* echoed from the work request */
 	uint8_t reserved1[16];
 };
 _Static_assert(sizeof(struct ndk_abi_result) == NDK_ABI_ENTRY_SIZE, "result size");
+
+/* Where the stamped rings' entries carry their stamp. */
+#define NDK_ABI_SQE_STAMP    2u
+#define NDK_ABI_CQE_STAMP    14u
+#define NDK_ABI_RESULT_STAMP 28u
+_Static_assert(offsetof(struct ndk_abi_sqe, stamp) == NDK_ABI_SQE_STAMP, "sqe stamp");
+_Static_assert(offsetof(struct ndk_abi_cqe, stamp) == NDK_ABI_CQE_STAMP, "cqe stamp");
+_Static_assert(offsetof(struct ndk_abi_result, stamp) == NDK_ABI_RESULT_STAMP, "result stamp");
 
 /* -------------------------------------------------------------------------
  * Region geometry, computed the same way by both sides. The daemon builds

@@ -27,6 +27,21 @@
  * Back-pressure: a producer that finds no space gets 0 and must retry later;
  * nothing is ever overwritten.
  *
+ * Stamped rings
+ * -------------
+ * Rings whose entries are one slot each (the control rings and the
+ * completion rings) carry a stamp in every entry: a uint16 at a fixed offset
+ * of the entry type, 0x8000 | (lap & 0x7fff), lap = index / entries. It is
+ * never 0 (a fresh ring is zeroes) and differs from the last lap's. The
+ * producer fills the entry, then store-releases its stamp (R0'), then
+ * publishes kprod as above; the consumer load-acquires the stamp of the
+ * entry it expects (A0', pairs with R0') and takes the entry when it
+ * matches, never reading kprod. That saves the consumer a cache line
+ * crossing the cores per request: it polls the entry itself. Multi-slot
+ * rings (work queues) keep the index: a stale slot of the last lap could
+ * hold any bytes where the stamp would be. A producer that stamps wrongly
+ * only leaves its own entries unseen, as one that never publishes would.
+ *
  * The kflags line carries one protocol today, on completion rings: the
  * consumer sets NDK_ABI_CQ_ARMED when it wants to be woken, then fences and
  * rechecks the ring (so a result published meanwhile is not missed); the
@@ -52,8 +67,11 @@ struct ndk_ring {
 	uint8_t *kentries;
 	uint32_t entries;
 	uint32_t mask;
-	uint32_t local;	 /* producer: next slot to fill; consumer: next to read */
-	uint32_t cached; /* the peer's index as last loaded */
+	uint32_t local;	    /* producer: next slot to fill; consumer: next to read */
+	uint32_t cached;    /* the peer's index as last loaded */
+	uint32_t stamped;   /* producer of a stamped ring: entries stamped so far */
+	uint16_t stamp_off; /* offset of the stamp in an entry; 0: not stamped */
+	uint8_t shift;	    /* log2(entries) */
 };
 
 /*
@@ -73,6 +91,42 @@ ndk_ring_attach(struct ndk_ring *r, void *base, const struct ndk_abi_ring_desc *
 	r->mask = desc->entries - 1;
 	r->local = 0;
 	r->cached = 0;
+	r->stamped = 0;
+	r->stamp_off = 0;
+	r->shift = (uint8_t)__builtin_ctz(desc->entries);
+}
+
+/* Make r a stamped ring: entries carry their stamp at byte off (not 0). */
+static inline void
+ndk_ring_set_stamp(struct ndk_ring *r, uint16_t off)
+{
+	r->stamp_off = off;
+}
+
+/* The two control rings of a channel region (stamped) from its header. */
+static inline void
+ndk_ring_attach_ctrl(struct ndk_ring *sq, struct ndk_ring *cq, void *region,
+		     const struct ndk_abi_region *h)
+{
+	ndk_ring_attach(sq, region, &h->ctrl_sq);
+	ndk_ring_set_stamp(sq, NDK_ABI_SQE_STAMP);
+	ndk_ring_attach(cq, region, &h->ctrl_cq);
+	ndk_ring_set_stamp(cq, NDK_ABI_CQE_STAMP);
+}
+
+/* The stamp entry idx carries on a stamped ring. */
+static inline uint16_t
+ndk_ring_stamp(const struct ndk_ring *r, uint32_t idx)
+{
+	return (uint16_t)(0x8000u | ((idx >> r->shift) & 0x7fffu));
+}
+
+static inline _Atomic uint16_t *
+ndk_ring_stamp_at(const struct ndk_ring *r, uint32_t idx)
+{
+	return (_Atomic uint16_t *)(void *)(r->kentries +
+					    (size_t)(idx & r->mask) * NDK_ABI_ENTRY_SIZE +
+					    r->stamp_off);
 }
 
 /* True when desc describes a ring that lies wholly inside region_size bytes. */
@@ -142,6 +196,12 @@ ndk_ring_prod_next(struct ndk_ring *r)
 static inline void
 ndk_ring_prod_publish(struct ndk_ring *r)
 {
+	if (r->stamp_off != 0) {
+		/* R0': pairs with A0' in ndk_ring_cons_ready() */
+		for (; r->stamped != r->local; r->stamped++)
+			atomic_store_explicit(ndk_ring_stamp_at(r, r->stamped),
+					      ndk_ring_stamp(r, r->stamped), memory_order_release);
+	}
 	/* R0: pairs with A0 in ndk_ring_cons_avail() */
 	atomic_store_explicit(r->kprod, r->local, memory_order_release);
 }
@@ -162,6 +222,23 @@ ndk_ring_cons_avail(struct ndk_ring *r, bool *broken)
 		*broken = true;
 		return 0;
 	}
+	return n;
+}
+
+/*
+ * Consumer of a stamped ring: how many entries, up to max, are there from
+ * the next one on (their stamps say so).
+ */
+static inline uint32_t
+ndk_ring_cons_ready(const struct ndk_ring *r, uint32_t max)
+{
+	uint32_t n = 0;
+
+	/* A0': pairs with R0' in ndk_ring_prod_publish() */
+	while (n < max && n < r->entries &&
+	       atomic_load_explicit(ndk_ring_stamp_at(r, r->local + n), memory_order_acquire) ==
+		       ndk_ring_stamp(r, r->local + n))
+		n++;
 	return n;
 }
 
