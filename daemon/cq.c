@@ -29,7 +29,6 @@ dcq_create(struct client *c, struct ectx *x, uint64_t ring, uint64_t entries, ui
 		quota_put(c, QUOTA_CQS, 1);
 		return NDK_STATUS_INVALID_PARAMETER;
 	}
-	ndk_ring_set_stamp(&cq->ring, NDK_ABI_RESULT_STAMP);
 	h = obj_new(c, OBJ_CQ, cq);
 	if (h == 0) {
 		free(cq);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_lcore.h>
 #include <rte_pause.h>
 #include <rte_rcu_qsbr.h>
@@ -183,7 +184,8 @@ engines_set_polling(struct engine_set *set, bool adaptive, uint32_t idle_us, uin
 
 	for (i = 0; i < set->n; i++) {
 		set->engines[i].adaptive = adaptive;
-		set->engines[i].idle_ns = (uint64_t)idle_us * 1000u;
+		/* in TSC cycles: an idle pass reads the TSC, not the clock (a vDSO call) */
+		set->engines[i].idle_tsc = (uint64_t)idle_us * rte_get_tsc_hz() / 1000000u;
 		set->engines[i].sleep_ms = (int)sleep_ms;
 	}
 }
@@ -492,7 +494,7 @@ engine_sleep(struct engine *e)
 	}
 	atomic_store_explicit(&b->asleep, 0, memory_order_relaxed);
 	mark_clients(e, 0);
-	e->idle_since_ns = 0;
+	e->idle_since = 0;
 }
 
 int
@@ -528,13 +530,13 @@ engine_main(void *arg)
 			continue;
 		}
 		if (did != 0) {
-			e->idle_since_ns = 0;
+			e->idle_since = 0;
 			continue;
 		}
-		now = ndkd_now_ns();
-		if (e->idle_since_ns == 0)
-			e->idle_since_ns = now;
-		else if (now - e->idle_since_ns >= e->idle_ns && e->x.prov->ops.can_sleep(&e->x))
+		now = rte_get_tsc_cycles();
+		if (e->idle_since == 0)
+			e->idle_since = now;
+		else if (now - e->idle_since >= e->idle_tsc && e->x.prov->ops.can_sleep(&e->x))
 			engine_sleep(e);
 	}
 	rte_rcu_qsbr_thread_offline(e->set->rcu, e->id);

@@ -60,10 +60,10 @@ struct engine {
 	bool stopped;
 	/* adaptive polling (engine_main) */
 	bool adaptive;
-	int epfd;		/* sleeps here: its bell and its clients' doorbells */
-	uint64_t idle_ns;	/* an idle spell this long, and it sleeps */
-	int sleep_ms;		/* at most this long */
-	uint64_t idle_since_ns; /* 0: it did something in its last pass */
+	int epfd;	     /* sleeps here: its bell and its clients' doorbells */
+	uint64_t idle_tsc;   /* an idle spell this long (TSC cycles), and it sleeps */
+	int sleep_ms;	     /* at most this long */
+	uint64_t idle_since; /* TSC at the start of the idle spell; 0: busy last pass */
 	struct log_ratelimit rl;
 	struct mrt_cache mr_cache;
 	struct ectx x;

@@ -47,6 +47,11 @@ region_ring_map(const struct client *c, struct ndk_ring *r, uint64_t addr, uint6
 	if (reg == NULL)
 		return false;
 	ndk_ring_attach(r, reg->daemon_base + (addr - reg->client_base), &d);
+	/* ndkd produces results (completion rings) and takes work requests */
+	if (produce)
+		ndk_ring_set_stamp(r, NDK_ABI_RESULT_STAMP);
+	else
+		ndk_ring_set_stamp_wr(r);
 	atomic_store_explicit(produce ? r->kprod : r->kcons, 0, memory_order_relaxed);
 	return true;
 }

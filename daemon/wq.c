@@ -5,6 +5,7 @@
 #include <ndk/flags.h>
 
 #include <rte_common.h>
+#include <rte_prefetch.h>
 
 #include "access.h"
 #include "cq.h"
@@ -307,17 +308,24 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget, 
 	static _Thread_local struct wr w;
 	struct ndk_abi_result res;
 	unsigned int done = 0;
-	uint32_t avail, used = 0, ns, i, start;
+	uint32_t ns, i, start;
 	uint64_t moved;
 	bool broken = false, wrote = false, silent;
 
 	if (!pend_empty(qp))
 		wrote = pend_flush(qp);
-	avail = ndk_ring_cons_avail(&qp->sq, &broken);
-	while (!broken && done < budget && used < avail && *bytes != 0) {
+	while (!broken && done < budget && *bytes != 0 && ndk_ring_cons_ready(&qp->sq, 1) != 0) {
 		/* the provider has all it may hold: what follows waits its turn */
 		if (qp->pend_tail - qp->pend_head >= qp->pend_limit)
 			break;
+		/*
+		 * The slots after this header (its body, the next requests of the
+		 * batch) crossed the cores with it: ask for them now, so their
+		 * misses overlap instead of following one another.
+		 */
+		rte_prefetch0(ndk_ring_slot(&qp->sq, qp->sq.local + 1));
+		rte_prefetch0(ndk_ring_slot(&qp->sq, qp->sq.local + 2));
+		rte_prefetch0(ndk_ring_slot(&qp->sq, qp->sq.local + 3));
 		memcpy(&w.h, ndk_ring_slot(&qp->sq, qp->sq.local), sizeof(w.h));
 		/* a memory operation waits for the bytes before it to have left */
 		if (qp->sq_hold &&
@@ -325,8 +333,8 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget, 
 		     w.h.opcode == NDK_ABI_WR_INVALIDATE || w.h.opcode == NDK_ABI_WR_BIND))
 			break;
 		ns = wq_wr_slots(&w.h);
-		/* a WR is published whole: a header promising more than is there is a lie */
-		if (ns == 0 || ns != w.h.n_slots || ns > avail - used) {
+		/* a header that does not match its own contents, or wraps over itself, lies */
+		if (ns == 0 || ns != w.h.n_slots || ns > qp->sq.entries) {
 			broken = true;
 			break;
 		}
@@ -337,8 +345,8 @@ serve_sq(struct client *c, struct ectx *x, struct dqp *qp, unsigned int budget, 
 			memcpy((uint8_t *)&w.sge + (i - 1) * NDK_ABI_ENTRY_SIZE,
 			       ndk_ring_slot(&qp->sq, qp->sq.local + i), NDK_ABI_ENTRY_SIZE);
 		start = qp->sq.local;
+		ndk_ring_cons_clear_body(&qp->sq, start, ns);
 		qp->sq.local += ns;
-		used += ns;
 		memset(&res, 0, sizeof(res));
 		res.qp_context = qp->qp_context;
 		res.request_context = w.h.request_context;
@@ -409,18 +417,15 @@ static int
 rq_peek(struct dqp *qp, struct wr *w, uint32_t *slots)
 {
 	struct ndk_ring *r = rq_ring(qp);
-	bool broken = false;
-	uint32_t avail = ndk_ring_cons_avail(r, &broken), i, ns;
+	uint32_t i, ns;
 
-	if (broken)
-		return -1;
-	if (avail == 0)
+	if (ndk_ring_cons_ready(r, 1) == 0)
 		return 0;
 	memcpy(&w->h, ndk_ring_slot(r, r->local), sizeof(w->h));
 	ns = wq_wr_slots(&w->h);
 	*slots = qp->srq != NULL ? qp->srq->slots : ns;
 	if (w->h.opcode != NDK_ABI_WR_RECEIVE || ns == 0 || ns > *slots || w->h.n_slots != *slots ||
-	    *slots > avail)
+	    *slots > r->entries)
 		return -1;
 	for (i = 1; i < ns; i++)
 		memcpy((uint8_t *)&w->sge + (i - 1) * NDK_ABI_ENTRY_SIZE,
@@ -457,6 +462,7 @@ static void
 rq_complete(struct dqp *qp, const struct wr *w, uint32_t slots, ndk_status st, uint32_t bytes,
 	    uint32_t type, uint64_t token)
 {
+	ndk_ring_cons_clear_body(rq_ring(qp), rq_ring(qp)->local, slots);
 	rq_ring(qp)->local += slots;
 	rq_result(qp, w->h.request_context, w->h.cookie, st, bytes, type, token);
 }
@@ -514,6 +520,7 @@ wq_recv_take(struct ectx *x, struct dqp *qp, struct wq_taken *t)
 	t->n_sge = RTE_MIN(r.w->h.n_sge, (uint32_t)NDKD_MAX_SGE);
 	memcpy(t->sge, r.w->sge, t->n_sge * sizeof(t->sge[0]));
 	/* off the ring for good (an SRQ's other QPs take the next one); released with the result */
+	ndk_ring_cons_clear_body(rq_ring(qp), rq_ring(qp)->local, r.slots);
 	rq_ring(qp)->local += r.slots;
 	return 1;
 }

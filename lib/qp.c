@@ -679,8 +679,11 @@ qp_new(struct pd *pd, struct ndk_cq *rcq, struct ndk_cq *icq, struct srq *srq, v
 	qp->max_rsge = max_rsge;
 	qp->max_inline = inline_size;
 	qp->sq_mem = ring_alloc(ad, sq_entries, &qp->sq);
-	if (srq == NULL)
+	ndk_ring_set_stamp_wr(&qp->sq);
+	if (srq == NULL) {
 		qp->rq_mem = ring_alloc(ad, rq_entries, &qp->rq);
+		ndk_ring_set_stamp_wr(&qp->rq);
+	}
 	qp->pub.header.version = (struct ndk_version){ NDK_VERSION_MAJOR, NDK_VERSION_MINOR };
 	qp->pub.header.object_type = NDK_OBJECT_TYPE_QP;
 	qp->pub.dispatch = &qp_dispatch;

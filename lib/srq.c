@@ -229,6 +229,7 @@ srq_create(struct ndk_pd *p, uint32_t depth, uint32_t max_rsge, uint32_t thresho
 	srq->notify = notification;
 	srq->notify_ctx = notification_context;
 	srq->mem = ring_alloc(ad, entries, &srq->ring);
+	ndk_ring_set_stamp_wr(&srq->ring);
 	if (srq->mem == NULL) {
 		free(srq);
 		return NDK_STATUS_INSUFFICIENT_RESOURCES;

@@ -268,6 +268,93 @@ test_two_threads(void)
 	free(t.mem);
 }
 
+/* Stamped rings: the consumer sees an entry by its stamp, lap after lap. */
+static void
+test_stamped(void)
+{
+	struct test_ring t;
+	uint32_t lap, i;
+
+	ring_new(&t, ENTRIES);
+	ndk_ring_set_stamp(&t.prod, NDK_ABI_CQE_STAMP);
+	ndk_ring_set_stamp(&t.cons, NDK_ABI_CQE_STAMP);
+	for (lap = 0; lap < 3; lap++) {
+		for (i = 0; i < ENTRIES; i++) {
+			memset(ndk_ring_prod_next(&t.prod), 0, NDK_ABI_ENTRY_SIZE);
+			CHECK(ndk_ring_cons_ready(&t.cons, ENTRIES) == 0,
+			      "lap %u: an entry filled, not published, is not there", lap);
+			ndk_ring_prod_publish(&t.prod);
+			CHECK(ndk_ring_cons_ready(&t.cons, ENTRIES) == 1,
+			      "lap %u: published, it is", lap);
+			CHECK(*ndk_ring_stamp_at(&t.cons, t.cons.local) == (0x8000u | lap),
+			      "its stamp is 0x8000 | lap");
+			(void)ndk_ring_cons_next(&t.cons);
+			ndk_ring_cons_release(&t.cons);
+		}
+	}
+	free(t.mem);
+}
+
+/* A request header the size n posted at the producer's index, body bytes b. */
+static void
+put_wr(struct test_ring *t, uint8_t n, uint8_t b)
+{
+	struct ndk_abi_wqe *h = ndk_ring_prod_next(&t->prod);
+
+	memset(h, 0, sizeof(*h));
+	h->n_slots = n;
+	for (uint8_t i = 1; i < n; i++)
+		memset(ndk_ring_prod_next(&t->prod), b, NDK_ABI_ENTRY_SIZE);
+}
+
+/*
+ * A work queue's body slots may hold any bytes, this lap's stamp among
+ * them: once taken, the consumer zeroes their stamp bytes, so a header
+ * position that still holds last lap's body is not taken for a request.
+ */
+static void
+test_stamped_work_queue(void)
+{
+	struct test_ring t;
+	uint32_t i;
+
+	ring_new(&t, ENTRIES);
+	ndk_ring_set_stamp_wr(&t.prod);
+	ndk_ring_set_stamp_wr(&t.cons);
+	/* lap 0: requests of 2 slots whose bodies carry lap 1's stamp, 0x8001 */
+	for (i = 0; i < ENTRIES / 2; i++)
+		put_wr(&t, 2, 0);
+	for (i = 0; i < ENTRIES; i += 2)
+		atomic_store(ndk_ring_stamp_at(&t.prod, i + 1), 0x8001);
+	ndk_ring_prod_publish(&t.prod);
+	CHECK(*ndk_ring_stamp_at(&t.cons, 1) == 0x8001, "a body holds the next lap's stamp");
+	for (i = 0; i < ENTRIES / 2; i++) {
+		CHECK(ndk_ring_cons_ready(&t.cons, 1) == 1, "request %u there", i);
+		CHECK(((const struct ndk_abi_wqe *)ndk_ring_slot(&t.cons, t.cons.local))->n_slots ==
+			      2,
+		      "with its size");
+		ndk_ring_cons_clear_body(&t.cons, t.cons.local, 2);
+		t.cons.local += 2;
+	}
+	CHECK(ndk_ring_cons_ready(&t.cons, 1) == 0, "nothing more");
+	ndk_ring_cons_release(&t.cons);
+	/* lap 1: one 1-slot request, then 3-slot ones: headers land on last lap's bodies */
+	put_wr(&t, 1, 0);
+	ndk_ring_prod_publish(&t.prod);
+	CHECK(ndk_ring_cons_ready(&t.cons, 1) == 1, "the 1-slot request");
+	t.cons.local += 1;
+	CHECK(ndk_ring_cons_ready(&t.cons, 1) == 0,
+	      "an old body where a header will go is not a request");
+	put_wr(&t, 3, 0xff);
+	CHECK(ndk_ring_cons_ready(&t.cons, 1) == 0, "nor one written, not published");
+	ndk_ring_prod_publish(&t.prod);
+	CHECK(ndk_ring_cons_ready(&t.cons, 1) == 1, "the 3-slot one once published");
+	ndk_ring_cons_clear_body(&t.cons, t.cons.local, 3);
+	t.cons.local += 3;
+	CHECK(ndk_ring_cons_ready(&t.cons, 1) == 0, "nothing after it");
+	free(t.mem);
+}
+
 int
 main(void)
 {
@@ -279,5 +366,7 @@ main(void)
 	RUN(test_desc_validation);
 	RUN(test_space_for_several);
 	RUN(test_two_threads);
+	RUN(test_stamped);
+	RUN(test_stamped_work_queue);
 	return t_done();
 }

@@ -130,7 +130,9 @@ setup(void)
 	qp = f.c.qps[0];
 	CHECK_STATUS(dqp_connect(&f.c, &f.x, (uint32_t)out[0], 0x1234), NDK_STATUS_SUCCESS);
 	ring_view(&sq, OFF_SQ, SQ_ENTRIES);
+	ndk_ring_set_stamp_wr(&sq);
 	ring_view(&cq, OFF_CQ, CQ_ENTRIES);
+	ndk_ring_set_stamp(&cq, NDK_ABI_RESULT_STAMP);
 }
 
 static void
@@ -359,6 +361,46 @@ test_silent_and_failure(void)
 	CHECK(n == 1 && ctx[0] == 13 && st[0] == NDK_STATUS_CANCELLED, "then CANCELLED");
 }
 
+/*
+ * A request's body may hold, where a stamp would be, the very stamp its
+ * slot will be expected to carry next lap: once the engine took the
+ * request, a header position that still holds that body is no request.
+ */
+static void
+test_body_stamps_cleared(void)
+{
+	uint64_t ctx[64];
+	uint32_t st[64];
+	uint32_t i, start;
+
+	reap(ctx, st, 64);
+	start = sq.local;
+	for (i = 0; i < SQ_ENTRIES / 2; i++) {
+		struct ndk_abi_wqe h = {
+			.opcode = NDK_ABI_WR_WRITE,
+			.n_slots = 2,
+			.n_sge = 1,
+			.request_context = 100 + i,
+		};
+		uint8_t *body;
+
+		memcpy(ndk_ring_prod_next(&sq), &h, sizeof(h));
+		body = ndk_ring_prod_next(&sq);
+		memset(body, 0, NDK_ABI_ENTRY_SIZE);
+		*(uint16_t *)(body + NDK_ABI_WQE_STAMP) =
+			ndk_ring_stamp(&sq, sq.local - 1 + SQ_ENTRIES);
+	}
+	ndk_ring_prod_publish(&sq);
+	CHECK(sq.local - start == SQ_ENTRIES, "a whole lap of 2-slot requests");
+	CHECK(wq_serve(&f.c, &f.x, SQ_ENTRIES, &busy) == SQ_ENTRIES / 2, "all taken");
+	CHECK(reap(ctx, st, 64) == SQ_ENTRIES / 2, "all answered");
+	post(NDK_ABI_WR_WRITE, 0, 200); /* 1 slot: the next header falls on an old body */
+	CHECK(wq_serve(&f.c, &f.x, 32, &busy) == 1, "the 1-slot request taken");
+	CHECK(wq_serve(&f.c, &f.x, 32, &busy) == 0 && !f.c.broken,
+	      "the old body after it is no request (and no lie)");
+	CHECK(reap(ctx, st, 64) == 1 && ctx[0] == 200, "one result");
+}
+
 int
 main(void)
 {
@@ -369,6 +411,7 @@ main(void)
 	RUN(test_resolve_local);
 	RUN(test_results_in_order);
 	RUN(test_silent_and_failure);
+	RUN(test_body_stamps_cleared);
 	dqp_release_all(&f.c, &f.x);
 	dcq_release_all(&f.c);
 	dpd_release_all(&f.c, &f.x);

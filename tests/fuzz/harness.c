@@ -254,6 +254,7 @@ make_objects(struct fz_client *f, bool srq)
 	f->cqh = must(f, NDK_ABI_OP_CQ_CREATE, 0, (uint64_t[]){ base + FZ_OFF_CQ, FZ_CQ_ENTRIES },
 		      2, out);
 	fz_ring_view(&f->qcq, f->mem + FZ_OFF_CQ, FZ_CQ_ENTRIES);
+	ndk_ring_set_stamp(&f->qcq, NDK_ABI_RESULT_STAMP);
 	if (srq)
 		f->srq = must(f, NDK_ABI_OP_SRQ_CREATE, f->pd,
 			      (uint64_t[]){ base + FZ_OFF_SRQ, FZ_RQ_ENTRIES, 4, 2 }, 4, out);
@@ -281,6 +282,8 @@ make_objects(struct fz_client *f, bool srq)
 		fz_ring_view(&f->qrq[i],
 			     f->mem + (srq && i == 1 ? FZ_OFF_SRQ : FZ_OFF_QP(i) + (64u << 10)),
 			     FZ_RQ_ENTRIES);
+		ndk_ring_set_stamp_wr(&f->qsq[i]);
+		ndk_ring_set_stamp_wr(&f->qrq[i]);
 	}
 	f->psn1 = (uint32_t)out[2];
 	if (roce_mode) {

@@ -418,7 +418,8 @@ struct ndk_abi_wqe {
 	uint8_t opcode;
 	uint8_t n_slots;
 	uint16_t n_sge;
-	uint32_t flags;		  /* NDK_OP_FLAG_* */
+	uint16_t flags;		  /* NDK_OP_FLAG_* (all below 0x10000) */
+	uint16_t stamp;		  /* the ring's: headers only (ring.h, stamped rings) */
 	uint64_t request_context; /* the app's, echoed in the result */
 	uint64_t remote_addr;	  /* READ, WRITE; FAST_REGISTER, BIND: base virtual address */
 	/*
@@ -510,9 +511,12 @@ _Static_assert(sizeof(struct ndk_abi_result) == NDK_ABI_ENTRY_SIZE, "result size
 #define NDK_ABI_SQE_STAMP    2u
 #define NDK_ABI_CQE_STAMP    14u
 #define NDK_ABI_RESULT_STAMP 28u
+#define NDK_ABI_WQE_STAMP    6u
 _Static_assert(offsetof(struct ndk_abi_sqe, stamp) == NDK_ABI_SQE_STAMP, "sqe stamp");
 _Static_assert(offsetof(struct ndk_abi_cqe, stamp) == NDK_ABI_CQE_STAMP, "cqe stamp");
 _Static_assert(offsetof(struct ndk_abi_result, stamp) == NDK_ABI_RESULT_STAMP, "result stamp");
+_Static_assert(offsetof(struct ndk_abi_wqe, stamp) == NDK_ABI_WQE_STAMP, "wqe stamp");
+_Static_assert(offsetof(struct ndk_abi_wqe, n_slots) == 1, "wqe n_slots");
 
 /* -------------------------------------------------------------------------
  * Region geometry, computed the same way by both sides. The daemon builds

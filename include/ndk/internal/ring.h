@@ -37,10 +37,18 @@
  * publishes kprod as above; the consumer load-acquires the stamp of the
  * entry it expects (A0', pairs with R0') and takes the entry when it
  * matches, never reading kprod. That saves the consumer a cache line
- * crossing the cores per request: it polls the entry itself. Multi-slot
- * rings (work queues) keep the index: a stale slot of the last lap could
- * hold any bytes where the stamp would be. A producer that stamps wrongly
- * only leaves its own entries unseen, as one that never publishes would.
+ * crossing the cores per request: it polls the entry itself.
+ *
+ * Work queues are stamped too, on the first slot of each work request only
+ * (its n_slots, byte 1, says where the next one starts); the slots after it
+ * carry the request's body, any bytes. A body slot of the last lap could
+ * thus hold this lap's stamp by chance where a request header will start:
+ * the consumer zeroes the stamp bytes of every body slot it took before it
+ * hands the slots back (ndk_ring_cons_clear_body), so a slot not yet
+ * rewritten this lap never matches. A producer that stamps wrongly only
+ * leaves its own entries unseen, as one that never publishes would. kprod
+ * is still published on every ring, for counts that need it (an SRQ's
+ * receives queued).
  *
  * The kflags line carries one protocol today, on completion rings: the
  * consumer sets NDK_ABI_CQ_ARMED when it wants to be woken, then fences and
@@ -72,6 +80,7 @@ struct ndk_ring {
 	uint32_t stamped;   /* producer of a stamped ring: entries stamped so far */
 	uint16_t stamp_off; /* offset of the stamp in an entry; 0: not stamped */
 	uint8_t shift;	    /* log2(entries) */
+	bool wr;	    /* a work queue: entries are work requests of n_slots slots */
 };
 
 /*
@@ -93,6 +102,7 @@ ndk_ring_attach(struct ndk_ring *r, void *base, const struct ndk_abi_ring_desc *
 	r->cached = 0;
 	r->stamped = 0;
 	r->stamp_off = 0;
+	r->wr = false;
 	r->shift = (uint8_t)__builtin_ctz(desc->entries);
 }
 
@@ -101,6 +111,14 @@ static inline void
 ndk_ring_set_stamp(struct ndk_ring *r, uint16_t off)
 {
 	r->stamp_off = off;
+}
+
+/* Make r a stamped work queue (struct ndk_abi_wqe headers). */
+static inline void
+ndk_ring_set_stamp_wr(struct ndk_ring *r)
+{
+	r->stamp_off = NDK_ABI_WQE_STAMP;
+	r->wr = true;
 }
 
 /* The two control rings of a channel region (stamped) from its header. */
@@ -196,11 +214,16 @@ ndk_ring_prod_next(struct ndk_ring *r)
 static inline void
 ndk_ring_prod_publish(struct ndk_ring *r)
 {
-	if (r->stamp_off != 0) {
+	while (r->stamp_off != 0 && r->stamped != r->local) {
+		/* our own slots: a wild app may have scribbled a count, stay in bounds */
+		uint32_t step = r->wr ? ((const uint8_t *)ndk_ring_slot(r, r->stamped))[1] : 1;
+
+		if (step == 0 || step > r->local - r->stamped)
+			step = r->local - r->stamped;
 		/* R0': pairs with A0' in ndk_ring_cons_ready() */
-		for (; r->stamped != r->local; r->stamped++)
-			atomic_store_explicit(ndk_ring_stamp_at(r, r->stamped),
-					      ndk_ring_stamp(r, r->stamped), memory_order_release);
+		atomic_store_explicit(ndk_ring_stamp_at(r, r->stamped),
+				      ndk_ring_stamp(r, r->stamped), memory_order_release);
+		r->stamped += step;
 	}
 	/* R0: pairs with A0 in ndk_ring_cons_avail() */
 	atomic_store_explicit(r->kprod, r->local, memory_order_release);
@@ -227,7 +250,8 @@ ndk_ring_cons_avail(struct ndk_ring *r, bool *broken)
 
 /*
  * Consumer of a stamped ring: how many entries, up to max, are there from
- * the next one on (their stamps say so).
+ * the next one on (their stamps say so). On a work queue max is 1: whether
+ * the request at the consumer's index is there.
  */
 static inline uint32_t
 ndk_ring_cons_ready(const struct ndk_ring *r, uint32_t max)
@@ -240,6 +264,18 @@ ndk_ring_cons_ready(const struct ndk_ring *r, uint32_t max)
 		       ndk_ring_stamp(r, r->local + n))
 		n++;
 	return n;
+}
+
+/*
+ * Consumer of a stamped work queue, having copied out the n-slot request at
+ * idx and before handing its slots back: zero the stamp bytes of its body
+ * (the stamp comment above says why).
+ */
+static inline void
+ndk_ring_cons_clear_body(const struct ndk_ring *r, uint32_t idx, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++)
+		atomic_store_explicit(ndk_ring_stamp_at(r, idx + i), 0, memory_order_relaxed);
 }
 
 /* Consumer: the next entry to read. Copy it out before using it. */
