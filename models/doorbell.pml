@@ -9,8 +9,9 @@
  * which spin reports as an invalid end state.
  *
  * How it maps to the code:
- *   pub[c]      a client's ring producer index (its store-release)
- *   taken[c]    the engine's consumer index
+ *   pub[c]      how many requests a client has published: the stamp of
+ *               its next entry (its store-release; ring.h, stamped rings)
+ *   taken[c]    the engine's consumer index (the entry whose stamp it reads)
  *   asleep      kengine's ASLEEP bit (ndkd stores it in every client's copy
  *               and in its bell before it fences; one word here)
  *   bell        bytes on the doorbell / the bell's eventfd count: what

@@ -30,11 +30,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data, size);
 	data = copy;
 	if (size >= 5 && data[0] == 0xff) {
-		/* a hostile producer index: the client must be cut off, nothing else */
+		/*
+		 * A hostile producer index (the stamped ring never reads it) and a
+		 * forged stamp on the entry the engine looks at next.
+		 */
 		uint32_t prod;
 
 		memcpy(&prod, data + 1, sizeof(prod));
 		atomic_store_explicit(f.sq.kprod, prod, memory_order_release);
+		atomic_store_explicit(ndk_ring_stamp_at(&f.sq, f.sq.local), (uint16_t)prod,
+				      memory_order_release);
 		data += 5;
 		size -= 5;
 	}
