@@ -117,6 +117,7 @@ sq_publish(struct qp *qp)
 		ndk_ring_prod_publish(&qp->sq);
 		qp->unpublished = 0;
 		bell_ring(qp->pd->ad);
+		ndk_ring_prod_prefetch(&qp->sq, 3);
 	}
 }
 
