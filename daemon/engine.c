@@ -273,6 +273,12 @@ handle_msg(struct engine *e, const struct engine_msg *m)
 	case MSG_ADD:
 		if (e->n_clients < e->max_clients) {
 			e->clients[e->n_clients++] = m->client;
+			if (!e->adaptive)
+				atomic_store_explicit(
+					(_Atomic uint32_t *)&(
+						(struct ndk_abi_region *)m->client->region)
+						->kengine,
+					NDK_ABI_ENGINE_POLLS, memory_order_relaxed);
 			break;
 		}
 		/* main never sends more than max_clients; refuse rather than overrun */

@@ -329,6 +329,9 @@ void bell_send(struct adapter *ad);
 static inline void
 bell_ring(struct adapter *ad)
 {
+	/* an engine that never sleeps says so once: then a publish costs no fence */
+	if ((atomic_load_explicit(ad->kengine, memory_order_relaxed) & NDK_ABI_ENGINE_POLLS) != 0)
+		return;
 	atomic_thread_fence(memory_order_seq_cst);
 	if ((atomic_load_explicit(ad->kengine, memory_order_relaxed) & NDK_ABI_ENGINE_ASLEEP) != 0)
 		bell_send(ad);

@@ -267,6 +267,41 @@ test_idle_costs_no_core(void)
 	CHECK(a >= 0 && a < 0.25, "adaptive, 64 idle clients: %.0f%% of a core", a * 100);
 }
 
+/*
+ * An engine that never sleeps tells its clients so (POLLS in kengine), and
+ * they skip the fence a publish otherwise pays; an adaptive one never does.
+ */
+static void
+test_always_says_so(void)
+{
+	static const char *const always[] = { "--poll", "always", NULL };
+	const char *const *modes[] = { adaptive, always };
+
+	for (int m = 0; m < 2; m++) {
+		struct raw_client rc;
+		struct tdaemon p;
+		uint32_t k;
+
+		if (tdaemon_start(&p, "poll-mode", modes[m]) != 0) {
+			CHECK(false, "ndkd starts");
+			return;
+		}
+		CHECK(raw_attach(&rc, p.sock) == 0 && rc.region != NULL, "raw attach");
+		if (rc.region != NULL) {
+			CHECK(raw_call(&rc, NDK_ABI_OP_NOP, 0, 0, 0, 0) == NDK_STATUS_SUCCESS,
+			      "served");
+			k = atomic_load((_Atomic uint32_t *)&rc.hdr->kengine);
+			if (m == 0)
+				CHECK((k & NDK_ABI_ENGINE_POLLS) == 0,
+				      "an adaptive engine does not say it polls (%u)", k);
+			else
+				CHECK(k == NDK_ABI_ENGINE_POLLS, "--poll always says so (%u)", k);
+		}
+		raw_close(&rc);
+		CHECK(tdaemon_stop(&p) == 0, "ndkd stops");
+	}
+}
+
 /* A socket request of a raw client; its status, and the fd that came back (or -1). */
 static uint32_t
 raw_sock_req(struct raw_client *rc, const struct ndk_abi_sock_req *q, int *fd)
@@ -365,6 +400,7 @@ main(void)
 	RUN(test_requests_wake_it);
 	RUN(test_data_path_wakes_it);
 	RUN(test_idle_costs_no_core);
+	RUN(test_always_says_so);
 	RUN(test_hostile_doorbell);
 	return t_done();
 }

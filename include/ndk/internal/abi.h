@@ -85,6 +85,11 @@ _Static_assert(sizeof(struct ndk_abi_ring_desc) == 32, "ring desc size");
  * doorbell socket (NDK_ABI_SOCK_DOORBELL). docs/ring-protocol.md.
  */
 #define NDK_ABI_ENGINE_ASLEEP 1u
+/*
+ * POLLS: the client's engine never sleeps (--poll always): no fence, no
+ * doorbell after a publish. Set once, when the engine takes the client.
+ */
+#define NDK_ABI_ENGINE_POLLS 2u
 
 /* Values of ndk_abi_region.kstate, written only by the daemon. */
 #define NDK_ABI_STATE_ACTIVE   1u
