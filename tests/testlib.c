@@ -280,7 +280,8 @@ start_daemon(struct tdaemon *d, const char *name, const char *sock, const char *
 		}
 		sleep_ms(20);
 	}
-	fprintf(stderr, "ndkd did not start within 20 s\n");
+	fprintf(stderr, "ndkd did not start within %llu s\n",
+		(unsigned long long)((t_deadline_ms(20000) - t_now_ns()) / 1000000000ull));
 	print_log(d);
 	tdaemon_kill(d);
 	return -1;

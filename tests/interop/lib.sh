@@ -22,9 +22,20 @@ fail() { echo "FAIL: $*"; tail -20 "$work/ndkd.log" 2>/dev/null; exit 1; }
 # Boot the guest (with rxe-peer's start options in $@) and start ndkd on its
 # tap; NDK_SOCKET names ndkd's socket.
 interop_up() {
+    interop_guest_up "$@"
+    interop_ndkd_up
+}
+
+# The guest alone (start's arguments).
+interop_guest_up() {
     "$rxe/setup" >"$work/setup.log" 2>&1 || { tail "$work/setup.log"; fail "rxe-peer setup"; }
     "$rxe/stop" --name 0 >/dev/null 2>&1
     "$rxe/start" --name 0 "$@" >"$work/start.log" 2>&1 || { cat "$work/start.log"; fail "guest start"; }
+}
+
+# ndkd on the host's end of the tap. Its engine polls the port and takes a
+# host CPU from then on: an emulated guest with two vCPUs then has one.
+interop_ndkd_up() {
     "$ndkd" --socket "$work/ndkd.sock" --file-prefix "$prefix" --no-huge --mem 256 \
         --port net_af_packet0,iface=rxepeer0 --addr 10.77.0.5/24 >"$work/ndkd.log" 2>&1 &
     pid=$!
