@@ -1427,9 +1427,11 @@ bm_ratio_adaptive_vs_always(struct nb_state *st)
  * The first request after an idle spell (the engine asleep) against the
  * host's thread wake-up: a thread on the peer core blocked in epoll_wait on
  * an eventfd, woken by the client, answering through a cache line. Both
- * after the same 2 ms of quiet, in alternating blocks of 16; each block's
- * median against the other's, and the median of those ratios.
+ * after the same 2 ms of quiet, in alternating blocks of 16 (blocks.h);
+ * each block's median against the other's, and the median of those ratios.
  * ------------------------------------------------------------------------- */
+
+#define WAKE_BLOCK 16
 
 struct waker {
 	int efd, ep;
@@ -1452,16 +1454,63 @@ waker_main(void *arg)
 	return NULL;
 }
 
-static int
-cmp_double(const void *a, const void *b)
+/*
+ * A side's block: n operations, each after 2 ms of quiet (the engine falls
+ * asleep after 100 us of it). Returns n times the block's median, so that
+ * blocks_measure()'s ratio of two blocks is the ratio of their medians: a
+ * wake-up now and then of the idle vCPU's own (~60 us) weighs nothing.
+ */
+static uint64_t
+after_idle(void *ctx, uint32_t n, uint64_t (*op)(void *ctx))
 {
-	double x = *(const double *)a, y = *(const double *)b;
+	uint64_t t[WAKE_BLOCK];
 
-	return x < y ? -1 : x > y;
+	if (n > WAKE_BLOCK)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		usleep(2000);
+		t[i] = op(ctx);
+		if (t[i] == 0)
+			return 0;
+	}
+	return median_u64(t, n) * n;
 }
 
-#define WAKE_BLOCK	16
-#define WAKE_MAX_BLOCKS 256
+static uint64_t
+idle_nop(void *ctx)
+{
+	uint64_t done = 0, t0 = t_now_ns();
+
+	ndk_adapter_nop(ctx, 0, count_cb, &done);
+	while (done == 0)
+		ndk_adapter_progress(ctx, 0);
+	return t_now_ns() - t0;
+}
+
+static uint64_t
+idle_wake(void *ctx)
+{
+	struct waker *w = ctx;
+	uint64_t one = 1, p = atomic_load(&w->pong), t0 = t_now_ns();
+
+	if (write(w->efd, &one, sizeof(one)) != sizeof(one))
+		return 0;
+	while (atomic_load_explicit(&w->pong, memory_order_acquire) == p)
+		;
+	return t_now_ns() - t0;
+}
+
+static uint64_t
+idle_nop_run(void *ctx, uint32_t n)
+{
+	return after_idle(ctx, n, idle_nop);
+}
+
+static uint64_t
+idle_wake_run(void *ctx, uint32_t n)
+{
+	return after_idle(ctx, n, idle_wake);
+}
 
 static void
 bm_wake_after_idle(struct nb_state *st)
@@ -1469,9 +1518,8 @@ bm_wake_after_idle(struct nb_state *st)
 	struct ndk_adapter *ad = bench_adapter(st);
 	struct waker w = { .efd = -1, .ep = -1 };
 	struct epoll_event ev = { .events = EPOLLIN };
-	uint64_t fig[WAKE_BLOCK], base[WAKE_BLOCK], figs[WAKE_MAX_BLOCKS], bases[WAKE_MAX_BLOCKS];
-	double ratio[WAKE_MAX_BLOCKS];
-	size_t nb = 0, i;
+	struct block_side fig = { .run = idle_nop_run, .ctx = ad };
+	struct block_side base = { .run = idle_wake_run, .ctx = &w };
 	pthread_t t;
 
 	if (ad == NULL)
@@ -1485,49 +1533,12 @@ bm_wake_after_idle(struct nb_state *st)
 		return;
 	}
 	pin_self(client_cpu);
-	while (nb_keep_running(st)) {
-		for (i = 0; i < WAKE_BLOCK; i++) {
-			uint64_t done = 0, t0;
-
-			usleep(2000); /* the engine falls asleep after 100 us of this */
-			t0 = t_now_ns();
-			ndk_adapter_nop(ad, 0, count_cb, &done);
-			while (done == 0)
-				ndk_adapter_progress(ad, 0);
-			fig[i] = t_now_ns() - t0;
-		}
-		for (i = 0; i < WAKE_BLOCK; i++) {
-			uint64_t one = 1, p = atomic_load(&w.pong), t0;
-
-			usleep(2000);
-			t0 = t_now_ns();
-			if (write(w.efd, &one, sizeof(one)) != sizeof(one))
-				break;
-			while (atomic_load_explicit(&w.pong, memory_order_acquire) == p)
-				;
-			base[i] = t_now_ns() - t0;
-		}
-		if (nb < WAKE_MAX_BLOCKS) {
-			figs[nb] = median_u64(fig, WAKE_BLOCK);
-			bases[nb] = median_u64(base, WAKE_BLOCK);
-			ratio[nb] = (double)figs[nb] / (double)bases[nb];
-			nb++;
-		}
-	}
+	blocks_measure(st, &fig, &base, WAKE_BLOCK, "NOP or eventfd write failed");
 	atomic_store(&w.stop, true);
 	pthread_join(t, NULL);
 	close(w.efd);
 	close(w.ep);
 	ndk_adapter_close(ad);
-	if (nb == 0)
-		return;
-	qsort(ratio, nb, sizeof(ratio[0]), cmp_double);
-	nb_counter(st, "ratio", ratio[nb / 2]);
-	nb_counter(st, "ratio_min", ratio[0]);
-	nb_counter(st, "ratio_max", ratio[nb - 1]);
-	nb_counter(st, "fig_ns", (double)median_u64(figs, (unsigned int)nb));
-	nb_counter(st, "base_ns", (double)median_u64(bases, (unsigned int)nb));
-	nb_counter(st, "blocks", (double)nb);
 }
 
 int

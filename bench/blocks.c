@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #define _GNU_SOURCE
 #include "blocks.h"
+#include "testlib.h" /* t_now_ns */
 
 #include <pthread.h>
 #include <sched.h>
@@ -9,17 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
-
-uint64_t
-blocks_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct series {
 	double *v;
@@ -176,13 +167,13 @@ helper_copy(struct helper *h)
 			return;
 		if (n == 0)
 			continue;
-		t0 = blocks_now_ns();
+		t0 = t_now_ns();
 		for (uint32_t i = 0; i < n; i++) {
 			memcpy(h->dst, h->src, h->len);
 			/* the copies are the measurement: keep every one */
 			__asm__ volatile("" ::: "memory");
 		}
-		atomic_store_explicit(&h->copy_ns, blocks_now_ns() - t0 + 1, memory_order_relaxed);
+		atomic_store_explicit(&h->copy_ns, t_now_ns() - t0 + 1, memory_order_relaxed);
 		atomic_store_explicit(&h->copy_n, 0, memory_order_release);
 	}
 }
@@ -272,6 +263,14 @@ helper_begin(struct helper *h, int job)
 		sched_yield();
 }
 
+/* Untimed: wait until the helper, told its job ends, blocks again. */
+static void
+helper_end(struct helper *h)
+{
+	while (atomic_load(&h->busy))
+		sched_yield();
+}
+
 static void
 pong_before(void *ctx)
 {
@@ -285,7 +284,7 @@ static uint64_t
 pong_run(void *ctx, uint32_t n)
 {
 	struct helper *h = ctx;
-	uint64_t t0 = blocks_now_ns();
+	uint64_t t0 = t_now_ns();
 
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t seq = ++h->seq;
@@ -294,7 +293,7 @@ pong_run(void *ctx, uint32_t n)
 		while (atomic_load_explicit(&h->pong, memory_order_acquire) != seq)
 			;
 	}
-	return blocks_now_ns() - t0;
+	return t_now_ns() - t0;
 }
 
 static void
@@ -303,8 +302,7 @@ pong_after(void *ctx)
 	struct helper *h = ctx;
 
 	atomic_store(&h->ping, PONG_END);
-	while (atomic_load(&h->busy))
-		sched_yield();
+	helper_end(h);
 }
 
 const struct block_side helper_pingpong_side = {
@@ -337,8 +335,7 @@ copy_after(void *ctx)
 	struct helper *h = ctx;
 
 	atomic_store(&h->copy_n, COPY_END);
-	while (atomic_load(&h->busy))
-		sched_yield();
+	helper_end(h);
 }
 
 struct block_side

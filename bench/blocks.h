@@ -56,7 +56,4 @@ extern const struct block_side helper_pingpong_side;
 /* memcpy of len bytes between two buffers the helper owns, timed by the helper. */
 struct block_side helper_memcpy_side(struct helper *h, size_t len);
 
-/* Nanoseconds on the monotonic clock. */
-uint64_t blocks_now_ns(void);
-
 #endif /* NDK_BENCH_BLOCKS_H */

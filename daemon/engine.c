@@ -264,6 +264,15 @@ drop_client(struct engine *e, unsigned int i)
 	e->clients[e->n_clients] = NULL;
 }
 
+/* A client's copy of its engine's state (kengine): ASLEEP, POLLS or 0. */
+static void
+set_kengine(struct client *c, uint32_t v)
+{
+	struct ndk_abi_region *h = c->region;
+
+	atomic_store_explicit((_Atomic uint32_t *)&h->kengine, v, memory_order_relaxed);
+}
+
 static void
 handle_msg(struct engine *e, const struct engine_msg *m)
 {
@@ -274,11 +283,7 @@ handle_msg(struct engine *e, const struct engine_msg *m)
 		if (e->n_clients < e->max_clients) {
 			e->clients[e->n_clients++] = m->client;
 			if (!e->adaptive)
-				atomic_store_explicit(
-					(_Atomic uint32_t *)&(
-						(struct ndk_abi_region *)m->client->region)
-						->kengine,
-					NDK_ABI_ENGINE_POLLS, memory_order_relaxed);
+				set_kengine(m->client, NDK_ABI_ENGINE_POLLS);
 			break;
 		}
 		/* main never sends more than max_clients; refuse rather than overrun */
@@ -434,11 +439,8 @@ mark_clients(struct engine *e, uint32_t v)
 {
 	unsigned int i;
 
-	for (i = 0; i < e->n_clients; i++) {
-		struct ndk_abi_region *h = e->clients[i]->region;
-
-		atomic_store_explicit((_Atomic uint32_t *)&h->kengine, v, memory_order_relaxed);
-	}
+	for (i = 0; i < e->n_clients; i++)
+		set_kengine(e->clients[i], v);
 }
 
 /*
