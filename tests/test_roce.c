@@ -445,27 +445,36 @@ test_other_ports(void)
 }
 
 /*
- * One daemon, two ports joined by memif (its server end and its client
- * end): a QP on each, each told which port to send from (GID index), so
- * every frame crosses the link. The GID index names a port; a bad one is
- * refused, and so is a peer off the chosen port's subnet.
+ * One daemon, two ports on the two ends of a veth pair of its own: a QP on
+ * each, each told which port to send from (GID index), so every frame
+ * crosses the link. The GID index names a port; a bad one is refused, and
+ * so is a peer off the chosen port's subnet. (Not both ends of a memif in
+ * one process: at close DPDK's memif then handles one end's disconnect on
+ * its interrupt thread while the main thread releases that end.)
  */
 static void
 test_two_ports(void)
 {
-	char da[128], db[128];
+	char da[128], db[128], x[16], y[16];
 	const char *more[] = { "--port", db, "--addr", "10.99.10.2/24", NULL };
 	struct node a, b;
 	struct ndk_qp_address aa, ba, bad;
 
-	snprintf(da, sizeof(da),
-		 "net_memif0,role=server,socket=/tmp/ndkt-memif2-%d.sock,socket-abstract=no",
-		 (int)getpid());
-	snprintf(db, sizeof(db),
-		 "net_memif1,role=client,socket=/tmp/ndkt-memif2-%d.sock,socket-abstract=no",
-		 (int)getpid());
+	snprintf(x, sizeof(x), "ndk2x%d", (int)getpid() % 100000);
+	snprintf(y, sizeof(y), "ndk2y%d", (int)getpid() % 100000);
+	if (t_sh("ip -n %s link add %s type veth peer name %s", nsa, x, y) != 0 ||
+	    t_sh("ip netns exec %s sysctl -qw net.ipv6.conf.%s.disable_ipv6=1 "
+		 "net.ipv6.conf.%s.disable_ipv6=1",
+		 nsa, x, y) != 0 ||
+	    t_sh("ip -n %s link set %s up && ip -n %s link set %s up", nsa, x, nsa, y) != 0) {
+		CHECK(0, "a second veth pair in the namespace");
+		return;
+	}
+	snprintf(da, sizeof(da), "net_af_packet0,iface=%s", x);
+	snprintf(db, sizeof(db), "net_af_packet1,iface=%s", y);
 	if (!node_start_on(&a, "roce-2p", nsa, da, "10.99.10.1/24", more)) {
 		CHECK(0, "ndkd up with two ports");
+		t_sh("ip -n %s link del %s", nsa, x);
 		return;
 	}
 	b = a;
@@ -507,7 +516,7 @@ test_two_ports(void)
 	      "RoCEv2 crossed the link both ways, every frame to its QP");
 	side_close(&b.s);
 	node_stop(&a);
-	t_sh("rm -f /tmp/ndkt-memif2-%d.sock", (int)getpid());
+	t_sh("ip -n %s link del %s", nsa, x);
 }
 
 /* Frames dropped, doubled, reordered and corrupted (2% each): still exact. */
