@@ -1226,6 +1226,7 @@ bm_ratio_write_memcpy(struct nb_state *st)
 struct lookup_bench {
 	struct mrt t;
 	uint32_t n;
+	bool copy; /* mrt_read(): the whole entry copied (telemetry's read, resolve's copy) */
 	uint64_t x, y, hits, lookups;
 	struct line {
 		alignas(64) uint64_t w[8];
@@ -1236,13 +1237,17 @@ static uint64_t
 lookup_run(void *ctx, uint32_t k)
 {
 	struct lookup_bench *l = ctx;
-	struct mrt_entry e;
 	uint64_t t0 = t_now_ns(), hits = 0;
 
-	for (uint32_t i = 0; i < k; i++) {
-		uint32_t token = MRT_TOKEN(1 + t_rand(&l->x) % l->n, 1);
+	if (l->copy) {
+		struct mrt_entry e;
 
-		hits += mrt_read(&l->t, token, &e) && e.state == MRT_VALID && e.variant == 1;
+		for (uint32_t i = 0; i < k; i++)
+			hits += mrt_read(&l->t, MRT_TOKEN(1 + t_rand(&l->x) % l->n, 1), &e) &&
+				mrt_entry_live(&e, MRT_TOKEN(1, 1));
+	} else {
+		for (uint32_t i = 0; i < k; i++)
+			hits += mrt_token_live(&l->t, MRT_TOKEN(1 + t_rand(&l->x) % l->n, 1));
 	}
 	l->hits += hits;
 	l->lookups += k;
@@ -1265,9 +1270,9 @@ line_run(void *ctx, uint32_t k)
 }
 
 static void
-bm_ratio_mr_lookup(struct nb_state *st)
+mr_lookup_against_line(struct nb_state *st, bool copy)
 {
-	struct lookup_bench l = { .n = (uint32_t)nb_arg(st), .x = 1, .y = 1 };
+	struct lookup_bench l = { .n = (uint32_t)nb_arg(st), .copy = copy, .x = 1, .y = 1 };
 	struct block_side fig = { .run = lookup_run, .ctx = &l };
 	struct block_side base = { .run = line_run, .ctx = &l };
 	struct mrt_cache cache = { 0 };
@@ -1299,6 +1304,19 @@ bm_ratio_mr_lookup(struct nb_state *st)
 			   (double)l.hits / (double)(l.lookups != 0 ? l.lookups : 1));
 	mrt_destroy(&l.t);
 	free(l.lines);
+}
+
+static void
+bm_ratio_mr_lookup(struct nb_state *st)
+{
+	mr_lookup_against_line(st, false);
+}
+
+/* The lookup with the whole entry copied out, as resolving a range does next. */
+static void
+bm_ratio_mr_read_copy(struct nb_state *st)
+{
+	mr_lookup_against_line(st, true);
 }
 
 /*
@@ -1565,6 +1583,8 @@ main(int argc, char **argv)
 	nb_register("ratio/rdma_write_64B_window32_vs_pingpong", bm_ratio_write_window, NULL, 0);
 	nb_register("ratio/rdma_write_vs_engine_cpu_memcpy", bm_ratio_write_memcpy, copy_sizes, 4);
 	nb_register("ratio/mr_table_lookup_vs_random_line_read_entries", bm_ratio_mr_lookup,
+		    table_sizes, 3);
+	nb_register("ratio/mr_table_read_copy_vs_random_line_read_entries", bm_ratio_mr_read_copy,
 		    table_sizes, 3);
 	nb_register("ratio/nop_after_idle_vs_thread_wakeup", bm_wake_after_idle, NULL, 0);
 	nb_register("ratio/adaptive_vs_always_load", bm_ratio_adaptive_vs_always, poll_loads, 3);

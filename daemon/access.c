@@ -85,21 +85,23 @@ access_resolve(const struct ectx *x, uint32_t token, uint64_t addr, uint64_t len
 	       const struct access_req *w, struct dp_chunk *out, uint32_t *n)
 {
 	const struct mrt *t = x->mrt;
-	uint32_t index = MRT_TOKEN_INDEX(token), n0 = *n, s0;
+	uint32_t n0 = *n, s0;
 	const struct mrt_entry *ent;
 	struct mrt_entry e;
 
 	if (len == 0)
 		return true;
-	if (index == 0 || index >= t->n_entries)
+	ent = mrt_entry_of_token(t, token);
+	if (ent == NULL)
 		return false;
-	ent = &t->entries[index];
 	for (;;) {
 		*n = n0;
 		s0 = seq_read_begin(&ent->seq);
+		/* the table's lookup (mrt.h), then a copy for the range's arithmetic */
+		if (!mrt_entry_live(ent, token))
+			goto recheck_fail;
 		memcpy(&e, ent, sizeof(e));
-		if (e.state != MRT_VALID || e.variant != MRT_TOKEN_VARIANT(token) ||
-		    e.client_id != w->client_id || e.pd != w->pd ||
+		if (e.client_id != w->client_id || e.pd != w->pd ||
 		    (e.access & w->access) != w->access)
 			goto recheck_fail;
 		if (e.kind == MRT_KIND_PRIVILEGED) {

@@ -131,12 +131,3 @@ mrt_cache_flush(struct mrt *t, struct mrt_cache *c)
 		rte_ring_enqueue_burst_elem(t->free_pool, c->idx, sizeof(uint32_t), c->n, NULL);
 	c->n = 0;
 }
-
-bool
-mrt_token_live(const struct mrt *t, uint32_t token)
-{
-	struct mrt_entry e;
-
-	return mrt_read(t, token, &e) && e.state == MRT_VALID &&
-	       e.variant == MRT_TOKEN_VARIANT(token);
-}

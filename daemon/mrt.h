@@ -151,7 +151,42 @@ mrt_token_is_next(uint32_t token, uint32_t index, uint8_t variant)
 	return MRT_TOKEN_INDEX(token) == index && MRT_TOKEN_VARIANT(token) != variant;
 }
 
+/*
+ * The engines' lookup, in two steps and with nothing copied: the entry a
+ * token's index names (NULL: malformed or out of range, final), then, in
+ * place between seq_read_begin() and seq_read_retry() on its count, whether
+ * it is VALID under the token's variant. A caller reads the other fields it
+ * needs in the same bracket and decides only once the count has not moved.
+ */
+static inline const struct mrt_entry *
+mrt_entry_of_token(const struct mrt *t, uint32_t token)
+{
+	uint32_t index = MRT_TOKEN_INDEX(token);
+
+	return index != 0 && index < t->n_entries ? &t->entries[index] : NULL;
+}
+
+static inline bool
+mrt_entry_live(const struct mrt_entry *e, uint32_t token)
+{
+	return e->state == MRT_VALID && e->variant == MRT_TOKEN_VARIANT(token);
+}
+
 /* True when token names a VALID entry with that variant right now. */
-bool mrt_token_live(const struct mrt *t, uint32_t token);
+static inline bool
+mrt_token_live(const struct mrt *t, uint32_t token)
+{
+	const struct mrt_entry *e = mrt_entry_of_token(t, token);
+	uint32_t s0;
+	bool live;
+
+	if (e == NULL)
+		return false;
+	do {
+		s0 = seq_read_begin(&e->seq);
+		live = mrt_entry_live(e, token);
+	} while (seq_read_retry(&e->seq, s0));
+	return live;
+}
 
 #endif /* NDKD_MRT_H */
