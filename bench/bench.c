@@ -897,6 +897,7 @@ pingpong_on_engine_cpu(void)
 struct on_engine_cpu {
 	struct block_side inner;
 	uint64_t blocks, awake;
+	int tel; /* one telemetry connection for the run: no thread made per query */
 };
 
 static void
@@ -905,7 +906,7 @@ oec_before(void *ctx)
 	struct on_engine_cpu *o = ctx;
 
 	o->blocks++;
-	if (tel_query_elem_u64(&daemon_fx, "/ndkd/stats", "engine_asleep", 0) != 1)
+	if (tel_on_elem_u64(o->tel, "/ndkd/stats", "engine_asleep", 0) != 1)
 		o->awake++;
 	if (o->inner.before != NULL)
 		o->inner.before(o->inner.ctx);
@@ -933,15 +934,20 @@ static void
 measure_on_engine_cpu(struct nb_state *st, const struct block_side *fig,
 		      const struct block_side *base, uint32_t n, const char *why)
 {
-	struct on_engine_cpu o = { .inner = *base };
+	struct on_engine_cpu o = { .inner = *base, .tel = tel_open(&daemon_fx) };
 	struct block_side b = { .quiet_us = base->quiet_us,
 				.before = oec_before,
 				.run = oec_run,
 				.after = oec_after,
 				.ctx = &o };
 
+	if (o.tel < 0) {
+		nb_skip(st, "no telemetry");
+		return;
+	}
 	if (blocks_measure(st, fig, &b, n, why) && o.blocks != 0)
 		nb_counter(st, "base_engine_awake", (double)o.awake / (double)o.blocks);
+	close(o.tel);
 }
 
 static uint64_t

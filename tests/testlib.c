@@ -405,25 +405,34 @@ tel_path(const struct tdaemon *d, char *buf, size_t len)
 	snprintf(buf, len, "%s/dpdk_telemetry.v2", dir);
 }
 
-/* Run one telemetry command; returns its reply's value (a new reference) or NULL. */
-static json_t *
-tel_query(const struct tdaemon *d, const char *cmd)
+int
+tel_open(const struct tdaemon *d)
 {
-	char path[256], buf[16384], key[64];
-	json_t *root = NULL, *v = NULL;
-	ssize_t n;
+	char path[256], buf[1024];
 	int fd;
 
 	tel_path(d, path, sizeof(path));
 	fd = try_connect(path);
-	if (fd < 0)
+	if (fd >= 0 && recv(fd, buf, sizeof(buf), 0) <= 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* One command on an open connection; its reply's value (a new reference) or NULL. */
+static json_t *
+tel_query_on(int fd, const char *cmd)
+{
+	char buf[16384], key[64];
+	json_t *root, *v = NULL;
+	ssize_t n;
+
+	if (send(fd, cmd, strlen(cmd), 0) != (ssize_t)strlen(cmd))
 		return NULL;
-	if (recv(fd, buf, sizeof(buf) - 1, 0) <= 0 ||
-	    send(fd, cmd, strlen(cmd), 0) != (ssize_t)strlen(cmd))
-		goto out;
 	n = recv(fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
-		goto out;
+		return NULL;
 	buf[n] = '\0';
 	root = json_loads(buf, 0, NULL);
 	/* replies are keyed by the command without its parameters */
@@ -433,9 +442,39 @@ tel_query(const struct tdaemon *d, const char *cmd)
 	if (v != NULL)
 		json_incref(v);
 	json_decref(root);
-out:
+	return v;
+}
+
+/* Run one telemetry command on a connection of its own. */
+static json_t *
+tel_query(const struct tdaemon *d, const char *cmd)
+{
+	int fd = tel_open(d);
+	json_t *v;
+
+	if (fd < 0)
+		return NULL;
+	v = tel_query_on(fd, cmd);
 	close(fd);
 	return v;
+}
+
+static uint64_t
+elem_u64(json_t *v, const char *key, size_t i)
+{
+	json_t *jv = v != NULL ? json_array_get(json_object_get(v, key), i) : NULL;
+	uint64_t r = UINT64_MAX;
+
+	if (jv != NULL && json_is_integer(jv))
+		r = (uint64_t)json_integer_value(jv);
+	json_decref(v);
+	return r;
+}
+
+uint64_t
+tel_on_elem_u64(int fd, const char *cmd, const char *key, size_t i)
+{
+	return elem_u64(tel_query_on(fd, cmd), key, i);
 }
 
 uint64_t
@@ -454,14 +493,7 @@ tel_query_u64(const struct tdaemon *d, const char *cmd, const char *key)
 uint64_t
 tel_query_elem_u64(const struct tdaemon *d, const char *cmd, const char *key, size_t i)
 {
-	json_t *v = tel_query(d, cmd), *jv;
-	uint64_t r = UINT64_MAX;
-
-	jv = v != NULL ? json_array_get(json_object_get(v, key), i) : NULL;
-	if (jv != NULL && json_is_integer(jv))
-		r = (uint64_t)json_integer_value(jv);
-	json_decref(v);
-	return r;
+	return elem_u64(tel_query(d, cmd), key, i);
 }
 
 void

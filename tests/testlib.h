@@ -90,6 +90,13 @@ uint64_t tel_status_u64(const struct tdaemon *d, const char *key);
 uint64_t tel_query_u64(const struct tdaemon *d, const char *cmd, const char *key);
 /* Element i of an array field likewise (a column of "/ndkd/objects"), or UINT64_MAX. */
 uint64_t tel_query_elem_u64(const struct tdaemon *d, const char *cmd, const char *key, size_t i);
+/*
+ * A telemetry connection kept open (fd, or -1), and tel_query_elem_u64 on
+ * it: DPDK's telemetry serves each connection on a thread it creates, so a
+ * benchmark that asks often keeps one rather than make a thread a query.
+ */
+int tel_open(const struct tdaemon *d);
+uint64_t tel_on_elem_u64(int fd, const char *cmd, const char *key, size_t i);
 /* A string field likewise, copied into buf ("" on error). */
 void tel_query_str(const struct tdaemon *d, const char *cmd, const char *key, char *buf,
 		   size_t len);
