@@ -213,8 +213,9 @@ opts_load_config(struct ndkd_opts *o, const char *path, char *err, size_t errlen
 				    entries[e].name, section);
 				goto out;
 			}
-			/* ports come as port, addr, port, addr ... in order; other keys once */
-			if (nth != 0 && st->kind != K_PORT && st->kind != K_ADDR) {
+			/* ports come as port, addr, xdp, port ... in order; other keys once */
+			if (nth != 0 && st->kind != K_PORT && st->kind != K_ADDR &&
+			    st->kind != K_XDP) {
 				bad(err, errlen, "%s:%u: key '%s' given twice in [%s]", path, line,
 				    entries[e].name, section);
 				goto out;

@@ -28,6 +28,16 @@
 #define NDKD_ACCEPT_BATCH 32
 #define NDKD_ENGINE_BATCH 32u
 
+/*
+ * An af_xdp port's XDP program: ndkd's, steering RoCEv2 to ndkd and the
+ * rest to the kernel (the default), or the PMD's, taking every frame.
+ */
+enum ndkd_xdp_mode {
+	NDKD_XDP_NONE = 0, /* not an af_xdp port */
+	NDKD_XDP_STEER,
+	NDKD_XDP_ALL,
+};
+
 struct uid_quota;
 
 /* Per-client and table limits (from options; adapter info reports them). */
@@ -87,8 +97,9 @@ struct ndkd_opts {
 	/* NIC ports for RoCEv2 (roce/port.c): DPDK devargs, IPv4 address and prefix */
 	struct ndkd_port_cfg {
 		const char *devargs;
-		uint32_t ip; /* host order; 0: none given yet */
+		uint32_t ip; /* host order; 0: none given (an xdp steer port: the interface's) */
 		uint8_t prefix;
+		uint8_t xdp; /* enum ndkd_xdp_mode */
 	} ports[NDKD_MAX_PORTS];
 	unsigned int n_ports;
 	/* the RC transport on those ports (providers/soft/rc.c) */

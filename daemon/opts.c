@@ -94,6 +94,7 @@ const struct setting settings[] = {
 	{ "log-level", "log", "level", K_LOGLEVEL, 0, 0, F(log_level) },
 	{ "port", "ports", "port", K_PORT, 0, 0, 0 },
 	{ "addr", "ports", "addr", K_ADDR, 0, 0, 0 },
+	{ "xdp", "ports", "xdp", K_XDP, 0, 0, 0 },
 	{ "roce-timeout-us", "ports", "roce_timeout_us", K_U32, 100, 10000000, F(roce_timeout_us) },
 	{ "roce-retries", "ports", "roce_retries", K_U32, 0, 7, F(roce_retries) },
 	{ "roce-fault", "ports", "roce_fault", K_FAULT, 0, 0, 0 },
@@ -185,7 +186,12 @@ opts_usage(FILE *f, const char *prog)
 		"                         (net_af_packet0,iface=eth0, net_memif0,..., a PCI\n"
 		"                         address); repeatable, at most 4; replaces the\n"
 		"                         file's ports; port N is RoCEv2 GID index N\n"
-		"  --addr A.B.C.D/LEN     the IPv4 address of the --port before it\n"
+		"  --addr A.B.C.D/LEN     the IPv4 address of the --port before it; an\n"
+		"                         af_xdp port shared with the kernel takes its\n"
+		"                         interface's when none is given (and must match it)\n"
+		"  --xdp steer|all        the af_xdp --port before it: steer (default)\n"
+		"                         loads ndkd's XDP program, RoCEv2 to ndkd and the\n"
+		"                         rest to the kernel; all: every frame to ndkd\n"
 		"  --roce-timeout-us N    RC retransmit timeout, doubled per expiry in a row\n"
 		"                         (default 20000)\n"
 		"  --roce-retries N       retransmissions before a QP fails, 0..7 (default 7)\n"
@@ -501,6 +507,23 @@ setting_apply(struct ndkd_opts *o, const struct setting *s, const char *v, bool 
 		o->ports[o->n_ports - 1].prefix = (uint8_t)len;
 		return 0;
 	}
+	case K_XDP:
+		if (o->n_ports == 0)
+			return bad(err, errlen,
+				   "an xdp mode belongs to the port before it: no port yet");
+		if (strncmp(o->ports[o->n_ports - 1].devargs, "net_af_xdp", 10) != 0)
+			return bad(err, errlen, "port %s is not an af_xdp port (net_af_xdp...)",
+				   o->ports[o->n_ports - 1].devargs);
+		if (o->ports[o->n_ports - 1].xdp != NDKD_XDP_NONE)
+			return bad(err, errlen, "port %s has an xdp mode already",
+				   o->ports[o->n_ports - 1].devargs);
+		if (strcmp(v, "steer") == 0)
+			o->ports[o->n_ports - 1].xdp = NDKD_XDP_STEER;
+		else if (strcmp(v, "all") == 0)
+			o->ports[o->n_ports - 1].xdp = NDKD_XDP_ALL;
+		else
+			return bad(err, errlen, "'%s' is not steer or all", v);
+		return 0;
 	case K_FAULT: {
 		struct ndkd_roce_fault f = { 0 };
 		const char *q = v;
@@ -682,9 +705,18 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 	}
 	opts_derive_uid_limits(o);
 	for (i = 0; i < (int)o->n_ports; i++) {
-		if (o->ports[i].ip == 0) {
-			fprintf(stderr, "ndkd: --port %s: no --addr after it\n",
-				o->ports[i].devargs);
+		struct ndkd_port_cfg *pc = &o->ports[i];
+
+		if (pc->xdp == NDKD_XDP_NONE && strncmp(pc->devargs, "net_af_xdp", 10) == 0)
+			pc->xdp = NDKD_XDP_STEER;
+		if (pc->xdp == NDKD_XDP_STEER && strstr(pc->devargs, ",iface=") == NULL) {
+			fprintf(stderr, "ndkd: --port %s: no iface= to share with the kernel\n",
+				pc->devargs);
+			return -1;
+		}
+		/* a port shared with the kernel may take its interface's address */
+		if (pc->ip == 0 && pc->xdp != NDKD_XDP_STEER) {
+			fprintf(stderr, "ndkd: --port %s: no --addr after it\n", pc->devargs);
 			return -1;
 		}
 	}

@@ -28,6 +28,7 @@ enum kind {
 	K_LOGLEVEL,  /* emerg..debug or 1..8 */
 	K_PORT,	     /* DPDK devargs of a port: a new port */
 	K_ADDR,	     /* A.B.C.D/LEN: the address of the port named last */
+	K_XDP,	     /* steer | all: the XDP program of the af_xdp port named last */
 	K_FAULT,     /* drop=N,dup=N,reorder=N,icrc=N: per 1000 frames sent */
 };
 

@@ -363,16 +363,24 @@ tel_uids(const char *cmd, const char *params, struct rte_tel_data *d)
 static int
 tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	enum { FIXED = 3, N = FIXED + ROCE_CTRS };
+	/* the XDP program's id and counters last (0 on ports without ndkd's) */
+	enum { FIXED = 3, XDP = FIXED + ROCE_CTRS, N = XDP + 4 };
+	static const char *const modes[] = { [NDKD_XDP_NONE] = "ethdev",
+					     [NDKD_XDP_STEER] = "xdp steer",
+					     [NDKD_XDP_ALL] = "xdp all" };
 	const struct roce_ports *rp = roce_ports_get();
 	const char *names[N] = { "ethdev", "mtu", "path_mtu" };
-	struct rte_tel_data *cols[N], *name, *addr;
+	struct rte_tel_data *cols[N], *name, *addr, *mode;
 	unsigned int i, e, k;
 
 	(void)cmd;
 	(void)params;
 	for (k = 0; k < ROCE_CTRS; k++)
 		names[FIXED + k] = roce_ctr_names[k];
+	names[XDP] = "xdp_prog_id";
+	names[XDP + 1] = "xdp_pass";
+	names[XDP + 2] = "xdp_redirect";
+	names[XDP + 3] = "xdp_drop";
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "ports", rp != NULL ? rp->n : 0);
 	if (rp == NULL || rp->n == 0)
@@ -380,15 +388,18 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 	u64_columns(cols, N);
 	name = rte_tel_data_alloc();
 	addr = rte_tel_data_alloc();
-	if (name == NULL || addr == NULL) {
+	mode = rte_tel_data_alloc();
+	if (name == NULL || addr == NULL || mode == NULL) {
 		rte_tel_data_free(name);
 		rte_tel_data_free(addr);
+		rte_tel_data_free(mode);
 		for (k = 0; k < N; k++)
 			rte_tel_data_free(cols[k]);
 		return -1;
 	}
 	rte_tel_data_start_array(name, RTE_TEL_STRING_VAL);
 	rte_tel_data_start_array(addr, RTE_TEL_STRING_VAL);
+	rte_tel_data_start_array(mode, RTE_TEL_STRING_VAL);
 	for (i = 0; i < rp->n; i++) {
 		const struct roce_port *p = &rp->port[i];
 		uint64_t x[N] = { p->id, p->mtu, p->path_mtu };
@@ -397,6 +408,11 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		for (e = 0; e < rp->n_engines; e++)
 			for (k = 0; k < ROCE_CTRS; k++)
 				x[FIXED + k] += rd(&p->stats[e].c[k]);
+#ifdef NDKD_HAVE_XDP
+		x[XDP] = p->bpf.prog_id;
+		xdp_counters(&p->bpf, &x[XDP + 1]);
+#endif
+		rte_tel_data_add_array_string(mode, modes[p->xdp < RTE_DIM(modes) ? p->xdp : 0]);
 		add_row(cols, x, N);
 		snprintf(a, sizeof(a), "%u.%u.%u.%u/%u", p->ip >> 24, (p->ip >> 16) & 255,
 			 (p->ip >> 8) & 255, p->ip & 255, p->prefix);
@@ -405,6 +421,7 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 	}
 	rte_tel_data_add_dict_container(d, "name", name, 0);
 	rte_tel_data_add_dict_container(d, "addr", addr, 0);
+	rte_tel_data_add_dict_container(d, "mode", mode, 0);
 	return add_columns(d, cols, names, N);
 }
 
@@ -503,8 +520,9 @@ telemetry_init(struct server *s)
 				   "What each client holds, as columns. No parameters");
 	rte_telemetry_register_cmd("/ndkd/uids", tel_uids,
 				   "What each uid holds, against its limits. Takes no parameters.");
-	rte_telemetry_register_cmd("/ndkd/ports", tel_ports,
-				   "NIC ports: address, MTU, frame counters. Takes no parameters.");
+	rte_telemetry_register_cmd(
+		"/ndkd/ports", tel_ports,
+		"NIC ports: address, mode, frame counters, XDP program. No parameters");
 	rte_telemetry_register_cmd(
 		"/ndkd/provider", tel_provider,
 		"The provider: what it drives, its limits and counters. No parameters");

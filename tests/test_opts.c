@@ -282,6 +282,46 @@ test_config_ports(void)
 	      "other keys still once");
 }
 
+/* af_xdp ports: shared with the kernel unless xdp = all; only those may leave out addr. */
+static void
+test_config_xdp(void)
+{
+	struct ndkd_opts o;
+	const char *path = conf("[ports]\n"
+				"port = net_af_xdp0,iface=eth1\n"
+				"port = net_af_xdp1,iface=eth2\n"
+				"addr = 10.0.0.1/24\n"
+				"xdp = all\n"
+				"port = net_af_xdp2,iface=eth3\n"
+				"xdp = steer\n"
+				"addr = 10.0.1.1/24\n");
+
+	CHECK(parse(&o, ARGS("--config", path)) == 0 && o.n_ports == 3 &&
+		      o.ports[0].xdp == NDKD_XDP_STEER && o.ports[0].ip == 0 &&
+		      o.ports[1].xdp == NDKD_XDP_ALL && o.ports[1].ip == 0x0a000001 &&
+		      o.ports[2].xdp == NDKD_XDP_STEER && o.ports[2].ip == 0x0a000101,
+	      "steer by default and without an address; all with one");
+	opts_free(&o);
+	CHECK(parse(&o, ARGS("--port", "net_af_packet0,iface=eth0", "--addr", "10.0.0.1/24")) ==
+			      0 &&
+		      o.ports[0].xdp == NDKD_XDP_NONE,
+	      "not af_xdp: no mode");
+	opts_free(&o);
+	CHECK(parse(&o, ARGS("--port", "net_af_packet0,iface=eth0", "--addr", "10.0.0.1/24",
+			     "--xdp", "steer")) < 0,
+	      "an xdp mode on an af_packet port");
+	CHECK(parse(&o, ARGS("--port", "net_af_xdp0,iface=eth0", "--xdp", "all")) < 0,
+	      "xdp all needs an address");
+	CHECK(parse(&o, ARGS("--port", "net_af_xdp0,queue_count=2")) < 0,
+	      "steer needs the interface (iface=)");
+	CHECK(parse(&o, ARGS("--port", "net_af_xdp0,iface=eth0", "--xdp", "some")) < 0,
+	      "steer or all");
+	CHECK(strstr(conf_error("[ports]\nport = net_af_xdp0,iface=a\nxdp = all\nxdp = steer\n"),
+		     ":4: [ports] xdp: port net_af_xdp0,iface=a has an xdp mode already") != NULL,
+	      "two modes for a port: %s",
+	      conf_error("[ports]\nport = net_af_xdp0,iface=a\nxdp = all\nxdp = steer\n"));
+}
+
 static void
 test_config_errors(void)
 {
@@ -366,6 +406,7 @@ main(void)
 	RUN(test_shipped_config);
 	RUN(test_config_values);
 	RUN(test_config_ports);
+	RUN(test_config_xdp);
 	RUN(test_config_errors);
 	{
 		char cmd[64];

@@ -399,11 +399,11 @@ test_two_nodes(void)
  * between the two daemons with no kernel in the path.
  */
 static void
-link_pair(const char *what, const char *da, const char *db, bool may_skip)
+link_pair(const char *what, const char *da, const char *db, const char *const *more, bool may_skip)
 {
 	struct node a, b;
 
-	if (!node_start_on(&a, "roce-la", nsa, da, "10.99.9.1/24", NULL)) {
+	if (!node_start_on(&a, "roce-la", nsa, da, "10.99.9.1/24", more)) {
 		if (may_skip) {
 			printf("# %s: ndkd does not start on it here; not tested\n", what);
 			return;
@@ -411,7 +411,7 @@ link_pair(const char *what, const char *da, const char *db, bool may_skip)
 		CHECK(0, "ndkd up on %s", what);
 		return;
 	}
-	if (!node_start_on(&b, "roce-lb", nsb, db, "10.99.9.2/24", NULL) || !pair(&a, &b)) {
+	if (!node_start_on(&b, "roce-lb", nsb, db, "10.99.9.2/24", more) || !pair(&a, &b)) {
 		CHECK(0, "two ndkd nodes on %s, their QPs connected", what);
 		node_stop(&a);
 		return;
@@ -431,16 +431,17 @@ test_other_ports(void)
 {
 	char da[160], db[160];
 
+	/* the PMD's own program: every frame to ndkd (the veth ends have no kernel address) */
 	snprintf(da, sizeof(da), "net_af_xdp0,iface=%s", va);
 	snprintf(db, sizeof(db), "net_af_xdp1,iface=%s", vb);
-	link_pair("af_xdp on veth", da, db, true);
+	link_pair("af_xdp on veth", da, db, (const char *[]){ "--xdp", "all", NULL }, true);
 	snprintf(da, sizeof(da),
 		 "net_memif0,role=server,socket=/tmp/ndkt-memif-%d.sock,socket-abstract=no",
 		 (int)getpid());
 	snprintf(db, sizeof(db),
 		 "net_memif0,role=client,socket=/tmp/ndkt-memif-%d.sock,socket-abstract=no",
 		 (int)getpid());
-	link_pair("memif", da, db, false);
+	link_pair("memif", da, db, NULL, false);
 	t_sh("rm -f /tmp/ndkt-memif-%d.sock", (int)getpid());
 }
 
@@ -1069,6 +1070,142 @@ test_cm_flood(void)
 	node_stop(&b);
 }
 
+/* Wait (scaled) for file to hold a line; its first line into buf. */
+static bool
+wait_line(const char *file, char *buf, size_t len, int ms)
+{
+	uint64_t deadline = t_deadline_ms((uint64_t)ms);
+
+	while (t_now_ns() < deadline) {
+		FILE *f = fopen(file, "r");
+		bool got = f != NULL && fgets(buf, (int)len, f) != NULL;
+
+		if (f != NULL)
+			fclose(f);
+		if (got)
+			return true;
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
+static bool
+xdp_attached(const char *ns, const char *dev)
+{
+	return t_sh("ip -n %s link show %s | grep -q 'prog/xdp'", ns, dev) == 0;
+}
+
+/*
+ * af_xdp ports shared with the kernel (--xdp steer, the default): each
+ * veth end has a kernel address, ndkd takes it (no --addr) and its XDP
+ * program steers RoCEv2 to ndkd and the rest to the kernel. At the same
+ * time: ping, a TCP transfer and RDMA between the two ndkd nodes. Then:
+ * a wrong --addr is refused; ndkd gone, the interface is the kernel's
+ * again; a SIGKILLed ndkd's program is taken off by the next one.
+ */
+static void
+test_xdp_shared(void)
+{
+	const char *dir = "/tmp/ndkt-xdp";
+	const char *bad[] = { "--port", NULL, "--addr", "10.99.11.9/24", NULL };
+	char da[64], db[64], line[256], sent[256];
+	struct node a, b;
+	struct tdaemon d;
+
+	snprintf(da, sizeof(da), "net_af_xdp0,iface=%s", va);
+	snprintf(db, sizeof(db), "net_af_xdp1,iface=%s", vb);
+	t_sh("rm -rf %s; mkdir -p %s", dir, dir);
+	if (t_sh("ip -n %s addr add 10.99.11.1/24 dev %s && ip -n %s addr add 10.99.11.2/24 dev %s",
+		 nsa, va, nsb, vb) != 0) {
+		CHECK(0, "kernel addresses on the veth ends");
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	/* node_start_on() with no --addr: what the steer mode allows */
+	if (tdaemon_start_in(&a.d, "roce-xa", nsa, (const char *[]){ "--port", da, NULL }) != 0 ||
+	    tdaemon_start_in(&b.d, "roce-xb", nsb, (const char *[]){ "--port", db, NULL }) != 0) {
+		CHECK(0, "ndkd up on af_xdp ports shared with the kernel");
+		goto out;
+	}
+	a.up = side_open(&a.s, a.d.sock, BUF,
+			 NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ |
+				 NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
+	b.up = side_open(&b.s, b.d.sock, BUF,
+			 NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ |
+				 NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
+	CHECK(xdp_attached(nsa, va) && xdp_attached(nsb, vb), "ndkd's XDP program on both ends");
+	/* no neighbour known yet: ndkd has the kernel resolve its peer */
+	t_sh("ip -n %s neigh flush all; ip -n %s neigh flush all", nsa, nsb);
+	if (!a.up || !b.up || !pair(&a, &b)) {
+		CHECK(0, "QPs connected across the shared ports");
+		goto out;
+	}
+	rdma_sizes(&a, &b, 10, 4096, 4096);
+	/* the kernel's traffic, while RDMA runs */
+	t_sh("(ip netns exec %s python3 %s/tests/tcp-transfer.py server 10.99.11.1 5201 > "
+	     "%s/tcp.out "
+	     "2>&1) > /dev/null 2>&1 &",
+	     nsa, getenv("NDKD_SOURCE_ROOT"), dir);
+	t_sh("(ip netns exec %s ping -q -c 60 -i 0.05 10.99.11.1 > %s/ping.out 2>&1; echo $? > "
+	     "%s/ping.rc) > /dev/null 2>&1 &",
+	     nsb, dir, dir);
+	usleep(300 * 1000);
+	t_sh("(ip netns exec %s python3 %s/tests/tcp-transfer.py client 10.99.11.1 5201 32 > "
+	     "%s/tcp.sent 2>&1) > /dev/null 2>&1 &",
+	     nsb, getenv("NDKD_SOURCE_ROOT"), dir);
+	rdma_sizes(&a, &b, 11, BUF, BUF);
+	send_sizes(&a, &b, 12, BUF);
+	line[0] = sent[0] = '\0';
+	CHECK(wait_line("/tmp/ndkt-xdp/ping.rc", line, sizeof(line), 20000) && atoi(line) == 0,
+	      "ping through the shared interface: every echo answered (rc %s)", line);
+	line[0] = '\0';
+	if (!wait_line("/tmp/ndkt-xdp/tcp.out", line, sizeof(line), 60000) ||
+	    !wait_line("/tmp/ndkt-xdp/tcp.sent", sent, sizeof(sent), 1000) ||
+	    strcmp(line, sent) != 0 || strtoull(line, NULL, 10) != 32ull << 20) {
+		CHECK(0, "a TCP transfer of 32 MiB through it, byte for byte: got '%s', sent '%s'",
+		      line, sent);
+		t_sh("cat %s/tcp.out %s/tcp.sent %s/ping.out >&2", dir, dir, dir);
+	}
+	CHECK(tel_query_elem_u64(&a.d, "/ndkd/ports", "xdp_redirect", 0) > 0 &&
+		      tel_query_elem_u64(&a.d, "/ndkd/ports", "xdp_pass", 0) > 1000 &&
+		      tel_query_elem_u64(&a.d, "/ndkd/ports", "xdp_drop", 0) == 0 &&
+		      tel_query_elem_u64(&a.d, "/ndkd/ports", "rx_other", 0) == 0,
+	      "the program steered RoCEv2 to ndkd, passed the rest, dropped nothing; ndkd saw "
+	      "only RoCEv2");
+	side_close(&b.s);
+	node_stop(&b);
+	CHECK(!xdp_attached(nsb, vb), "ndkd gone: no XDP program left");
+	CHECK(t_sh("ip netns exec %s ping -q -c 3 -i 0.1 -W 2 10.99.11.2", nsa) == 0,
+	      "the interface still the kernel's");
+	/* an address that is not the interface's: refused, with why */
+	bad[1] = db;
+	CHECK(tdaemon_start_in(&d, "roce-xbad", nsb, bad) != 0 &&
+		      t_sh("grep -q \"is not %s's address\" %s", vb, d.log) == 0,
+	      "--addr must be the interface's");
+	tdaemon_kill(&d);
+	/* a SIGKILLed ndkd leaves its program on; the next one takes it off */
+	side_close(&a.s);
+	tdaemon_kill(&a.d);
+	CHECK(xdp_attached(nsa, va), "SIGKILLed: the program stays on the interface");
+	if (tdaemon_start_in(&a.d, "roce-xa2", nsa, (const char *[]){ "--port", da, NULL }) == 0) {
+		CHECK(t_sh("grep -q 'took off ndkd' %s", a.d.log) == 0,
+		      "the next ndkd took it off");
+		CHECK(tdaemon_stop(&a.d) == 0, "and stops cleanly");
+	} else {
+		CHECK(0, "ndkd starts again on the interface a killed one left its program on");
+	}
+out:
+	if (a.up)
+		side_close(&a.s);
+	if (b.up)
+		side_close(&b.s);
+	tdaemon_kill(&a.d);
+	tdaemon_kill(&b.d);
+	t_sh("ip -n %s addr flush dev %s; ip -n %s addr flush dev %s; rm -rf %s", nsa, va, nsb, vb,
+	     dir);
+}
+
 /* A peer address nobody answers ARP for: the work request fails, nothing hangs. */
 static void
 test_unreachable(void)
@@ -1120,6 +1257,7 @@ main(void)
 	}
 	RUN(test_two_nodes);
 	RUN(test_other_ports);
+	RUN(test_xdp_shared);
 	RUN(test_two_ports);
 	RUN(test_faults);
 	RUN(test_peer_killed);

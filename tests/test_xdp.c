@@ -79,7 +79,8 @@ want_steered(const uint8_t *f, uint32_t len, uint32_t ip)
 {
 	return ip != 0 && len >= 42 && f[12] == 0x08 && f[13] == 0x00 && f[14] == 0x45 &&
 	       ((f[20] << 8 | f[21]) & 0xbfff) == 0 && f[23] == 17 &&
-	       (uint32_t)(f[30] << 24 | f[31] << 16 | f[32] << 8 | f[33]) == ip &&
+	       ((uint32_t)f[30] << 24 | (uint32_t)f[31] << 16 | (uint32_t)f[32] << 8 | f[33]) ==
+		       ip &&
 	       (f[36] << 8 | f[37]) == NDK_XDP_ROCE_PORT;
 }
 

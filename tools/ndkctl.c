@@ -410,9 +410,18 @@ cmd_ports(int fd, const char *path, int json)
 		       json_string_value(json_object_get(row, "name")),
 		       json_string_value(json_object_get(row, "addr")), ival(row, "ethdev"),
 		       ival(row, "mtu"), ival(row, "path_mtu"));
+		if (ival(row, "xdp_prog_id") != 0)
+			printf("  mode %s, XDP program id %lld (pass %lld, redirect %lld, drop "
+			       "%lld)\n",
+			       json_string_value(json_object_get(row, "mode")),
+			       ival(row, "xdp_prog_id"), ival(row, "xdp_pass"),
+			       ival(row, "xdp_redirect"), ival(row, "xdp_drop"));
+		else
+			printf("  mode %s\n", json_string_value(json_object_get(row, "mode")));
 		json_object_foreach (row, key, v) {
 			if (!json_is_integer(v) || strcmp(key, "ethdev") == 0 ||
-			    strcmp(key, "mtu") == 0 || strcmp(key, "path_mtu") == 0)
+			    strcmp(key, "mtu") == 0 || strcmp(key, "path_mtu") == 0 ||
+			    strncmp(key, "xdp_", 4) == 0)
 				continue;
 			printf("  %-16s %-12lld%s", key, (long long)json_integer_value(v),
 			       ++k % 3 == 0 ? "\n" : "");

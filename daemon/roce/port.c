@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* NIC ports (port.h). */
 #include <errno.h>
+#include <limits.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,12 +52,64 @@ const char *const roce_ctr_names[ROCE_CTRS] = {
 	[ROCE_C_TIMEOUT_RECOVERY_US] = "timeout_recovery_us",
 };
 
+/*
+ * A port shared with the kernel (xdp steer): its devargs with ndkd's XDP
+ * program, its address the interface's (one given must match it). 0, or
+ * -errno (logged).
+ */
+static int
+share_prepare(struct roce_port *p, const struct ndkd_port_cfg *c, char *devargs, size_t len)
+{
+#ifdef NDKD_HAVE_XDP
+	char err[256], ifname[IF_NAMESIZE];
+	uint32_t ip;
+	uint8_t prefix;
+	int rc;
+
+	rc = xdp_prepare(c->devargs, devargs, len, err, sizeof(err));
+	if (rc != 0) {
+		NDKD_LOG(ERR, main, "port %s: %s", p->name, err);
+		return rc;
+	}
+	xdp_devargs_iface(c->devargs, ifname, sizeof(ifname));
+	rc = xdp_iface_addr(ifname, &ip, &prefix);
+	if (rc != 0) {
+		NDKD_LOG(ERR, main,
+			 "port %s: %s has no IPv4 address: a port shared with the kernel uses "
+			 "the interface's",
+			 p->name, ifname);
+		return rc;
+	}
+	if (c->ip != 0 && (c->ip != ip || c->prefix != prefix)) {
+		NDKD_LOG(ERR, main,
+			 "port %s: --addr %u.%u.%u.%u/%u is not %s's address, %u.%u.%u.%u/%u",
+			 p->name, c->ip >> 24, (c->ip >> 16) & 255, (c->ip >> 8) & 255, c->ip & 255,
+			 c->prefix, ifname, ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255,
+			 prefix);
+		return -EINVAL;
+	}
+	p->ip = ip;
+	p->prefix = prefix;
+	return 0;
+#else
+	(void)devargs;
+	(void)len;
+	(void)c;
+	NDKD_LOG(ERR, main,
+		 "port %s: ndkd was built without libbpf, so without its XDP program; give the "
+		 "port xdp = all (every frame to ndkd)",
+		 p->name);
+	return -ENOTSUP;
+#endif
+}
+
 static int
 port_open(struct roce_port *p, const struct ndkd_opts *o, const struct ndkd_port_cfg *c,
 	  unsigned int nq, unsigned int idx)
 {
 	const char *comma = strchr(c->devargs, ',');
 	size_t n = comma != NULL ? (size_t)(comma - c->devargs) : strlen(c->devargs);
+	char devargs[512 + PATH_MAX];
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
 	char pool[RTE_MEMPOOL_NAMESIZE];
@@ -66,6 +120,14 @@ port_open(struct roce_port *p, const struct ndkd_opts *o, const struct ndkd_port
 	snprintf(p->name, sizeof(p->name), "%.*s", (int)n, c->devargs);
 	p->ip = c->ip;
 	p->prefix = c->prefix;
+	p->xdp = c->xdp;
+	p->bpf = (struct roce_xdp){ .cfg_fd = -1, .ctrs_fd = -1 };
+	snprintf(devargs, sizeof(devargs), "%s", c->devargs);
+	if (p->xdp == NDKD_XDP_STEER) {
+		rc = share_prepare(p, c, devargs, sizeof(devargs));
+		if (rc != 0)
+			return rc;
+	}
 	p->fault = o->roce_fault;
 	p->faulty = p->fault.drop + p->fault.dup + p->fault.reorder + p->fault.icrc != 0;
 	if (p->faulty)
@@ -74,15 +136,15 @@ port_open(struct roce_port *p, const struct ndkd_opts *o, const struct ndkd_port
 			 "dropped, %u sent twice, %u sent late, %u with a bad ICRC",
 			 p->name, p->fault.drop, p->fault.dup, p->fault.reorder, p->fault.icrc);
 	/* an EAL -a/--vdev argument may have probed it already */
-	rc = rte_dev_probe(c->devargs);
+	rc = rte_dev_probe(devargs);
 	if (rc != 0 && rc != -EEXIST) {
-		NDKD_LOG(ERR, main, "port %s: cannot probe '%s': %s", p->name, c->devargs,
+		NDKD_LOG(ERR, main, "port %s: cannot probe '%s': %s", p->name, devargs,
 			 strerror(-rc));
 		return rc;
 	}
 	if (rte_eth_dev_get_port_by_name(p->name, &p->id) != 0) {
 		NDKD_LOG(ERR, main, "port %s: no ethdev of that name after probing '%s'", p->name,
-			 c->devargs);
+			 devargs);
 		return -ENODEV;
 	}
 	rc = rte_eth_dev_info_get(p->id, &info);
@@ -133,6 +195,16 @@ port_open(struct roce_port *p, const struct ndkd_opts *o, const struct ndkd_port
 		NDKD_LOG(ERR, main, "port %s: cannot set up: %s", p->name, strerror(-rc));
 		return rc;
 	}
+#ifdef NDKD_HAVE_XDP
+	if (p->xdp == NDKD_XDP_STEER) {
+		char ifname[IF_NAMESIZE];
+
+		xdp_devargs_iface(c->devargs, ifname, sizeof(ifname));
+		rc = xdp_attach(&p->bpf, ifname, p->ip);
+		if (rc != 0)
+			return rc;
+	}
+#endif
 	p->path_mtu = roce_path_mtu(p->mtu);
 	if (p->path_mtu == 0) {
 		NDKD_LOG(ERR, main, "port %s: MTU %u is below RoCE's smallest (256 and headers)",
@@ -141,10 +213,11 @@ port_open(struct roce_port *p, const struct ndkd_opts *o, const struct ndkd_port
 	}
 	NDKD_LOG(INFO, main,
 		 "port %s (ethdev %u): %u.%u.%u.%u/%u, MAC %02x:%02x:%02x:%02x:%02x:%02x, "
-		 "MTU %u (RoCE path MTU %u), %u queue pairs",
+		 "MTU %u (RoCE path MTU %u), %u queue pairs%s",
 		 p->name, p->id, p->ip >> 24, (p->ip >> 16) & 255, (p->ip >> 8) & 255, p->ip & 255,
 		 p->prefix, p->mac[0], p->mac[1], p->mac[2], p->mac[3], p->mac[4], p->mac[5],
-		 p->mtu, p->path_mtu, nq);
+		 p->mtu, p->path_mtu, nq,
+		 p->xdp == NDKD_XDP_STEER ? ", shared with the kernel (ndkd's XDP program)" : "");
 	return 0;
 }
 
@@ -156,6 +229,8 @@ roce_ports_open(struct roce_ports *rp, const struct ndkd_opts *o, unsigned int n
 
 	memset(rp, 0, sizeof(*rp));
 	rp->n_engines = n_engines;
+	bool shared = false;
+
 	for (i = 0; o != NULL && i < o->n_ports; i++) { /* unit tests init without options */
 		rc = port_open(&rp->port[i], o, &o->ports[i], n_engines, i);
 		rp->n = i + 1; /* closed again even when half set up */
@@ -163,7 +238,16 @@ roce_ports_open(struct roce_ports *rp, const struct ndkd_opts *o, unsigned int n
 			roce_ports_close(rp);
 			return rc;
 		}
+		shared |= rp->port[i].xdp == NDKD_XDP_STEER;
 	}
+#ifdef NDKD_HAVE_XDP
+	rc = shared ? xdp_neigh_start(rp) : 0;
+	if (rc != 0) {
+		NDKD_LOG(ERR, main, "neighbours from the kernel: %s", strerror(-rc));
+		roce_ports_close(rp);
+		return rc;
+	}
+#endif
 	active = rp;
 	return 0;
 }
@@ -175,9 +259,15 @@ roce_ports_close(struct roce_ports *rp)
 
 	if (active == rp)
 		active = NULL;
+#ifdef NDKD_HAVE_XDP
+	xdp_neigh_stop();
+#endif
 	for (i = 0; i < rp->n; i++) {
 		struct roce_port *p = &rp->port[i];
 
+#ifdef NDKD_HAVE_XDP
+		xdp_detach(&p->bpf);
+#endif
 		if (p->stats != NULL) {
 			rte_eth_dev_stop(p->id);
 			rte_eth_dev_close(p->id);
@@ -263,8 +353,8 @@ roce_neigh_lookup(const struct roce_port *p, uint32_t ip, uint8_t mac[6])
 	return false;
 }
 
-static void
-neigh_learn(struct roce_port *p, uint32_t ip, const uint8_t mac[6])
+void
+roce_neigh_learn(struct roce_port *p, uint32_t ip, const uint8_t mac[6])
 {
 	unsigned int i, k, s = neigh_slot(ip);
 	uint64_t m = ROCE_NEIGH_KNOWN;
@@ -406,9 +496,17 @@ roce_tx_flush(struct roce_ports *rp, unsigned int e)
 void
 roce_arp_request(struct roce_port *p, unsigned int e, uint32_t ip)
 {
-	struct rte_mbuf *m = roce_frame_alloc(p, e);
+	struct rte_mbuf *m;
 	uint8_t *f, *a;
 
+#ifdef NDKD_HAVE_XDP
+	/* the kernel owns the interface's ARP: it asks, and tells ndkd the answer */
+	if (p->xdp == NDKD_XDP_STEER) {
+		xdp_neigh_resolve(p, ip);
+		return;
+	}
+#endif
+	m = roce_frame_alloc(p, e);
 	if (m == NULL)
 		return;
 	f = (uint8_t *)rte_pktmbuf_append(m, ARP_FRAME_LEN);
@@ -449,8 +547,9 @@ arp_input(struct roce_port *p, uint8_t *f, uint32_t len, bool *was_arp)
 		return false;
 	op = get16(a + 6);
 	if ((op == 1 || op == 2) && get32(a + 24) == p->ip)
-		neigh_learn(p, get32(a + 14), a + 8);
-	if (op != 1 || get32(a + 24) != p->ip)
+		roce_neigh_learn(p, get32(a + 14), a + 8);
+	/* a shared port's address is the kernel's, and so is its answer */
+	if (op != 1 || get32(a + 24) != p->ip || p->xdp == NDKD_XDP_STEER)
 		return false;
 	memcpy(f, a + 8, 6); /* to the asker */
 	memcpy(f + 6, p->mac, 6);

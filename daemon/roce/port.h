@@ -19,6 +19,7 @@
 
 #include "../ndkd.h"
 #include "wire.h"
+#include "xdp.h"
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -98,6 +99,8 @@ struct roce_port {
 	struct roce_neigh *neigh;
 	struct ndkd_roce_fault fault;
 	bool faulty;
+	uint8_t xdp;	     /* enum ndkd_xdp_mode */
+	struct roce_xdp bpf; /* NDKD_XDP_STEER: ndkd's program on the interface */
 };
 
 struct roce_ports {
@@ -146,8 +149,10 @@ void roce_tx(struct roce_port *p, unsigned int e, struct rte_mbuf *m);
 void roce_tx_flush(struct roce_ports *rp, unsigned int e);
 /* ip's MAC in mac when known. */
 bool roce_neigh_lookup(const struct roce_port *p, uint32_t ip, uint8_t mac[6]);
-/* Ask for ip's MAC (an ARP request from engine e). */
+/* Ask for ip's MAC: an ARP request from engine e, or the kernel asked (xdp steer). */
 void roce_arp_request(struct roce_port *p, unsigned int e, uint32_t ip);
+/* Learn (or correct) ip's MAC; any thread. */
+void roce_neigh_learn(struct roce_port *p, uint32_t ip, const uint8_t mac[6]);
 /* The ports ndkd opened (for telemetry), or NULL. */
 const struct roce_ports *roce_ports_get(void);
 
