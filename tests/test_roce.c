@@ -1135,6 +1135,9 @@ test_xdp_shared(void)
 			 NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ |
 				 NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
 	CHECK(xdp_attached(nsa, va) && xdp_attached(nsb, vb), "ndkd's XDP program on both ends");
+	CHECK(t_sh("%s --file-prefix %s ports | grep -q 'mode xdp steer, XDP program id [1-9]'",
+		   getenv("NDKCTL_BIN"), a.d.prefix) == 0,
+	      "ndkctl ports shows the mode and the program");
 	/* no neighbour known yet: ndkd has the kernel resolve its peer */
 	t_sh("ip -n %s neigh flush all; ip -n %s neigh flush all", nsa, nsb);
 	if (!a.up || !b.up || !pair(&a, &b)) {
@@ -1194,6 +1197,22 @@ test_xdp_shared(void)
 		CHECK(tdaemon_stop(&a.d) == 0, "and stops cleanly");
 	} else {
 		CHECK(0, "ndkd starts again on the interface a killed one left its program on");
+	}
+	/* someone else's program on the interface: left alone, and ndkd does not start */
+	if (getenv("NDK_OTHER_XDP_OBJ") != NULL &&
+	    t_sh("ip -n %s link set dev %s xdp obj %s sec xdp", nsa, va,
+		 getenv("NDK_OTHER_XDP_OBJ")) == 0) {
+		CHECK(tdaemon_start_in(&d, "roce-xo", nsa,
+				       (const char *[]){ "--port", da, NULL }) != 0 &&
+			      t_sh("grep -q 'not ndkd.s; ndkd does not replace it' %s", d.log) ==
+				      0 &&
+			      t_sh("ip -n %s link show %s | grep -q 'name other_xdp'", nsa, va) ==
+				      0,
+		      "a foreign XDP program: refused, and still there");
+		tdaemon_kill(&d);
+		t_sh("ip -n %s link set dev %s xdp off", nsa, va);
+	} else {
+		CHECK(0, "a foreign XDP program attached for the test");
 	}
 out:
 	if (a.up)
