@@ -116,7 +116,8 @@ build_eal_args(struct eal_args *a, const struct ndkd_opts *o, const char *prog, 
 
 	a->argc = 0;
 	a->argv[a->argc++] = (char *)prog;
-	a->argv[a->argc++] = "-l";
+	/* a map of lcores to CPUs (1@1,2@0) is EAL's --lcores; a plain list its -l */
+	a->argv[a->argc++] = strpbrk(o->lcores, "@(") != NULL ? "--lcores" : "-l";
 	a->argv[a->argc++] = (char *)o->lcores;
 	a->argv[a->argc++] = "--file-prefix";
 	a->argv[a->argc++] = (char *)o->file_prefix;
