@@ -1187,6 +1187,17 @@ test_xdp_shared(void)
 		      t_sh("grep -q \"is not %s's address\" %s", vb, d.log) == 0,
 	      "--addr must be the interface's");
 	tdaemon_kill(&d);
+	/* the interface's second address, named: taken */
+	bad[3] = "10.99.13.2/24";
+	if (t_sh("ip -n %s addr add 10.99.13.2/24 dev %s", nsb, vb) == 0 &&
+	    tdaemon_start_in(&d, "roce-x2nd", nsb, bad) == 0) {
+		CHECK(t_sh("%s --file-prefix %s ports | grep -q 'net_af_xdp1 10.99.13.2/24'",
+			   getenv("NDKCTL_BIN"), d.prefix) == 0,
+		      "--addr: any of the interface's addresses");
+		CHECK(tdaemon_stop(&d) == 0, "and it stops cleanly");
+	} else {
+		CHECK(0, "ndkd on the interface's second address");
+	}
 	/* a SIGKILLed ndkd leaves its program on; the next one takes it off */
 	side_close(&a.s);
 	tdaemon_kill(&a.d);

@@ -72,7 +72,7 @@ share_prepare(struct roce_port *p, const struct ndkd_port_cfg *c, char *devargs,
 		return rc;
 	}
 	xdp_devargs_iface(c->devargs, ifname, sizeof(ifname));
-	rc = xdp_iface_addr(ifname, &ip, &prefix);
+	rc = xdp_iface_addr(ifname, c->ip, &ip, &prefix);
 	if (rc != 0) {
 		NDKD_LOG(ERR, main,
 			 "port %s: %s has no IPv4 address: a port shared with the kernel uses "
@@ -82,7 +82,7 @@ share_prepare(struct roce_port *p, const struct ndkd_port_cfg *c, char *devargs,
 	}
 	if (c->ip != 0 && (c->ip != ip || c->prefix != prefix)) {
 		NDKD_LOG(ERR, main,
-			 "port %s: --addr %u.%u.%u.%u/%u is not %s's address, %u.%u.%u.%u/%u",
+			 "port %s: --addr %u.%u.%u.%u/%u is not %s's address (%u.%u.%u.%u/%u is)",
 			 p->name, c->ip >> 24, (c->ip >> 16) & 255, (c->ip >> 8) & 255, c->ip & 255,
 			 c->prefix, ifname, ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255,
 			 prefix);
@@ -225,12 +225,11 @@ int
 roce_ports_open(struct roce_ports *rp, const struct ndkd_opts *o, unsigned int n_engines)
 {
 	unsigned int i;
+	bool shared = false;
 	int rc;
 
 	memset(rp, 0, sizeof(*rp));
 	rp->n_engines = n_engines;
-	bool shared = false;
-
 	for (i = 0; o != NULL && i < o->n_ports; i++) { /* unit tests init without options */
 		rc = port_open(&rp->port[i], o, &o->ports[i], n_engines, i);
 		rp->n = i + 1; /* closed again even when half set up */
@@ -247,6 +246,8 @@ roce_ports_open(struct roce_ports *rp, const struct ndkd_opts *o, unsigned int n
 		roce_ports_close(rp);
 		return rc;
 	}
+#else
+	(void)shared; /* without the program no port opens shared */
 #endif
 	active = rp;
 	return 0;

@@ -148,7 +148,7 @@ xdp_prepare(const char *devargs, char *out, size_t len, char *err, size_t errlen
 }
 
 int
-xdp_iface_addr(const char *ifname, uint32_t *ip, uint8_t *prefix)
+xdp_iface_addr(const char *ifname, uint32_t want, uint32_t *ip, uint8_t *prefix)
 {
 	struct ifaddrs *all, *a;
 	int rc = -EADDRNOTAVAIL;
@@ -156,18 +156,23 @@ xdp_iface_addr(const char *ifname, uint32_t *ip, uint8_t *prefix)
 	if (getifaddrs(&all) != 0)
 		return -errno;
 	for (a = all; a != NULL; a = a->ifa_next) {
-		uint32_t mask;
+		const struct sockaddr_in *in, *nm;
+		uint32_t addr;
 
 		if (a->ifa_addr == NULL || a->ifa_addr->sa_family != AF_INET ||
 		    strcmp(a->ifa_name, ifname) != 0 || a->ifa_netmask == NULL)
 			continue;
-		*ip = ntohl(
-			((const struct sockaddr_in *)(const void *)a->ifa_addr)->sin_addr.s_addr);
-		mask = ntohl(((const struct sockaddr_in *)(const void *)a->ifa_netmask)
-				     ->sin_addr.s_addr);
-		*prefix = (uint8_t)__builtin_popcount(mask);
+		in = (const struct sockaddr_in *)(const void *)a->ifa_addr;
+		nm = (const struct sockaddr_in *)(const void *)a->ifa_netmask;
+		addr = ntohl(in->sin_addr.s_addr);
+		/* the first address is kept unless the one asked for comes */
+		if (rc == 0 && addr != want)
+			continue;
+		*ip = addr;
+		*prefix = (uint8_t)__builtin_popcount(ntohl(nm->sin_addr.s_addr));
 		rc = 0;
-		break;
+		if (want == 0 || addr == want)
+			break;
 	}
 	freeifaddrs(all);
 	return rc;

@@ -35,8 +35,11 @@ bool xdp_devargs_iface(const char *devargs, char *buf, size_t len);
  */
 int xdp_prepare(const char *devargs, char *out, size_t len, char *err, size_t errlen);
 
-/* The interface's IPv4 address and prefix length. 0, or -errno. */
-int xdp_iface_addr(const char *ifname, uint32_t *ip, uint8_t *prefix);
+/*
+ * An IPv4 address of the interface and its prefix length: want (host
+ * order) when it has that one, else its first. 0, or -errno.
+ */
+int xdp_iface_addr(const char *ifname, uint32_t want, uint32_t *ip, uint8_t *prefix);
 
 /*
  * After the port started: ndkd's program on ifname found and told to
