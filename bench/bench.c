@@ -1248,9 +1248,11 @@ lookup_run(void *ctx, uint32_t k)
 	if (l->copy) {
 		struct mrt_entry e;
 
-		for (uint32_t i = 0; i < k; i++)
-			hits += mrt_read(&l->t, MRT_TOKEN(1 + t_rand(&l->x) % l->n, 1), &e) &&
-				mrt_entry_live(&e, MRT_TOKEN(1, 1));
+		for (uint32_t i = 0; i < k; i++) {
+			uint32_t token = MRT_TOKEN(1 + t_rand(&l->x) % l->n, 1);
+
+			hits += mrt_read(&l->t, token, &e) && mrt_entry_live(&e, token);
+		}
 	} else {
 		for (uint32_t i = 0; i < k; i++)
 			hits += mrt_token_live(&l->t, MRT_TOKEN(1 + t_rand(&l->x) % l->n, 1));

@@ -125,22 +125,6 @@ mrt_write_end(struct mrt_entry *e)
 }
 
 /*
- * Reader side (any engine, telemetry): a consistent copy of the entry a
- * token names, or false when the token is malformed or out of range. The
- * caller then checks state and variant on the copy.
- */
-static inline bool
-mrt_read(const struct mrt *t, uint32_t token, struct mrt_entry *out)
-{
-	uint32_t index = MRT_TOKEN_INDEX(token);
-
-	if (index == 0 || index >= t->n_entries)
-		return false;
-	seq_read_copy(&t->entries[index].seq, out, &t->entries[index], sizeof(*out));
-	return true;
-}
-
-/*
  * A fast register or bind names the entry's next token itself (as
  * ibv_inc_rkey lets verbs consumers do): it must be this entry's index,
  * under a variant other than the one in force, so the token before dies.
@@ -170,6 +154,22 @@ static inline bool
 mrt_entry_live(const struct mrt_entry *e, uint32_t token)
 {
 	return e->state == MRT_VALID && e->variant == MRT_TOKEN_VARIANT(token);
+}
+
+/*
+ * Reader side (any engine, telemetry): a consistent copy of the entry a
+ * token names, or false when the token is malformed or out of range. The
+ * caller then checks state and variant on the copy.
+ */
+static inline bool
+mrt_read(const struct mrt *t, uint32_t token, struct mrt_entry *out)
+{
+	const struct mrt_entry *e = mrt_entry_of_token(t, token);
+
+	if (e == NULL)
+		return false;
+	seq_read_copy(&e->seq, out, e, sizeof(*out));
+	return true;
 }
 
 /* True when token names a VALID entry with that variant right now. */

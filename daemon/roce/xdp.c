@@ -294,10 +294,11 @@ static struct {
 
 /* Every usable IPv4 neighbour of a shared port's interface in the messages of buf. */
 static void
-neigh_parse(const void *buf, size_t n)
+neigh_parse(const void *buf, int n)
 {
 	const struct nlmsghdr *h;
 
+	/* int, as the macros count: NLMSG_NEXT takes an aligned length off n */
 	for (h = buf; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
 		const struct ndmsg *ndm = NLMSG_DATA(h);
 		const struct rtattr *a;
@@ -345,7 +346,7 @@ neigh_thread(void *arg)
 			break;
 		n = recv(nb.nl, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0)
-			neigh_parse(buf, (size_t)n);
+			neigh_parse(buf, (int)n);
 		else if (n < 0 && errno == ENOBUFS) /* changes overflowed the socket: ask again */
 			xdp_neigh_resolve(NULL, 0);
 	}
