@@ -393,6 +393,13 @@ add_ids(struct ndkd_opts *o, enum kind kind, const char *v, char *err, size_t er
 	return 0;
 }
 
+/* DPDK's af_xdp PMD's devargs (net_af_xdp, net_af_xdp0, ...) */
+static bool
+is_af_xdp(const char *devargs)
+{
+	return strncmp(devargs, "net_af_xdp", strlen("net_af_xdp")) == 0;
+}
+
 static bool
 lcores_syntax_ok(const char *s)
 {
@@ -512,7 +519,7 @@ setting_apply(struct ndkd_opts *o, const struct setting *s, const char *v, bool 
 		if (o->n_ports == 0)
 			return bad(err, errlen,
 				   "an xdp mode belongs to the port before it: no port yet");
-		if (strncmp(o->ports[o->n_ports - 1].devargs, "net_af_xdp", 10) != 0)
+		if (!is_af_xdp(o->ports[o->n_ports - 1].devargs))
 			return bad(err, errlen, "port %s is not an af_xdp port (net_af_xdp...)",
 				   o->ports[o->n_ports - 1].devargs);
 		if (o->ports[o->n_ports - 1].xdp != NDKD_XDP_NONE)
@@ -708,7 +715,7 @@ opts_parse(struct ndkd_opts *o, int argc, char **argv)
 	for (i = 0; i < (int)o->n_ports; i++) {
 		struct ndkd_port_cfg *pc = &o->ports[i];
 
-		if (pc->xdp == NDKD_XDP_NONE && strncmp(pc->devargs, "net_af_xdp", 10) == 0)
+		if (pc->xdp == NDKD_XDP_NONE && is_af_xdp(pc->devargs))
 			pc->xdp = NDKD_XDP_STEER;
 		if (pc->xdp == NDKD_XDP_STEER && strstr(pc->devargs, ",iface=") == NULL) {
 			fprintf(stderr, "ndkd: --port %s: no iface= to share with the kernel\n",

@@ -53,25 +53,29 @@ const char *const roce_ctr_names[ROCE_CTRS] = {
 };
 
 /*
- * A port shared with the kernel (xdp steer): its devargs with ndkd's XDP
- * program, its address the interface's (one given must match it). 0, or
- * -errno (logged).
+ * A port shared with the kernel (xdp steer): its interface's name into
+ * ifname, its devargs with ndkd's XDP program, its address one of the
+ * interface's (the one given, if any). 0, or -errno (logged).
  */
 static int
-share_prepare(struct roce_port *p, const struct ndkd_port_cfg *c, char *devargs, size_t len)
+share_prepare(struct roce_port *p, const struct ndkd_port_cfg *c, char ifname[IF_NAMESIZE],
+	      char *devargs, size_t len)
 {
 #ifdef NDKD_HAVE_XDP
-	char err[256], ifname[IF_NAMESIZE];
+	char err[256];
 	uint32_t ip;
 	uint8_t prefix;
 	int rc;
 
-	rc = xdp_prepare(c->devargs, devargs, len, err, sizeof(err));
+	if (!xdp_devargs_iface(c->devargs, ifname, IF_NAMESIZE)) {
+		NDKD_LOG(ERR, main, "port %s: no iface= in '%s'", p->name, c->devargs);
+		return -EINVAL;
+	}
+	rc = xdp_prepare(c->devargs, ifname, devargs, len, err, sizeof(err));
 	if (rc != 0) {
 		NDKD_LOG(ERR, main, "port %s: %s", p->name, err);
 		return rc;
 	}
-	xdp_devargs_iface(c->devargs, ifname, sizeof(ifname));
 	rc = xdp_iface_addr(ifname, c->ip, &ip, &prefix);
 	if (rc != 0) {
 		NDKD_LOG(ERR, main,
@@ -92,6 +96,7 @@ share_prepare(struct roce_port *p, const struct ndkd_port_cfg *c, char *devargs,
 	p->prefix = prefix;
 	return 0;
 #else
+	(void)ifname;
 	(void)devargs;
 	(void)len;
 	(void)c;
@@ -109,7 +114,7 @@ port_open(struct roce_port *p, const struct ndkd_opts *o, const struct ndkd_port
 {
 	const char *comma = strchr(c->devargs, ',');
 	size_t n = comma != NULL ? (size_t)(comma - c->devargs) : strlen(c->devargs);
-	char devargs[512 + PATH_MAX];
+	char devargs[512 + PATH_MAX], ifname[IF_NAMESIZE] = "";
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
 	char pool[RTE_MEMPOOL_NAMESIZE];
@@ -124,7 +129,7 @@ port_open(struct roce_port *p, const struct ndkd_opts *o, const struct ndkd_port
 	p->bpf = (struct roce_xdp){ .cfg_fd = -1, .ctrs_fd = -1 };
 	snprintf(devargs, sizeof(devargs), "%s", c->devargs);
 	if (p->xdp == NDKD_XDP_STEER) {
-		rc = share_prepare(p, c, devargs, sizeof(devargs));
+		rc = share_prepare(p, c, ifname, devargs, sizeof(devargs));
 		if (rc != 0)
 			return rc;
 	}
@@ -197,9 +202,6 @@ port_open(struct roce_port *p, const struct ndkd_opts *o, const struct ndkd_port
 	}
 #ifdef NDKD_HAVE_XDP
 	if (p->xdp == NDKD_XDP_STEER) {
-		char ifname[IF_NAMESIZE];
-
-		xdp_devargs_iface(c->devargs, ifname, sizeof(ifname));
 		rc = xdp_attach(&p->bpf, ifname, p->ip);
 		if (rc != 0)
 			return rc;

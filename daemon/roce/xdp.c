@@ -90,17 +90,14 @@ prog_name(uint32_t id, char name[BPF_OBJ_NAME_LEN])
 }
 
 int
-xdp_prepare(const char *devargs, char *out, size_t len, char *err, size_t errlen)
+xdp_prepare(const char *devargs, const char *ifname, char *out, size_t len, char *err,
+	    size_t errlen)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
-	char ifname[IFNAMSIZ], path[PATH_MAX], name[BPF_OBJ_NAME_LEN];
+	char path[PATH_MAX], name[BPF_OBJ_NAME_LEN];
 	unsigned int ifindex;
 	int rc;
 
-	if (!xdp_devargs_iface(devargs, ifname, sizeof(ifname))) {
-		snprintf(err, errlen, "no iface= in '%s'", devargs);
-		return -EINVAL;
-	}
 	if (strstr(devargs, "xdp_prog=") != NULL) {
 		snprintf(err, errlen,
 			 "xdp_prog= in '%s': a port shared with the kernel runs ndkd's own "

@@ -28,12 +28,13 @@ struct roce_xdp {
 bool xdp_devargs_iface(const char *devargs, char *buf, size_t len);
 
 /*
- * Before the port is probed: devargs as the PMD is to get them (ndkd's
- * program added as xdp_prog=), into out; a program of ndkd's a process
- * before left on the interface is taken off (the PMD would not attach
- * over it). 0, or -errno with why in err.
+ * Before the port is probed: devargs (of interface ifname) as the PMD is to
+ * get them (ndkd's program added as xdp_prog=), into out; a program of
+ * ndkd's a process before left on the interface is taken off (the PMD would
+ * not attach over it). 0, or -errno with why in err.
  */
-int xdp_prepare(const char *devargs, char *out, size_t len, char *err, size_t errlen);
+int xdp_prepare(const char *devargs, const char *ifname, char *out, size_t len, char *err,
+		size_t errlen);
 
 /*
  * An IPv4 address of the interface and its prefix length: want (host
